@@ -1,0 +1,136 @@
+"""Compose the ASGI application: settings in, a FastAPI app out, every long-lived resource in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from command_center import __version__
+from command_center.audit import service as audit
+from command_center.audit.api import router as audit_router
+from command_center.auth.api import router as auth_router
+from command_center.db import Database
+from command_center.errors import CommandCenterError, Forbidden, NotAuthenticated
+from command_center.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def error_body(code: str, detail: str, field: str | None = None) -> dict[str, Any]:
+    return {"error": code, "detail": detail, "field": field}
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build a fresh application; nothing is created at import time, so tests can build many."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.database_url)
+        app.state.db = db
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    app = FastAPI(
+        title="Command Center 指挥与演练平台",
+        version=__version__,
+        description="Real-time emergency command and double-blind drill platform. Errors share one shape: "
+        '`{"error": CODE, "detail": "...", "field": ...}`.',
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    _install_error_handlers(app)
+
+    app.include_router(auth_router)
+    app.include_router(audit_router)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz(request: Request) -> JSONResponse:
+        """Report whether the database and the broker answer; 503 if either does not."""
+        database_ok = await request.app.state.db.ping()
+        hub = getattr(request.app.state, "hub", None)
+        broker_ok = await hub.broker.ping() if hub is not None else True
+        ok = database_ok and broker_ok
+        body = {
+            "status": "ok" if ok else "degraded",
+            "version": __version__,
+            "database": {"ok": database_ok, "url": settings.database_url_redacted},
+            "broker": {"ok": broker_ok, "url": settings.broker_url_redacted},
+        }
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    static_dir = files("dashboards") / "static"
+    app.mount("/static", StaticFiles(directory=str(static_dir), html=True), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> RedirectResponse:
+        return RedirectResponse("/static/index.html")
+
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(CommandCenterError)
+    async def _domain_error(request: Request, exc: CommandCenterError) -> JSONResponse:
+        if isinstance(exc, Forbidden | NotAuthenticated) and not exc.audited:
+            await _audit_denial(request, exc)
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+        return JSONResponse(error_body(exc.code, exc.detail, exc.field), exc.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        location = [
+            str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "form")
+        ]
+        field = ".".join(location) or None
+        message = first.get("msg", "invalid request")
+        detail = f"{field}: {message}" if field else message
+        if len(errors) > 1:
+            detail += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+        return JSONResponse(error_body("validation_error", detail, field), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, "http_error"
+        )
+        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body("internal", "internal error; the details are in the server log"), 500)
+
+
+async def _audit_denial(request: Request, exc: CommandCenterError) -> None:
+    """Write every 401/403 to the audit log in a transaction of its own (the request's is rolled back)."""
+    principal = getattr(request.state, "principal", None)
+    try:
+        async with request.app.state.db.session() as session:
+            await audit.record(
+                session,
+                action="access.denied",
+                actor=principal,
+                target=f"{request.method} {request.url.path}"[:200],
+                outcome="denied",
+                detail={"code": exc.code, "reason": exc.detail},
+            )
+    except Exception:
+        log.exception("could not audit a denial")
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` and worker processes: settings from ``CC_*`` variables."""
+    return create_app(Settings())

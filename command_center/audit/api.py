@@ -1,0 +1,69 @@
+"""Audit API: read the log and check its chain (organizers, commanders, admins)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from command_center.audit import service
+from command_center.auth.permissions import Permission
+from command_center.auth.roles import Principal
+from command_center.deps import SessionDep, requires
+
+router = APIRouter(prefix="/api/audit", tags=["audit"])
+
+
+class AuditEntryRead(BaseModel):
+    seq: int
+    at: str
+    actor_id: int | None
+    actor_name: str
+    action: str
+    target: str
+    outcome: str
+    detail: str
+    hash: str
+
+
+class ChainRead(BaseModel):
+    ok: bool
+    entries: int
+    first_broken_seq: int | None
+    reason: str
+
+
+@router.get("", response_model=list[AuditEntryRead])
+async def list_entries(
+    session: SessionDep,
+    _: Annotated[Principal, requires(Permission.audit_read)],
+    action: str | None = None,
+    before: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[AuditEntryRead]:
+    rows = await service.list_entries(session, action=action, before_seq=before, limit=limit)
+    return [
+        AuditEntryRead(
+            seq=r.seq,
+            at=r.at.isoformat(),
+            actor_id=r.actor_id,
+            actor_name=r.actor_name,
+            action=r.action,
+            target=r.target,
+            outcome=r.outcome,
+            detail=r.detail,
+            hash=r.hash,
+        )
+        for r in rows
+    ]
+
+
+@router.get("/verify", response_model=ChainRead)
+async def verify_chain(
+    session: SessionDep, _: Annotated[Principal, requires(Permission.audit_read)]
+) -> ChainRead:
+    report = await service.verify(session)
+    return ChainRead(
+        ok=report.ok, entries=report.entries, first_broken_seq=report.first_broken_seq, reason=report.reason
+    )

@@ -1,0 +1,154 @@
+"""Database engine, sessions and the column types every model shares.
+
+SQLite is the default so the platform runs with nothing installed; PostgreSQL is switched on by URL.
+Times are stored as timezone-aware UTC; SQLite hands back naive datetimes, so :class:`UTCDateTime`
+normalises them at the model boundary and callers never have to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, MetaData, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+from command_center.errors import ServiceUnavailable
+from command_center.settings import redact_url
+
+__all__ = ["Base", "Database", "JSONType", "UTCDateTime", "utcnow"]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with deterministic constraint names, so Alembic migrations are portable."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC on the Python side, whatever the database returns."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; pass an aware datetime")
+        value = value.astimezone(UTC)
+        # SQLite stores text; keep it naive-UTC there so comparisons in SQL stay lexicographic.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+JSONType = JSON().with_variant(JSON(none_as_null=True), "postgresql")
+
+
+class Database:
+    """One async engine and its session factory, created in the app's lifespan and disposed there."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        connect_args: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {}
+        if self.dialect == "sqlite":
+            database = parsed.database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            connect_args["timeout"] = 30
+        else:
+            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(url, echo=echo, connect_args=connect_args, **kwargs)
+        if self.dialect == "sqlite":
+            _serialise_sqlite_writers(self.engine)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session whose transaction commits on success and rolls back on any error."""
+        async with self.sessionmaker() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    async def check(self) -> None:
+        """Raise :class:`ServiceUnavailable` naming the URL (password hidden) if the database is down."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            raise ServiceUnavailable(self.unreachable_message(exc)) from exc
+
+    def unreachable_message(self, exc: BaseException) -> str:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        hint = (
+            "check that the folder exists and is writable"
+            if self.dialect == "sqlite"
+            else "check that the server is running and reachable, and the user, password and database name"
+        )
+        first = reason[0][:300] if reason else type(exc).__name__
+        return f"cannot reach the database at {redact_url(self.url)}: {first}; {hint} (CC_DATABASE_URL)"
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
+    """Make every SQLite transaction ``BEGIN IMMEDIATE`` and turn on WAL and foreign keys.
+
+    pysqlite's deferred transactions let two writers read the same "last row" and then fail or fork
+    (the audit chain reads its predecessor before appending). Taking the write lock at BEGIN makes
+    writers queue instead; WAL keeps plain readers unblocked. This is SQLAlchemy's documented recipe.
+    """
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

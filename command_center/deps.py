@@ -1,0 +1,84 @@
+"""FastAPI dependencies as ``Annotated`` aliases: one place to see what a route can ask for."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from command_center.auth import service as auth_service
+from command_center.auth.permissions import Permission, require
+from command_center.auth.roles import Principal
+from command_center.db import Database
+from command_center.errors import NotAuthenticated
+from command_center.settings import Settings
+
+_bearer = HTTPBearer(auto_error=False, description="token from POST /api/auth/token")
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_database(request: Request) -> Database:
+    return request.app.state.db
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the endpoint returns, rolled back on any error."""
+    async with request.app.state.db.session() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+# scope="function": commit before the response is sent, so a failed commit is the client's error too.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_current_principal(
+    request: Request,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise NotAuthenticated("sign in first: send 'Authorization: Bearer <token>'")
+    # A session of its own: authentication must not share (or be rolled back with) the request's work.
+    async with request.app.state.db.session() as session:
+        principal = await auth_service.principal_for_token(
+            session, credentials.credentials, settings=settings
+        )
+    request.state.principal = principal
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(get_current_principal)]
+
+
+def requires(permission: Permission) -> Any:
+    """A dependency that yields the current user after checking one permission."""
+
+    async def _check(principal: CurrentUser) -> Principal:
+        require(principal, permission)
+        return principal
+
+    return Depends(_check)
+
+
+def hub_of(request: Request) -> Any:
+    return request.app.state.hub
+
+
+HubDep = Annotated[Any, Depends(hub_of)]
+
+__all__ = [
+    "CurrentUser",
+    "DatabaseDep",
+    "HubDep",
+    "SessionDep",
+    "SettingsDep",
+    "requires",
+]

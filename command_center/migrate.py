@@ -1,0 +1,50 @@
+"""Bring a database to the newest schema with Alembic, from the CLI or from a running event loop."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from command_center.db import Database
+from command_center.errors import ServiceUnavailable
+
+
+def alembic_config(connection: Any = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(files("command_center") / "migrations"))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+async def upgrade(database: Database, revision: str = "head") -> None:
+    """Apply every pending migration; an unreachable database becomes one clear error naming its URL."""
+
+    def _run(connection: Any) -> None:
+        command.upgrade(alembic_config(connection), revision)
+
+    try:
+        async with database.engine.begin() as connection:
+            await connection.run_sync(_run)
+    except (OperationalError, DBAPIError, OSError) as exc:
+        raise ServiceUnavailable(database.unreachable_message(exc)) from exc
+
+
+async def current_revision(database: Database) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    def _current(connection: Any) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    async with database.engine.connect() as connection:
+        return await connection.run_sync(_current)

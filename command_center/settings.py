@@ -1,0 +1,98 @@
+"""Typed configuration for the whole platform, read from ``CC_*`` environment variables.
+
+The defaults run with nothing installed: a SQLite file under ``./var/``, the in-memory broker and a local
+recordings folder. PostgreSQL and Redis are switched on by URL alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "change-me-development-only"  # noqa: S105 - a marker that is refused in production
+
+
+class Settings(BaseSettings):
+    """Everything a process needs to know; one instance per app, never a module global."""
+
+    model_config = SettingsConfigDict(env_prefix="CC_", env_file=None, extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./var/command_center.db"
+    broker_url: str = "memory://"
+    recordings_dir: Path = Path("./var/recordings")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    timezone: str = "Asia/Shanghai"
+    language: Literal["zh-CN", "en"] = "zh-CN"
+
+    secret_key: str = PLACEHOLDER_SECRET
+    development: bool = False
+    token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+
+    # Hub limits (DESIGN.md section 4).
+    ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
+    ws_auth_timeout_seconds: float = Field(default=5.0, gt=0)
+    ws_send_queue: int = Field(default=1024, ge=8)
+    hub_history_size: int = Field(default=1000, ge=10)
+    hub_history_seconds: int = Field(default=24 * 3600, ge=60)
+    ws_publish_rate: float = Field(default=50.0, gt=0, description="publishes per second per connection")
+
+    # Domain rules that are data, not code (DOMAIN.md): minutes.
+    phone_report_minutes: int = Field(default=10, ge=1)
+    written_report_minutes: int = Field(default=30, ge=1)
+    deadline_warning_minutes: int = Field(default=3, ge=0)
+    deadline_sweep_seconds: float = Field(default=5.0, gt=0)
+    max_text_length: int = Field(default=4000, ge=100)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"CC_TIMEZONE={value!r} is not a known IANA time zone, e.g. Asia/Shanghai"
+            ) from exc
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        if self.secret_key == PLACEHOLDER_SECRET and not self.development:
+            raise ValueError(
+                "CC_SECRET_KEY is the development placeholder; set CC_SECRET_KEY to a long random value "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`) "
+                "or set CC_DEVELOPMENT=true for a local trial"
+            )
+        if len(self.secret_key) < 16:
+            raise ValueError("CC_SECRET_KEY must be at least 16 characters long")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def database_url_redacted(self) -> str:
+        return redact_url(self.database_url)
+
+    @property
+    def broker_url_redacted(self) -> str:
+        return redact_url(self.broker_url)
+
+
+def redact_url(url: str) -> str:
+    """Hide the password in a URL so it can be printed or logged."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -1,0 +1,47 @@
+import httpx
+
+from command_center.app import create_app
+from command_center.settings import Settings
+
+
+async def test_healthz_reports_database_and_broker(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["database"]["ok"] is True
+    assert body["broker"]["ok"] is True
+
+
+async def test_healthz_degrades_when_database_is_gone(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(
+        development=True,
+        database_url="postgresql+asyncpg://nobody:pw@127.0.0.1:1/none",
+        recordings_dir=tmp_path,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            response = await http.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["database"]["ok"] is False
+    assert "pw" not in body["database"]["url"]
+
+
+async def test_openapi_docs_are_served(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/docs")).status_code == 200
+    spec = (await client.get("/openapi.json")).json()
+    assert "/api/auth/token" in spec["paths"]
+
+
+async def test_unknown_route_uses_the_error_shape(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/nothing-here")
+    assert response.status_code == 404
+    assert response.json() == {"error": "not_found", "detail": "Not Found", "field": None}
+
+
+async def test_every_app_is_independent(settings: Settings) -> None:
+    first, second = create_app(settings), create_app(settings)
+    assert first is not second
+    assert first.state.settings is settings

@@ -1,0 +1,64 @@
+"""Migrations build the schema the models describe, on SQLite and PostgreSQL, up and down."""
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import make_url
+
+from command_center.db import Database
+from command_center.migrate import alembic_config, current_revision, head_revision, upgrade
+from command_center.models import Base
+from tests.conftest import _pg_execute
+from tests.services import POSTGRES_URL, postgres_available, require
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+        return
+    require("postgresql", postgres_available())
+    name = f"cc_empty_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_pg_execute(f'CREATE DATABASE "{name}"'))
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def test_upgrade_builds_the_models_schema(empty_database_url: str) -> None:
+    database = Database(empty_database_url)
+    try:
+        assert await current_revision(database) is None
+        await upgrade(database)
+        assert await current_revision(database) == head_revision()
+
+        def diff(connection: Any) -> list[Any]:
+            return compare_metadata(MigrationContext.configure(connection), Base.metadata)
+
+        async with database.engine.connect() as connection:
+            assert await connection.run_sync(diff) == []
+        await upgrade(database)  # a second upgrade is a no-op
+    finally:
+        await database.dispose()
+
+
+async def test_downgrade_to_base_and_back(empty_database_url: str) -> None:
+    database = Database(empty_database_url)
+    try:
+        await upgrade(database)
+
+        def down(connection: Any) -> None:
+            command.downgrade(alembic_config(connection), "base")
+
+        async with database.engine.begin() as connection:
+            await connection.run_sync(down)
+        assert await current_revision(database) is None
+        await upgrade(database)
+        assert await current_revision(database) == head_revision()
+    finally:
+        await database.dispose()

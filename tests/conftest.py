@@ -1,0 +1,143 @@
+"""Fixtures shared by every test: settings, a migrated and seeded database on SQLite or PostgreSQL, the app
+and an HTTP client.
+
+Each database-backed test gets a database of its own, cloned from a template that was migrated and seeded
+once per session (a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL), so the suite runs
+the same tests on both backends without paying for migrations each time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy.engine import make_url
+
+from command_center import demo
+from command_center.app import create_app
+from command_center.auth import passwords
+from command_center.db import Database
+from command_center.migrate import upgrade
+from command_center.settings import Settings
+from tests.services import POSTGRES_URL, postgres_available, require
+
+TEST_SECRET = "test-secret-key-not-for-production"
+DEMO_PASSWORD = demo.DEMO_PASSWORD
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """Still Argon2id, with the smallest cost, so seeding users does not dominate the suite's time."""
+    original = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    passwords._hasher = original
+
+
+async def _migrate_and_seed(url: str) -> None:
+    database = Database(url)
+    try:
+        await upgrade(database)
+        async with database.session() as session:
+            await demo.seed(session)
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory, _cheap_password_hashing: None) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    asyncio.run(_migrate_and_seed(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+def _pg_admin_dsn() -> str:
+    return make_url(POSTGRES_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _pg_execute(*statements: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(_pg_admin_dsn())
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(_cheap_password_hashing: None) -> Iterator[str]:
+    require("postgresql", postgres_available())
+    name = f"cc_template_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_pg_execute(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_migrate_and_seed(url))
+    yield name
+    asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated, demo-seeded database; every test using it runs once per backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "cc.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    template = request.getfixturevalue("postgres_template")
+    name = f"cc_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        development=True,
+        secret_key=TEST_SECRET,
+        database_url=database_url,
+        broker_url="memory://",
+        recordings_dir=tmp_path / "recordings",
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[object]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: object) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+async def token_for(client: httpx.AsyncClient, name: str, password: str = DEMO_PASSWORD) -> str:
+    response = await client.post("/api/auth/token", data={"username": name, "password": password})
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def login(client: httpx.AsyncClient):  # type: ignore[no-untyped-def]
+    """``await login("commander")`` -> headers carrying that demo user's bearer token."""
+
+    async def _login(name: str, password: str = DEMO_PASSWORD) -> dict[str, str]:
+        return bearer(await token_for(client, name, password))
+
+    return _login
