@@ -19,7 +19,11 @@ from command_center.audit import service as audit
 from command_center.audit.api import router as audit_router
 from command_center.auth.api import router as auth_router
 from command_center.db import Database
+from command_center.deadlines.runner import DeadlineSweeper
+from command_center.deadlines.service import MissHandler
 from command_center.errors import CommandCenterError, Forbidden, NotAuthenticated
+from command_center.incidents import service as incidents
+from command_center.incidents.api import router as incidents_router
 from command_center.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,9 +40,17 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.database_url)
         app.state.db = db
+        hub = getattr(app.state, "hub", None)
+        sweeper = DeadlineSweeper(
+            db, hub, interval=settings.deadline_sweep_seconds, on_missed=deadline_handlers()
+        )
+        app.state.deadline_sweeper = sweeper
+        if settings.background_tasks:
+            sweeper.start()
         try:
             yield
         finally:
+            await sweeper.stop()
             await db.dispose()
 
     app = FastAPI(
@@ -53,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(auth_router)
     app.include_router(audit_router)
+    app.include_router(incidents_router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(request: Request) -> JSONResponse:
@@ -77,6 +90,11 @@ def create_app(settings: Settings) -> FastAPI:
         return RedirectResponse("/static/index.html")
 
     return app
+
+
+def deadline_handlers() -> dict[str, MissHandler]:
+    """What each kind of subject does when one of its deadlines passes (the sweeper knows no domain)."""
+    return {"incident": incidents.on_deadline_missed}
 
 
 def _install_error_handlers(app: FastAPI) -> None:

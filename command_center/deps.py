@@ -14,6 +14,7 @@ from command_center.auth.permissions import Permission, require
 from command_center.auth.roles import Principal
 from command_center.db import Database
 from command_center.errors import NotAuthenticated
+from command_center.events import publish_outbox, take_outbox
 from command_center.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False, description="token from POST /api/auth/token")
@@ -31,6 +32,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the endpoint returns, rolled back on any error."""
     async with request.app.state.db.session() as session:
         yield session
+    await publish_outbox(getattr(request.app.state, "hub", None), take_outbox(session))
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     written_report_minutes: int = Field(default=30, ge=1)
     deadline_warning_minutes: int = Field(default=3, ge=0)
     deadline_sweep_seconds: float = Field(default=5.0, gt=0)
+    background_tasks: bool = Field(default=True, description="deadline sweeper, drill runner; off in some tests")
     max_text_length: int = Field(default=4000, ge=100)
 
     @field_validator("timezone")

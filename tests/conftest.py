@@ -141,3 +141,35 @@ def login(client: httpx.AsyncClient):  # type: ignore[no-untyped-def]
         return bearer(await token_for(client, name, password))
 
     return _login
+
+
+class PublishedEvents(list):  # type: ignore[type-arg]
+    """Every (channel, data) the app published on its hub during a test, in order."""
+
+    def of_type(self, type_: str) -> list[tuple[str, dict]]:  # type: ignore[type-arg]
+        return [(channel, data) for channel, data in self if data.get("type") == type_]
+
+    def channels_of(self, type_: str) -> set[str]:
+        return {channel for channel, _ in self.of_type(type_)}
+
+
+@pytest.fixture
+def published(app) -> PublishedEvents:  # type: ignore[no-untyped-def]
+    """Record hub publishes (wrapping the real hub when the app has one)."""
+    record = PublishedEvents()
+    hub = getattr(app.state, "hub", None)
+    original = getattr(hub, "publish", None)
+
+    async def publish(channel: str, data: dict) -> object:  # type: ignore[type-arg]
+        record.append((channel, data))
+        return await original(channel, data) if original is not None else None
+
+    if hub is None:
+
+        class _Recorder:
+            pass
+
+        hub = _Recorder()
+        app.state.hub = hub
+    hub.publish = publish
+    return record

@@ -1,0 +1,1 @@
+"""Accounts: users, departments, tokens, roles and the permission layer."""

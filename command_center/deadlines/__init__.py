@@ -1,0 +1,1 @@
+"""Deadlines of every kind, derived from stored times and swept by any number of processes."""

@@ -1,0 +1,172 @@
+"""Schedule, complete and sweep deadlines.
+
+A deadline is a stored due time, never an in-memory timer, so a restarted server finds what fell due while
+it was down. :func:`sweep` claims each warning and each miss with a conditional ``UPDATE ... WHERE
+warned_at IS NULL``: when several processes sweep at once, exactly one of them wins each row and alerts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from command_center.deadlines.models import Deadline
+from command_center.events import emit
+
+#: Called inside the sweep's transaction when a deadline is missed, per subject type ("incident", "task").
+MissHandler = Callable[[AsyncSession, Deadline, datetime], Awaitable[None]]
+
+
+async def schedule(
+    session: AsyncSession,
+    *,
+    subject: str,
+    kind: str,
+    starts_at: datetime,
+    due_at: datetime,
+    warn_before: timedelta,
+    channels: Iterable[str],
+    label: str = "",
+    drill: bool = False,
+    responsible: Mapping[str, Any] | None = None,
+) -> Deadline:
+    deadline = Deadline(
+        subject=subject,
+        kind=kind,
+        label=label,
+        starts_at=starts_at,
+        due_at=due_at,
+        warn_at=max(starts_at, due_at - warn_before),
+        drill=drill,
+        channels=list(channels),
+        responsible=dict(responsible or {}),
+    )
+    session.add(deadline)
+    await session.flush()
+    return deadline
+
+
+async def open_deadlines(session: AsyncSession, subject: str, kind: str | None = None) -> list[Deadline]:
+    query = select(Deadline).where(Deadline.subject == subject, Deadline.done_at.is_(None))
+    if kind:
+        query = query.where(Deadline.kind == kind)
+    return list((await session.execute(query.order_by(Deadline.due_at))).scalars().all())
+
+
+async def for_subject(session: AsyncSession, subject: str) -> list[Deadline]:
+    query = select(Deadline).where(Deadline.subject == subject).order_by(Deadline.due_at)
+    return list((await session.execute(query)).scalars().all())
+
+
+async def complete(session: AsyncSession, *, subject: str, kind: str, at: datetime) -> list[Deadline]:
+    """Mark the subject's open deadlines of this kind as met (or met late) at ``at``."""
+    done = await open_deadlines(session, subject, kind)
+    for deadline in done:
+        deadline.done_at = at
+    return done
+
+
+async def cancel(session: AsyncSession, *, subject: str, at: datetime, kind: str | None = None) -> None:
+    """Close open deadlines that no longer apply (the matter was closed or its clock restarted)."""
+    for deadline in await open_deadlines(session, subject, kind):
+        deadline.done_at = at
+        deadline.responsible = {**deadline.responsible, "cancelled": True}
+
+
+def view(deadline: Deadline, now: datetime) -> dict[str, Any]:
+    """The state a screen shows: due time, seconds left and a status that turns amber then red."""
+    if deadline.done_at is not None:
+        status = "met" if deadline.done_at <= deadline.due_at else "met_late"
+    elif deadline.missed_at is not None or now >= deadline.due_at:
+        status = "missed"
+    elif deadline.warned_at is not None or now >= deadline.warn_at:
+        status = "warning"
+    else:
+        status = "pending"
+    return {
+        "id": deadline.id,
+        "subject": deadline.subject,
+        "kind": deadline.kind,
+        "label": deadline.label,
+        "starts_at": deadline.starts_at,
+        "due_at": deadline.due_at,
+        "done_at": deadline.done_at,
+        "status": status,
+        "seconds_left": int((deadline.due_at - now).total_seconds()),
+        "drill": deadline.drill,
+        "responsible": deadline.responsible,
+    }
+
+
+async def sweep(session: AsyncSession, *, now: datetime, on_missed: Mapping[str, MissHandler]) -> int:
+    """Warn about deadlines about to pass and escalate missed ones; return how many alerts this call won."""
+    alerts = 0
+    due_soon = (
+        (
+            await session.execute(
+                select(Deadline.id).where(
+                    Deadline.done_at.is_(None), Deadline.warned_at.is_(None), Deadline.warn_at <= now
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for deadline_id in due_soon:
+        claimed = await session.execute(
+            update(Deadline)
+            .where(Deadline.id == deadline_id, Deadline.warned_at.is_(None))
+            .values(warned_at=now)
+        )
+        if claimed.rowcount == 1:
+            deadline = await session.get(Deadline, deadline_id)
+            assert deadline is not None
+            await session.refresh(deadline)
+            if deadline.due_at > now:
+                emit(
+                    session,
+                    ["board", *deadline.channels],
+                    type="deadline.warning",
+                    id=deadline.id,
+                    drill=deadline.drill,
+                    deadline=view(deadline, now),
+                )
+                alerts += 1
+    missed = (
+        (
+            await session.execute(
+                select(Deadline.id).where(
+                    Deadline.done_at.is_(None), Deadline.missed_at.is_(None), Deadline.due_at <= now
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for deadline_id in missed:
+        claimed = await session.execute(
+            update(Deadline)
+            .where(Deadline.id == deadline_id, Deadline.missed_at.is_(None))
+            .values(missed_at=now)
+        )
+        if claimed.rowcount == 1:
+            deadline = await session.get(Deadline, deadline_id)
+            assert deadline is not None
+            await session.refresh(deadline)
+            emit(
+                session,
+                ["board", *deadline.channels],
+                type="deadline.missed",
+                id=deadline.id,
+                drill=deadline.drill,
+                deadline=view(deadline, now),
+            )
+            handler = on_missed.get(deadline.subject.split(":", 1)[0])
+            if handler is not None:
+                await handler(session, deadline, now)
+            alerts += 1
+    return alerts

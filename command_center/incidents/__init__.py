@@ -1,0 +1,1 @@
+"""Incidents: the four categories, the five stages, reports and their deadlines, zones, the timeline."""

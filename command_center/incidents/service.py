@@ -1,0 +1,542 @@
+"""Incident rules: creation with report deadlines, reports, stages in order, zones, the soft working group.
+
+Every function changes the database, writes the incident's timeline (who, what, when), audits what matters
+and queues hub events, all in the caller's transaction: either everything happens or nothing does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from command_center.audit import service as audit
+from command_center.auth import service as auth
+from command_center.auth.permissions import Permission, department_scope, require, require_department
+from command_center.auth.roles import Principal
+from command_center.db import utcnow
+from command_center.deadlines import service as deadlines
+from command_center.deadlines.models import Deadline
+from command_center.errors import Conflict, NotFound, ValidationFailed
+from command_center.events import emit
+from command_center.incidents.models import Incident, IncidentEvent
+from command_center.incidents.rules import (
+    REQUIRED_TEAM_ROLES,
+    STAGES,
+    WRITTEN_REPORT_FIELDS,
+    Stage,
+    stage_index,
+)
+from command_center.incidents.schemas import (
+    IncidentCreate,
+    ReportCreate,
+    StageChange,
+    TeamAssemble,
+    ZonesRecord,
+)
+from command_center.settings import Settings
+
+CYBERSPACE_DEPARTMENT = "cyberspace"
+
+
+def channel(incident_id: int) -> str:
+    return f"incident:{incident_id}"
+
+
+def subject(incident_id: int) -> str:
+    return f"incident:{incident_id}"
+
+
+def can_see(principal: Principal, incident: Incident) -> bool:
+    scope = department_scope(principal)
+    return scope is None or bool(scope & set(incident.departments))
+
+
+async def get(session: AsyncSession, incident_id: int) -> Incident:
+    incident = await session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound(f"incident {incident_id} does not exist", field="incident_id")
+    return incident
+
+
+async def get_visible(session: AsyncSession, principal: Principal, incident_id: int) -> Incident:
+    require(principal, Permission.incident_read)
+    incident = await get(session, incident_id)
+    require_department(principal, set(incident.departments), f"incident {incident_id}")
+    return incident
+
+
+async def get_for_action(session: AsyncSession, principal: Principal, incident_id: int) -> Incident:
+    """Load an incident someone wants to change: permission, department scope, and not closed."""
+    require(principal, Permission.incident_write)
+    incident = await get_visible(session, principal, incident_id)
+    if incident.closed_at is not None:
+        raise Conflict(f"incident {incident_id} is closed")
+    return incident
+
+
+async def record_event(
+    session: AsyncSession,
+    incident: Incident,
+    action: str,
+    *,
+    actor: Principal | None,
+    detail: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> IncidentEvent:
+    """Write one timeline entry; the drill engine scores these actions by their wall-clock time."""
+    event = IncidentEvent(
+        incident_id=incident.id,
+        at=at or utcnow(),
+        action=action,
+        actor_id=actor.id if actor else None,
+        actor_name=actor.name if actor else "system",
+        actor_role=actor.role.value if actor else "",
+        actor_department=actor.department if actor else "",
+        detail=detail or {},
+        drill=incident.drill,
+    )
+    session.add(event)
+    await session.flush()
+    emit(
+        session,
+        channel(incident.id),
+        type="incident.event",
+        id=incident.id,
+        drill=incident.drill,
+        event=event_view(event),
+    )
+    return event
+
+
+def event_view(event: IncidentEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "at": event.at,
+        "action": event.action,
+        "actor_name": event.actor_name,
+        "actor_role": event.actor_role,
+        "actor_department": event.actor_department,
+        "detail": event.detail,
+        "drill": event.drill,
+    }
+
+
+async def view(session: AsyncSession, incident: Incident, now: datetime | None = None) -> dict[str, Any]:
+    now = now or utcnow()
+    location = (
+        {"lat": incident.location_lat, "lon": incident.location_lon}
+        if incident.location_lat is not None and incident.location_lon is not None
+        else None
+    )
+    return {
+        "id": incident.id,
+        "title": incident.title,
+        "category": incident.category,
+        "stage": incident.stage,
+        "address": incident.address,
+        "location": location,
+        "headcount": incident.headcount,
+        "demands": incident.demands,
+        "dynamics": incident.dynamics,
+        "first_department": incident.first_department,
+        "departments": incident.departments,
+        "online_track": incident.online_track,
+        "started_at": incident.started_at,
+        "created_at": incident.created_at,
+        "closed_at": incident.closed_at,
+        "drill": incident.drill,
+        "drill_id": incident.drill_id,
+        "ledger_item_id": incident.ledger_item_id,
+        "zones": incident.zones,
+        "team": incident.team,
+        "deadlines": [
+            deadlines.view(d, now) for d in await deadlines.for_subject(session, subject(incident.id))
+        ],
+    }
+
+
+async def _check_departments(session: AsyncSession, codes: Iterable[str]) -> list[str]:
+    known = {d.code for d in await auth.list_departments(session)}
+    result: list[str] = []
+    for code in codes:
+        if code not in known:
+            raise NotFound(f"unknown department '{code}'", field="departments")
+        if code not in result:
+            result.append(code)
+    return result
+
+
+async def create(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    data: IncidentCreate,
+    settings: Settings,
+    drill_id: int | None = None,
+    now: datetime | None = None,
+) -> Incident:
+    """Open an incident at the information-report stage and start its two report clocks."""
+    require(principal, Permission.incident_write)
+    now = now or utcnow()
+    started_at = data.started_at or now
+    if started_at > now + timedelta(minutes=1):
+        raise ValidationFailed("started_at is in the future", field="started_at")
+    first = data.first_department or principal.department
+    departments = await _check_departments(session, [first, *data.departments])
+    require_department(principal, set(departments), "this incident")
+    incident = Incident(
+        title=data.title,
+        category=data.category.value,
+        stage=Stage.information_report.value,
+        location_lat=data.location.lat if data.location else None,
+        location_lon=data.location.lon if data.location else None,
+        address=data.address,
+        headcount=data.headcount,
+        demands=data.demands,
+        dynamics=data.dynamics,
+        first_department=first,
+        departments=departments,
+        started_at=started_at,
+        created_at=now,
+        created_by_id=principal.id,
+        drill=drill_id is not None,
+        drill_id=drill_id,
+        ledger_item_id=data.ledger_item_id,
+        zones={},
+        team=[],
+    )
+    session.add(incident)
+    await session.flush()
+    warn = timedelta(minutes=settings.deadline_warning_minutes)
+    responsible = {"department": first, "user_ids": [principal.id]}
+    channels = [channel(incident.id), f"user:{principal.id}"]
+    for kind, minutes, label in (
+        ("phone_report", settings.phone_report_minutes, "电话报告 phone report"),
+        ("written_report", settings.written_report_minutes, "书面报告 written report"),
+    ):
+        await deadlines.schedule(
+            session,
+            subject=subject(incident.id),
+            kind=kind,
+            starts_at=started_at,
+            due_at=started_at + timedelta(minutes=minutes),
+            warn_before=warn,
+            channels=channels,
+            label=label,
+            drill=incident.drill,
+            responsible=responsible,
+        )
+    await record_event(
+        session,
+        incident,
+        "incident.create",
+        actor=principal,
+        at=now,
+        detail={"category": incident.category, "first_department": first},
+    )
+    await audit.record(
+        session,
+        action="incident.create",
+        actor=principal,
+        target=subject(incident.id),
+        detail={"drill": incident.drill, "category": incident.category},
+    )
+    emit(
+        session,
+        ["board", channel(incident.id)],
+        type="incident.created",
+        id=incident.id,
+        drill=incident.drill,
+        incident=await view(session, incident, now),
+    )
+    return incident
+
+
+async def add_report(
+    session: AsyncSession, *, principal: Principal, incident_id: int, data: ReportCreate
+) -> tuple[Incident, IncidentEvent]:
+    """File the phone or written report; a written report meets its deadline only when complete."""
+    incident = await get_for_action(session, principal, incident_id)
+    now = utcnow()
+    if data.headcount is not None:
+        incident.headcount = data.headcount
+    if data.demands:
+        incident.demands = data.demands
+    if data.dynamics:
+        incident.dynamics = data.dynamics
+    detail: dict[str, Any] = {"note": data.note}
+    if data.kind == "phone":
+        met = await deadlines.complete(session, subject=subject(incident.id), kind="phone_report", at=now)
+        detail["on_time"] = all(d.done_at and d.done_at <= d.due_at for d in met) if met else None
+        action = "report.phone"
+    else:
+        present = [f for f in WRITTEN_REPORT_FIELDS if getattr(data, f) not in (None, "")]
+        missing = [f for f in WRITTEN_REPORT_FIELDS if f not in present]
+        detail.update(
+            fields=present,
+            missing=missing,
+            complete=not missing,
+            headcount=data.headcount,
+            demands=data.demands,
+            dynamics=data.dynamics,
+        )
+        if not missing:
+            await deadlines.complete(session, subject=subject(incident.id), kind="written_report", at=now)
+        action = "report.written"
+    event = await record_event(session, incident, action, actor=principal, detail=detail, at=now)
+    emit(
+        session,
+        ["board", channel(incident.id)],
+        type="incident.report_filed",
+        id=incident.id,
+        drill=incident.drill,
+        incident=await view(session, incident, now),
+        report=event_view(event),
+    )
+    return incident, event
+
+
+async def advance_stage(
+    session: AsyncSession, *, principal: Principal, incident_id: int, data: StageChange
+) -> Incident:
+    """Move forward through the five stages; skipping one needs a recorded reason, going back is refused."""
+    incident = await get_for_action(session, principal, incident_id)
+    current, target = stage_index(incident.stage), stage_index(data.stage)
+    if target <= current:
+        raise Conflict(
+            f"incident {incident_id} is at stage '{incident.stage}'; it can only move forward "
+            f"(next: '{STAGES[current + 1].value}')"
+            if current + 1 < len(STAGES)
+            else f"incident {incident_id} is already at the last stage '{incident.stage}'",
+            field="stage",
+        )
+    skipped = [s.value for s in STAGES[current + 1 : target]]
+    if skipped and not data.reason.strip():
+        raise ValidationFailed(
+            f"moving from '{incident.stage}' to '{data.stage.value}' skips {', '.join(skipped)}; "
+            "give a reason",
+            field="reason",
+        )
+    now = utcnow()
+    previous = incident.stage
+    incident.stage = data.stage.value
+    await record_event(
+        session,
+        incident,
+        f"stage.{data.stage.value}",
+        actor=principal,
+        at=now,
+        detail={"from": previous, "to": incident.stage, "skipped": skipped, "reason": data.reason},
+    )
+    await audit.record(
+        session,
+        action="incident.stage",
+        actor=principal,
+        target=subject(incident.id),
+        detail={"from": previous, "to": incident.stage, "skipped": skipped},
+    )
+    emit(
+        session,
+        ["board", channel(incident.id)],
+        type="incident.stage_changed",
+        id=incident.id,
+        drill=incident.drill,
+        incident=await view(session, incident, now),
+        previous=previous,
+    )
+    return incident
+
+
+async def record_zones(
+    session: AsyncSession, *, principal: Principal, incident_id: int, data: ZonesRecord
+) -> Incident:
+    """Record the cordon, buffer and dialogue zones with their positions and teams (on-site control)."""
+    incident = await get_for_action(session, principal, incident_id)
+    kinds = [z.kind.value for z in data.zones]
+    if len(set(kinds)) != len(kinds):
+        raise ValidationFailed("each zone kind may appear once", field="zones")
+    incident.zones = {**incident.zones, **{z.kind.value: z.model_dump(mode="json") for z in data.zones}}
+    missing = [k for k in ("cordon", "buffer", "dialogue") if k not in incident.zones]
+    await record_event(
+        session,
+        incident,
+        "zones.record",
+        actor=principal,
+        detail={"kinds": kinds, "missing": missing, "zones": incident.zones},
+    )
+    emit(
+        session,
+        ["board", channel(incident.id)],
+        type="incident.zones_recorded",
+        id=incident.id,
+        drill=incident.drill,
+        zones=incident.zones,
+        missing=missing,
+    )
+    return incident
+
+
+async def assemble_team(
+    session: AsyncSession, *, principal: Principal, incident_id: int, data: TeamAssemble
+) -> Incident:
+    """Record the soft working group; complete only with a counsellor and a legal adviser."""
+    incident = await get_for_action(session, principal, incident_id)
+    incident.team = [m.model_dump(mode="json") for m in data.members]
+    roles = {m.role for m in data.members}
+    missing = sorted(r.value for r in REQUIRED_TEAM_ROLES - roles)
+    await record_event(
+        session,
+        incident,
+        "team.assemble",
+        actor=principal,
+        detail={"members": incident.team, "complete": not missing, "missing": missing},
+    )
+    emit(
+        session,
+        channel(incident.id),
+        type="incident.team_assembled",
+        id=incident.id,
+        drill=incident.drill,
+        team=incident.team,
+        missing=missing,
+    )
+    return incident
+
+
+async def note_action(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    incident_id: int,
+    action: str,
+    note: str,
+    detail: dict[str, Any] | None = None,
+) -> IncidentEvent:
+    """Record an action without further state of its own: demands answered, follow-up arranged."""
+    incident = await get_for_action(session, principal, incident_id)
+    event = await record_event(
+        session, incident, action, actor=principal, detail={"note": note, **(detail or {})}
+    )
+    emit(
+        session,
+        ["board", channel(incident.id)],
+        type=f"incident.{action.replace('.', '_')}",
+        id=incident.id,
+        drill=incident.drill,
+        event=event_view(event),
+    )
+    return event
+
+
+async def open_online_track(
+    session: AsyncSession, *, principal: Principal, incident_id: int, note: str
+) -> Incident:
+    """Dual track (双轨): cyberspace joins for online monitoring and authoritative information."""
+    incident = await get_for_action(session, principal, incident_id)
+    if incident.online_track:
+        raise Conflict(f"incident {incident_id} already has an online track")
+    incident.online_track = True
+    if CYBERSPACE_DEPARTMENT not in incident.departments:
+        incident.departments = [*incident.departments, CYBERSPACE_DEPARTMENT]
+    await record_event(session, incident, "online_track.open", actor=principal, detail={"note": note})
+    await audit.record(session, action="incident.online_track", actor=principal, target=subject(incident.id))
+    emit(
+        session,
+        ["board", channel(incident.id)],
+        type="incident.online_track",
+        id=incident.id,
+        drill=incident.drill,
+        incident=await view(session, incident),
+    )
+    return incident
+
+
+async def add_departments(session: AsyncSession, incident: Incident, codes: Iterable[str]) -> None:
+    """Widen who takes part (a task force linked the incident); never narrows."""
+    incident.departments = await _check_departments(session, [*incident.departments, *codes])
+
+
+async def close(session: AsyncSession, *, principal: Principal, incident_id: int, note: str) -> Incident:
+    require(principal, Permission.incident_command)
+    incident = await get_for_action(session, principal, incident_id)
+    now = utcnow()
+    incident.closed_at = now
+    await deadlines.cancel(session, subject=subject(incident.id), at=now)
+    await record_event(session, incident, "incident.close", actor=principal, at=now, detail={"note": note})
+    await audit.record(session, action="incident.close", actor=principal, target=subject(incident.id))
+    emit(
+        session,
+        ["board", channel(incident.id)],
+        type="incident.closed",
+        id=incident.id,
+        drill=incident.drill,
+        incident=await view(session, incident, now),
+    )
+    return incident
+
+
+async def list_visible(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    include_closed: bool = False,
+    drill: bool | None = None,
+    limit: int = 200,
+) -> list[Incident]:
+    require(principal, Permission.incident_read)
+    query = select(Incident).order_by(Incident.id.desc()).limit(limit)
+    if not include_closed:
+        query = query.where(Incident.closed_at.is_(None))
+    if drill is not None:
+        query = query.where(Incident.drill.is_(drill))
+    rows = (await session.execute(query)).scalars().all()
+    return [i for i in rows if can_see(principal, i)]
+
+
+async def timeline(session: AsyncSession, *, principal: Principal, incident_id: int) -> list[IncidentEvent]:
+    await get_visible(session, principal, incident_id)
+    query = (
+        select(IncidentEvent)
+        .where(IncidentEvent.incident_id == incident_id)
+        .order_by(IncidentEvent.at, IncidentEvent.id)
+    )
+    return list((await session.execute(query)).scalars().all())
+
+
+async def stats(session: AsyncSession) -> dict[str, Any]:
+    """Real statistics: drill incidents never count (DOMAIN.md, conventions)."""
+    real = select(Incident).where(Incident.drill.is_(False)).subquery()
+    by_category = dict(
+        (await session.execute(select(real.c.category, func.count()).group_by(real.c.category))).all()
+    )
+    by_stage = dict((await session.execute(select(real.c.stage, func.count()).group_by(real.c.stage))).all())
+    total = sum(by_category.values())
+    open_count = (
+        await session.execute(select(func.count()).select_from(real).where(real.c.closed_at.is_(None)))
+    ).scalar_one()
+    return {"total": total, "open": open_count, "by_category": by_category, "by_stage": by_stage}
+
+
+async def on_deadline_missed(session: AsyncSession, deadline: Deadline, now: datetime) -> None:
+    """A report deadline passed: write it on the incident's timeline and escalate on the board."""
+    incident = await session.get(Incident, int(deadline.subject.split(":", 1)[1]))
+    if incident is None or incident.closed_at is not None:
+        return
+    await record_event(
+        session,
+        incident,
+        "deadline.missed",
+        actor=None,
+        at=now,
+        detail={"kind": deadline.kind, "due_at": deadline.due_at.isoformat()},
+    )
+    await audit.record(
+        session,
+        action="deadline.missed",
+        target=subject(incident.id),
+        detail={"kind": deadline.kind, "drill": incident.drill},
+    )

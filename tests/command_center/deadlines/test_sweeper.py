@@ -1,0 +1,80 @@
+"""The deadline engine survives restarts and never alerts twice when several processes sweep."""
+
+import asyncio
+from datetime import timedelta
+
+from command_center.app import create_app, deadline_handlers
+from command_center.auth.roles import Principal, Role
+from command_center.db import Database, utcnow
+from command_center.deadlines.runner import DeadlineSweeper
+from command_center.events import unit_of_work
+from command_center.incidents import service as incidents
+from command_center.incidents.schemas import IncidentCreate
+from command_center.settings import Settings
+
+DUTY = Principal(id=3, name="duty", role=Role.duty_officer, department="section")
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, dict]] = []  # type: ignore[type-arg]
+
+    async def publish(self, channel: str, data: dict) -> None:  # type: ignore[type-arg]
+        self.messages.append((channel, data))
+
+    def alerts(self) -> list[tuple[str, int]]:
+        return [
+            (d["type"], d["id"])
+            for c, d in self.messages
+            if c == "board" and d["type"].startswith("deadline.")
+        ]
+
+
+async def _open_incident(database: Database, settings: Settings) -> int:
+    async with unit_of_work(database, None) as session:
+        incident = await incidents.create(
+            session,
+            principal=DUTY,
+            settings=settings,
+            data=IncidentCreate(title="堵门", category="extreme_behaviour"),
+        )
+        return incident.id
+
+
+async def test_deadlines_survive_a_restart(settings: Settings) -> None:
+    settings = settings.model_copy(update={"background_tasks": False})
+    first = create_app(settings)
+    async with first.router.lifespan_context(first):
+        await _open_incident(first.state.db, settings)
+    # The server is down for 40 minutes; a new one finds both missed reports from the stored times alone.
+    later = utcnow() + timedelta(minutes=40)
+    second = create_app(settings)
+    async with second.router.lifespan_context(second):
+        recorder = Recorder()
+        sweeper = DeadlineSweeper(
+            second.state.db, recorder, interval=1, on_missed=deadline_handlers(), clock=lambda: later
+        )
+        assert await sweeper.run_once() == 2
+        assert sorted(t for t, _ in recorder.alerts()) == ["deadline.missed", "deadline.missed"]
+        assert await sweeper.run_once() == 0
+
+
+async def test_concurrent_sweepers_alert_exactly_once(settings: Settings) -> None:
+    """Several processes sweep the same database at the same moment; each alert is won by exactly one."""
+    databases = [Database(settings.database_url) for _ in range(4)]
+    try:
+        for _ in range(5):
+            await _open_incident(databases[0], settings)
+        recorders = [Recorder() for _ in databases]
+        now = utcnow() + timedelta(minutes=29)  # both warnings are due; the phone report is also missed
+        sweepers = [
+            DeadlineSweeper(db, rec, interval=1, on_missed=deadline_handlers(), clock=lambda: now)
+            for db, rec in zip(databases, recorders, strict=True)
+        ]
+        won = await asyncio.gather(*(s.run_once() for s in sweepers))
+        alerts = [a for rec in recorders for a in rec.alerts()]
+        assert sum(won) == len(alerts) == 10  # 5 phone reports missed + 5 written-report warnings
+        assert len(set(alerts)) == len(alerts)
+    finally:
+        for db in databases:
+            await db.dispose()
