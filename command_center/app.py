@@ -17,14 +17,25 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from command_center import __version__
 from command_center.audit import service as audit
 from command_center.audit.api import router as audit_router
+from command_center.auth import service as auth_service
 from command_center.auth.api import router as auth_router
+from command_center.auth.roles import Principal
+from command_center.channels import register_domain_channels
 from command_center.db import Database
 from command_center.deadlines.runner import DeadlineSweeper
 from command_center.deadlines.service import MissHandler
 from command_center.errors import CommandCenterError, Forbidden, NotAuthenticated
+from command_center.hub import Hub, create_broker
+from command_center.hub import router as hub_router
 from command_center.incidents import service as incidents
 from command_center.incidents.api import router as incidents_router
+from command_center.ledger import service as ledger
+from command_center.ledger.api import router as ledger_router
+from command_center.orders.api import router as orders_router
 from command_center.settings import Settings
+from command_center.taskforces import tasks
+from command_center.taskforces.api import matters_router, tasks_router
+from command_center.taskforces.api import router as taskforces_router
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +51,9 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.database_url)
         app.state.db = db
-        hub = getattr(app.state, "hub", None)
+        hub = build_hub(settings, db)
+        await hub.start()
+        app.state.hub = hub
         sweeper = DeadlineSweeper(
             db, hub, interval=settings.deadline_sweep_seconds, on_missed=deadline_handlers()
         )
@@ -51,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await sweeper.stop()
+            await hub.close()
             await db.dispose()
 
     app = FastAPI(
@@ -63,9 +77,15 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     _install_error_handlers(app)
 
+    app.include_router(hub_router)
     app.include_router(auth_router)
     app.include_router(audit_router)
     app.include_router(incidents_router)
+    app.include_router(ledger_router)
+    app.include_router(taskforces_router)
+    app.include_router(tasks_router)
+    app.include_router(matters_router)
+    app.include_router(orders_router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(request: Request) -> JSONResponse:
@@ -92,9 +112,44 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
+def build_hub(settings: Settings, database: Database) -> Hub:
+    """The hub with token authentication, audited denials and the domain's channel rules."""
+
+    async def authenticate(token: str) -> Principal:
+        async with database.session() as session:
+            return await auth_service.principal_for_token(session, token, settings=settings)
+
+    async def on_denied(principal: Principal, channel: str, op: str) -> None:
+        try:
+            async with database.session() as session:
+                await audit.record(
+                    session,
+                    action="access.denied",
+                    actor=principal,
+                    target=f"ws {op} {channel}"[:200],
+                    outcome="denied",
+                    detail={"code": "forbidden", "channel": channel, "op": op},
+                )
+        except Exception:
+            log.exception("could not audit a hub denial")
+
+    broker = create_broker(
+        settings.broker_url,
+        history_size=settings.hub_history_size,
+        history_seconds=settings.hub_history_seconds,
+    )
+    hub = Hub(settings=settings, broker=broker, authenticate=authenticate, on_denied=on_denied)
+    register_domain_channels(hub.policy, database)
+    return hub
+
+
 def deadline_handlers() -> dict[str, MissHandler]:
     """What each kind of subject does when one of its deadlines passes (the sweeper knows no domain)."""
-    return {"incident": incidents.on_deadline_missed}
+    return {
+        "incident": incidents.on_deadline_missed,
+        "ledger": ledger.on_deadline_missed,
+        "task": tasks.on_deadline_missed,
+    }
 
 
 def _install_error_handlers(app: FastAPI) -> None:

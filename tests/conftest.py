@@ -173,3 +173,23 @@ def published(app) -> PublishedEvents:  # type: ignore[no-untyped-def]
         app.state.hub = hub
     hub.publish = publish
     return record
+
+
+@pytest.fixture
+async def live_server(app):  # type: ignore[no-untyped-def]
+    """Serve the test's app over real sockets (for WebSocket clients); yields the base http URL."""
+    import socket
+
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task

@@ -1,0 +1,140 @@
+"""The in-memory broker: one process, no dependencies; the default (``memory://``).
+
+Each channel keeps a deque of its last ``history_size`` messages (and drops those older than
+``history_seconds`` on read and write), a counter and an epoch. The epoch is random per broker instance,
+so after a restart every client that asks to recover is told ``recovered: false`` instead of being handed
+offsets that now mean something else.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from command_center.hub.broker.base import (
+    Deliver,
+    PublishResult,
+    Recovery,
+    Reset,
+    recovery_from_history,
+    unique_users,
+)
+from command_center.hub.protocol import Message, Position
+
+
+@dataclass(slots=True)
+class _Channel:
+    offset: int = 0
+    history: deque[tuple[float, Message]] = field(default_factory=deque)
+    presence: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class MemoryBroker:
+    """Per-channel bounded history and offsets in this process."""
+
+    def __init__(
+        self,
+        *,
+        history_size: int = 1000,
+        history_seconds: float = 86400,
+        idempotency_seconds: float = 86400,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.epoch = secrets.token_hex(4)
+        self._history_size = history_size
+        self._history_seconds = history_seconds
+        self._idempotency_seconds = idempotency_seconds
+        self._clock = clock
+        self._channels: dict[str, _Channel] = {}
+        self._subscribed: set[str] = set()
+        # Idempotency keys live as long as history (bounded the same way: by age, and by count).
+        self._seen: dict[str, tuple[float, Message]] = {}
+        self._deliver: Deliver | None = None
+
+    async def start(self, deliver: Deliver, reset: Reset) -> None:
+        self._deliver = deliver
+
+    async def close(self) -> None:
+        self._deliver = None
+
+    async def ping(self) -> bool:
+        return True
+
+    def _channel(self, channel: str) -> _Channel:
+        state = self._channels.get(channel)
+        if state is None:
+            state = self._channels[channel] = _Channel()
+        return state
+
+    def _trim(self, state: _Channel, now: float) -> None:
+        history = state.history
+        while len(history) > self._history_size:
+            history.popleft()
+        horizon = now - self._history_seconds
+        while history and history[0][0] < horizon:
+            history.popleft()
+
+    def _trim_seen(self, now: float) -> None:
+        horizon = now - self._idempotency_seconds
+        limit = 100 * self._history_size
+        for key in list(self._seen):  # dict order is insertion order: oldest first
+            stamp, _ = self._seen[key]
+            if stamp >= horizon and len(self._seen) <= limit:
+                break
+            del self._seen[key]
+
+    async def publish(
+        self, channel: str, data: dict[str, Any], *, idempotency_key: str | None = None
+    ) -> PublishResult:
+        now = self._clock()
+        if idempotency_key is not None:
+            key = f"{channel}\x00{idempotency_key}"
+            seen = self._seen.get(key)
+            if seen is not None and now - seen[0] <= self._idempotency_seconds:
+                return PublishResult(seen[1], True)
+        state = self._channel(channel)
+        state.offset += 1
+        message = Message.build(channel, state.offset, self.epoch, data)
+        state.history.append((now, message))
+        self._trim(state, now)
+        if idempotency_key is not None:
+            self._seen[key] = (now, message)
+            self._trim_seen(now)
+        if channel in self._subscribed and self._deliver is not None:
+            self._deliver(message)
+        return PublishResult(message, False)
+
+    async def subscribe(self, channel: str) -> None:
+        self._subscribed.add(channel)
+
+    async def unsubscribe(self, channel: str) -> None:
+        self._subscribed.discard(channel)
+
+    async def position(self, channel: str) -> Position:
+        state = self._channels.get(channel)
+        return Position(state.offset if state else 0, self.epoch)
+
+    async def recover(self, channel: str, since: Position | None) -> Recovery:
+        state = self._channel(channel)
+        position = Position(state.offset, self.epoch)
+        if since is None or since.epoch != self.epoch:
+            return recovery_from_history(position, since, None)
+        self._trim(state, self._clock())
+        history = [m for _, m in state.history if m.offset > since.offset]
+        return recovery_from_history(position, since, history)
+
+    async def presence_join(self, channel: str, member: str, user: dict[str, Any]) -> None:
+        self._channel(channel).presence[member] = user
+
+    async def presence_leave(self, channel: str, member: str) -> None:
+        state = self._channels.get(channel)
+        if state is not None:
+            state.presence.pop(member, None)
+
+    async def presence(self, channel: str) -> list[dict[str, Any]]:
+        state = self._channels.get(channel)
+        return unique_users(list(state.presence.values())) if state else []

@@ -1,0 +1,454 @@
+"""The Redis broker (``redis://``): several server processes share channels, history and presence.
+
+Layout per channel ``C`` (hash-tagged so one channel's keys share a cluster slot):
+
+- ``cc:hub:{C}:seq`` the last offset; ``cc:hub:{C}:epoch`` the epoch, created once with a set-if-absent so
+  every process agrees on it;
+- ``cc:hub:{C}:log`` a Stream whose entry ids are ``<offset>-0`` (so a recovery is one ``XRANGE``), with
+  fields ``f`` (the finished ``message`` frame) and ``m`` (publish time, ms). It is capped with
+  ``MAXLEN ~ history_size`` and expires ``history_seconds`` after the last publish; entries older than
+  ``history_seconds`` are ignored on read, so the window is "the last N messages or T seconds";
+- ``cc:hub:{C}:idem:<publisher>:<client id>`` the offset a client id got, for ``history_seconds``;
+- ``cc:hub:{C}:presence`` a hash of connection -> user with an expiry each process refreshes.
+
+Publishing is one Lua script (``_PUBLISH``): read-or-create the epoch, check the idempotency key, ``INCR``
+the offset, build the frame, ``XADD`` it and ``PUBLISH`` it on ``cc:hub:live:C``. Being one script, the
+offset order, the stream order and the pub/sub order are the same, and no two processes can interleave.
+
+Live fan-out: each process holds ONE pub/sub connection subscribed to the live channels its clients
+listen to (not one Redis connection per WebSocket). Pub/sub is lossy across a disconnection, so the process
+remembers the last offset it delivered per channel: a message whose offset skips ahead is preceded by the
+missing ones read from the stream, and after every (re)connection of the pub/sub connection each channel is
+caught up from its stream before live delivery resumes. Subscribers therefore get every message once, in
+order, across a Redis restart — as long as Redis kept the data.
+
+Durability decision: the guarantee "across a restart of Redis" holds only if Redis persists what it
+acknowledged, so production Redis must run with ``appendonly yes`` and ``appendfsync always`` (``everysec``
+may lose the last second). The hub does not pretend otherwise: if Redis comes back empty, the epoch key is
+gone, a new epoch is created, and every subscriber is sent ``subscribed`` with ``recovered: false`` (and
+reconnecting clients get the same), so a loss is always said, never a silent gap. The Redis-restart test
+runs its own ``redis-server --appendonly yes --appendfsync always``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+import uuid
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+from command_center.hub.broker.base import (
+    BrokerUnavailable,
+    Deliver,
+    PublishResult,
+    Recovery,
+    Reset,
+    recovery_from_history,
+    unique_users,
+)
+from command_center.hub.protocol import Message, Position, dumps, utc_now_iso
+
+log = logging.getLogger(__name__)
+
+_PREFIX = "cc:hub:"
+_LIVE = "cc:hub:live:"
+
+# KEYS: seq, log, epoch, idem.  ARGV: epoch candidate, channel, ts, data json, maxlen, ttl ms, idem ttl s,
+# live channel, now ms, use idem ("1"/"0").
+_PUBLISH = """
+local epoch = redis.call('GET', KEYS[3])
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[3], epoch)
+end
+if ARGV[10] == '1' then
+  local prev = redis.call('GET', KEYS[4])
+  if prev then
+    local found = redis.call('XRANGE', KEYS[2], prev .. '-0', prev .. '-0')
+    local frame = ''
+    if found[1] then frame = found[1][2][2] end
+    return {tonumber(prev), epoch, 1, frame}
+  end
+end
+local offset = redis.call('INCR', KEYS[1])
+local frame = '{"op":"message","channel":"' .. ARGV[2] .. '","offset":' .. offset .. ',"epoch":"' .. epoch ..
+  '","ts":"' .. ARGV[3] .. '","data":' .. ARGV[4] .. '}'
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], offset .. '-0', 'f', frame, 'm', ARGV[9])
+redis.call('PEXPIRE', KEYS[2], ARGV[6])
+if ARGV[10] == '1' then
+  redis.call('SET', KEYS[4], offset, 'EX', ARGV[7])
+end
+redis.call('PUBLISH', ARGV[8], offset .. ' ' .. epoch .. ' ' .. frame)
+return {offset, epoch, 0, frame}
+"""
+
+# KEYS: seq, epoch.  ARGV: epoch candidate.
+_POSITION = """
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[2], epoch)
+end
+local offset = tonumber(redis.call('GET', KEYS[1]) or '0')
+return {offset, epoch}
+"""
+
+
+def _key(channel: str, part: str) -> str:
+    return f"{_PREFIX}{{{channel}}}:{part}"
+
+
+class RedisBroker:
+    """Streams for history and offsets, one pub/sub connection per process for live fan-out."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        history_size: int = 1000,
+        history_seconds: float = 86400,
+        retry_seconds: float = 5.0,
+        presence_ttl_seconds: float = 60.0,
+    ) -> None:
+        self._url = url
+        self._history_size = history_size
+        self._history_seconds = history_seconds
+        self._retry_seconds = retry_seconds
+        self._presence_ttl = presence_ttl_seconds
+        self._redis: Redis = Redis.from_url(url, decode_responses=True, socket_connect_timeout=2)
+        self._publish_script = self._redis.register_script(_PUBLISH)
+        self._position_script = self._redis.register_script(_POSITION)
+        self._process = uuid.uuid4().hex[:12]
+        self._control = f"{_PREFIX}ctl:{self._process}"
+        self._deliver: Deliver | None = None
+        self._reset: Reset | None = None
+        # Channels this process listens to, and the last position delivered for each (None: not caught up).
+        self._wanted: set[str] = set()
+        self._last: dict[str, Position | None] = {}
+        self._pubsub: PubSub | None = None
+        self._connected = asyncio.Event()
+        self._confirmed: dict[str, asyncio.Future[None]] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._presence: dict[tuple[str, str], str] = {}  # (channel, member) -> user json
+        self._closed = False
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    async def start(self, deliver: Deliver, reset: Reset) -> None:
+        self._deliver = deliver
+        self._reset = reset
+        self._reader = asyncio.create_task(self._read_forever(), name="hub-redis-reader")
+        self._heartbeat = asyncio.create_task(self._presence_heartbeat(), name="hub-redis-presence")
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in (self._reader, self._heartbeat):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        with contextlib.suppress(RedisError, OSError):
+            if self._presence:
+                pipe = self._redis.pipeline(transaction=False)
+                for channel, member in self._presence:
+                    pipe.hdel(_key(channel, "presence"), member)
+                await pipe.execute()
+        await self._drop_pubsub()
+        await self._redis.aclose()
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await asyncio.wait_for(self._redis.ping(), 2.0))
+        except Exception:  # never raise from a health check
+            return False
+
+    # -- publishing and history ------------------------------------------------------------------------
+
+    async def _retrying(self, what: str, call: Any) -> Any:
+        """Run ``call()`` until it succeeds or ``retry_seconds`` pass; then raise ``BrokerUnavailable``."""
+        deadline = time.monotonic() + self._retry_seconds
+        delay = 0.05
+        while True:
+            try:
+                return await call()
+            except (RedisError, OSError) as exc:
+                if time.monotonic() + delay > deadline:
+                    raise BrokerUnavailable(f"Redis unavailable during {what}: {exc}") from exc
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    async def publish(
+        self, channel: str, data: dict[str, Any], *, idempotency_key: str | None = None
+    ) -> PublishResult:
+        data_json = dumps(data)
+        keys = [
+            _key(channel, "seq"),
+            _key(channel, "log"),
+            _key(channel, "epoch"),
+            _key(channel, f"idem:{idempotency_key or ''}"),
+        ]
+        args = [
+            secrets.token_hex(4),
+            channel,
+            utc_now_iso(),
+            data_json,
+            self._history_size,
+            int(self._history_seconds * 1000),
+            int(self._history_seconds),
+            _LIVE + channel,
+            int(time.time() * 1000),
+            "1" if idempotency_key is not None else "0",
+        ]
+        offset, epoch, duplicate, frame = await self._retrying(
+            "publish", lambda: self._publish_script(keys=keys, args=args)
+        )
+        if not frame:  # a duplicate whose original already left the history
+            return PublishResult(Message.build(channel, int(offset), epoch, data), True)
+        return PublishResult(Message(channel, int(offset), epoch, frame), bool(duplicate))
+
+    async def position(self, channel: str) -> Position:
+        offset, epoch = await self._retrying(
+            "position",
+            lambda: self._position_script(
+                keys=[_key(channel, "seq"), _key(channel, "epoch")], args=[secrets.token_hex(4)]
+            ),
+        )
+        return Position(int(offset), epoch)
+
+    async def _history(self, channel: str, after: int, upto: int, epoch: str) -> list[Message] | None:
+        """The stored messages with offsets in (after, upto], or None if Redis no longer has all of them."""
+        if upto <= after:
+            return []
+        entries = await self._retrying(
+            "history", lambda: self._redis.xrange(_key(channel, "log"), f"{after + 1}-0", f"{upto}-0")
+        )
+        horizon = int((time.time() - self._history_seconds) * 1000)
+        messages = []
+        for entry_id, fields in entries:
+            if int(fields.get("m", 0)) < horizon:
+                return None
+            offset = int(entry_id.partition("-")[0])
+            messages.append(Message(channel, offset, epoch, fields["f"]))
+        if len(messages) != upto - after or (messages and messages[0].offset != after + 1):
+            return None
+        # A frame records its epoch; a stream re-filled after data loss must not pass for the old epoch.
+        if messages and f'"epoch":"{epoch}"' not in messages[0].frame:
+            return None
+        return messages
+
+    async def recover(self, channel: str, since: Position | None) -> Recovery:
+        position = await self.position(channel)
+        if since is None or since.epoch != position.epoch or since.offset >= position.offset:
+            return recovery_from_history(position, since, [])
+        history = await self._history(channel, since.offset, position.offset, position.epoch)
+        return recovery_from_history(position, since, history)
+
+    # -- live fan-out ----------------------------------------------------------------------------------
+
+    async def subscribe(self, channel: str) -> None:
+        if channel in self._wanted:
+            return
+        self._wanted.add(channel)
+        self._last[channel] = None
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._confirmed[channel] = future
+        deadline = self._retry_seconds
+        try:
+            await asyncio.wait_for(self._connected.wait(), deadline)
+            pubsub = self._pubsub
+            if pubsub is not None:
+                await pubsub.subscribe(_LIVE + channel)
+            # Confirmed means Redis now routes every later PUBLISH of this channel to us.
+            await asyncio.wait_for(asyncio.shield(future), deadline)
+        except (TimeoutError, RedisError, OSError) as exc:
+            self._wanted.discard(channel)
+            self._last.pop(channel, None)
+            self._confirmed.pop(channel, None)
+            raise BrokerUnavailable(f"cannot subscribe {channel} on Redis: {exc}") from exc
+        position = await self.position(channel)
+        if self._last.get(channel, position) is None:
+            self._last[channel] = position
+
+    async def unsubscribe(self, channel: str) -> None:
+        if channel not in self._wanted:
+            return
+        self._wanted.discard(channel)
+        self._last.pop(channel, None)
+        self._confirmed.pop(channel, None)
+        pubsub = self._pubsub
+        if pubsub is not None and self._connected.is_set():
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.unsubscribe(_LIVE + channel)
+
+    async def _drop_pubsub(self) -> None:
+        self._connected.clear()
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+
+    async def _read_forever(self) -> None:
+        delay = 0.05
+        client = Redis.from_url(
+            self._url, decode_responses=True, retry=Retry(NoBackoff(), 0), socket_connect_timeout=2
+        )
+        try:
+            while not self._closed:
+                try:
+                    await self._read_once(client)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("hub: Redis pub/sub connection lost (%s); reconnecting", exc)
+                await self._drop_pubsub()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        finally:
+            await self._drop_pubsub()
+            await client.aclose()
+
+    async def _read_once(self, client: Redis) -> None:
+        pubsub = client.pubsub()
+        self._pubsub = pubsub
+        channels = list(self._wanted)
+        await pubsub.subscribe(self._control, *(_LIVE + c for c in channels))
+        pending = {self._control, *(_LIVE + c for c in channels)}
+        # Wait until Redis confirmed every subscription, then catch up from the streams: anything
+        # published before the confirmation is in a stream, anything after will arrive here.
+        buffered: list[dict[str, Any]] = []
+        while pending:
+            item = await pubsub.get_message(timeout=None)
+            if item is None:
+                continue
+            if item["type"] == "subscribe":
+                pending.discard(item["channel"])
+            elif item["type"] == "message":
+                buffered.append(item)
+        for channel in channels:
+            if channel in self._wanted:
+                await self._catch_up(channel)
+        self._connected.set()
+        for channel in channels:
+            future = self._confirmed.get(channel)
+            if future is not None and not future.done():
+                future.set_result(None)
+        for item in buffered:
+            await self._on_live(item["channel"], item["data"])
+        while True:
+            item = await pubsub.get_message(timeout=None)
+            if item is None:
+                continue
+            kind = item["type"]
+            if kind == "message":
+                await self._on_live(item["channel"], item["data"])
+            elif kind == "subscribe":
+                channel = item["channel"][len(_LIVE) :]
+                future = self._confirmed.get(channel)
+                if future is not None and not future.done():
+                    future.set_result(None)
+
+    async def _catch_up(self, channel: str) -> None:
+        """Deliver what the channel got since the last delivered offset, or reset it if that is lost."""
+        last = self._last.get(channel)
+        position = await self.position(channel)
+        if last is None:
+            self._last[channel] = position
+            return
+        if position.epoch == last.epoch and position.offset == last.offset:
+            return
+        history = None
+        if position.epoch == last.epoch and position.offset > last.offset:
+            history = await self._history(channel, last.offset, position.offset, position.epoch)
+        if history is None:
+            log.warning("hub: channel %s lost history in Redis (epoch %s -> %s)", channel, last, position)
+            self._last[channel] = position
+            if self._reset is not None:
+                self._reset(channel, position)
+            return
+        self._deliver_all(channel, history)
+
+    def _deliver_all(self, channel: str, messages: list[Message]) -> None:
+        for message in messages:
+            self._last[channel] = message.position
+            if self._deliver is not None:
+                self._deliver(message)
+
+    async def _on_live(self, live_channel: str, payload: str) -> None:
+        channel = live_channel[len(_LIVE) :]
+        if channel not in self._wanted:
+            return
+        last = self._last.get(channel)
+        if last is None:
+            # Subscription not caught up yet: whoever subscribes reads this from the history.
+            return
+        offset_text, epoch, frame = payload.split(" ", 2)
+        offset = int(offset_text)
+        if epoch != last.epoch:
+            await self._catch_up(channel)
+            return
+        if offset <= last.offset:
+            return
+        if offset > last.offset + 1:
+            await self._catch_up(channel)  # missed some (a reconnect raced a publish): fill from the stream
+            return
+        self._deliver_all(channel, [Message(channel, offset, epoch, frame)])
+
+    # -- presence ------------------------------------------------------------------------------------
+
+    def _presence_value(self, user_json: str) -> str:
+        return f'{{"x":{int((time.time() + self._presence_ttl) * 1000)},"u":{user_json}}}'
+
+    async def presence_join(self, channel: str, member: str, user: dict[str, Any]) -> None:
+        user_json = dumps(user)
+        member = f"{self._process}:{member}"
+        self._presence[(channel, member)] = user_json
+        with contextlib.suppress(RedisError, OSError):
+            await self._redis.hset(_key(channel, "presence"), member, self._presence_value(user_json))
+
+    async def presence_leave(self, channel: str, member: str) -> None:
+        member = f"{self._process}:{member}"
+        self._presence.pop((channel, member), None)
+        with contextlib.suppress(RedisError, OSError):
+            await self._redis.hdel(_key(channel, "presence"), member)
+
+    async def presence(self, channel: str) -> list[dict[str, Any]]:
+        key = _key(channel, "presence")
+        entries = await self._retrying("presence", lambda: self._redis.hgetall(key))
+        now = int(time.time() * 1000)
+        users, expired = [], []
+        for member, raw in entries.items():
+            value = json.loads(raw)
+            if value["x"] < now:
+                expired.append(member)
+            else:
+                users.append(value["u"])
+        if expired:
+            with contextlib.suppress(RedisError, OSError):
+                await self._redis.hdel(key, *expired)
+        return unique_users(users)
+
+    async def _presence_heartbeat(self) -> None:
+        """Refresh this process's presence entries; a killed process's entries expire on their own."""
+        while True:
+            await asyncio.sleep(self._presence_ttl / 3)
+            if not self._presence:
+                continue
+            try:
+                pipe = self._redis.pipeline(transaction=False)
+                for (channel, member), user_json in list(self._presence.items()):
+                    pipe.hset(_key(channel, "presence"), member, self._presence_value(user_json))
+                await pipe.execute()
+            except (RedisError, OSError) as exc:
+                log.warning("hub: presence heartbeat failed: %s", exc)
