@@ -24,6 +24,8 @@ from command_center.channels import register_domain_channels
 from command_center.db import Database
 from command_center.deadlines.runner import DeadlineSweeper
 from command_center.deadlines.service import MissHandler
+from command_center.drills.api import router as drills_router
+from command_center.drills.runner import DrillRunner
 from command_center.errors import CommandCenterError, Forbidden, NotAuthenticated
 from command_center.hub import Hub, create_broker
 from command_center.hub import router as hub_router
@@ -32,6 +34,9 @@ from command_center.incidents.api import router as incidents_router
 from command_center.ledger import service as ledger
 from command_center.ledger.api import router as ledger_router
 from command_center.orders.api import router as orders_router
+from command_center.reviews import items as rectification
+from command_center.reviews import service as reviews
+from command_center.reviews.api import router as reviews_router
 from command_center.settings import Settings
 from command_center.taskforces import tasks
 from command_center.taskforces.api import matters_router, tasks_router
@@ -58,11 +63,15 @@ def create_app(settings: Settings) -> FastAPI:
             db, hub, interval=settings.deadline_sweep_seconds, on_missed=deadline_handlers()
         )
         app.state.deadline_sweeper = sweeper
+        drill_runner = DrillRunner(db, hub, settings, tick=settings.drill_tick_seconds)
+        app.state.drill_runner = drill_runner
         if settings.background_tasks:
             sweeper.start()
+            drill_runner.start()
         try:
             yield
         finally:
+            await drill_runner.stop()
             await sweeper.stop()
             await hub.close()
             await db.dispose()
@@ -86,6 +95,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(tasks_router)
     app.include_router(matters_router)
     app.include_router(orders_router)
+    app.include_router(drills_router)
+    app.include_router(reviews_router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(request: Request) -> JSONResponse:
@@ -149,6 +160,8 @@ def deadline_handlers() -> dict[str, MissHandler]:
         "incident": incidents.on_deadline_missed,
         "ledger": ledger.on_deadline_missed,
         "task": tasks.on_deadline_missed,
+        "review": reviews.on_deadline_missed,
+        "rectification": rectification.on_deadline_missed,
     }
 
 

@@ -4,6 +4,53 @@ from command_center.audit.models import AuditEntry
 from command_center.auth.models import AccessToken, Department, User
 from command_center.db import Base
 from command_center.deadlines.models import Deadline
+from command_center.drills.models import Drill, DrillInject, DrillScenario
 from command_center.incidents.models import Incident, IncidentEvent
+from command_center.ledger.models import LedgerHistory, LedgerItem
+from command_center.orders.models import Order, OrderReceipt
+from command_center.reviews.models import (
+    RectificationEvidence,
+    RectificationHistory,
+    RectificationItem,
+    Review,
+    ReviewCheck,
+)
+from command_center.taskforces.models import (
+    Matter,
+    MatterHistory,
+    Task,
+    TaskForce,
+    TaskForceIncident,
+    TaskForceMember,
+    TaskForceMessage,
+)
 
-__all__ = ["AccessToken", "AuditEntry", "Base", "Deadline", "Department", "Incident", "IncidentEvent", "User"]
+__all__ = [
+    "AccessToken",
+    "AuditEntry",
+    "Base",
+    "Deadline",
+    "Drill",
+    "DrillInject",
+    "DrillScenario",
+    "Department",
+    "Incident",
+    "IncidentEvent",
+    "LedgerHistory",
+    "LedgerItem",
+    "Matter",
+    "MatterHistory",
+    "Order",
+    "OrderReceipt",
+    "RectificationEvidence",
+    "RectificationHistory",
+    "RectificationItem",
+    "Review",
+    "ReviewCheck",
+    "Task",
+    "TaskForce",
+    "TaskForceIncident",
+    "TaskForceMember",
+    "TaskForceMessage",
+    "User",
+]

@@ -47,7 +47,11 @@ class Settings(BaseSettings):
     written_report_minutes: int = Field(default=30, ge=1)
     deadline_warning_minutes: int = Field(default=3, ge=0)
     deadline_sweep_seconds: float = Field(default=5.0, gt=0)
-    background_tasks: bool = Field(default=True, description="deadline sweeper, drill runner; off in some tests")
+    drill_tick_seconds: float = Field(default=1.0, gt=0)
+    # A crashed process's drills are resumed by another one after this long.
+    drill_lease_seconds: float = Field(default=15.0, gt=0)
+    # The deadline sweeper and the drill runner; some tests drive them by hand instead.
+    background_tasks: bool = True
     max_text_length: int = Field(default=4000, ge=100)
 
     @field_validator("timezone")

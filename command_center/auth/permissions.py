@@ -39,7 +39,8 @@ _ALL = frozenset(Permission)
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.admin: _ALL,
-    Role.commander: _ALL - {P.user_manage, P.drill_manage},
+    # Commanders take part in double-blind drills, so they never read a drill before it ends (drill.read).
+    Role.commander: _ALL - {P.user_manage, P.drill_manage, P.drill_read},
     Role.duty_officer: frozenset(
         {
             P.incident_read,

@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 
+from command_center.cli import schedule
 from simulation import ScenarioError, SimulationError, format_table, load_scenario, simulate, summarize
 
 __all__ = ["register"]
@@ -30,6 +31,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     simulate_cmd.add_argument("--staff", action="append", default=[], type=_staff, metavar="ROLE=N")
     simulate_cmd.add_argument("--json", action="store_true", help="print one JSON object for machines")
     simulate_cmd.set_defaults(func=_simulate)
+
+    schedule.add_parser(sub)
 
 
 def _positive_int(text: str) -> int:

@@ -177,9 +177,13 @@ async def create(
     data: IncidentCreate,
     settings: Settings,
     drill_id: int | None = None,
+    time_scale: float = 1.0,
     now: datetime | None = None,
 ) -> Incident:
-    """Open an incident at the information-report stage and start its two report clocks."""
+    """Open an incident at the information-report stage and start its two report clocks.
+
+    A drill run at compressed time (``time_scale`` 60: an hour in a minute) compresses the clocks alike.
+    """
     require(principal, Permission.incident_write)
     now = now or utcnow()
     started_at = data.started_at or now
@@ -211,7 +215,7 @@ async def create(
     )
     session.add(incident)
     await session.flush()
-    warn = timedelta(minutes=settings.deadline_warning_minutes)
+    warn = timedelta(minutes=settings.deadline_warning_minutes) / time_scale
     responsible = {"department": first, "user_ids": [principal.id]}
     channels = [channel(incident.id), f"user:{principal.id}"]
     for kind, minutes, label in (
@@ -223,7 +227,7 @@ async def create(
             subject=subject(incident.id),
             kind=kind,
             starts_at=started_at,
-            due_at=started_at + timedelta(minutes=minutes),
+            due_at=started_at + timedelta(minutes=minutes) / time_scale,
             warn_before=warn,
             channels=channels,
             label=label,

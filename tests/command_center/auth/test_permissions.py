@@ -16,7 +16,7 @@ from command_center.errors import Forbidden
 P = Permission
 ALLOWED: dict[Role, set[Permission]] = {
     Role.admin: set(Permission),
-    Role.commander: set(Permission) - {P.user_manage, P.drill_manage},
+    Role.commander: set(Permission) - {P.user_manage, P.drill_manage, P.drill_read},
     Role.duty_officer: {
         P.incident_read,
         P.incident_write,

@@ -1,0 +1,1 @@
+"""Drills in the live system: double-blind scheduling, the runner that drives the engine, live scores."""

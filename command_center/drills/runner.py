@@ -1,0 +1,215 @@
+"""Run live drills: start them at their sealed time, feed them the responders' actions, resume after restart.
+
+One asyncio task per process ticks every second. A drill is run by the process holding its lease (a row
+update that only one process can win); a process that dies stops renewing and another one resumes the drill
+from the stored log: the released injects and the incident timelines. Actions are read from the timelines,
+so they count with their own wall-clock times whichever process recorded them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+
+from command_center.db import Database, utcnow
+from command_center.drills import service
+from command_center.drills.models import Drill
+from command_center.drills.sink import LiveSink
+from command_center.events import Publisher, emit, unit_of_work
+from command_center.settings import Settings
+from simulation import InjectReleased, LiveDrill
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Running:
+    live: LiveDrill
+    task: asyncio.Task[object]
+    last_event_id: int = 0
+    stopping: bool = False
+    seen: set[int] = field(default_factory=set)
+
+
+class DrillRunner:
+    def __init__(
+        self,
+        database: Database,
+        publisher: Publisher | None,
+        settings: Settings,
+        *,
+        tick: float = 1.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._database = database
+        self._publisher = publisher
+        self._settings = settings
+        self._tick = tick
+        self._clock = clock
+        self.runner_id = uuid.uuid4().hex[:16]
+        self._lease = timedelta(seconds=settings.drill_lease_seconds)
+        self.running: dict[int, _Running] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="drill-runner")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for item in self.running.values():
+            item.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await item.task
+        if self.running:
+            # A clean shutdown hands its drills over at once; a crash lets the lease run out instead.
+            with contextlib.suppress(Exception):
+                async with self._database.session() as session:
+                    await session.execute(
+                        update(Drill)
+                        .where(Drill.runner == self.runner_id)
+                        .values(runner=None, lease_until=None)
+                    )
+        self.running.clear()
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("drill runner tick failed")
+            await asyncio.sleep(self._tick)
+
+    async def run_once(self) -> None:
+        """Start or resume the drills this process wins, feed and supervise the ones it runs."""
+        now = self._clock()
+        for drill_id in await self._claim(now):
+            if drill_id not in self.running:
+                await self._launch(drill_id, now)
+        for drill_id, item in list(self.running.items()):
+            if item.task.done():
+                self.running.pop(drill_id)
+                continue
+            await self._feed(drill_id, item)
+
+    async def _claim(self, now: datetime) -> list[int]:
+        async with unit_of_work(self._database, self._publisher) as session:
+            due = (
+                (
+                    await session.execute(
+                        select(Drill.id).where(
+                            or_(
+                                (Drill.status == "scheduled") & (Drill.start_at <= now),
+                                (Drill.status == "running")
+                                & or_(
+                                    Drill.runner.is_(None),
+                                    Drill.runner == self.runner_id,
+                                    Drill.lease_until < now,
+                                ),
+                            )
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            won = []
+            for drill_id in due:
+                result = await session.execute(
+                    update(Drill)
+                    .where(
+                        Drill.id == drill_id,
+                        Drill.status.in_(("scheduled", "running")),
+                        or_(Drill.runner.is_(None), Drill.runner == self.runner_id, Drill.lease_until < now),
+                    )
+                    .values(runner=self.runner_id, lease_until=now + self._lease)
+                )
+                if result.rowcount == 1:
+                    won.append(drill_id)
+                    drill = await session.get(Drill, drill_id)
+                    assert drill is not None
+                    await session.refresh(drill)
+                    if drill.status == "scheduled":
+                        drill.status = "running"
+                        drill.started_at = now
+                        plan = service.plan_of(drill)
+                        scenario = await service.scenario_of(session, drill)
+                        drill.scenario_key = plan.scenario_key
+                        drill.rubric_version = scenario.rubric_version
+                        emit(
+                            session,
+                            service.channel(drill_id),
+                            type="drill.started",
+                            id=drill_id,
+                            drill=True,
+                            plan=plan.__dict__,
+                            commitment=drill.commitment,
+                        )
+            return won
+
+    async def _launch(self, drill_id: int, now: datetime) -> None:
+        async with self._database.session() as session:
+            drill = await service.get(session, drill_id)
+            scenario = await service.scenario_of(session, drill)
+            plan = service.plan_of(drill)
+            released = [InjectReleased(r.inject_id, r.at) for r in await service.released(session, drill_id)]
+            events = await service.actions_since(session, drill_id)
+        assert drill.started_at is not None
+        sink = LiveSink(
+            drill_id=drill_id,
+            scenario=scenario,
+            database=self._database,
+            publisher=self._publisher,
+            settings=self._settings,
+        )
+        live = LiveDrill(
+            scenario,
+            seed=plan.seed,
+            started_at=drill.started_at,
+            sink=sink,
+            time_scale=drill.time_scale,
+            clock=self._clock,
+            released=released,
+            actions=[service.observed(e) for e in events if not e.action.startswith("incident.")],
+            tick_seconds=min(0.5, self._tick),
+        )
+        item = _Running(
+            live=live,
+            task=asyncio.create_task(live.run(), name=f"drill-{drill_id}"),
+            last_event_id=max((e.id for e in events), default=0),
+        )
+        self.running[drill_id] = item
+        log.info(
+            "drill %s running in this process (%d injects, %d actions replayed)",
+            drill_id,
+            len(released),
+            len(events),
+        )
+
+    async def _feed(self, drill_id: int, item: _Running) -> None:
+        async with self._database.session() as session:
+            drill = await service.get(session, drill_id)
+            for event in await service.actions_since(session, drill_id, item.last_event_id):
+                item.last_event_id = max(item.last_event_id, event.id)
+                if not event.action.startswith("incident."):
+                    item.live.observe(service.observed(event))
+            if drill.status == "stopped" and not item.stopping:
+                item.stopping = True
+                item.live.stop(drill.stop_reason or "stopped")
+            elif drill.status in ("running", "stopped"):
+                await session.execute(
+                    update(Drill)
+                    .where(Drill.id == drill_id, Drill.runner == self.runner_id)
+                    .values(lease_until=self._clock() + self._lease)
+                )
