@@ -1,0 +1,231 @@
+"""Rules that relate the parts of a scenario: references, cycles and timings.
+
+Each problem is ``(location, message, hint)`` where the location is the same kind of path pydantic uses
+(``("checks", 0, "hard_limit")``), so the loader can turn it into a line number.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from simulation.scenario import Scenario
+
+__all__ = ["Found", "semantic_problems"]
+
+Found = tuple[tuple[str | int, ...], str, str]
+
+
+def semantic_problems(scenario: Scenario) -> list[Found]:
+    """Return every cross-reference and timing problem of a structurally valid scenario."""
+    found: list[Found] = []
+    found += _duplicates(scenario)
+    found += _inject_problems(scenario)
+    found += _cycles(scenario)
+    found += _check_problems(scenario)
+    found += _synthetic_problems(scenario)
+    return found
+
+
+def _duplicates(scenario: Scenario) -> list[Found]:
+    found: list[Found] = []
+    for kind, items in (("checks", scenario.checks), ("injects", scenario.injects)):
+        seen: set[str] = set()
+        for index, item in enumerate(items):
+            if item.id in seen:
+                found.append(
+                    ((kind, index, "id"), f"duplicate id {item.id!r}", "give every entry its own id")
+                )
+            seen.add(item.id)
+    return found
+
+
+def _inject_problems(scenario: Scenario) -> list[Found]:
+    from simulation.scenario import ROLES
+
+    found: list[Found] = []
+    inject_ids = {inject.id for inject in scenario.injects}
+    check_ids = {check.id for check in scenario.checks}
+    recipients = set(ROLES) | set(scenario.departments)
+    for index, inject in enumerate(scenario.injects):
+        loc: tuple[str | int, ...] = ("injects", index)
+        if (inject.at is None) == (inject.after is None):
+            found.append(
+                (
+                    (*loc, "at"),
+                    "an inject needs exactly one of 'at' or 'after'",
+                    "write 'at: PT0M' for a fixed time or 'after: {inject: ID, delay: PT10M}'",
+                )
+            )
+        if inject.after is not None and inject.after.inject not in inject_ids:
+            found.append(
+                (
+                    (*loc, "after", "inject"),
+                    f"unknown inject {inject.after.inject!r}",
+                    f"use one of the inject ids: {', '.join(sorted(inject_ids))}",
+                )
+            )
+        if inject.when is not None and inject.when.check not in check_ids:
+            found.append(
+                (
+                    (*loc, "when", "check"),
+                    f"unknown check {inject.when.check!r} referenced by inject {inject.id!r}",
+                    f"use one of the check ids: {', '.join(sorted(check_ids))}",
+                )
+            )
+        if inject.jitter.low > inject.jitter.high:
+            found.append(
+                (
+                    (*loc, "jitter", "high"),
+                    "jitter high is before jitter low",
+                    "swap them, or make high at least low",
+                )
+            )
+        for position, recipient in enumerate(inject.to):
+            if recipient not in recipients:
+                found.append(
+                    (
+                        (*loc, "to", position),
+                        f"unknown recipient {recipient!r}",
+                        "use a role (" + ", ".join(ROLES) + ") or a department listed in 'departments'",
+                    )
+                )
+        if inject.kind == "incident" and inject.incident is None:
+            found.append(
+                (
+                    (*loc, "kind"),
+                    "an 'incident' inject must describe the incident",
+                    "add 'incident: {headcount: N, location: {lat: .., lon: ..}}'",
+                )
+            )
+    return found
+
+
+def _cycles(scenario: Scenario) -> list[Found]:
+    parents = {inject.id: inject.after.inject for inject in scenario.injects if inject.after is not None}
+    index_of = {inject.id: index for index, inject in enumerate(scenario.injects)}
+    found: list[Found] = []
+    reported: set[str] = set()
+    for start in parents:
+        chain = [start]
+        current = start
+        while current in parents:
+            current = parents[current]
+            if current in chain:
+                cycle = chain[chain.index(current) :]
+                if not reported & set(cycle):
+                    reported |= set(cycle)
+                    path = " -> ".join([*cycle, current])
+                    found.append(
+                        (
+                            ("injects", index_of[current], "after", "inject"),
+                            f"cycle in 'after' chain: {path}",
+                            "one inject of the chain must start at a fixed time with 'at'",
+                        )
+                    )
+                break
+            chain.append(current)
+    return found
+
+
+def _check_problems(scenario: Scenario) -> list[Found]:
+    from simulation.scenario import ACTIONS, ROLES
+
+    found: list[Found] = []
+    inject_ids = {inject.id for inject in scenario.injects}
+    for index, check in enumerate(scenario.checks):
+        loc: tuple[str | int, ...] = ("checks", index)
+        if check.starts.inject not in inject_ids:
+            found.append(
+                (
+                    (*loc, "starts", "inject"),
+                    f"unknown inject {check.starts.inject!r}",
+                    f"use one of the inject ids: {', '.join(sorted(inject_ids))}",
+                )
+            )
+        if check.action not in ACTIONS:
+            found.append(
+                ((*loc, "action"), f"unknown action {check.action!r}", "use one of: " + ", ".join(ACTIONS))
+            )
+        if check.owner_role not in ROLES:
+            found.append(
+                (
+                    (*loc, "owner_role"),
+                    f"unknown role {check.owner_role!r}",
+                    "use one of: " + ", ".join(ROLES),
+                )
+            )
+        if check.department is not None and check.department not in scenario.departments:
+            found.append(
+                (
+                    (*loc, "department"),
+                    f"department {check.department!r} is not taking part",
+                    "add it to 'departments' or fix the spelling",
+                )
+            )
+        if check.hard_limit < check.target:
+            found.append(
+                (
+                    (*loc, "hard_limit"),
+                    "hard_limit is before target",
+                    "the hard limit must be at least target + grace",
+                )
+            )
+        elif check.hard_limit < check.target + check.grace:
+            found.append(
+                (
+                    (*loc, "hard_limit"),
+                    "hard_limit is before target + grace",
+                    "shorten grace or lengthen hard_limit",
+                )
+            )
+        if len(set(check.required_fields)) != len(check.required_fields):
+            found.append(
+                ((*loc, "required_fields"), "a required field is listed twice", "list each field once")
+            )
+    return found
+
+
+def _synthetic_problems(scenario: Scenario) -> list[Found]:
+    from simulation.scenario import ACTIONS, ROLES
+
+    synthetic = scenario.synthetic
+    if synthetic is None:
+        return []
+    found: list[Found] = []
+    loc = ("synthetic",)
+    for role, count in synthetic.staff.items():
+        if role not in ROLES:
+            found.append(((*loc, "staff", role), f"unknown role {role!r}", "use one of: " + ", ".join(ROLES)))
+        if count < 1:
+            found.append(((*loc, "staff", role), "staff must be at least 1", "remove the role or staff it"))
+    for action, dist in synthetic.response_time.items():
+        if action not in ACTIONS:
+            found.append(
+                (
+                    (*loc, "response_time", action),
+                    f"unknown action {action!r}",
+                    "use one of: " + ", ".join(ACTIONS),
+                )
+            )
+        low = getattr(dist, "low", None)
+        high = getattr(dist, "high", None)
+        mode = getattr(dist, "mode", None)
+        if low is not None and high is not None and low > high:
+            found.append(((*loc, "response_time", action, "high"), "high is below low", "make high >= low"))
+        elif mode is not None and not (low <= mode <= high):
+            found.append(
+                ((*loc, "response_time", action, "mode"), "mode is outside low..high", "low <= mode <= high")
+            )
+    for action, probability in synthetic.field_omission.items():
+        if action not in ACTIONS:
+            found.append(
+                (
+                    (*loc, "field_omission", action),
+                    f"unknown action {action!r}",
+                    "use one of: " + ", ".join(ACTIONS),
+                )
+            )
+        if not 0.0 <= probability <= 1.0:
+            found.append(((*loc, "field_omission", action), "not a probability", "use a number from 0 to 1"))
+    return found
