@@ -132,7 +132,7 @@ class Database:
 
 
 def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
-    """Make every SQLite transaction ``BEGIN IMMEDIATE`` and turn on WAL and foreign keys.
+    """Make every SQLite transaction ``BEGIN IMMEDIATE``; turn on WAL, foreign keys and a busy timeout.
 
     pysqlite's deferred transactions let two writers read the same "last row" and then fail or fork
     (the audit chain reads its predecessor before appending). Taking the write lock at BEGIN makes
@@ -145,6 +145,9 @@ def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL never corrupts the file; a power cut may lose the last commits. SQLite is the
+        # single-machine default; deployments that must not lose a commit run PostgreSQL.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()

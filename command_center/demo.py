@@ -7,12 +7,22 @@ is missing; it never changes or deletes anything that exists.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from command_center.audit import service as audit
 from command_center.auth import service as auth
 from command_center.auth.roles import Role
+from command_center.db import utcnow
+from command_center.ledger import service as ledger
+from command_center.ledger.models import LedgerItem
+from command_center.ledger.schemas import LedgerItemCreate
+from command_center.taskforces import service as taskforces
+from command_center.taskforces import tasks
+from command_center.taskforces.models import TaskForce
+from command_center.taskforces.schemas import TaskCreate, TaskForceCreate
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - printed on purpose: demo logins for a local trial
 
@@ -69,6 +79,129 @@ async def seed(session: AsyncSession) -> list[str]:
                 display_name=user.display_name,
             )
             added.append(f"user:{user.name}")
+    added += await _seed_work(session)
     if added:
         await audit.record(session, action="demo.seed", detail={"added": added})
+    return added
+
+
+DEMO_TASKFORCE = "东门片区联合处置专班 East-gate joint task force"
+
+#: (title, domain, subdomain, source, responsible department, leader, risk grade, colour, days left)
+LEDGER_ITEMS: tuple[tuple[str, str, str | None, str, str, str, str, str, int], ...] = (
+    (
+        "幸福小区改造停工 Stalled renovation, Xingfu estate",
+        "urban_renewal",
+        "estate_renovation",
+        "community_patrol",
+        "housing",
+        "何副区长",
+        "general",
+        "yellow",
+        20,
+    ),
+    (
+        "城南征地补偿争议 Compensation dispute, south expropriation",
+        "urban_renewal",
+        "expropriation_demolition",
+        "street_weekly_analysis",
+        "housing",
+        "马副区长",
+        "elevated",
+        "orange",
+        10,
+    ),
+    (
+        "机械厂改制职工安置 Worker resettlement, machinery plant",
+        "enterprise_restructuring",
+        None,
+        "district_monthly_dispatch",
+        "human_resources",
+        "林副区长",
+        "major",
+        "red",
+        5,
+    ),
+    (
+        "建筑工地欠薪 Unpaid wages, construction site",
+        "labour_dispute",
+        None,
+        "hotline_12345",
+        "human_resources",
+        "林副区长",
+        "elevated",
+        "red",
+        3,
+    ),
+    (
+        "社区养老服务投诉 Elderly-care complaints",
+        "livelihood",
+        "elderly_child_care",
+        "grid_worker",
+        "section",
+        "何副区长",
+        "general",
+        "none",
+        30,
+    ),
+)
+
+
+async def _seed_work(session: AsyncSession) -> list[str]:
+    """A "1 + N" task force with tasks, and ledger items of every colour; only what is missing."""
+    commander = await auth.get_user_by_name(session, "commander")
+    if commander is None:
+        return []
+    principal = auth.to_principal(commander)
+    now = utcnow()
+    added: list[str] = []
+    if (await session.execute(select(TaskForce.id).where(TaskForce.name == DEMO_TASKFORCE))).first() is None:
+        taskforce = await taskforces.build(
+            session,
+            principal=principal,
+            data=TaskForceCreate(
+                name=DEMO_TASKFORCE,
+                purpose="日常信息互通、突发事件联合处置、事后联合回访 (exchange, joint handling, follow-up)",
+                members=["police", "fire_rescue", "cyberspace"],
+            ),
+        )
+        added.append(f"taskforce:{taskforce.id}")
+        for title, department, hours in (
+            ("东门周边警戒布控 Cordon around the east gate", "police", 4),
+            ("消防通道核查 Check the fire lanes", "fire_rescue", 24),
+            ("网络舆情监测与权威发布 Online monitoring and authoritative information", "cyberspace", 12),
+        ):
+            task = await tasks.build(
+                session,
+                principal=principal,
+                taskforce=taskforce,
+                data=TaskCreate(
+                    title=title, owner_department=department, due_at=now + timedelta(hours=hours)
+                ),
+                now=now,
+            )
+            added.append(f"task:{task.id}")
+    existing = set((await session.execute(select(LedgerItem.title))).scalars())
+    for title, domain, subdomain, source, department, leader, grade, colour, days in LEDGER_ITEMS:
+        if title in existing:
+            continue
+        item = await ledger.build(
+            session,
+            principal=principal,
+            data=LedgerItemCreate.model_validate(
+                {
+                    "title": title,
+                    "domain": domain,
+                    "subdomain": subdomain,
+                    "source": source,
+                    "responsible_department": department,
+                    "leader_in_charge": leader,
+                    "risk_grade": grade,
+                    "colour": colour,
+                    "due_at": now + timedelta(days=days),
+                }
+            ),
+            now=now,
+        )
+        added.append(f"ledger:{item.id}")
     return added

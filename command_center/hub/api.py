@@ -1,26 +1,39 @@
-"""The ``/ws`` endpoint; the hub itself lives on ``app.state.hub`` (made in the app's lifespan)."""
+"""The ``/ws`` endpoint; the hub itself lives on ``app.state.hub`` (made in the app's lifespan).
+
+The endpoint is a plain ASGI app rather than a FastAPI websocket function so that the connection can
+write with the server's ``send`` callable directly (see ``Connection.send``); a FastAPI ``APIRouter``
+carries it like any other route.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, WebSocket
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
 
 from command_center.hub.connection import Connection, authenticate_first_frame
 from command_center.hub.hub import Hub
 from command_center.hub.protocol import dumps
 
-router = APIRouter()
 
-
-@router.websocket("/ws")
-async def hub_socket(websocket: WebSocket) -> None:
+class HubEndpoint:
     """Serve one client for the protocol of DESIGN.md section 4."""
-    hub: Hub = websocket.app.state.hub
-    await websocket.accept()
-    principal = await authenticate_first_frame(hub, websocket)
-    if principal is None:
-        return
-    settings = hub.settings
-    connection = Connection(hub, principal, settings.ws_send_queue, settings.ws_publish_rate)
-    hub.register(connection)
-    connection.send(dumps({"op": "welcome", "user": connection.user}))
-    await connection.run(websocket)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        websocket = WebSocket(scope, receive, send)
+        hub: Hub = websocket.app.state.hub
+        await websocket.accept()
+        principal = await authenticate_first_frame(hub, websocket)
+        if principal is None:
+            return
+        settings = hub.settings
+        connection = Connection(hub, principal, send, settings.ws_send_queue, settings.ws_publish_rate)
+        hub.register(connection)
+        connection.send(dumps({"op": "welcome", "user": connection.user}))
+        await connection.run(websocket)
+
+
+router = APIRouter()
+router.routes.append(WebSocketRoute("/ws", HubEndpoint(), name="hub"))

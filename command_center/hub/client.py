@@ -40,6 +40,8 @@ from command_center.hub.protocol import CLOSE_AUTH, Position
 
 log = logging.getLogger(__name__)
 
+_ANSWERS = {"unsubscribed": "unsubscribe", "presence": "presence", "pong": "ping"}
+
 TokenSource = str | Callable[[], str | Awaitable[str]]
 
 
@@ -341,7 +343,7 @@ class HubClient:
         elif op == "error":
             self._on_error(frame)
         elif op in {"unsubscribed", "presence", "pong"}:
-            future = self._pop_request(op if op != "pong" else "ping", frame.get("channel"))
+            future = self._pop_request(_ANSWERS[op], frame.get("channel"))
             if future is not None and not future.done():
                 future.set_result(frame)
 

@@ -1,9 +1,11 @@
 """One WebSocket client: first-frame authentication, the op loop, and a bounded outgoing queue.
 
-Outgoing frames go through ``send`` into a bounded queue drained by one writer task, so a publisher never
-waits for a subscriber. When the queue is full the client is not keeping up: it is closed with 4408 and
-recovers on reconnect with ``since``. Incoming frames are handled one at a time, so answers to requests
-leave in request order (messages may interleave).
+Outgoing frames go through ``send``, which never blocks the publisher: when nothing is waiting and the
+socket is writable the frame is written at once (no task switch per delivery, which is what a broadcast
+to thousands of clients costs most); otherwise it joins a bounded queue drained by the writer task. When
+the queue is full the client is not keeping up: it is closed with 4408 and recovers on reconnect with
+``since``. Incoming frames are handled one at a time, so answers leave in request order (messages may
+interleave); answers and history replays are paced by the client's reading, never dropped.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import contextlib
 import itertools
 import logging
 import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +28,7 @@ from command_center.hub.broker.base import BrokerUnavailable
 from command_center.hub.protocol import (
     BAD_REQUEST,
     CLOSE_AUTH,
+    CLOSE_GOING_AWAY,
     CLOSE_SLOW,
     CLOSE_TRY_AGAIN,
     NOT_SUBSCRIBED,
@@ -45,6 +50,8 @@ if TYPE_CHECKING:
     from command_center.hub.hub import Hub
 
 log = logging.getLogger(__name__)
+
+ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
 
 _ids = itertools.count(1)
 _PONG = dumps({"op": "pong"})
@@ -81,52 +88,121 @@ class TokenBucket:
         return True
 
 
+async def _finish(coro: Coroutine[Any, Any, Any], waiting: Any) -> None:
+    """Drive to its end a send coroutine that ``Connection.send`` started and that had to wait."""
+    try:
+        while True:
+            if waiting is None:
+                await asyncio.sleep(0)
+            else:
+                # Not ``await waiting``: the inner ``await`` already marked that future as awaited.
+                await asyncio.wait({waiting})
+            waiting = coro.send(None)
+    except StopIteration:
+        return
+    finally:
+        coro.close()
+
+
 class Connection:
     """The server side of one authenticated client."""
 
-    def __init__(self, hub: Hub, principal: Principal, queue_size: int, publish_rate: float) -> None:
+    __slots__ = (
+        "_bucket",
+        "_close_code",
+        "_frames",
+        "_idle",
+        "_inflight",
+        "_queue_size",
+        "_raw_send",
+        "_space",
+        "_task",
+        "_wake",
+        "hub",
+        "id",
+        "principal",
+        "subscriptions",
+        "user",
+    )
+
+    def __init__(
+        self, hub: Hub, principal: Principal, raw_send: ASGISend, queue_size: int, publish_rate: float
+    ) -> None:
         self.id = f"c{next(_ids)}"
         self.hub = hub
         self.principal = principal
         self.user = principal.public()
         self.subscriptions: dict[str, Subscription] = {}
-        self._queue: asyncio.Queue[str] = asyncio.Queue(queue_size)
+        self._raw_send = raw_send
+        self._frames: deque[str] = deque()
         self._queue_size = queue_size
         self._bucket = TokenBucket(publish_rate)
-        self._closing: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._space = asyncio.Event()
-        self._space.set()
+        self._close_code: int | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._idle = False  # the writer waits for frames: a send may write directly
+        self._wake: asyncio.Future[None] | None = None
+        self._space: asyncio.Future[None] | None = None
+        self._inflight: tuple[Coroutine[Any, Any, Any], Any] | None = None
 
     # -- outgoing ----------------------------------------------------------------------------------------
 
     def send(self, frame: str) -> None:
-        """Queue a frame; never blocks. A full queue closes the connection with 4408."""
-        if self._closing.done():
+        """Send or queue a frame; never blocks. A full queue closes the connection with 4408."""
+        if self._close_code is not None:
             return
-        try:
-            self._queue.put_nowait(frame)
-        except asyncio.QueueFull:
+        frames = self._frames
+        if self._idle and not frames and self._inflight is None:
+            # The ASGI send of uvicorn only suspends when the transport is paused (the client is behind);
+            # run it inline and hand it to the writer if it does suspend.
+            coro = self._raw_send({"type": "websocket.send", "text": frame})
+            try:
+                waiting = coro.send(None)  # type: ignore[attr-defined]
+            except StopIteration:
+                return
+            except Exception:  # the client is gone
+                self.close(CLOSE_GOING_AWAY)
+                return
+            self._inflight = (coro, waiting)  # type: ignore[assignment]
+            self._wakeup()
+            return
+        if len(frames) >= self._queue_size:
             log.info("hub: %s (%s) is not reading; closing with %d", self.id, self.principal.name, CLOSE_SLOW)
             self.close(CLOSE_SLOW)
+            return
+        frames.append(frame)
+        self._wakeup()
+
+    def _wakeup(self) -> None:
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
 
     async def send_paced(self, frame: str) -> None:
-        """Queue a frame of a replay, keeping half the queue free for live traffic.
+        """Queue an answer or a replayed message, keeping half the queue free for live traffic.
 
-        A replay (up to a whole history) waits for the client to read instead of overflowing the queue;
-        a client that reads nothing for ``_CLOSE_WAIT_SECONDS`` is closed with 4408 all the same.
+        Answers to the client's own requests and history replays wait for the client to read (which
+        in turn stops reading its requests: TCP pushes back) instead of overflowing the queue; a client
+        that reads nothing for ``_CLOSE_WAIT_SECONDS`` is closed with 4408 all the same.
         """
-        if self._queue.qsize() >= self._queue_size // 2:
-            self._space.clear()
+        if len(self._frames) >= self._queue_size // 2:
+            space = self._space = asyncio.get_running_loop().create_future()
             try:
-                await asyncio.wait_for(self._space.wait(), _CLOSE_WAIT_SECONDS)
+                await asyncio.wait_for(space, _CLOSE_WAIT_SECONDS)
             except TimeoutError:
                 self.close(CLOSE_SLOW)
                 return
         self.send(frame)
 
+    reply = send_paced
+
     def close(self, code: int) -> None:
-        if not self._closing.done():
-            self._closing.set_result(code)
+        """End the connection with ``code`` (sent once the op loop has stopped)."""
+        if self._close_code is not None:
+            return
+        self._close_code = code
+        task = self._task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
 
     def deliver(self, message: Message) -> None:
         """Send a live message once, in order; hold it back while the channel's history is replayed."""
@@ -152,50 +228,81 @@ class Connection:
         sub.last, sub.epoch = position.offset, position.epoch
         self.send(subscribed_frame(channel, position, False))
 
-    async def _write(self, websocket: WebSocket) -> None:
-        queue, space, half = self._queue, self._space, self._queue_size // 2
+    async def _write(self) -> None:
+        frames, raw_send, half = self._frames, self._raw_send, self._queue_size // 2
+        loop = asyncio.get_running_loop()
         while True:
-            frame = await queue.get()
-            if not space.is_set() and queue.qsize() < half:
-                space.set()
-            await websocket.send_text(frame)
+            if self._inflight is not None:
+                coro, waiting = self._inflight
+                await _finish(coro, waiting)
+                self._inflight = None
+                continue
+            if not frames:
+                self._idle = True
+                self._wake = loop.create_future()
+                try:
+                    await self._wake
+                finally:
+                    self._idle = False
+                    self._wake = None
+                continue
+            frame = frames.popleft()
+            space = self._space
+            if space is not None and len(frames) < half:
+                self._space = None
+                if not space.done():
+                    space.set_result(None)
+            await raw_send({"type": "websocket.send", "text": frame})
 
     # -- the connection's life -----------------------------------------------------------------------------
 
     async def run(self, websocket: WebSocket) -> None:
-        writer = asyncio.create_task(self._write(websocket))
-        reader = asyncio.create_task(self._read(websocket))
+        """Serve the connection until the client leaves or ``close`` is called."""
+        task = self._task = asyncio.current_task()
+        writer = asyncio.create_task(self._write())
+        writer.add_done_callback(self._writer_done)
         try:
-            await asyncio.wait({writer, reader, self._closing}, return_when=asyncio.FIRST_COMPLETED)
+            await self._read(websocket)
+        except asyncio.CancelledError:
+            if self._close_code is None or task is None:
+                raise
+            task.uncancel()
         finally:
-            for task in (reader, writer):
-                task.cancel()
-            for task in (reader, writer):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            self._task = None
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
+            if self._inflight is not None:
+                self._inflight[0].close()
+                self._inflight = None
             await self.hub.disconnect(self)
-        if self._closing.done():
-            code = self._closing.result()
+        code = self._close_code
+        if code is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(websocket.close(code), _CLOSE_WAIT_SECONDS)
 
+    def _writer_done(self, writer: asyncio.Task[None]) -> None:
+        if not writer.cancelled() and writer.exception() is not None:
+            log.debug("hub: writer of %s ended: %r", self.id, writer.exception())
+        self.close(CLOSE_GOING_AWAY)
+
     async def _read(self, websocket: WebSocket) -> None:
         limit = self.hub.settings.ws_max_frame_bytes
-        while True:
+        while self._close_code is None:
             event = await websocket.receive()
             if event["type"] == "websocket.disconnect":
                 return
             text = event.get("text")
             if text is None:
-                self.send(error_frame(BAD_REQUEST, "binary frames are not accepted; send JSON text"))
+                await self.reply(error_frame(BAD_REQUEST, "binary frames are not accepted; send JSON text"))
                 continue
             if len(text) > limit // 4 and len(text.encode()) > limit:
-                self.send(error_frame(TOO_LARGE, f"frame exceeds {limit} bytes"))
+                await self.reply(error_frame(TOO_LARGE, f"frame exceeds {limit} bytes"))
                 continue
             try:
                 await self._handle(text)
             except FrameError as exc:
-                self.send(error_frame(exc.code, exc.detail, exc.ref))
+                await self.reply(error_frame(exc.code, exc.detail, exc.ref))
             except BrokerUnavailable:
                 log.warning("hub: broker unavailable; closing %s with %d", self.id, CLOSE_TRY_AGAIN)
                 self.close(CLOSE_TRY_AGAIN)
@@ -214,7 +321,8 @@ class Connection:
             if not self._bucket.take():
                 raise FrameError(RATE_LIMITED, "too many publishes; slow down", client_id)
             message = await hub.client_publish(self, channel, client_id, data)
-            self.send(dumps({"op": "ack", "id": client_id, "channel": channel, "offset": message.offset}))
+            ack = {"op": "ack", "id": client_id, "channel": channel, "offset": message.offset}
+            await self.reply(dumps(ack))
         elif op == "subscribe":
             channel = require_channel(frame)
             since = parse_since(frame)
@@ -224,13 +332,13 @@ class Connection:
             if channel not in self.subscriptions:
                 raise FrameError(NOT_SUBSCRIBED, f"not subscribed to {channel}")
             await hub.unsubscribe(self, channel)
-            self.send(dumps({"op": "unsubscribed", "channel": channel}))
+            await self.reply(dumps({"op": "unsubscribed", "channel": channel}))
         elif op == "presence":
             channel = require_channel(frame)
             users = await hub.presence(self, channel)
-            self.send(dumps({"op": "presence", "channel": channel, "users": users}))
+            await self.reply(dumps({"op": "presence", "channel": channel, "users": users}))
         elif op == "ping":
-            self.send(_PONG)
+            await self.reply(_PONG)
         elif op == "auth":
             raise FrameError(BAD_REQUEST, "already authenticated")
         else:

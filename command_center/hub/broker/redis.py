@@ -39,6 +39,7 @@ import logging
 import secrets
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 from redis.asyncio import Redis
@@ -141,6 +142,8 @@ class RedisBroker:
         self._reader: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._presence: dict[tuple[str, str], str] = {}  # (channel, member) -> user json
+        # One (un)subscription of a channel at a time, so a SUBSCRIBE never overtakes an UNSUBSCRIBE.
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._closed = False
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -256,7 +259,31 @@ class RedisBroker:
 
     # -- live fan-out ----------------------------------------------------------------------------------
 
+    @contextlib.asynccontextmanager
+    async def _channel_lock(self, channel: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(channel, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[channel] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[channel]
+            if users <= 1:
+                del self._locks[channel]
+            else:
+                self._locks[channel] = (lock, users - 1)
+
     async def subscribe(self, channel: str) -> None:
+        async with self._channel_lock(channel):
+            await self._subscribe(channel)
+
+    async def unsubscribe(self, channel: str) -> None:
+        async with self._channel_lock(channel):
+            await self._unsubscribe(channel)
+
+    async def _subscribe(self, channel: str) -> None:
         if channel in self._wanted:
             return
         self._wanted.add(channel)
@@ -281,7 +308,7 @@ class RedisBroker:
         if self._last.get(channel, position) is None:
             self._last[channel] = position
 
-    async def unsubscribe(self, channel: str) -> None:
+    async def _unsubscribe(self, channel: str) -> None:
         if channel not in self._wanted:
             return
         self._wanted.discard(channel)

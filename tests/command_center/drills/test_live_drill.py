@@ -4,7 +4,7 @@ import asyncio
 import dataclasses
 import io
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -83,7 +83,9 @@ async def test_drill_scores_scripted_responders_and_drafts_the_review(
             return [t for t in tasks if t.get("incident_id") == incident_id]
 
         task = (await _wait_for(police_task))[0]
-        await asyncio.sleep(7.5 * 0.2)  # 7.5 minutes after the task: within grace (S)
+        released = datetime.fromisoformat(task["created_at"])
+        # 7.5 minutes after the task was released: past the target, within grace (S).
+        await asyncio.sleep(max(0.0, 7.5 * 0.2 - (utcnow() - released).total_seconds()))
         assert (await client.post(f"/api/tasks/{task['id']}/acknowledge", headers=police)).status_code == 200
         await asyncio.sleep(max(0.0, 50 * 0.2 - (utcnow() - arrival).total_seconds()))  # 50 min: late (M)
         written = {"kind": "written", "headcount": 40, "demands": "欠薪", "dynamics": "情绪平稳"}

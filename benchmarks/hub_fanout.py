@@ -1,0 +1,619 @@
+"""Hub fan-out benchmark: latency, deliveries per second, memory per connection, reconnect storm.
+
+Prints ONE JSON object. The server is the real hub (``Hub`` + ``/ws`` router under uvicorn, started from
+``tests/command_center/hub/serve_fixture.py`` in its own process); the clients and the publisher run in
+this process, using a small raw WebSocket client (a load generator must not be the bottleneck). The same
+broadcasts are run against a bare ``websockets`` server (``broadcast()``, no offsets, no history, no
+queues) in the same run, for the ratio.
+
+    python benchmarks/hub_fanout.py            # full: 1,000 and 5,000 subscribers, 100x10, 10,000 idle
+    python benchmarks/hub_fanout.py --quick    # smaller and shorter
+    python benchmarks/hub_fanout.py --broker redis://127.0.0.1:6379/0
+
+Measures, per configuration (1 channel x 1,000, 1 channel x 5,000, 100 channels x 10):
+- publish-to-receive latency p50/p99 of single broadcasts sent one after another (each broadcast waits
+  until every subscriber has the previous one), for the hub and for the bare server;
+- deliveries per second during a burst (messages published back to back, pipelined);
+and, for the hub: server RSS per idle authenticated connection, and the time for a storm of clients to
+reconnect with ``since`` and receive everything they missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import resource
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+SERVE_MODULE = "tests.command_center.hub.serve_fixture"
+
+
+# -- a minimal WebSocket client (RFC 6455): enough for load generation -------------------------------
+
+
+class RawClient(asyncio.Protocol):
+    """One WebSocket connection; text frames go to ``on_text(client, payload_bytes)``."""
+
+    __slots__ = ("_buf", "_handshake", "close_code", "closed", "on_text", "opened", "state", "transport")
+
+    def __init__(self, host: str, port: int, on_text: Any) -> None:
+        self.on_text = on_text
+        self.transport: asyncio.Transport | None = None
+        self._buf = bytearray()
+        self._handshake = (
+            f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+        loop = asyncio.get_running_loop()
+        self.opened: asyncio.Future[None] = loop.create_future()
+        self.closed: asyncio.Future[int] = loop.create_future()
+        self.close_code: int | None = None
+        self.state: Any = None  # for the benchmark's own bookkeeping
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:  # close with RST: 30,000 sockets in TIME_WAIT would exhaust the port range
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        transport.write(self._handshake)  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        buf = self._buf
+        buf += data
+        if not self.opened.done():
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not buf.startswith(b"HTTP/1.1 101"):
+                self.opened.set_exception(ConnectionError(bytes(buf[:80]).decode(errors="replace")))
+                return
+            del buf[: end + 4]
+            self.opened.set_result(None)
+        pos, size = 0, len(buf)
+        while size - pos >= 2:
+            b0, b1 = buf[pos], buf[pos + 1]
+            length, head = b1 & 0x7F, 2
+            if length == 126:
+                if size - pos < 4:
+                    break
+                length, head = int.from_bytes(buf[pos + 2 : pos + 4], "big"), 4
+            elif length == 127:
+                if size - pos < 10:
+                    break
+                length, head = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
+            if size - pos < head + length:
+                break
+            payload = bytes(buf[pos + head : pos + head + length])
+            pos += head + length
+            opcode = b0 & 0x0F
+            if opcode == 1:
+                self.on_text(self, payload)
+            elif opcode == 8:
+                self.close_code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+                if self.transport is not None:
+                    self.transport.close()
+            elif opcode == 9:
+                self._send(0xA, payload)
+        del buf[:pos]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.opened.done():
+            self.opened.set_exception(ConnectionError("connection lost during handshake"))
+        if not self.closed.done():
+            self.closed.set_result(self.close_code or 1006)
+
+    def _send(self, opcode: int, payload: bytes) -> None:
+        mask = os.urandom(4)
+        length = len(payload)
+        if length < 126:
+            header = bytes([0x80 | opcode, 0x80 | length])
+        elif length < 65536:
+            header = bytes([0x80 | opcode, 0x80 | 126]) + length.to_bytes(2, "big")
+        else:
+            header = bytes([0x80 | opcode, 0x80 | 127]) + length.to_bytes(8, "big")
+        key = int.from_bytes((mask * (length // 4 + 1))[:length], "big") if length else 0
+        masked = (int.from_bytes(payload, "big") ^ key).to_bytes(length, "big") if length else b""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(header + mask + masked)
+
+    def send_json(self, obj: Any) -> None:
+        self._send(1, json.dumps(obj, separators=(",", ":")).encode())
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+
+async def open_clients(
+    port: int, count: int, on_text: Any, first_frames: Any, parallel: int = 256
+) -> list[RawClient]:
+    """Open ``count`` connections, send each its first frames (``first_frames(i)``), return them."""
+    loop = asyncio.get_running_loop()
+    gate = asyncio.Semaphore(parallel)
+    clients: list[RawClient | None] = [None] * count
+
+    async def one(i: int) -> None:
+        async with gate:
+            for attempt in range(5):
+                try:
+                    _, client = await loop.create_connection(
+                        lambda: RawClient("127.0.0.1", port, on_text), "127.0.0.1", port
+                    )
+                    await asyncio.wait_for(client.opened, 20)
+                    break
+                except (OSError, TimeoutError, ConnectionError):
+                    if attempt == 4:
+                        raise
+                    await asyncio.sleep(0.2 * (attempt + 1))
+            client.state = {"i": i}
+            for frame in first_frames(i):
+                client.send_json(frame)
+            clients[i] = client
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+    return [c for c in clients if c is not None]
+
+
+def close_all(clients: list[RawClient]) -> None:
+    for client in clients:
+        client.abort()
+
+
+# -- processes --------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (robust to other load on the machine, unlike latency)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError("server did not start")
+
+
+def start_hub(broker: str) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            SERVE_MODULE,
+            "--port",
+            str(port),
+            "--broker",
+            broker,
+            "--publish-rate",
+            "1000000",  # the publisher is one connection; per-connection rate limiting is not measured
+            "--send-queue",
+            "1024",
+        ],
+        cwd=REPO,
+    )
+    wait_port(port, proc)
+    time.sleep(0.3)
+    return proc, port
+
+
+def start_bare() -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, __file__, "--bare-server", str(port)], cwd=REPO)
+    wait_port(port, proc)
+    return proc, port
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def bare_server(port: int) -> None:
+    """The baseline: ``websockets`` with ``broadcast()``; same frames, no offsets, history or queues."""
+    import logging
+
+    from websockets.asyncio.server import broadcast, serve
+
+    logging.getLogger("websockets").setLevel(logging.CRITICAL)  # clients leave with RST on purpose
+
+    channels: dict[str, set[Any]] = {}
+    offsets: dict[str, int] = {}
+
+    async def handler(ws: Any) -> None:
+        await ws.recv()  # auth: accepted as is
+        await ws.send('{"op":"welcome","user":{}}')
+        mine: set[str] = set()
+        try:
+            async for raw in ws:
+                frame = json.loads(raw)
+                channel = frame.get("channel", "")
+                if frame["op"] == "subscribe":
+                    channels.setdefault(channel, set()).add(ws)
+                    mine.add(channel)
+                    await ws.send(
+                        _compact({"op": "subscribed", "channel": channel, "offset": 0, "epoch": "e"})
+                    )
+                elif frame["op"] == "publish":
+                    offsets[channel] = offset = offsets.get(channel, 0) + 1
+                    ts = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+                    data = json.dumps(frame["data"], separators=(",", ":"))
+                    message = (
+                        f'{{"op":"message","channel":"{channel}","offset":{offset},"epoch":"e",'
+                        f'"ts":"{ts}","data":{data}}}'
+                    )
+                    broadcast(channels.get(channel, ()), message)
+                    await ws.send(
+                        _compact({"op": "ack", "id": frame["id"], "channel": channel, "offset": offset})
+                    )
+        finally:
+            for channel in mine:
+                channels[channel].discard(ws)
+
+    async def main() -> None:
+        async with serve(handler, "127.0.0.1", port, compression=None, max_queue=64, backlog=8192):
+            await asyncio.Future()
+
+    _run(main())
+
+
+def _compact(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def _run(coro: Any) -> Any:
+    try:
+        import uvloop
+
+        return uvloop.run(coro)
+    except ImportError:
+        return asyncio.run(coro)
+
+
+# -- measurements --------------------------------------------------------------------------------------
+
+
+def progress(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class Fanout:
+    """Subscribers on ``channels`` channels of ``per_channel`` each, one publisher; latency and rate."""
+
+    def __init__(self, pid: int, port: int, channels: int, per_channel: int, tag: str) -> None:
+        self.pid = pid
+        self.port = port
+        self.names = [f"taskforce:open-{tag}-{c}" for c in range(channels)]
+        self.per_channel = per_channel
+        self.latencies: list[float] = []
+        self.received = 0
+        self.record = False
+        self.expect = 0
+        self.done: asyncio.Event | None = None
+        self.subscribed = 0
+        self.ready: asyncio.Event | None = None
+
+    def on_text(self, client: RawClient, payload: bytes) -> None:
+        if payload.startswith(b'{"op":"message"'):
+            self.received += 1
+            if self.record:
+                start = payload.rfind(b'"t":') + 4
+                self.latencies.append(time.time() - float(payload[start : payload.index(b"}", start)]))
+            if self.received >= self.expect and self.done is not None:
+                self.done.set()
+        elif payload.startswith(b'{"op":"subscribed"'):
+            self.subscribed += 1
+            if self.subscribed >= len(self.names) * self.per_channel and self.ready is not None:
+                self.ready.set()
+
+    async def run(self, broadcasts: int, burst: int) -> dict[str, Any]:
+        total = len(self.names) * self.per_channel
+        self.ready = asyncio.Event()
+
+        def first(i: int) -> list[dict[str, Any]]:
+            return [
+                {"op": "auth", "token": f"bench-{i + 1}"},
+                {"op": "subscribe", "channel": self.names[i % len(self.names)]},
+            ]
+
+        subscribers = await open_clients(self.port, total, self.on_text, first)
+        await asyncio.wait_for(self.ready.wait(), 60)
+        acks = []
+        publisher = (
+            await open_clients(
+                self.port,
+                1,
+                lambda c, p: acks.append(1) if p.startswith(b'{"op":"ack"') else None,
+                lambda i: [{"op": "auth", "token": "bench-0"}],
+            )
+        )[0]
+        await asyncio.sleep(0.3)
+        n = 0
+
+        def publish(channel: str) -> None:
+            nonlocal n
+            n += 1
+            data = {"type": "bench", "id": n, "drill": False, "t": time.time()}
+            publisher.send_json({"op": "publish", "channel": channel, "id": f"b{n}", "data": data})
+
+        # Latency: one broadcast at a time (each channel gets one message per round).
+        self.record = True
+        cpu_before = cpu_seconds(self.pid)
+        for round_ in range(broadcasts):
+            self.done = asyncio.Event()
+            self.expect = self.received + total
+            for name in self.names:
+                publish(name)
+            await asyncio.wait_for(self.done.wait(), 30)
+            await asyncio.sleep(0.02 if round_ % 2 else 0.005)
+        self.record = False
+        latency_cpu = cpu_seconds(self.pid) - cpu_before
+        latencies = self.latencies
+        # Throughput: ``burst`` messages per channel, back to back.
+        self.done = asyncio.Event()
+        self.expect = self.received + burst * total
+        started = time.perf_counter()
+        cpu_before = cpu_seconds(self.pid)
+        for i in range(burst):
+            for name in self.names:
+                publish(name)
+            if i % 10 == 9:
+                await asyncio.sleep(0)
+        try:
+            await asyncio.wait_for(self.done.wait(), 120)
+        except TimeoutError:
+            closed = sum(1 for c in subscribers if c.closed.done())
+            progress(
+                f"burst stalled: {self.received}/{self.expect} received, {closed} subscribers closed, "
+                f"publisher code={publisher.close_code} acks={len(acks)}"
+            )
+            raise
+        elapsed = time.perf_counter() - started
+        cpu = cpu_seconds(self.pid) - cpu_before
+        close_all([*subscribers, publisher])
+        await asyncio.sleep(0.5)
+        return {
+            "subscribers": total,
+            "p50_ms": round(statistics.median(latencies) * 1000, 2),
+            "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+            "max_ms": round(max(latencies) * 1000, 2),
+            "samples": len(latencies),
+            "server_cpu_ms_per_broadcast": round(latency_cpu / broadcasts / len(self.names) * 1000, 2),
+            "deliveries_per_s": round(burst * total / elapsed),
+            "burst_deliveries": burst * total,
+            "server_cpu_us_per_delivery": round(cpu / (burst * total) * 1e6, 2),
+            "deliveries_per_server_cpu_s": round(burst * total / cpu) if cpu else None,
+        }
+
+
+async def idle_memory(pid: int, port: int, count: int) -> dict[str, Any]:
+    welcomed = 0
+    done = asyncio.Event()
+
+    def on_text(client: RawClient, payload: bytes) -> None:
+        nonlocal welcomed
+        if payload.startswith(b'{"op":"welcome"'):
+            welcomed += 1
+            if welcomed >= count:
+                done.set()
+
+    warm = await open_clients(port, 50, on_text, lambda i: [{"op": "auth", "token": f"bench-{i}"}])
+    await asyncio.sleep(1.0)
+    close_all(warm)
+    await asyncio.sleep(1.0)
+    welcomed = 0
+    before = rss_kib(pid)
+    clients = await open_clients(port, count, on_text, lambda i: [{"op": "auth", "token": f"bench-{i}"}])
+    await asyncio.wait_for(done.wait(), 120)
+    await asyncio.sleep(2.0)
+    after = rss_kib(pid)
+    close_all(clients)
+    return {
+        "connections": count,
+        "rss_before_kib": before,
+        "rss_after_kib": after,
+        "kib_per_connection": round((after - before) / count, 2),
+    }
+
+
+async def reconnect_storm(port: int, count: int, missed: int) -> dict[str, Any]:
+    channel = f"taskforce:open-storm-{int(time.time())}"
+    positions: dict[int, tuple[int, str]] = {}
+    final = {"offset": 0}
+    ready = asyncio.Event()
+    caught_up = asyncio.Event()
+    recovered = {"true": 0, "false": 0}
+    done_count = {"n": 0}
+
+    def on_text(client: RawClient, payload: bytes) -> None:
+        i = client.state["i"]
+        if payload.startswith(b'{"op":"message"'):
+            frame = json.loads(payload)
+            positions[i] = (frame["offset"], frame["epoch"])
+            if frame["offset"] >= final["offset"] > 0 and not client.state.get("done"):
+                client.state["done"] = True
+                done_count["n"] += 1
+                if done_count["n"] >= count:
+                    caught_up.set()
+        elif payload.startswith(b'{"op":"subscribed"'):
+            frame = json.loads(payload)
+            if "recovered" in frame:
+                recovered["true" if frame["recovered"] else "false"] += 1
+            else:
+                positions[i] = (frame["offset"], frame["epoch"])
+                if len(positions) >= count:
+                    ready.set()
+
+    def first(i: int) -> list[dict[str, Any]]:
+        return [{"op": "auth", "token": f"bench-{i + 1}"}, {"op": "subscribe", "channel": channel}]
+
+    clients = await open_clients(port, count, on_text, first)
+    await asyncio.wait_for(ready.wait(), 60)
+    close_all(clients)  # every client drops at once
+    await asyncio.sleep(0.5)
+    publisher = (
+        await open_clients(
+            port,
+            1,
+            lambda c, p: (
+                final.__setitem__("offset", max(final["offset"], json.loads(p)["offset"]))
+                if p.startswith(b'{"op":"ack"')
+                else None
+            ),
+            lambda i: [{"op": "auth", "token": "bench-0"}],
+        )
+    )[0]
+    for n in range(missed):
+        publisher.send_json(
+            {
+                "op": "publish",
+                "channel": channel,
+                "id": f"s{n}",
+                "data": {"type": "bench", "id": n, "drill": False},
+            }
+        )
+    while final["offset"] < missed:
+        await asyncio.sleep(0.01)
+    snapshot = dict(positions)
+
+    def again(i: int) -> list[dict[str, Any]]:
+        offset, epoch = snapshot[i]
+        return [
+            {"op": "auth", "token": f"bench-{i + 1}"},
+            {"op": "subscribe", "channel": channel, "since": {"offset": offset, "epoch": epoch}},
+        ]
+
+    started = time.perf_counter()
+    clients = await open_clients(port, count, on_text, again, parallel=512)
+    await asyncio.wait_for(caught_up.wait(), 120)
+    elapsed = time.perf_counter() - started
+    close_all([*clients, publisher])
+    return {
+        "clients": count,
+        "missed_messages": missed,
+        "seconds_to_full_recovery": round(elapsed, 2),
+        "recovered_true": recovered["true"],
+        "recovered_false": recovered["false"],
+    }
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    quick = args.quick
+    big = 2000 if quick else 5000
+    configs = [("1000x1", 1, 1000), (f"{big}x1", 1, big), ("100x10", 100, 10)]
+    broadcasts = 15 if quick else 40
+    results: dict[str, Any] = {
+        "broker": args.broker,
+        "quick": quick,
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "fanout": {},
+    }
+    hub_proc, hub_port = start_hub(args.broker)
+    bare_proc, bare_port = start_bare()
+    try:
+        for name, channels, per in configs:
+            burst = (
+                max(10, min(200, 200_000 // (channels * per)))
+                if not quick
+                else max(5, 50_000 // (channels * per))
+            )
+            progress(f"{name}: hub, burst {burst}")
+            tag = f"h{name}-{time.time_ns()}"
+            hub = await Fanout(hub_proc.pid, hub_port, channels, per, tag).run(broadcasts, burst)
+            progress(f"{name}: hub {hub}; bare")
+            hub["server_rss_kib"] = rss_kib(hub_proc.pid)
+            bare = await Fanout(bare_proc.pid, bare_port, channels, per, f"b{name}").run(broadcasts, burst)
+            results["fanout"][name] = {
+                "hub": hub,
+                "bare_websockets": bare,
+                "p99_ratio": round(hub["p99_ms"] / bare["p99_ms"], 2),
+                "p50_ratio": round(hub["p50_ms"] / bare["p50_ms"], 2),
+                "deliveries_ratio": round(hub["deliveries_per_s"] / bare["deliveries_per_s"], 2),
+                "cpu_per_delivery_ratio": round(
+                    hub["server_cpu_us_per_delivery"] / bare["server_cpu_us_per_delivery"], 2
+                ),
+            }
+        results["reconnect_storm"] = await reconnect_storm(hub_port, 1000 if quick else 5000, 10)
+    finally:
+        stop(bare_proc)
+        stop(hub_proc)
+    idle_proc, idle_port = start_hub(args.broker)
+    try:
+        results["idle_memory"] = await idle_memory(idle_proc.pid, idle_port, 2000 if quick else 10_000)
+    finally:
+        stop(idle_proc)
+    one = results["fanout"]["1000x1"]
+    results["targets"] = {
+        "p99_1000_within_1_5x_bare": one["p99_ratio"] <= 1.5,
+        "deliveries_per_s_at_least_40000": max(
+            f["hub"]["deliveries_per_s"] for f in results["fanout"].values()
+        )
+        >= 40_000,
+        "idle_kib_per_connection_under_30": results["idle_memory"]["kib_per_connection"] < 30,
+        "storm_recovered_under_10s": results["reconnect_storm"]["seconds_to_full_recovery"] < 10
+        and results["reconnect_storm"]["recovered_false"] == 0,
+    }
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer clients and broadcasts (about 30 s)")
+    parser.add_argument("--broker", default="memory://", help="memory:// (default) or redis://host:port/db")
+    parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+    if args.bare_server:
+        bare_server(args.bare_server)
+        return
+    print(json.dumps(_run(run(args))))
+
+
+if __name__ == "__main__":
+    main()

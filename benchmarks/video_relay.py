@@ -1,0 +1,409 @@
+"""Benchmark the forwarding relay against aiortc's stock transcoding MediaRelay; print ONE JSON object.
+
+    python benchmarks/video_relay.py [--quick] [--levels 1,10,50,100] [--window 8] [--decoded 2]
+
+Three kinds of process, so the relay's own CPU can be measured apart from the load generators:
+* the relay (``--role relay``): ``streaming.Relay`` (mode ``forward``) or a stock aiortc pipeline (mode
+  ``stock``: the receiver decodes, ``MediaRelay.subscribe(buffered=False)`` fans out, every viewer's sender
+  encodes), answering offers over a JSON-lines TCP control socket and reporting its CPU time;
+* the publisher (``--role publisher``): one 640x480 30 fps synthetic stream whose pixels carry the wall
+  clock (``streaming.stamp``);
+* this process: the viewers. ``--decoded`` of them decode every frame and read the stamps (glass-to-glass
+  latency: capture -> encode -> relay -> decode); the others count encoded frames without decoding, so a
+  hundred viewers' decoders do not starve the relay of the machine's cores.
+
+Viewers are added level by level (1, 10, 50, 100): the new ones join in batches and their time to first
+frame is measured from the offer to the first frame received; then every viewer's frames and the relay's
+CPU are measured over a window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from streaming import read_stamp
+from streaming.aiortc_internals import tap_encoded_frames
+
+# -- control channel ---------------------------------------------------------------------------------------
+
+
+async def call(port: int, message: dict[str, Any]) -> dict[str, Any]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(json.dumps(message).encode() + b"\n")
+    await writer.drain()
+    reply = json.loads(await reader.readline())
+    writer.close()
+    if "error" in reply:
+        raise RuntimeError(reply["error"])
+    return reply
+
+
+# -- relay process -----------------------------------------------------------------------------------------
+
+
+class StockRelay:
+    """aiortc's documented fan-out: decode once, MediaRelay (unbuffered), encode per viewer."""
+
+    def __init__(self) -> None:
+        from aiortc.contrib.media import MediaBlackhole, MediaRelay
+
+        self.media_relay = MediaRelay()
+        self.blackhole = MediaBlackhole()
+        self.source: MediaStreamTrack | None = None
+        self.pcs: list[RTCPeerConnection] = []
+
+    async def publish(self, sdp: str) -> dict[str, Any]:
+        pc = RTCPeerConnection()
+        self.pcs.append(pc)
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            if track.kind == "video":
+                self.source = track
+                # Keep the decoded track drained even before the first viewer (its queue is unbounded).
+                self.blackhole.addTrack(self.media_relay.subscribe(track, buffered=False))
+
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        await self.blackhole.start()
+        return {"id": "stock", "sdp": pc.localDescription.sdp}
+
+    async def view(self, sdp: str) -> dict[str, Any]:
+        pc = RTCPeerConnection()
+        self.pcs.append(pc)
+        assert self.source is not None
+        pc.addTrack(self.media_relay.subscribe(self.source, buffered=False))
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        return {"sdp": pc.localDescription.sdp}
+
+
+async def run_relay(mode: str) -> None:
+    import tempfile
+
+    from streaming import Relay
+
+    relay = Relay(Path(tempfile.mkdtemp(prefix="bench-relay-"))) if mode == "forward" else None
+    stock = StockRelay() if mode == "stock" else None
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        message = json.loads(await reader.readline())
+        try:
+            if message["op"] == "publish":
+                if relay is not None:
+                    result = await relay.publish(message["sdp"], record=False)
+                    reply = {"id": result.stream_id, "sdp": result.answer_sdp}
+                else:
+                    reply = await stock.publish(message["sdp"])
+            elif message["op"] == "view":
+                if relay is not None:
+                    reply = {"sdp": await relay.view(message["id"], message["sdp"])}
+                else:
+                    reply = await stock.view(message["sdp"])
+            elif message["op"] == "cpu":
+                times = os.times()
+                reply = {"cpu": times.user + times.system, "wall": time.monotonic()}
+            elif message["op"] == "delays":
+                delays = (
+                    [d * 1000 for d in relay.forwarding_delays(message["id"])] if relay is not None else []
+                )
+                reply = {"p50": _pct(delays, 0.5), "p95": _pct(delays, 0.95), "max": _pct(delays, 1.0)}
+            else:
+                reply = {"error": f"unknown op {message['op']}"}
+        except Exception as exc:
+            reply = {"error": repr(exc)}
+        writer.write(json.dumps(reply).encode() + b"\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+
+
+# -- publisher process -------------------------------------------------------------------------------------
+
+
+async def run_publisher(port: int) -> None:
+    from streaming import Publisher, SyntheticVideoTrack
+
+    async def signal(offer: dict[str, Any]) -> dict[str, Any]:
+        return await call(port, {"op": "publish", "sdp": offer["sdp"]})
+
+    publisher = Publisher(signal, lambda: [SyntheticVideoTrack()])
+    print(await publisher.connect(), flush=True)
+    await asyncio.Event().wait()
+
+
+# -- viewers (this process) --------------------------------------------------------------------------------
+
+
+class BenchViewer:
+    def __init__(self, decode: bool) -> None:
+        self.decode = decode
+        self.pc = RTCPeerConnection()
+        transceiver = self.pc.addTransceiver("video", direction="recvonly")
+        self.frames = 0
+        self.joined_at = 0.0
+        self.first_frame_at: float | None = None
+        self.connected_at: float | None = None
+        self.latencies_ms: list[float] = []
+        self.measuring = False
+        self._task: asyncio.Task[None] | None = None
+        self.pc.on("connectionstatechange", self._on_state)
+        if decode:
+            self.pc.on("track", self._on_track)
+        else:
+            tap_encoded_frames(transceiver.receiver, self._on_encoded)
+
+    def _on_state(self) -> None:
+        if self.pc.connectionState == "connected" and self.connected_at is None:
+            self.connected_at = time.monotonic()
+
+    def _frame(self) -> None:
+        self.frames += 1
+        if self.first_frame_at is None:
+            self.first_frame_at = time.monotonic()
+
+    def _on_encoded(self, mime: str, rate: int, data: bytes, ts: int) -> None:
+        self._frame()
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        self._task = asyncio.ensure_future(self._consume(track))
+
+    async def _consume(self, track: MediaStreamTrack) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()
+                now_ms = time.time() * 1000
+                self._frame()
+                stamp = read_stamp(frame)
+                if stamp is not None and self.measuring:
+                    self.latencies_ms.append(now_ms - stamp.epoch_ms)
+
+    async def join(self, port: int, stream_id: str) -> None:
+        self.joined_at = time.monotonic()
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        reply = await call(port, {"op": "view", "id": stream_id, "sdp": self.pc.localDescription.sdp})
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        await self.pc.close()
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
+
+
+async def _spawn(*args: str) -> tuple[asyncio.subprocess.Process, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, *args, stdout=asyncio.subprocess.PIPE
+    )
+    line = await asyncio.wait_for(process.stdout.readline(), 30)
+    return process, line.decode().strip()
+
+
+async def probe_late_joiners(port: int, stream_id: str, count: int) -> list[float]:
+    """Join decoding viewers one at a time into the full relay: the "picture within a second" case."""
+    times = []
+    for _ in range(count):
+        viewer = BenchViewer(decode=True)
+        try:
+            await viewer.join(port, stream_id)
+            deadline = time.monotonic() + 5
+            while viewer.first_frame_at is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            if viewer.first_frame_at is not None:
+                times.append(round(viewer.first_frame_at - viewer.joined_at, 3))
+        finally:
+            await viewer.close()
+        await asyncio.sleep(0.5)
+    return times
+
+
+async def bench_mode(
+    mode: str, levels: list[int], window: float, decoded: int, batch: int, probes: int
+) -> dict[str, Any]:
+    relay_process, port_text = await _spawn("--role", "relay", "--mode", mode)
+    port = int(port_text)
+    publisher_process, stream_id = await _spawn("--role", "publisher", "--port", port_text)
+    viewers: list[BenchViewer] = []
+    results = []
+    try:
+        await asyncio.sleep(1.0)
+        for level in levels:
+            new: list[BenchViewer] = []
+            while len(viewers) < level:
+                # Spread the decoding sample over the crowd: the first viewer and the newest ones.
+                decode = len(viewers) == 0 or (level == levels[-1] and level - len(viewers) < decoded)
+                viewer = BenchViewer(decode)
+                viewers.append(viewer)
+                new.append(viewer)
+            for start in range(0, len(new), batch):
+                group = new[start : start + batch]
+                await asyncio.gather(*(v.join(port, stream_id) for v in group))
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline and any(v.first_frame_at is None for v in group):
+                    await asyncio.sleep(0.02)
+            await asyncio.sleep(1.0)  # settle
+            for viewer in viewers:
+                viewer.measuring = True
+                viewer.latencies_ms.clear()
+            counts = [v.frames for v in viewers]
+            relay_before = await call(port, {"op": "cpu"})
+            host_before = os.times()
+            wall_before = time.monotonic()
+            await asyncio.sleep(window)
+            wall = time.monotonic() - wall_before
+            relay_after = await call(port, {"op": "cpu"})
+            delays = await call(port, {"op": "delays", "id": stream_id})
+            host_after = os.times()
+            fps = [(v.frames - c) / wall for v, c in zip(viewers, counts, strict=True)]
+            latencies = [ms for v in viewers if v.decode for ms in v.latencies_ms]
+            ttff = [v.first_frame_at - v.joined_at for v in new if v.first_frame_at is not None]
+            connect = [v.connected_at - v.joined_at for v in new if v.connected_at is not None]
+            relay_cores = (relay_after["cpu"] - relay_before["cpu"]) / (
+                relay_after["wall"] - relay_before["wall"]
+            )
+            host_cores = (host_after.user + host_after.system - host_before.user - host_before.system) / wall
+            results.append(
+                {
+                    "viewers": level,
+                    "fps_per_viewer": {
+                        "min": _pct(fps, 0),
+                        "p50": _pct(fps, 0.5),
+                        "mean": round(statistics.mean(fps), 2),
+                    },
+                    "latency_ms": {
+                        "p50": _pct(latencies, 0.5),
+                        "p95": _pct(latencies, 0.95),
+                        "samples": len(latencies),
+                    },
+                    "time_to_first_frame_s": {
+                        "p50": _pct(ttff, 0.5),
+                        "p95": _pct(ttff, 0.95),
+                        "max": _pct(ttff, 1.0),
+                        "never": len(new) - len(ttff),
+                    },
+                    "time_to_connected_s": {"p50": _pct(connect, 0.5), "max": _pct(connect, 1.0)},
+                    "relay_forward_delay_ms": delays,
+                    "machine_load_1m": round(os.getloadavg()[0], 2),
+                    "relay_cpu_cores": round(relay_cores, 3),
+                    "relay_cpu_cores_per_viewer": round(relay_cores / level, 4),
+                    "viewer_host_cpu_cores": round(host_cores, 3),
+                }
+            )
+        late_joiners = await probe_late_joiners(port, stream_id, probes)
+    finally:
+        await asyncio.gather(*(v.close() for v in viewers), return_exceptions=True)
+        for process in (publisher_process, relay_process):
+            process.terminate()
+            await process.wait()
+    first, last = results[0], results[-1]
+    span = last["viewers"] - first["viewers"]
+    marginal = (last["relay_cpu_cores"] - first["relay_cpu_cores"]) / span if span else None
+    return {
+        "levels": results,
+        "late_joiner_ttff_s": {
+            "with_viewers": levels[-1],
+            "each": late_joiners,
+            "max": max(late_joiners) if late_joiners else None,
+        },
+        "marginal_relay_cores_per_viewer": None if marginal is None else round(marginal, 4),
+    }
+
+
+async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    import aiortc
+    import av
+
+    forward = await bench_mode("forward", args.levels, args.window, args.decoded, args.batch, args.probes)
+    stock = await bench_mode("stock", args.stock_levels, args.window, args.decoded, args.batch, args.probes)
+    top = forward["levels"][-1]
+    f_marginal, s_marginal = (
+        forward["marginal_relay_cores_per_viewer"],
+        stock["marginal_relay_cores_per_viewer"],
+    )
+    ttff_max = max((lvl["time_to_first_frame_s"]["max"] or 0) for lvl in forward["levels"])
+    return {
+        "benchmark": "video_relay",
+        "quick": args.quick,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "aiortc": aiortc.__version__,
+            "av": av.__version__,
+        },
+        "note": "machine_load_1m counts every process on the machine; above the core count, other work "
+        "competed with the relay, publisher and viewers and the figures are pessimistic",
+        "settings": {
+            "resolution": "640x480",
+            "source_fps": 30,
+            "codec": "VP8",
+            "window_s": args.window,
+            "decoded_viewers_per_level": "first viewer + the newest at the top level",
+            "join_batch": args.batch,
+        },
+        "forward": forward,
+        "stock_mediarelay": stock,
+        "cpu_ratio_stock_over_forward_per_viewer": (
+            round(s_marginal / f_marginal, 1) if f_marginal and s_marginal else None
+        ),
+        "targets": {
+            "top_level_viewers": top["viewers"],
+            "p95_latency_under_100ms": top["latency_ms"]["p95"] is not None
+            and top["latency_ms"]["p95"] < 100,
+            "all_viewers_29fps": (top["fps_per_viewer"]["min"] or 0) >= 29,
+            "batch_join_time_to_first_frame_under_1s": ttff_max < 1.0,
+            "late_joiner_time_to_first_frame_under_1s": (forward["late_joiner_ttff_s"]["max"] or 99) < 1.0,
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--role", choices=["bench", "relay", "publisher"], default="bench")
+    parser.add_argument("--mode", choices=["forward", "stock"], default="forward")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="short run: 1 and 10 viewers, 3 s windows")
+    parser.add_argument("--levels", default=None, help="viewer counts for the forwarding relay")
+    parser.add_argument("--stock-levels", default=None, help="viewer counts for the stock MediaRelay")
+    parser.add_argument("--window", type=float, default=None, help="measurement window per level, seconds")
+    parser.add_argument("--decoded", type=int, default=2, help="viewers that decode (latency sample)")
+    parser.add_argument("--batch", type=int, default=10, help="viewers joining at once")
+    parser.add_argument(
+        "--probes", type=int, default=5, help="late joiners timed one by one at the top level"
+    )
+    args = parser.parse_args()
+    if args.role == "relay":
+        asyncio.run(run_relay(args.mode))
+        return
+    if args.role == "publisher":
+        asyncio.run(run_publisher(args.port))
+        return
+    args.levels = [int(x) for x in (args.levels or ("1,10" if args.quick else "1,10,50,100")).split(",")]
+    args.stock_levels = [int(x) for x in (args.stock_levels or ("1,4" if args.quick else "1,10")).split(",")]
+    args.window = args.window or (3.0 if args.quick else 8.0)
+    print(json.dumps(asyncio.run(bench(args)), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+// REST client: bearer token from sessionStorage; the server's {error, detail, field} becomes an ApiError.
+
+const TOKEN_KEY = "cc.token";
+const USER_KEY = "cc.user";
+
+export class ApiError extends Error {
+  constructor(status, code, detail, field = null) {
+    super(detail || code || `HTTP ${status}`);
+    this.status = status;
+    this.code = code;
+    this.field = field;
+    this.network = status === 0;
+  }
+}
+
+export const token = () => sessionStorage.getItem(TOKEN_KEY);
+export const currentUser = () => JSON.parse(sessionStorage.getItem(USER_KEY) || "null");
+
+export function clearSession() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(USER_KEY);
+}
+
+async function request(method, path, { body, form, raw } = {}) {
+  const headers = {};
+  const t = token();
+  if (t) headers.Authorization = `Bearer ${t}`;
+  let payload;
+  if (form) payload = new URLSearchParams(form);
+  else if (body !== undefined) { headers["Content-Type"] = "application/json"; payload = JSON.stringify(body); }
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body: payload });
+  } catch (exc) {
+    throw new ApiError(0, "network", String(exc.message || exc));
+  }
+  if (!response.ok) {
+    let info = {};
+    try { info = await response.json(); } catch { /* not JSON */ }
+    if (response.status === 401 && path !== "/api/auth/token") onUnauthorized();
+    throw new ApiError(response.status, info.error || "http_error", info.detail || response.statusText, info.field);
+  }
+  if (raw) return response;
+  if (response.status === 204) return null;
+  const type = response.headers.get("content-type") || "";
+  return type.includes("json") ? response.json() : response.text();
+}
+
+function onUnauthorized() {
+  clearSession();
+  const here = location.pathname + location.search;
+  if (!location.pathname.endsWith("/index.html")) {
+    location.href = `/static/index.html?next=${encodeURIComponent(here)}`;
+  }
+}
+
+export const api = {
+  get: (path) => request("GET", path),
+  post: (path, body) => request("POST", path, { body: body ?? {} }),
+  patch: (path, body) => request("PATCH", path, { body: body ?? {} }),
+  put: (path, body) => request("PUT", path, { body: body ?? {} }),
+  del: (path) => request("DELETE", path),
+  raw: (path) => request("GET", path, { raw: true }),
+};
+
+/** GET that answers `fallback` when the resource does not exist yet (404/405, an API still being built)
+ * or the role may not read it (403): a panel then shows "not available" instead of failing the page. */
+export async function optional(path, fallback = null) {
+  try {
+    return await api.get(path);
+  } catch (exc) {
+    if (exc.status === 403 || exc.status === 404 || exc.status === 405) return fallback;
+    throw exc;
+  }
+}
+
+export async function signIn(username, password) {
+  const result = await request("POST", "/api/auth/token", { form: { username, password } });
+  sessionStorage.setItem(TOKEN_KEY, result.access_token);
+  const me = await api.get("/api/auth/me");
+  sessionStorage.setItem(USER_KEY, JSON.stringify(me));
+  return me;
+}
+
+export async function signOut() {
+  try { await api.post("/api/auth/revoke"); } catch { /* already invalid */ }
+  clearSession();
+}
+
+/** Download a protected file (the bearer token cannot ride on a plain link). */
+export async function download(path, filename) {
+  const response = await api.raw(path);
+  const url = URL.createObjectURL(await response.blob());
+  const link = Object.assign(document.createElement("a"), { href: url, download: filename });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}

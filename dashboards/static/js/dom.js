@@ -1,0 +1,59 @@
+// Tiny DOM helpers: build elements from data with textContent only (no innerHTML with server data).
+
+/** h("div", {class: "x", onclick: fn, dataset: {id: 1}}, "text", child) */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") el.className = value;
+    else if (key === "dataset") Object.assign(el.dataset, value);
+    else if (key === "style" && typeof value === "object") Object.assign(el.style, value);
+    else if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
+    else if (value === true) el.setAttribute(key, "");
+    else el.setAttribute(key, String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+/** Replace an element's children. */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+export const $ = (selector, root = document) => root.querySelector(selector);
+export const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
+
+/** Read a form into a plain object; empty strings are dropped, number inputs become numbers. */
+export function formData(form) {
+  const out = {};
+  for (const el of form.elements) {
+    if (!el.name || el.disabled) continue;
+    if (el.type === "checkbox") { out[el.name] = el.checked; continue; }
+    if (el.value === "") continue;
+    out[el.name] = el.type === "number" ? Number(el.value) : el.value;
+  }
+  return out;
+}
+
+/** Show a short message in the page's toast area. */
+export function toast(text, kind = "info") {
+  let box = document.getElementById("toasts");
+  if (!box) { box = h("div", { id: "toasts", role: "status", "aria-live": "polite" }); document.body.append(box); }
+  const item = h("div", { class: `toast toast-${kind}` }, text);
+  box.append(item);
+  setTimeout(() => item.remove(), kind === "error" ? 8000 : 4000);
+}
+
+export function params() {
+  return new URLSearchParams(location.search);
+}

@@ -1,0 +1,39 @@
+// Role-aware navigation: each role sees only the pages it works in (the server enforces the same rules).
+
+export const PAGES = {
+  board: { href: "/static/board.html", key: "nav.board" },
+  video: { href: "/static/video.html", key: "nav.video" },
+  taskforce: { href: "/static/taskforce.html", key: "nav.taskforce" },
+  field: { href: "/static/field.html", key: "nav.field" },
+  drill: { href: "/static/drill.html", key: "nav.drill" },
+  review: { href: "/static/review.html", key: "nav.review" },
+};
+
+/** The incident page is reached from the board or the field page; it is allowed wherever incidents are. */
+const ROLE_PAGES = {
+  admin: ["board", "video", "taskforce", "field", "drill", "review", "incident"],
+  commander: ["board", "video", "taskforce", "review", "incident"],
+  duty_officer: ["board", "video", "taskforce", "review", "incident"],
+  field_officer: ["field", "incident"],
+  organizer: ["drill", "review", "board", "incident"],
+  liaison: ["taskforce", "board", "video", "incident"],
+  evaluator: ["board", "drill", "review", "incident"],
+};
+
+/** Roles that may change live incidents (create, report, advance stages); evaluators and organizers read. */
+const INCIDENT_WRITERS = new Set(["admin", "commander", "duty_officer", "field_officer", "liaison"]);
+const INCIDENT_COMMANDERS = new Set(["admin", "commander"]);
+const ORDER_ISSUERS = new Set(["admin", "commander", "duty_officer"]);
+const DRILL_MANAGERS = new Set(["admin", "organizer"]);
+const REVIEW_WRITERS = new Set(["admin", "commander", "organizer", "evaluator"]);
+
+export const pagesFor = (role) => (ROLE_PAGES[role] || []).filter((p) => p in PAGES);
+export const mayOpen = (role, page) => (ROLE_PAGES[role] || []).includes(page);
+export const homeFor = (role) => PAGES[pagesFor(role)[0]]?.href || "/static/index.html";
+export const can = {
+  writeIncidents: (role) => INCIDENT_WRITERS.has(role),
+  commandIncidents: (role) => INCIDENT_COMMANDERS.has(role),
+  issueOrders: (role) => ORDER_ISSUERS.has(role),
+  manageDrills: (role) => DRILL_MANAGERS.has(role),
+  writeReviews: (role) => REVIEW_WRITERS.has(role),
+};

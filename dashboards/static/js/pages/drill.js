@@ -1,0 +1,109 @@
+// Drill console (organizer; evaluators read): scenarios, double-blind scheduling (only a commitment is
+// shown before the start), the live score, and the real-world stop. Channels: board, drill:{id}.
+import { api, optional } from "../api.js";
+import { $, fill, formData, h, params, toast } from "../dom.js";
+import { lang, onLangChange, t, tn } from "../i18n.js";
+import { can } from "../nav.js";
+import { drillBadge, startPage } from "../shell.js";
+import { fmt, officeInputToIso } from "../time.js";
+
+const page = await startPage("drill");
+if (page) await run(page);
+
+async function run({ user, hub }) {
+  const manager = can.manageDrills(user.role);
+  let scenarios = [];
+  let drills = [];
+  let selected = null;
+  let score = null;
+  let unsubscribe = null;
+  const title = (o) => (lang() === "en" ? o.title_en || o.en : o.title_zh || o["zh-CN"]) || o.key;
+
+  async function loadScenarios() {
+    scenarios = manager ? (await optional("/api/drills/scenarios", [])) || [] : [];
+    $("#schedule-panel").hidden = !manager;
+    fill($("#scenarios"), scenarios.map((s) => h("li", {}, h("label", { class: "row" },
+      h("input", { type: "checkbox", name: "pool", value: s.key, checked: true, style: { width: "auto" } }),
+      h("span", { class: "grow" }, title(s), " ", h("span", { class: "badge" }, tn("category", s.category)))))));
+  }
+
+  async function loadDrills() {
+    drills = (await optional("/api/drills", [])) || [];
+    fill($("#drills"), drills.length ? drills.slice().reverse().map((d) => h("li", {
+      class: d.id === selected ? "selected" : null, dataset: { id: d.id, status: d.status } },
+      h("a", { href: `?id=${d.id}`, onclick: (e) => { e.preventDefault(); select(d.id); } },
+        drillBadge(d), ` #${d.id} `, d.scenario_title ? title(d.scenario_title) : t("drill.sealed")),
+      h("span", {}, h("span", { class: "badge" }, tn("drill.status", d.status)), " ",
+        d.window_start ? `${fmt(d.window_start, "short")} – ${fmt(d.window_end, "short")}` : ""),
+      h("span", { class: "commitment" }, `${t("drill.commitment")}: ${d.commitment}`)))
+      : h("li", { class: "empty" }, t("drill.no_runs")));
+  }
+
+  async function select(id) {
+    selected = id;
+    history.replaceState(null, "", `?id=${id}`);
+    unsubscribe?.();
+    unsubscribe = hub.subscribe(`drill:${id}`, { onMessage: () => loadScore(), onReset: () => loadScore() });
+    await loadDrills();
+    await loadScore();
+  }
+
+  async function loadScore() {
+    if (!selected) return;
+    const drill = drills.find((d) => d.id === selected);
+    try {
+      score = await api.get(`/api/drills/${selected}/score`);
+    } catch (exc) {
+      score = { status: drill?.status, note: exc.message }; // e.g. 409 before the start
+    }
+    $("#drill-title").textContent = drill?.scenario_title ? title(drill.scenario_title) : `#${selected}`;
+    const s = score?.score;
+    const active = drill && (drill.status === "running" || drill.status === "scheduled");
+    fill($("#score"),
+      h("div", { class: "row" }, h("span", { class: "score-big", id: "overall" }, s?.overall != null ? s.overall.toFixed(1) : "—"),
+        s?.rating ? h("span", { class: `rating rating-${s.rating}` }, s.rating) : null,
+        s?.capped ? h("span", { class: "badge" }, t("drill.capped")) : null,
+        h("span", { class: "badge" }, tn("drill.status", score?.status || drill?.status))),
+      score?.note ? h("p", { class: "muted" }, score.note) : null,
+      drill?.stop_reason ? h("p", { class: "error" }, `${t("drill.stopped_because")}: ${drill.stop_reason}`) : null,
+      s ? h("table", { class: "grid" }, h("thead", {}, h("tr", {}, ["review.check", "drill.status", "review.elapsed", "review.score", "review.rating"].map((k) => h("th", {}, t(k))))),
+        h("tbody", {}, s.checks.map((c) => h("tr", { dataset: { check: c.check_id } },
+          h("td", {}, c.check_id, c.critical ? " *" : ""), h("td", {}, tn("check.status", c.status)),
+          h("td", {}, c.elapsed != null ? `${c.elapsed.toFixed(1)} min` : "—"),
+          h("td", {}, c.score != null ? c.score.toFixed(2) : "—"),
+          h("td", {}, c.rating ? h("span", { class: `rating rating-${c.rating}` }, c.rating) : "—"))))) : null,
+      manager && active ? h("button", { type: "button", class: "danger big", id: "stop-drill", onclick: stop }, t("drill.stop")) : null);
+  }
+
+  async function stop() {
+    const reason = prompt(t("drill.stop_confirm"), t("drill.stop_reason_default"));
+    if (!reason) return;
+    try {
+      await api.post(`/api/drills/${selected}/stop`, { reason });
+      toast(t("drill.stopped"), "ok");
+      await loadDrills();
+      await loadScore();
+    } catch (exc) { toast(exc.message, "error"); }
+  }
+
+  $("#schedule-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = formData(event.target);
+    const pool = [...document.querySelectorAll("input[name=pool]:checked")].map((el) => el.value);
+    try {
+      const drill = await api.post("/api/drills", {
+        window_start: officeInputToIso(data.window_start), window_end: officeInputToIso(data.window_end),
+        scenarios: pool, time_scale: data.time_scale || 1 });
+      toast(t("drill.scheduled"), "ok");
+      await select(drill.id);
+    } catch (exc) { toast(exc.message, "error"); }
+  });
+
+  onLangChange(() => { loadScenarios(); loadDrills(); loadScore(); });
+  await Promise.all([loadScenarios(), loadDrills()]);
+  const wanted = Number(params().get("id")) || drills.find((d) => d.status === "running")?.id || drills.at(-1)?.id;
+  if (wanted) await select(wanted);
+  hub.subscribe("board", { onMessage: (data) => { if (data.type?.startsWith("drill.")) loadDrills().then(loadScore); } });
+  setInterval(() => { if (drills.find((d) => d.id === selected)?.status === "running") loadScore(); }, 5000);
+  document.body.dataset.ready = "true";
+}

@@ -1,0 +1,167 @@
+// Field officer page (phone): publish camera + microphone + GPS, file reports, record zones, acknowledge
+// orders; reports queue while offline. Channels: user:{me} (orders), incident:{id}.
+import { api, optional } from "../api.js";
+import { $, fill, formData, h, toast } from "../dom.js";
+import { onLangChange, t } from "../i18n.js";
+import { onOutboxChange, pendingCount, send } from "../outbox.js";
+import { drillBadge, markDrill, startPage } from "../shell.js";
+import { fmt } from "../time.js";
+import { Publisher } from "../webrtc.js";
+
+const INCIDENT_KEY = "cc.field.incident";
+
+const page = await startPage("field");
+if (page) await run(page);
+
+async function run({ user, hub }) {
+  let incidents = [];
+  let orders = null;
+  let fix = null;
+  let publisher = null;
+  const incidentId = () => Number($("#incident-select").value) || null;
+
+  // -- incident choice --------------------------------------------------------------------------------
+  async function loadIncidents() {
+    incidents = await api.get("/api/incidents");
+    const chosen = Number(localStorage.getItem(INCIDENT_KEY)) || incidents[0]?.id || null;
+    fill($("#incident-select"), h("option", { value: "" }, t("field.no_incident")),
+      incidents.map((i) => h("option", { value: i.id, selected: i.id === chosen },
+        `${i.drill ? `[${t("drill.badge")}] ` : ""}#${i.id} ${i.title}`)));
+    onIncidentChange();
+  }
+  function onIncidentChange() {
+    const id = incidentId();
+    localStorage.setItem(INCIDENT_KEY, id || "");
+    const link = $("#incident-link");
+    link.hidden = !id;
+    link.href = id ? `/static/incident.html?id=${id}` : "#";
+    const incident = incidents.find((i) => i.id === id);
+    document.querySelector(".field > .panel").classList.toggle("is-drill", Boolean(incident?.drill));
+    for (const form of ["#written-form", "#zone-form"]) for (const el of $(form).elements) el.disabled = !id;
+    $("#phone-report").disabled = !id;
+    const phoneDone = incident?.deadlines?.find((d) => d.kind === "phone_report")?.done_at;
+    $("#phone-report").classList.toggle("done", Boolean(phoneDone));
+  }
+  $("#incident-select").addEventListener("change", onIncidentChange);
+
+  // -- live camera ------------------------------------------------------------------------------------
+  function setLiveState(state, error) {
+    $("#live-state").dataset.state = state;
+    $("#live-state").textContent = t(`field.state.${state}`);
+    $("#live-toggle").textContent = t(state === "idle" || state === "failed" ? "field.start" : "field.stop");
+    document.body.dataset.live = state;
+    if (publisher?.streamId) document.body.dataset.streamId = publisher.streamId;
+    if (state === "failed") toast(`${t("field.state.failed")}: ${error?.message || ""}`, "error");
+  }
+  $("#live-toggle").addEventListener("click", async () => {
+    if (publisher && !publisher.stopped) { await publisher.stop(); publisher = null; $("#preview").srcObject = null; return; }
+    publisher = new Publisher({ incidentId: incidentId(), onState: setLiveState });
+    if (fix) publisher.sendPosition(fix);
+    try {
+      $("#preview").srcObject = await publisher.start();
+    } catch (exc) {
+      setLiveState("idle");
+      toast(`${t("field.camera_error")}: ${exc.message}`, "error");
+      publisher = null;
+    }
+  });
+
+  // -- GPS ---------------------------------------------------------------------------------------------
+  if (navigator.geolocation) {
+    navigator.geolocation.watchPosition((pos) => {
+      fix = { lat: pos.coords.latitude, lon: pos.coords.longitude, accuracy: pos.coords.accuracy };
+      $("#gps").textContent = `${fix.lat.toFixed(5)}, ${fix.lon.toFixed(5)} ±${Math.round(fix.accuracy || 0)}m`;
+      $("#gps").dataset.fix = "true";
+      publisher?.sendPosition(fix);
+    }, () => { $("#gps").textContent = t("field.gps.denied"); }, { enableHighAccuracy: true, maximumAge: 5000 });
+  } else $("#gps").textContent = t("field.gps.denied");
+
+  // -- reports and zones, through the outbox --------------------------------------------------------------
+  async function file(path, body, form) {
+    try {
+      const { sent } = await send(path, body);
+      toast(sent ? t("field.sent") : t("field.queued"), sent ? "ok" : "info");
+      form?.reset();
+      return sent;
+    } catch (exc) { toast(exc.message, "error"); return false; }
+  }
+  $("#phone-report").addEventListener("click", async () => {
+    if (await file(`/api/incidents/${incidentId()}/reports`, { kind: "phone", note: fix ? `GPS ${fix.lat.toFixed(5)},${fix.lon.toFixed(5)}` : "" })) {
+      $("#phone-report").classList.add("done");
+    }
+  });
+  $("#written-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    file(`/api/incidents/${incidentId()}/reports`, { kind: "written", ...formData(event.target) }, event.target);
+  });
+  $("#zone-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const data = formData(event.target);
+    const incident = incidents.find((i) => i.id === incidentId());
+    const where = fix || incident?.location;
+    if (!where) { toast(t("field.gps.none"), "error"); return; }
+    const zone = { kind: data.kind, lat: where.lat, lon: where.lon, radius_m: data.radius_m || 50,
+      teams: (data.teams || "").split(/[,，、]/).map((s) => s.trim()).filter(Boolean), note: data.note || "" };
+    file(`/api/incidents/${incidentId()}/zones`, { zones: [zone] });
+  });
+  const showOutbox = (n) => { $("#outbox").hidden = n === 0; $("#outbox").textContent = t("field.outbox", { n }); };
+  onOutboxChange(showOutbox);
+  showOutbox(pendingCount());
+
+  // -- orders: delivered when they reach the phone, read when shown, acknowledged by a tap ---------------
+  const receipt = (o) => (o.receipts || []).find((r) => r.user_id === user.id) || null;
+  async function loadOrders() {
+    const rows = await optional("/api/orders", null);
+    orders = rows && rows.filter((o) => receipt(o));
+    renderOrders();
+    for (const o of orders || []) confirm(o);
+  }
+  async function confirm(order) {
+    const mine = receipt(order);
+    for (const step of ["delivered", "read"]) {
+      if (mine && !mine[`${step}_at`]) {
+        try { Object.assign(mine, await api.post(`/api/orders/${order.id}/${step}`)); } catch { return; }
+      }
+    }
+  }
+  function renderOrders() {
+    const open = orders && orders.filter((o) => !receipt(o)?.acknowledged_at);
+    $("#orders-count").textContent = open ? open.length : "—";
+    fill($("#orders"), orders === null ? h("li", { class: "empty" }, t("board.not_available"))
+      : orders.length ? orders.map((o) => {
+        const acked = receipt(o)?.acknowledged_at;
+        return markDrill(h("li", { class: `order${acked ? " acked" : ""}`, dataset: { id: o.id } },
+          h("div", { class: "row" }, drillBadge(o), h("strong", {}, o.text)),
+          h("div", { class: "muted" }, `${o.issued_by} · ${fmt(o.created_at, "short")}`),
+          acked ? h("span", { class: "muted ack-done" }, `${t("field.acked")} ${fmt(acked, "time")}`)
+            : h("button", { type: "button", class: "primary big ack", onclick: () => acknowledge(o) }, t("field.ack"))), o);
+      }) : h("li", { class: "empty" }, t("field.no_orders")));
+  }
+  async function acknowledge(order) {
+    try {
+      const updated = await api.post(`/api/orders/${order.id}/acknowledge`, {});
+      Object.assign(receipt(order), updated);
+      renderOrders();
+    } catch (exc) { toast(exc.message, "error"); }
+  }
+  function onUserMessage(data) {
+    if (data.type === "order.issued" && data.order && orders) {
+      if (!orders.some((o) => o.id === data.order.id)) orders.unshift(data.order);
+      renderOrders();
+      confirm(data.order).then(renderOrders);
+      toast(data.order.text, "info");
+      navigator.vibrate?.(300);
+      return;
+    }
+    if (data.type?.startsWith("order.")) { loadOrders().catch(() => {}); return; }
+    if (data.type?.startsWith("incident.") || data.type?.startsWith("deadline.")) loadIncidents().catch(() => {});
+  }
+
+  onLangChange(() => { loadIncidents().catch(() => {}); renderOrders(); setLiveState($("#live-state").dataset.state); });
+  await loadIncidents();
+  await loadOrders().catch(() => {});
+  hub.subscribe(`user:${user.id}`, { onMessage: onUserMessage, onReset: () => loadOrders().catch(() => {}) });
+  hub.subscribe("board", { onMessage: (data) => { if (data.type === "incident.created") loadIncidents().catch(() => {}); } });
+  document.body.dataset.ready = "true";
+
+}

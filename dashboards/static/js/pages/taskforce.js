@@ -1,0 +1,168 @@
+// Task-force channel ("1 + N"): messages, member departments with presence, tasks with deadlines,
+// first-receiver matters and handovers. Channel: taskforce:{id}.
+import { api, optional } from "../api.js";
+import { countdown } from "../countdown.js";
+import { $, fill, formData, h, params, toast } from "../dom.js";
+import { onLangChange, t } from "../i18n.js";
+import { can } from "../nav.js";
+import { deptName, drillBadge, loadDepartments, markDrill, startPage } from "../shell.js";
+import { fmt, officeInputToIso } from "../time.js";
+
+const page = await startPage("taskforce");
+if (page) await run(page);
+
+async function run({ user, hub }) {
+  await loadDepartments();
+  let list = await api.get("/api/taskforces");
+  let current = null;
+  let messages = [];
+  let tasks = [];
+  let matters = [];
+  let online = [];
+  let unsubscribe = null;
+  const manager = can.commandIncidents(user.role) || user.role === "duty_officer";
+
+  function renderList() {
+    fill($("#taskforces"), list.length ? list.map((tf) => markDrill(h("li", { class: tf.id === current?.id ? "selected" : null, dataset: { id: tf.id } },
+      h("div", { class: "row" }, drillBadge(tf), h("a", { href: `?id=${tf.id}`, onclick: (e) => { e.preventDefault(); select(tf.id); } }, tf.name)),
+      h("span", { class: "muted" }, `${deptName(tf.lead_department)} + ${tf.members.filter((m) => m.role !== "lead").length}`)), tf))
+      : h("li", { class: "empty" }, t("taskforce.none")));
+  }
+
+  async function select(id) {
+    current = list.find((tf) => tf.id === id) || null;
+    history.replaceState(null, "", current ? `?id=${id}` : location.pathname);
+    renderList();
+    if (!current) return;
+    unsubscribe?.();
+    await loadAll();
+    unsubscribe = hub.subscribe(`taskforce:${id}`, { onMessage, onReset: loadAll });
+    refreshPresence();
+  }
+
+  async function loadAll() {
+    const id = current.id;
+    [current, messages, tasks, matters] = await Promise.all([
+      api.get(`/api/taskforces/${id}`), api.get(`/api/taskforces/${id}/messages`),
+      api.get(`/api/taskforces/${id}/tasks`), optional("/api/matters", []),
+    ]);
+    matters = (matters || []).filter((m) => m.taskforce_id === id);
+    render();
+  }
+
+  function render() {
+    fill($("#tf-name"), drillBadge(current), current.name);
+    $("#tf-purpose").textContent = current.purpose;
+    renderMembers();
+    renderMessages();
+    renderTasks();
+    renderMatters();
+  }
+
+  function renderMembers() {
+    const here = new Set(online.map((u) => u.department));
+    fill($("#members"), current.members.map((m) => h("li", { dataset: { department: m.department } },
+      h("span", {}, h("span", { class: `presence-dot${here.has(m.department) ? " on" : ""}` }), deptName(m.department),
+        m.role === "lead" ? h("span", { class: "badge" }, t("taskforce.lead")) : null),
+      h("span", { class: "muted" }, online.filter((u) => u.department === m.department).map((u) => u.name).join("、")))));
+  }
+
+  function renderMessages() {
+    const box = $("#messages");
+    const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+    const sorted = [...messages].sort((a, b) => a.id - b.id);
+    fill(box, sorted.map((m) => markDrill(h("div", { class: "message", dataset: { id: m.id } },
+      h("div", { class: "who" }, drillBadge(m), `${m.author_name} · ${deptName(m.author_department)} · ${fmt(m.at, "short")}`),
+      h("div", {}, m.text ?? m.body)), m)));
+    if (atBottom || sorted.length < 30) box.scrollTop = box.scrollHeight;
+  }
+
+  function renderTasks() {
+    fill($("#tasks"), tasks.length ? tasks.map((task) => {
+      const mine = task.owner_department === user.department || user.role === "admin";
+      return markDrill(h("li", { dataset: { id: task.id, status: task.status } },
+        h("div", { class: "row" }, drillBadge(task), h("strong", {}, task.title),
+          h("span", { class: "badge" }, t(`taskforce.status.${task.status}`))),
+        h("div", { class: "row muted" }, deptName(task.owner_department),
+          task.status === "done" ? fmt(task.completed_at, "short")
+            : countdown({ kind: "task", due_at: task.due_at, status: task.overdue ? "missed" : undefined }, { label: false })),
+        task.completion_note ? h("div", { class: "muted" }, task.completion_note) : null,
+        mine && task.status !== "done" ? h("div", { class: "task-actions" },
+          task.status === "open" ? h("button", { type: "button", onclick: () => act(`/api/tasks/${task.id}/acknowledge`) }, t("taskforce.ack")) : null,
+          h("button", { type: "button", class: "primary", onclick: () => complete(task) }, t("taskforce.complete"))) : null), task);
+    }) : h("li", { class: "empty" }, t("board.none")));
+    const form = $("#task-form");
+    form.hidden = !manager;
+    if (manager) fill($("#task-owner"), current.members.map((m) => h("option", { value: m.department }, deptName(m.department))));
+  }
+
+  function renderMatters() {
+    fill($("#matters"), matters.length ? matters.map((m) => h("li", { dataset: { id: m.id } },
+      h("strong", {}, m.title),
+      h("div", { class: "muted" }, `${t("incident.first_department")}: ${deptName(m.first_department)} · ${t("taskforce.owner")}: ${deptName(m.owner_department)}`),
+      m.pending_department ? h("div", { class: "row" }, h("span", { class: "badge colour-orange" }, t("taskforce.pending_to", { dept: deptName(m.pending_department) })),
+        m.pending_reason,
+        m.pending_department === user.department ? [
+          h("button", { type: "button", class: "primary", onclick: () => act(`/api/matters/${m.id}/accept`, {}) }, t("taskforce.accept")),
+          h("button", { type: "button", onclick: () => refuse(m) }, t("taskforce.refuse"))] : null) : null))
+      : h("li", { class: "empty" }, t("board.none")));
+  }
+
+  async function act(path, body) {
+    try { await api.post(path, body); await loadAll(); } catch (exc) { toast(exc.message, "error"); }
+  }
+  function complete(task) {
+    const note = prompt(t("incident.note"));
+    if (note) act(`/api/tasks/${task.id}/complete`, { note });
+  }
+  function refuse(matter) {
+    const reason = prompt(t("incident.reason"));
+    if (reason) act(`/api/matters/${matter.id}/refuse`, { reason });
+  }
+
+  function onMessage(data) {
+    if (data.type === "taskforce.message" && data.message) {
+      if (!messages.some((m) => m.id === data.message.id)) messages.push(data.message);
+      renderMessages();
+      return;
+    }
+    loadAll().catch(() => {});
+  }
+
+  async function refreshPresence() {
+    if (!current) return;
+    online = (await hub.presence(`taskforce:${current.id}`)) || [];
+    renderMembers();
+  }
+
+  $("#message-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!current) return;
+    const input = $("#message-input");
+    try {
+      const message = await api.post(`/api/taskforces/${current.id}/messages`, { text: input.value });
+      if (!messages.some((m) => m.id === message.id)) messages.push(message);
+      input.value = "";
+      renderMessages();
+    } catch (exc) { toast(exc.message, "error"); }
+  });
+  $("#task-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = formData(event.target);
+    data.due_at = officeInputToIso(data.due_at); // entered in office time, whatever the browser's zone
+    try { await api.post(`/api/taskforces/${current.id}/tasks`, data); event.target.reset(); await loadAll(); }
+    catch (exc) { toast(exc.message, "error"); }
+  });
+
+  onLangChange(() => { renderList(); if (current) render(); });
+  renderList();
+  const wanted = Number(params().get("id")) || list[0]?.id;
+  if (wanted) await select(wanted);
+  hub.subscribe("board", { onMessage: async (data) => {
+    if (data.type === "taskforce.created") { list = await api.get("/api/taskforces"); renderList(); }
+  } });
+  setInterval(refreshPresence, 15000);
+  // Until the hub confirms the channel (offline, or the channel refused), poll the snapshot instead.
+  setInterval(() => { if (current && hub.position(`taskforce:${current.id}`) === null) loadAll().catch(() => {}); }, 5000);
+  document.body.dataset.ready = "true";
+}

@@ -1,0 +1,99 @@
+// Video wall: every live body-cam stream in a grid with officer, incident, position and health; click a
+// tile to enlarge it. Each view goes through POST /api/streams/{id}/view, which the server audits.
+import { optional } from "../api.js";
+import { $, fill, h, params } from "../dom.js";
+import { onLangChange, t } from "../i18n.js";
+import { drillBadge, markDrill, startPage } from "../shell.js";
+import { fmt } from "../time.js";
+import { viewStream } from "../webrtc.js";
+
+const page = await startPage("video");
+if (page) await run(page);
+
+async function run({ hub }) {
+  const tiles = new Map(); // stream id -> {el, pc, info}
+  let available = true;
+
+  const officerName = (s) => (typeof s.officer === "object" && s.officer ? s.officer.display_name || s.officer.name : s.officer) || s.id;
+
+  function healthText(health) {
+    if (!health || typeof health !== "object") return health ? String(health) : "—";
+    const parts = [];
+    if (health.fps != null) parts.push(`${Math.round(health.fps)} fps`);
+    if (health.bitrate_kbps != null) parts.push(`${Math.round(health.bitrate_kbps)} kbps`);
+    if (health.loss_fraction != null) parts.push(`${(health.loss_fraction * 100).toFixed(1)}%`);
+    if (health.rtt_ms != null) parts.push(`${Math.round(health.rtt_ms)} ms`);
+    return parts.join(" · ") || "—";
+  }
+  const healthBad = (health) => health && typeof health === "object" && ((health.fps ?? 30) < 10 || (health.loss_fraction ?? 0) > 0.05);
+
+  function overlay(info) {
+    const pos = info.position;
+    return [
+      h("div", { class: "top" }, h("span", { class: "live-dot" }, "LIVE"), drillBadge(info),
+        h("button", { type: "button", class: "close", onclick: (e) => { e.stopPropagation(); enlarge(null); } }, t("video.close"))),
+      h("div", { class: "overlay" },
+        h("strong", { class: "officer" }, officerName(info)),
+        info.incident_id ? h("a", { href: `/static/incident.html?id=${info.incident_id}`, onclick: (e) => e.stopPropagation() }, `#${info.incident_id}`) : null,
+        h("span", { class: "position" }, `${t("video.position")}: ${pos ? `${Number(pos.lat).toFixed(5)}, ${Number(pos.lon).toFixed(5)}` : "—"}`),
+        h("span", { class: `health${healthBad(info.health) ? " health-bad" : ""}` }, `${t("video.health")}: ${healthText(info.health)}`),
+        h("span", { class: "muted" }, `${t("video.started")} ${fmt(info.started_at, "time")}`)),
+    ];
+  }
+
+  function enlarge(id) {
+    for (const [key, tile] of tiles) tile.el.classList.toggle("enlarged", key === id);
+  }
+
+  async function connect(tile) {
+    try {
+      const { pc } = await viewStream(tile.info.id, (media) => { tile.video.srcObject = media; });
+      tile.pc = pc;
+      pc.onconnectionstatechange = () => {
+        if (pc.connectionState === "failed" && tiles.get(tile.info.id) === tile) { pc.close(); setTimeout(() => connect(tile), 2000); }
+      };
+    } catch (exc) {
+      tile.el.querySelector(".overlay").append(h("span", { class: "error" }, exc.message));
+    }
+  }
+
+  async function load() {
+    const streams = await optional("/api/streams", null);
+    available = streams !== null;
+    const live = new Map((streams || []).map((s) => [String(s.id), s]));
+    for (const [id, tile] of tiles) {
+      if (!live.has(id)) { tile.pc?.close(); tile.el.remove(); tiles.delete(id); }
+    }
+    for (const [id, info] of live) {
+      let tile = tiles.get(id);
+      if (!tile) {
+        const video = h("video", { autoplay: true, muted: true, playsinline: true });
+        const el = h("article", { class: "tile", dataset: { id }, onclick: () => enlarge(el.classList.contains("enlarged") ? null : id) }, video);
+        tile = { el, video, info, pc: null };
+        tiles.set(id, tile);
+        connect(tile);
+      }
+      tile.info = info;
+      markDrill(tile.el, info);
+      tile.el.replaceChildren(tile.video, ...overlay(info));
+    }
+    render();
+  }
+
+  function render() {
+    $("#stream-count").textContent = tiles.size;
+    const box = $("#tiles");
+    if (!tiles.size) { fill(box, h("p", { class: "empty" }, available ? t("video.no_streams") : t("board.not_available"))); return; }
+    box.querySelector(".empty")?.remove();
+    for (const tile of tiles.values()) if (tile.el.parentNode !== box) box.append(tile.el);
+  }
+
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape") enlarge(null); });
+  onLangChange(() => load().catch(() => {}));
+  await load();
+  const wanted = params().get("stream");
+  if (wanted) enlarge(wanted);
+  hub.subscribe("board", { onMessage: (data) => { if (data.type?.startsWith("stream.")) load().catch(() => {}); } });
+  setInterval(() => load().catch(() => {}), 5000); // health and position change continuously
+  document.body.dataset.ready = "true";
+}

@@ -1,0 +1,99 @@
+// Page bootstrap: translations, the signed-in user, the role check, the header and the hub connection.
+import { api, clearSession, currentUser, signOut, token } from "./api.js";
+import { $, h } from "./dom.js";
+import { Hub } from "./hub.js";
+import { initI18n, lang, onLangChange, setLang, t, tn } from "./i18n.js";
+import { PAGES, homeFor, mayOpen, pagesFor } from "./nav.js";
+
+function toSignIn() {
+  clearSession();
+  location.href = `/static/index.html?next=${encodeURIComponent(location.pathname + location.search)}`;
+}
+
+/** Start a page; resolves to {user, hub, main} or null when the user may not open it. */
+export async function startPage(pageId, { hub: withHub = true } = {}) {
+  await initI18n();
+  if (!token()) { toSignIn(); return null; }
+  let user = currentUser();
+  if (!user) {
+    try { user = await api.get("/api/auth/me"); } catch { toSignIn(); return null; }
+  }
+  document.body.dataset.role = user.role;
+  const main = $("main");
+  renderHeader(user, pageId);
+  if (!mayOpen(user.role, pageId)) {
+    main.replaceChildren(h("section", { class: "panel forbidden", id: "forbidden" },
+      h("h2", {}, t("forbidden.title")),
+      h("p", {}, t("forbidden.detail", { role: tn("role", user.role) })),
+      h("a", { href: homeFor(user.role), class: "button" }, t("forbidden.home"))));
+    return null;
+  }
+  let hub = null;
+  document.getElementById("hub-status").hidden = !withHub;
+  if (withHub) {
+    hub = new Hub({
+      token,
+      onAuthFailed: toSignIn,
+      onStatus: renderHubStatus,
+      onError: (frame) => console.warn("hub error", frame),
+    });
+    hub.connect();
+  }
+  return { user, hub, main };
+}
+
+function renderHeader(user, pageId) {
+  const nav = h("nav", { class: "nav", "aria-label": "pages" },
+    pagesFor(user.role).map((id) =>
+      h("a", { href: PAGES[id].href, class: id === pageId ? "active" : null, "data-i18n": PAGES[id].key,
+        dataset: { page: id } }, t(PAGES[id].key))));
+  const langButton = h("button", { class: "lang-switch", id: "lang-switch", type: "button",
+    onclick: () => setLang(lang() === "zh-CN" ? "en" : "zh-CN") }, lang() === "zh-CN" ? "EN" : "中文");
+  const header = h("header", { class: "topbar" },
+    h("a", { class: "brand", href: homeFor(user.role), "data-i18n": "app.name" }, t("app.name")),
+    nav,
+    h("span", { class: "hub-status", id: "hub-status", dataset: { status: "offline" } }, t("hub.offline")),
+    h("span", { class: "who", id: "who" }, `${user.display_name || user.name} · `,
+      h("span", { "data-i18n": `role.${user.role}` }, tn("role", user.role))),
+    langButton,
+    h("button", { type: "button", class: "ghost", id: "sign-out", "data-i18n": "auth.sign_out",
+      onclick: async () => { await signOut(); location.href = "/static/index.html"; } }, t("auth.sign_out")));
+  document.body.prepend(header);
+  // The switch shows the other language's name.
+  onLangChange(() => {
+    langButton.textContent = lang() === "zh-CN" ? "EN" : "中文";
+    renderHubStatus();
+  });
+}
+
+function renderHubStatus(status) {
+  const el = document.getElementById("hub-status");
+  if (!el) return;
+  if (status) el.dataset.status = status;
+  el.textContent = t(`hub.${el.dataset.status}`);
+}
+
+/** The 演练 / DRILL badge for anything that comes from a drill (null for real-world items). */
+export function drillBadge(item) {
+  return item?.drill ? h("span", { class: "badge badge-drill", "data-i18n": "drill.badge" }, t("drill.badge")) : null;
+}
+
+/** Mark an element as drill traffic (badge + distinct border) when the item is from a drill. */
+export function markDrill(el, item) {
+  if (item?.drill) el.classList.add("is-drill");
+  return el;
+}
+
+/** A department's display name, from a cached /api/departments. */
+let departments = null;
+export async function loadDepartments() {
+  if (!departments) {
+    try { departments = await api.get("/api/departments"); } catch { departments = []; }
+  }
+  return departments;
+}
+export function deptName(code) {
+  const d = (departments || []).find((x) => x.code === code);
+  if (!d) return code || "—";
+  return lang() === "en" ? d.name_en : d.name_zh;
+}

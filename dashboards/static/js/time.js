@@ -1,0 +1,72 @@
+// Times are stored in UTC and shown in the office's zone (Asia/Shanghai); countdowns are computed locally.
+import { lang, t } from "./i18n.js";
+
+export const TIME_ZONE = "Asia/Shanghai";
+/** Default warning window before a deadline (settings.deadline_warning_minutes); a deadline's own
+ * `warn_at`, when the server sends it, wins. */
+export const WARN_SECONDS = 180;
+
+const formatters = new Map();
+function formatter(kind) {
+  const key = `${lang()}|${kind}`;
+  if (!formatters.has(key)) {
+    const options = {
+      datetime: { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" },
+      time: { hour: "2-digit", minute: "2-digit", second: "2-digit" },
+      date: { year: "numeric", month: "2-digit", day: "2-digit" },
+      short: { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" },
+    }[kind];
+    formatters.set(key, new Intl.DateTimeFormat(lang() === "en" ? "en-GB" : "zh-CN", {
+      ...options, timeZone: TIME_ZONE, hour12: false,
+    }));
+  }
+  return formatters.get(key);
+}
+
+export const parse = (iso) => (iso ? new Date(iso) : null);
+
+export function fmt(iso, kind = "datetime") {
+  const date = iso instanceof Date ? iso : parse(iso);
+  return date && !Number.isNaN(date.getTime()) ? formatter(kind).format(date) : "—";
+}
+
+/** 3725 -> "1:02:05", 65 -> "01:05"; negative values are shown as their magnitude. */
+export function clock(seconds) {
+  const s = Math.abs(Math.trunc(seconds));
+  const hh = Math.floor(s / 3600);
+  const mm = String(Math.floor((s % 3600) / 60)).padStart(2, "0");
+  const ss = String(s % 60).padStart(2, "0");
+  if (hh >= 24) return t("time.days", { d: Math.floor(hh / 24), h: hh % 24 });
+  return hh ? `${hh}:${mm}:${ss}` : `${mm}:${ss}`;
+}
+
+/** The state of a deadline now: "pending" | "warning" | "missed" | "met" | "met_late", and seconds left. */
+export function deadlineState(deadline, now = Date.now()) {
+  if (deadline.done_at || deadline.status === "met" || deadline.status === "met_late") {
+    return { status: deadline.status === "met_late" ? "met_late" : "met", left: 0 };
+  }
+  const due = parse(deadline.due_at).getTime();
+  const left = Math.floor((due - now) / 1000);
+  if (left <= 0 || deadline.status === "missed") return { status: "missed", left };
+  const warnAt = deadline.warn_at ? parse(deadline.warn_at).getTime() : due - WARN_SECONDS * 1000;
+  if (now >= warnAt || deadline.status === "warning") return { status: "warning", left };
+  return { status: "pending", left };
+}
+
+export function countdownText(state) {
+  if (state.status === "met") return t("deadline.met");
+  if (state.status === "met_late") return t("deadline.met_late");
+  if (state.status === "missed") return t("deadline.overdue", { time: clock(state.left) });
+  return t("deadline.left", { time: clock(state.left) });
+}
+
+/** A `datetime-local` value read as office time (China keeps UTC+8 all year) -> ISO-8601 with offset. */
+export function officeInputToIso(value) {
+  return value ? `${value.length === 16 ? `${value}:00` : value}+08:00` : null;
+}
+
+/** An ISO time -> a `datetime-local` value in office time. */
+export function isoToOfficeInput(iso) {
+  const d = new Date(new Date(iso).getTime() + 8 * 3600 * 1000);
+  return d.toISOString().slice(0, 16);
+}

@@ -1,0 +1,181 @@
+"""The viewer side of the relay: bounded, keyframe-gated tracks that hand ``av.Packet`` to aiortc.
+
+A live viewer must never watch the past: when a viewer's sender falls behind, its queue is emptied and it
+waits for the next keyframe (asking the publisher for one) instead of growing memory and latency, which is
+what ``MediaRelay`` does by default (aiortc#498, #898).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+
+import av
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from streaming.frames import EncodedFrame
+
+logger = logging.getLogger(__name__)
+
+#: About one second of video at 30 fps; a viewer further behind than this is resynchronised.
+VIDEO_QUEUE_FRAMES = 30
+#: 50 Opus frames of 20 ms; the oldest are dropped when full.
+AUDIO_QUEUE_FRAMES = 50
+
+
+class KeyframeRequester:
+    """Ask the publisher for keyframes at most once per ``min_interval``, retrying until one arrives.
+
+    Requests inside the interval are coalesced into one sent when it ends, so a burst of joining viewers
+    costs the publisher one keyframe, and a joiner still gets a picture within about a second. A request
+    whose keyframe never comes (lost PLI, lost keyframe) is repeated after ``retry_after``.
+    """
+
+    def __init__(
+        self,
+        send: Callable[[], bool],
+        *,
+        min_interval: float = 0.3,
+        retry_after: float = 0.7,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._send = send
+        self._min_interval = min_interval
+        self._retry_after = retry_after
+        self._clock = clock
+        self._last_sent = -1e9
+        self._wanted = False
+        self._timer: asyncio.TimerHandle | None = None
+        self.sent = 0
+
+    def request(self) -> None:
+        """Want a keyframe soon; cheap to call often."""
+        self._wanted = True
+        if self._timer is None:
+            self._fire()
+
+    def keyframe_arrived(self) -> None:
+        self._wanted = False
+        # Drop the pending retry, or a viewer joining just after this keyframe would wait for it.
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._wanted = False
+
+    def _fire(self) -> None:
+        self._timer = None
+        if not self._wanted:
+            return
+        wait = self._last_sent + self._min_interval - self._clock()
+        if wait <= 0:
+            if self._send():
+                self._last_sent = self._clock()
+                self.sent += 1
+            wait = self._retry_after
+        self._timer = asyncio.get_running_loop().call_later(wait, self._fire)
+
+
+class ForwardingTrack(MediaStreamTrack):
+    """A viewer's track: ``recv()`` returns encoded ``av.Packet`` objects, so the sender only packetizes.
+
+    Frames offered before the sender first calls ``recv()`` are ignored (nothing is buffered for a viewer
+    that is still connecting); the first ``recv()`` asks for a keyframe, and video is only forwarded from
+    a keyframe on, so a viewer's decoder never starts on a frame it cannot decode.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        on_keyframe_needed: Callable[[], None] = lambda: None,
+        max_queue: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.kind = kind
+        self._on_keyframe_needed = on_keyframe_needed
+        self._max_queue = max_queue or (VIDEO_QUEUE_FRAMES if kind == "video" else AUDIO_QUEUE_FRAMES)
+        self._queue: asyncio.Queue[EncodedFrame | None] = asyncio.Queue(self._max_queue)
+        self._started = False
+        self._waiting_keyframe = kind == "video"
+        self.frames_sent = 0
+        self.frames_dropped = 0
+        self.resyncs = 0
+        self.first_frame_at: float | None = None
+        #: Seconds each of the last frames waited in the relay (tap to sender), for health and benchmarks.
+        self.recent_delays: deque[float] = deque(maxlen=100)
+
+    @property
+    def queue_size(self) -> int:
+        return self._queue.qsize()
+
+    @property
+    def max_queue(self) -> int:
+        return self._max_queue
+
+    def offer(self, frame: EncodedFrame) -> None:
+        """Queue a frame for this viewer without ever blocking or growing past ``max_queue``."""
+        if not self._started or self.readyState != "live":
+            return
+        if self._waiting_keyframe:
+            if not frame.keyframe:
+                self.frames_dropped += 1
+                return
+            self._waiting_keyframe = False
+        if self._queue.full():
+            self._overflow()
+            if self._waiting_keyframe and not frame.keyframe:
+                self.frames_dropped += 1
+                return
+            self._waiting_keyframe = False
+        self._queue.put_nowait(frame)
+
+    def need_keyframe(self) -> None:
+        """Resynchronise: drop what is queued and restart at the next keyframe (video only)."""
+        if self.kind == "video":
+            self._waiting_keyframe = True
+            self._on_keyframe_needed()
+
+    def _overflow(self) -> None:
+        self.resyncs += 1
+        if self.kind == "video":
+            while not self._queue.empty():
+                self._queue.get_nowait()
+                self.frames_dropped += 1
+            logger.debug("viewer track %s fell behind; waiting for a keyframe", self.id)
+            self.need_keyframe()
+        else:
+            self._queue.get_nowait()
+            self.frames_dropped += 1
+
+    async def recv(self) -> av.Packet:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if not self._started:
+            self._started = True
+            if self.kind == "video":
+                self._on_keyframe_needed()
+        frame = await self._queue.get()
+        if frame is None:
+            raise MediaStreamError
+        now = time.time()
+        if self.first_frame_at is None:
+            self.first_frame_at = now
+        self.frames_sent += 1
+        self.recent_delays.append(now - frame.received_at)
+        return frame.packet
+
+    def stop(self) -> None:
+        if self.readyState == "live":
+            # Wake a sender blocked in recv() so it can exit.
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._queue.put_nowait(None)
+        super().stop()

@@ -1,0 +1,156 @@
+"""A minimal server around the hub for real-process tests and the benchmark.
+
+Run from the repository root as
+``python -m tests.command_center.hub.serve_fixture --port P [--broker URL]``.
+It builds a FastAPI app with the real ``Hub`` and ``/ws`` router, a fixed token -> user table
+instead of the foundation's authentication, a test-only ``taskforce`` rule (department membership
+from a fixed dict), and test endpoints: ``/_test/publish`` (server-side publish), ``/_test/flood``
+and ``/_test/denials`` (what ``on_denied`` audited).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from command_center.auth.roles import Principal, Role
+from command_center.errors import NotAuthenticated
+from command_center.hub import Hub, create_broker, router
+from command_center.settings import Settings
+
+USERS: dict[str, Principal] = {
+    "tok-alice": Principal(1, "alice", Role.admin, "section"),
+    "tok-bob": Principal(2, "bob", Role.commander, "section"),
+    "tok-carol": Principal(3, "carol", Role.liaison, "police"),
+    "tok-dave": Principal(4, "dave", Role.liaison, "fire_rescue"),
+    "tok-erin": Principal(5, "erin", Role.organizer, "section"),
+    "tok-frank": Principal(6, "frank", Role.field_officer, "section"),
+}
+#: task force id -> departments taking part (the real rule comes with the domain, issue 4).
+TASKFORCES: dict[str, set[str]] = {
+    "1": {"section", "police"},
+    "2": {"section", "fire_rescue"},
+    "9": {"section", "police", "fire_rescue"},
+}
+
+
+async def authenticate(token: str) -> Principal:
+    principal = USERS.get(token)
+    if principal is not None:
+        return principal
+    if token.startswith("bench-") and token[6:].isdigit():  # many distinct users for load tests
+        number = int(token[6:])
+        return Principal(10_000 + number, f"bench{number}", Role.duty_officer, "section")
+    raise NotAuthenticated("unknown token")
+
+
+async def taskforce_rule(principal: Principal, arg: str | None, action: str) -> bool:
+    if arg is not None and arg.startswith("open-"):  # fresh channels for load tests: every department
+        return True
+    return arg is not None and principal.department in TASKFORCES.get(arg, set())
+
+
+def build_app(settings: Settings) -> FastAPI:
+    denials: list[dict[str, Any]] = []
+
+    async def on_denied(principal: Principal, channel: str, op: str) -> None:
+        denials.append({"user": principal.name, "channel": channel, "op": op})
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        broker = create_broker(
+            settings.broker_url,
+            history_size=settings.hub_history_size,
+            history_seconds=settings.hub_history_seconds,
+        )
+        hub = Hub(settings=settings, broker=broker, authenticate=authenticate, on_denied=on_denied)
+        hub.policy.register("taskforce", taskforce_rule)
+        await hub.start()
+        app.state.hub = hub
+        yield
+        await hub.close()
+
+    app = FastAPI(lifespan=lifespan)
+    app.include_router(router)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        hub: Hub = app.state.hub
+        return {"ok": await hub.broker.ping(), "pid": os.getpid(), "connections": len(hub.connections)}
+
+    @app.post("/_test/publish")
+    async def publish(body: dict[str, Any]) -> dict[str, Any]:
+        message = await app.state.hub.publish(body["channel"], body["data"], id=body.get("id"))
+        return {"offset": message.offset, "epoch": message.epoch}
+
+    @app.post("/_test/flood")
+    async def flood(body: dict[str, Any]) -> dict[str, Any]:
+        hub: Hub = app.state.hub
+        pad = "x" * int(body.get("size", 100))
+        last = None
+        for i in range(int(body["count"])):
+            last = await hub.publish(body["channel"], {"type": "flood", "id": i, "drill": False, "pad": pad})
+            if i % 10 == 0:  # paced, so that a reading client keeps up on a busy test machine
+                await asyncio.sleep(float(body.get("pause", 0)))
+        return {"offset": last.offset if last else 0}
+
+    @app.get("/_test/denials")
+    async def get_denials() -> list[dict[str, Any]]:
+        return denials
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--broker", default="memory://")
+    parser.add_argument("--history-size", type=int, default=1000)
+    parser.add_argument("--send-queue", type=int, default=1024)
+    parser.add_argument("--max-frame", type=int, default=64 * 1024)
+    parser.add_argument("--auth-timeout", type=float, default=5.0)
+    parser.add_argument("--publish-rate", type=float, default=50.0)
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args(argv)
+    settings = Settings(
+        development=True,
+        broker_url=args.broker,
+        hub_history_size=args.history_size,
+        ws_send_queue=args.send_queue,
+        ws_max_frame_bytes=args.max_frame,
+        ws_auth_timeout_seconds=args.auth_timeout,
+        ws_publish_rate=args.publish_rate,
+    )
+    try:
+        import resource
+
+        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+    if os.environ.get("CC_HUB_DEBUG"):
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG)
+        logging.getLogger("command_center.hub").setLevel(logging.DEBUG)
+    uvicorn.run(
+        build_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        ws_per_message_deflate=False,  # JSON frames are small, and deflate would cost CPU per subscriber
+        backlog=8192,
+        lifespan="on",
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""One contract, every backend: offsets, idempotency, history, recovery, live order, presence."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from command_center.hub import Message, Position, create_broker
+from command_center.hub.broker.base import Broker
+from tests.services import REDIS_URL, redis_available, require
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.resets: list[tuple[str, Position]] = []
+
+    def deliver(self, message: Message) -> None:
+        self.messages.append(message)
+
+    def reset(self, channel: str, position: Position) -> None:
+        self.resets.append((channel, position))
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Broker, Sink]]:
+    if request.param == "redis":
+        require("redis", redis_available())
+        url = REDIS_URL
+    else:
+        url = "memory://"
+    broker = create_broker(url, history_size=20, history_seconds=3600)
+    sink = Sink()
+    await broker.start(sink.deliver, sink.reset)
+    yield broker, sink
+    await broker.close()
+
+
+def channel_name() -> str:
+    return f"taskforce:{uuid.uuid4().hex[:12]}"
+
+
+async def until(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.005)
+
+
+async def test_offsets_rise_by_one_with_a_stable_epoch(backend: tuple[Broker, Sink]) -> None:
+    broker, _ = backend
+    channel = channel_name()
+    assert (await broker.position(channel)).offset == 0
+    results = [await broker.publish(channel, {"type": "t", "n": i}) for i in range(5)]
+    assert [r.message.offset for r in results] == [1, 2, 3, 4, 5]
+    assert len({r.message.epoch for r in results}) == 1
+    assert await broker.position(channel) == Position(5, results[0].message.epoch)
+    assert results[2].message.data == {"type": "t", "n": 2}
+    assert results[0].message.ts.endswith("Z")
+    other = channel_name()
+    assert (await broker.publish(other, {"type": "t"})).message.offset == 1
+
+
+async def test_concurrent_publishes_get_distinct_consecutive_offsets(backend: tuple[Broker, Sink]) -> None:
+    broker, _ = backend
+    channel = channel_name()
+    results = await asyncio.gather(*(broker.publish(channel, {"type": "t", "n": i}) for i in range(50)))
+    assert sorted(r.message.offset for r in results) == list(range(1, 51))
+
+
+async def test_idempotency_key_returns_the_original_offset(backend: tuple[Broker, Sink]) -> None:
+    broker, _ = backend
+    channel = channel_name()
+    first = await broker.publish(channel, {"type": "t"}, idempotency_key="u1:a")
+    await broker.publish(channel, {"type": "t"}, idempotency_key="u1:b")
+    again = await broker.publish(channel, {"type": "t", "changed": True}, idempotency_key="u1:a")
+    assert (first.duplicate, again.duplicate) == (False, True)
+    assert again.message.offset == first.message.offset == 1
+    assert again.message.frame == first.message.frame
+    assert (await broker.position(channel)).offset == 2
+
+
+async def test_recover_from_history(backend: tuple[Broker, Sink]) -> None:
+    broker, _ = backend
+    channel = channel_name()
+    epoch = (await broker.publish(channel, {"type": "t", "n": 0})).message.epoch
+    for n in range(1, 6):
+        await broker.publish(channel, {"type": "t", "n": n})
+    fresh = await broker.recover(channel, None)
+    assert (fresh.position, fresh.recovered, fresh.messages) == (Position(6, epoch), None, [])
+    recovery = await broker.recover(channel, Position(2, epoch))
+    assert recovery.recovered is True
+    assert [m.offset for m in recovery.messages] == [3, 4, 5, 6]
+    assert [m.data["n"] for m in recovery.messages] == [2, 3, 4, 5]
+    current = await broker.recover(channel, Position(6, epoch))
+    assert (current.recovered, current.messages) == (True, [])
+    assert (await broker.recover(channel, Position(2, "other"))).recovered is False
+    assert (await broker.recover(channel, Position(9, epoch))).recovered is False
+
+
+async def test_history_is_bounded_and_a_trimmed_gap_is_not_recovered(backend: tuple[Broker, Sink]) -> None:
+    broker, _ = backend
+    channel = channel_name()
+    epoch = (await broker.publish(channel, {"type": "t"})).message.epoch
+    for _ in range(199):
+        await broker.publish(channel, {"type": "t"})
+    # history_size=20 (Redis trims approximately, so "at least 20 and far fewer than 200").
+    assert (await broker.recover(channel, Position(1, epoch))).recovered is False
+    recent = await broker.recover(channel, Position(185, epoch))
+    assert recent.recovered is True and [m.offset for m in recent.messages] == list(range(186, 201))
+
+
+async def test_live_messages_in_order_once_for_subscribed_channels(backend: tuple[Broker, Sink]) -> None:
+    broker, sink = backend
+    channel, other = channel_name(), channel_name()
+    await broker.publish(channel, {"type": "before"})
+    await broker.subscribe(channel)
+    for n in range(20):
+        await broker.publish(channel, {"type": "t", "n": n})
+        await broker.publish(other, {"type": "elsewhere"})
+    await until(lambda: len(sink.messages) >= 20)
+    await asyncio.sleep(0.05)
+    assert [m.offset for m in sink.messages] == list(range(2, 22))
+    assert {m.channel for m in sink.messages} == {channel}
+    await broker.unsubscribe(channel)
+    await broker.publish(channel, {"type": "after"})
+    await asyncio.sleep(0.05)
+    assert len(sink.messages) == 20
+
+
+async def test_presence(backend: tuple[Broker, Sink]) -> None:
+    broker, _ = backend
+    channel = channel_name()
+    alice = {"id": 1, "name": "alice", "role": "admin", "department": "section"}
+    bob = {"id": 2, "name": "bob", "role": "commander", "department": "section"}
+    await broker.presence_join(channel, "c1", alice)
+    await broker.presence_join(channel, "c2", bob)
+    await broker.presence_join(channel, "c3", alice)  # a second tab of the same user
+    assert await broker.presence(channel) == [alice, bob]
+    await broker.presence_leave(channel, "c1")
+    assert await broker.presence(channel) == [alice, bob]
+    await broker.presence_leave(channel, "c3")
+    assert await broker.presence(channel) == [bob]
+
+
+async def test_ping(backend: tuple[Broker, Sink]) -> None:
+    broker, _ = backend
+    assert await broker.ping() is True
+
+
+async def test_redis_ping_is_false_not_an_exception_when_unreachable() -> None:
+    broker = create_broker("redis://127.0.0.1:1/0")
+    try:
+        assert await broker.ping() is False
+    finally:
+        await broker.close()
+
+
+async def test_redis_data_loss_changes_the_epoch_and_resets_subscribers() -> None:
+    require("redis", redis_available())
+    import redis.asyncio as aioredis
+
+    broker = create_broker(REDIS_URL, history_size=20)
+    sink = Sink()
+    await broker.start(sink.deliver, sink.reset)
+    channel = channel_name()
+    try:
+        await broker.subscribe(channel)
+        before = (await broker.publish(channel, {"type": "t"})).message
+        await until(lambda: len(sink.messages) == 1)
+        client = aioredis.Redis.from_url(REDIS_URL)
+        keys = [key async for key in client.scan_iter(match=f"cc:hub:{{{channel}}}:*")]
+        await client.delete(*keys)  # what a Redis restart without persistence does
+        await client.aclose()
+        after = (await broker.publish(channel, {"type": "t"})).message
+        assert after.offset == 1 and after.epoch != before.epoch
+        await until(lambda: len(sink.resets) == 1)
+        assert sink.resets[0][0] == channel and sink.resets[0][1].epoch == after.epoch
+        recovery = await broker.recover(channel, before.position)
+        assert recovery.recovered is False
+    finally:
+        await broker.close()
+
+
+def test_unknown_scheme_is_refused() -> None:
+    with pytest.raises(ValueError, match="memory://"):
+        create_broker("kafka://somewhere")

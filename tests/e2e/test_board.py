@@ -1,0 +1,98 @@
+"""The command board: live updates from the hub, deadline colours, the language switch, drill marks."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.e2e.conftest import shoot, started_ago
+
+pytestmark = pytest.mark.browser
+
+
+def wait_hub_online(page, timeout=10000):
+    page.wait_for_selector("body[data-hub=online]", state="attached", timeout=timeout)
+
+
+def test_incident_created_through_the_api_appears_within_a_second(open_page, server):
+    page = open_page("commander", "/static/board.html")
+    wait_hub_online(page)
+    page.wait_for_timeout(300)  # the board's first snapshot reload after subscribing
+    started = time.monotonic()
+    incident = server.create_incident(title="实时推送测试事件", headcount=45)
+    page.wait_for_selector(f".stage-col[data-stage=information_report] .card[data-id='{incident['id']}']", timeout=1000)
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.0, f"the board showed the incident after {elapsed:.2f}s"
+    card = page.locator(f".card[data-id='{incident['id']}']")
+    assert "实时推送测试事件" in card.inner_text()
+    assert "集体访" in card.inner_text()
+    shoot(page, "board-1920x1080")
+
+
+def test_stage_change_moves_the_card_live(open_page, server):
+    incident = server.create_incident(title="阶段推进测试")
+    page = open_page("duty", "/static/board.html")
+    wait_hub_online(page)
+    page.wait_for_selector(f".stage-col[data-stage=information_report] .card[data-id='{incident['id']}']")
+    with server.client("commander") as http:
+        http.post(f"/api/incidents/{incident['id']}/stage", json={"stage": "on_site_control"}).raise_for_status()
+    page.wait_for_selector(f".stage-col[data-stage=on_site_control] .card[data-id='{incident['id']}']", timeout=2000)
+
+
+def test_deadline_countdown_turns_amber_then_red(open_page, server):
+    page = open_page("commander", "/static/board.html")
+    wait_hub_online(page)
+    # Phone report due 10 minutes after the start: started 9 min 54 s ago, it is due in 6 s.
+    incident = server.create_incident(title="电话报告即将超时", started_at=started_ago(594))
+    chip = page.locator(f".card[data-id='{incident['id']}'] .countdown[data-kind=phone_report]")
+    chip.wait_for()
+    assert chip.get_attribute("data-status") == "warning"
+    assert "cd-warning" in chip.get_attribute("class")
+    page.wait_for_selector(
+        f".card[data-id='{incident['id']}'] .countdown[data-kind=phone_report][data-status=missed]", timeout=8000
+    )
+    assert "超时" in chip.inner_text()
+    page.wait_for_selector(f".card[data-id='{incident['id']}'][data-urgency=missed]", timeout=2000)
+    assert int(page.inner_text("#stat-missed")) >= 1
+    shoot(page, "board-deadline-missed-1920x1080")
+
+
+def test_language_switch_changes_the_text(open_page, server):
+    server.create_incident(title="语言切换测试")
+    page = open_page("commander", "/static/board.html")
+    assert page.locator(".nav a[data-page=board]").inner_text() == "指挥大屏"
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    page.click("#lang-switch")
+    page.wait_for_function("document.documentElement.lang === 'en'")
+    assert page.locator(".nav a[data-page=board]").inner_text() == "Command board"
+    assert "Information report" in page.inner_text(".stage-col[data-stage=information_report] h3")
+    assert "Collective petition" in page.inner_text(".stages")
+    shoot(page, "board-english-1920x1080")
+    page.reload()  # the choice is remembered
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.locator(".nav a[data-page=board]").inner_text() == "Command board"
+    page.click("#lang-switch")
+    page.wait_for_function("document.documentElement.lang === 'zh-CN'")
+
+
+def test_drill_incident_is_marked(open_page, server):
+    incident_id = server.create_drill_incident("演练：模拟集体堵门")
+    real = server.create_incident(title="真实事件不带演练标记")
+    page = open_page("commander", "/static/board.html")
+    card = page.locator(f".card[data-id='{incident_id}']")
+    card.wait_for()
+    assert card.locator(".badge-drill").inner_text() == "演练"
+    assert "is-drill" in card.get_attribute("class")
+    assert page.locator(f".card[data-id='{real['id']}'] .badge-drill").count() == 0
+    assert int(page.inner_text("#stat-drills")) >= 1
+    page.click("#lang-switch")
+    page.wait_for_function("document.documentElement.lang === 'en'")
+    assert card.locator(".badge-drill").inner_text() == "DRILL"
+    page.goto(f"/static/incident.html?id={incident_id}")
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.locator("#summary .badge-drill").inner_text() == "DRILL"
+    assert page.locator("#timeline li.is-drill").count() >= 1
+    page.click("#lang-switch")
+    page.wait_for_function("document.documentElement.lang === 'zh-CN'")
+    shoot(page, "incident-drill-1920x1080")

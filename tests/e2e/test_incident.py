@@ -1,0 +1,56 @@
+"""The incident page: stages, reports, zones on the site plan, the live timeline."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import shoot
+
+pytestmark = pytest.mark.browser
+
+
+def test_incident_page_advances_stage_files_report_and_shows_zones(open_page, server):
+    incident = server.create_incident(
+        title="改制企业职工聚集", address="区政府东门", location={"lat": 30.6598, "lon": 104.0633}, departments=["police"]
+    )
+    page = open_page("duty", f"/static/incident.html?id={incident['id']}")
+    page.wait_for_selector("body[data-hub=online]", state="attached")
+    assert page.inner_text("#incident-title") == "改制企业职工聚集"
+    assert page.locator("#stepper li.current").get_attribute("data-stage") == "information_report"
+    assert page.locator("#deadlines .countdown").count() == 2
+
+    page.select_option("#report-form select[name=kind]", "written")
+    page.fill("#report-form input[name=headcount]", "35")
+    page.fill("#report-form textarea[name=demands]", "补缴社保")
+    page.fill("#report-form textarea[name=dynamics]", "情绪平稳")
+    page.click("#report-form button[type=submit]")
+    page.wait_for_selector("#timeline li[data-action='report.written']")
+    page.wait_for_selector("#deadlines .countdown[data-kind=written_report][data-status=met]")
+
+    page.select_option("#stage-select", "on_site_control")
+    page.click("#stage-form button[type=submit]")
+    page.wait_for_selector("#stepper li.current[data-stage=on_site_control]")
+
+    # Zones recorded elsewhere (the field officer's phone) reach the open page through the hub.
+    zones = [
+        {"kind": "cordon", "lat": 30.6598, "lon": 104.0633, "radius_m": 80, "teams": ["特警一组"]},
+        {"kind": "buffer", "lat": 30.6598, "lon": 104.0633, "radius_m": 150},
+        {"kind": "dialogue", "lat": 30.6601, "lon": 104.0640, "radius_m": 25},
+    ]
+    with server.client("field1") as http:
+        http.post(f"/api/incidents/{incident['id']}/zones", json={"zones": zones}).raise_for_status()
+    page.wait_for_selector("#siteplan svg g.zone-dialogue", timeout=3000)
+    assert page.locator("#siteplan svg g.zone").count() == 3
+    assert page.locator("#timeline li[data-action='zones.record']").count() == 1
+    shoot(page, "incident-1920x1080")
+
+    with page.expect_download() as download:
+        page.click("#export-docx")
+    assert download.value.suggested_filename.endswith(".docx")
+
+
+def test_liaison_cannot_open_another_departments_incident(open_page, server):
+    incident = server.create_incident(title="住建部门不参与的事件")
+    page = open_page("housing", f"/static/incident.html?id={incident['id']}")
+    page.wait_for_selector("#load-error")
+    assert page.locator("#stage-form").is_hidden()

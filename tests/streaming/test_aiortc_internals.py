@@ -1,0 +1,122 @@
+"""Pin the aiortc internals the relay relies on (see streaming/aiortc_internals.py)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc.rtp import RTCP_PSFB_PLI, RtcpPsfbPacket, RtpPacket
+
+from streaming import StreamingError, SyntheticVideoTrack
+from streaming.aiortc_internals import (
+    _EagerJitterBuffer,
+    on_keyframe_request,
+    send_picture_loss,
+    tap_encoded_frames,
+)
+
+
+async def _connected_pair() -> tuple[RTCPeerConnection, RTCPeerConnection, list[tuple[str, int, bytes, int]]]:
+    sender_pc, receiver_pc = RTCPeerConnection(), RTCPeerConnection()
+    sender_pc.addTrack(SyntheticVideoTrack(320, 240))
+    frames: list[tuple[str, int, bytes, int]] = []
+    await sender_pc.setLocalDescription(await sender_pc.createOffer())
+    await receiver_pc.setRemoteDescription(sender_pc.localDescription)
+    receiver = receiver_pc.getTransceivers()[0].receiver
+    tap_encoded_frames(receiver, lambda *frame: frames.append(frame))
+    await receiver_pc.setLocalDescription(await receiver_pc.createAnswer())
+    await sender_pc.setRemoteDescription(receiver_pc.localDescription)
+    return sender_pc, receiver_pc, frames
+
+
+async def test_tap_gets_encoded_frames_and_the_decoder_gets_none():
+    sender_pc, receiver_pc, frames = await _connected_pair()
+    try:
+        for _ in range(100):
+            if len(frames) >= 10:
+                break
+            await asyncio.sleep(0.05)
+        mime, rate, data, _ts = frames[0]
+        assert (mime, rate) == ("video/VP8", 90000)
+        assert data[0] & 1 == 0, "the first frame is a VP8 keyframe"
+        assert [f[3] for f in frames] == sorted(f[3] for f in frames)
+        receiver = receiver_pc.getTransceivers()[0].receiver
+        assert receiver.track._queue.qsize() == 0, "nothing was decoded"
+    finally:
+        await asyncio.gather(sender_pc.close(), receiver_pc.close())
+
+
+async def test_picture_loss_reaches_the_senders_hook():
+    sender_pc, receiver_pc, frames = await _connected_pair()
+    requests = []
+    try:
+        on_keyframe_request(sender_pc.getTransceivers()[0].sender, lambda: requests.append(1))
+        receiver = receiver_pc.getTransceivers()[0].receiver
+        for _ in range(100):
+            if frames:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.gather(*send_picture_loss(receiver))
+        for _ in range(40):
+            if requests:
+                break
+            await asyncio.sleep(0.05)
+        assert requests
+    finally:
+        await asyncio.gather(sender_pc.close(), receiver_pc.close())
+
+
+async def test_hook_is_what_aiortc_calls_on_pli():
+    pc = RTCPeerConnection()
+    sender = pc.addTransceiver("video").sender
+    calls = []
+    on_keyframe_request(sender, lambda: calls.append(1))
+    await sender._handle_rtcp_packet(RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=1, media_ssrc=sender._ssrc))
+    assert calls == [1]
+    assert isinstance(sender, RTCRtpSender)
+    await pc.close()
+
+
+async def test_tapping_a_started_receiver_is_refused():
+    pc = RTCPeerConnection()
+    receiver = pc.addTransceiver("video").receiver
+    assert isinstance(receiver, RTCRtpReceiver)
+    receiver._RTCRtpReceiver__started = True
+    with pytest.raises(StreamingError, match="already started"):
+        tap_encoded_frames(receiver, lambda *frame: None)
+    receiver._RTCRtpReceiver__started = False
+    await pc.close()
+
+
+def _rtp(seq: int, ts: int, payload: bytes, marker: bool) -> RtpPacket:
+    packet = RtpPacket(payload_type=96, sequence_number=seq, timestamp=ts, marker=int(marker))
+    packet._data = payload
+    return packet
+
+
+def test_eager_jitter_buffer_releases_a_frame_on_its_marker_packet():
+    buffer = _EagerJitterBuffer("video")
+    assert buffer.add(_rtp(100, 3000, b"a", False)) == (False, None)
+    assert buffer.add(_rtp(101, 3000, b"b", False)) == (False, None)
+    _, frame = buffer.add(_rtp(102, 3000, b"c", True))
+    assert (frame.data, frame.timestamp) == (b"abc", 3000), "no wait for the next frame's first packet"
+    # Reordered: the marker comes before the middle packet; the frame leaves once it is whole.
+    assert buffer.add(_rtp(103, 6000, b"d", False))[1] is None
+    assert buffer.add(_rtp(105, 6000, b"f", True))[1] is None
+    assert buffer.add(_rtp(104, 6000, b"e", False))[1].data == b"def"
+    # Lost packet: never a torn frame; once the gap is filled, every frame it held back leaves at once.
+    assert buffer.add(_rtp(106, 9000, b"g", False))[1] is None
+    assert buffer.add(_rtp(108, 9000, b"i", True))[1] is None
+    assert buffer.add(_rtp(109, 12000, b"j", True))[1] is None
+    assert buffer.add(_rtp(107, 9000, b"h", False))[1].data == b"ghi"
+    assert [f.data for f in buffer.take_pending()] == [b"j"]
+    assert buffer.add(_rtp(110, 15000, b"k", True))[1].data == b"k", "no lag left behind"
+
+
+def test_eager_jitter_buffer_passes_audio_packets_straight_through():
+    buffer = _EagerJitterBuffer("audio")
+    assert buffer.add(_rtp(7, 960, b"x", False))[1].data == b"x", "aiortc would hold four packets"
+    assert buffer.add(_rtp(9, 2880, b"z", False))[1] is None
+    assert buffer.add(_rtp(8, 1920, b"y", False))[1].data == b"y"
+    assert [f.data for f in buffer.take_pending()] == [b"z"]
