@@ -43,9 +43,10 @@ class Settings(BaseSettings):
     ws_publish_rate: float = Field(default=50.0, gt=0, description="publishes per second per connection")
 
     # Domain rules that are data, not code (DOMAIN.md): minutes.
-    phone_report_minutes: int = Field(default=10, ge=1)
-    written_report_minutes: int = Field(default=30, ge=1)
-    deadline_warning_minutes: int = Field(default=3, ge=0)
+    # Minutes; fractions are allowed so rehearsals and tests can run the same rules on a shorter clock.
+    phone_report_minutes: float = Field(default=10, gt=0)
+    written_report_minutes: float = Field(default=30, gt=0)
+    deadline_warning_minutes: float = Field(default=3, ge=0)
     deadline_sweep_seconds: float = Field(default=5.0, gt=0)
     drill_tick_seconds: float = Field(default=1.0, gt=0)
     # A crashed process's drills are resumed by another one after this long.
