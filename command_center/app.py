@@ -38,9 +38,12 @@ from command_center.reviews import items as rectification
 from command_center.reviews import service as reviews
 from command_center.reviews.api import router as reviews_router
 from command_center.settings import Settings
+from command_center.streams.api import router as streams_router
+from command_center.streams.bridge import StreamBridge
 from command_center.taskforces import tasks
 from command_center.taskforces.api import matters_router, tasks_router
 from command_center.taskforces.api import router as taskforces_router
+from streaming import Relay
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,8 @@ def create_app(settings: Settings) -> FastAPI:
             db, hub, interval=settings.deadline_sweep_seconds, on_missed=deadline_handlers()
         )
         app.state.deadline_sweeper = sweeper
+        relay = Relay(settings.recordings_dir, StreamBridge(db, hub))
+        app.state.relay = relay
         drill_runner = DrillRunner(db, hub, settings, tick=settings.drill_tick_seconds)
         app.state.drill_runner = drill_runner
         if settings.background_tasks:
@@ -72,6 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await drill_runner.stop()
+            await relay.close()
             await sweeper.stop()
             await hub.close()
             await db.dispose()
@@ -96,6 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(matters_router)
     app.include_router(orders_router)
     app.include_router(drills_router)
+    app.include_router(streams_router)
     app.include_router(reviews_router)
 
     @app.get("/healthz", tags=["ops"])

@@ -12,6 +12,7 @@ from command_center.db import Database
 from command_center.errors import CommandCenterError
 from command_center.hub.policy import Action, ChannelPolicy
 from command_center.incidents import service as incidents
+from command_center.taskforces import service as taskforces
 
 
 def register_domain_channels(policy: ChannelPolicy, database: Database) -> None:
@@ -25,8 +26,16 @@ def register_domain_channels(policy: ChannelPolicy, database: Database) -> None:
                 return False
         return True
 
+    async def taskforce_channel(principal: Principal, arg: str | None, action: Action) -> bool:
+        # Messages go through REST (stored, then published), so clients only subscribe here.
+        if action != "subscribe" or arg is None or not arg.isdigit():
+            return False
+        async with database.session() as session:
+            return await taskforces.can_access(session, principal, int(arg))
+
     async def ledger_channel(principal: Principal, arg: str | None, action: Action) -> bool:
         return action == "subscribe" and has_permission(principal, Permission.ledger_read)
 
     policy.register("incident", incident_channel, arg="required")
+    policy.register("taskforce", taskforce_channel, arg="required")
     policy.register("ledger", ledger_channel, arg="none")

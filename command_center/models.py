@@ -15,6 +15,7 @@ from command_center.reviews.models import (
     Review,
     ReviewCheck,
 )
+from command_center.streams.models import StreamRecord
 from command_center.taskforces.models import (
     Matter,
     MatterHistory,
@@ -47,6 +48,7 @@ __all__ = [
     "RectificationItem",
     "Review",
     "ReviewCheck",
+    "StreamRecord",
     "Task",
     "TaskForce",
     "TaskForceIncident",

@@ -11,12 +11,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from command_center.cli import audit, drill, server, users
+from command_center.cli import audit, drill, server, stream, users
 from command_center.errors import CommandCenterError
 
 __all__ = ["build_parser", "main"]
 
-_GROUPS = (server, users, audit, drill)
+_GROUPS = (server, users, audit, drill, stream)
 
 
 def build_parser() -> argparse.ArgumentParser:

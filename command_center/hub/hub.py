@@ -21,7 +21,7 @@ from typing import Any
 
 from command_center.auth.roles import Principal
 from command_center.hub.broker.base import Broker
-from command_center.hub.connection import Connection
+from command_center.hub.connection import Connection, Subscription
 from command_center.hub.policy import Action, ChannelPolicy, Verdict
 from command_center.hub.protocol import (
     CHANNEL_RE,
@@ -129,7 +129,7 @@ class Hub:
         await self._permit(connection, channel, "subscribe", "subscribe")
         if channel in connection.subscriptions:
             await self.unsubscribe(connection, channel)
-        sub = connection.subscriptions.setdefault(channel, _new_subscription())
+        sub = connection.subscriptions.setdefault(channel, Subscription())
         subscribers = self._subscribers.get(channel)
         try:
             if subscribers is None:
@@ -139,8 +139,11 @@ class Hub:
                 try:
                     await self.broker.subscribe(channel)
                 except BaseException as exc:
-                    ready.set_exception(exc)
-                    ready.exception()  # retrieved: the waiters re-raise it themselves
+                    if isinstance(exc, Exception):
+                        ready.set_exception(exc)
+                        ready.exception()  # retrieved: the waiters re-raise it themselves
+                    else:
+                        ready.cancel()
                     raise
                 ready.set_result(None)
             else:
@@ -210,9 +213,3 @@ class Hub:
 
     def subscriber_count(self, channel: str) -> int:
         return len(self._subscribers.get(channel, ()))
-
-
-def _new_subscription() -> Any:
-    from command_center.hub.connection import Subscription
-
-    return Subscription()

@@ -19,6 +19,7 @@ from command_center.incidents.schemas import (
     TeamAssemble,
     ZonesRecord,
 )
+from command_center.taskforces import service as taskforces
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
 
@@ -118,9 +119,11 @@ async def arrange_followup(
 async def open_online_track(
     incident_id: int, body: ActionNote, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
+    """Dual track: cyberspace joins the incident and every task force it is linked to."""
     incident = await service.open_online_track(
         session, principal=principal, incident_id=incident_id, note=body.note
     )
+    await taskforces.join_online_track(session, principal=principal, incident_id=incident_id)
     return await service.view(session, incident)
 
 

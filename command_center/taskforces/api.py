@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 
 from command_center.deps import CurrentUser, SessionDep
-from command_center.taskforces import matters, service, tasks
+from command_center.taskforces import matters, messages, service, tasks
 from command_center.taskforces.schemas import (
     HandoverAnswer,
     HandoverRequest,
@@ -78,10 +78,8 @@ async def link_incident(
 async def post_message(
     taskforce_id: int, body: MessageCreate, principal: CurrentUser, session: SessionDep
 ) -> Any:
-    message = await service.post_message(
-        session, principal=principal, taskforce_id=taskforce_id, body=body.text
-    )
-    return service.message_view(message)
+    message = await messages.post(session, principal=principal, taskforce_id=taskforce_id, body=body.text)
+    return messages.view(message)
 
 
 @router.get("/{taskforce_id}/messages", response_model=list[MessageRead])
@@ -92,10 +90,10 @@ async def list_messages(
     before_id: int | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[Any]:
-    rows = await service.list_messages(
+    rows = await messages.list_for(
         session, principal=principal, taskforce_id=taskforce_id, before_id=before_id, limit=limit
     )
-    return [service.message_view(m) for m in rows]
+    return [messages.view(m) for m in rows]
 
 
 @router.post("/{taskforce_id}/tasks", response_model=TaskRead, status_code=status.HTTP_201_CREATED)

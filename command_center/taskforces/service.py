@@ -27,12 +27,7 @@ from command_center.db import utcnow
 from command_center.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from command_center.events import emit
 from command_center.incidents import service as incidents
-from command_center.taskforces.models import (
-    TaskForce,
-    TaskForceIncident,
-    TaskForceMember,
-    TaskForceMessage,
-)
+from command_center.taskforces.models import TaskForce, TaskForceIncident, TaskForceMember
 from command_center.taskforces.schemas import TaskForceCreate
 
 #: "1 + N": the section leads every joint task force (DOMAIN.md).
@@ -235,7 +230,12 @@ async def remove_member(
 
 
 async def _members_changed(
-    session: AsyncSession, principal: Principal, taskforce: TaskForce, *, added: list[str], removed: list[str]
+    session: AsyncSession,
+    principal: Principal | None,
+    taskforce: TaskForce,
+    *,
+    added: list[str],
+    removed: list[str],
 ) -> None:
     detail = {"added": added, "removed": removed}
     await audit.record(
@@ -307,60 +307,35 @@ async def link_incident(
     return taskforce
 
 
-def message_view(message: TaskForceMessage) -> dict[str, Any]:
-    return {
-        "id": message.id,
-        "taskforce_id": message.taskforce_id,
-        "at": message.at,
-        "author_name": message.author_name,
-        "author_department": message.author_department,
-        "text": message.body,
-    }
-
-
-async def post_message(
-    session: AsyncSession, *, principal: Principal, taskforce_id: int, body: str
-) -> TaskForceMessage:
-    taskforce = await get_visible(session, principal, taskforce_id)
-    require_participant(principal)
-    message = TaskForceMessage(
-        taskforce_id=taskforce_id,
-        at=utcnow(),
-        author_id=principal.id,
-        author_name=principal.name,
-        author_department=principal.department,
-        body=body,
-    )
-    session.add(message)
-    await session.flush()
-    emit(
-        session,
-        channel(taskforce_id),
-        type="taskforce.message",
-        id=message.id,
-        drill=taskforce.drill,
-        message=message_view(message),
-    )
-    return message
-
-
-async def list_messages(
-    session: AsyncSession,
-    *,
-    principal: Principal,
-    taskforce_id: int,
-    before_id: int | None = None,
-    limit: int = 100,
-) -> list[TaskForceMessage]:
-    """The newest ``limit`` messages (before ``before_id`` when paging back), oldest first."""
-    await get_visible(session, principal, taskforce_id)
-    query = select(TaskForceMessage).where(TaskForceMessage.taskforce_id == taskforce_id)
-    if before_id is not None:
-        query = query.where(TaskForceMessage.id < before_id)
-    rows = (await session.execute(query.order_by(TaskForceMessage.id.desc()).limit(limit))).scalars().all()
-    return list(reversed(rows))
-
-
 async def taskforces_of_incident(session: AsyncSession, incident_id: int) -> list[int]:
     query = select(TaskForceIncident.taskforce_id).where(TaskForceIncident.incident_id == incident_id)
-    return list((await session.execute(query)).scalars().all())
+    return list((await session.execute(query.order_by(TaskForceIncident.taskforce_id))).scalars().all())
+
+
+async def join_online_track(
+    session: AsyncSession, *, principal: Principal | None, incident_id: int
+) -> list[int]:
+    """Dual track opened on an incident: cyberspace joins every task force the incident is linked to.
+
+    Call it after the incident's online track opens (the incident itself already lists cyberspace);
+    returns the task forces cyberspace joined.
+    """
+    joined: list[int] = []
+    for taskforce_id in await taskforces_of_incident(session, incident_id):
+        if incidents.CYBERSPACE_DEPARTMENT in await departments(session, taskforce_id):
+            continue
+        session.add(
+            TaskForceMember(
+                taskforce_id=taskforce_id,
+                department=incidents.CYBERSPACE_DEPARTMENT,
+                added_at=utcnow(),
+                added_by_id=principal.id if principal else None,
+            )
+        )
+        await session.flush()
+        joined.append(taskforce_id)
+        taskforce = await get(session, taskforce_id)
+        await _members_changed(
+            session, principal, taskforce, added=[incidents.CYBERSPACE_DEPARTMENT], removed=[]
+        )
+    return joined

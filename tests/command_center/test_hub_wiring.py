@@ -75,3 +75,18 @@ async def test_liaison_cannot_read_the_ledger_channel(live_server, client) -> No
         assert (await _next(ws, "error"))["code"] == "forbidden"
     finally:
         await ws.close()
+
+
+async def test_taskforce_channel_is_for_its_departments_only(live_server, client, login) -> None:  # type: ignore[no-untyped-def]
+    taskforces = (await client.get("/api/taskforces", headers=await login("commander"))).json()
+    channel = f"taskforce:{taskforces[0]['id']}"
+    police = await _open(live_server, await token_for(client, "police"))
+    housing = await _open(live_server, await token_for(client, "housing"))
+    try:
+        await police.send(json.dumps({"op": "subscribe", "channel": channel}))
+        assert (await _next(police, "subscribed"))["channel"] == channel
+        await housing.send(json.dumps({"op": "subscribe", "channel": channel}))
+        assert (await _next(housing, "error"))["code"] == "forbidden"
+    finally:
+        await police.close()
+        await housing.close()

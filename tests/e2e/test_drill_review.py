@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -38,9 +39,17 @@ def test_running_drill_marks_its_incident_and_real_world_stop_ends_it(open_page,
     drill = schedule_drill(server, time_scale=60)
     running = wait_drill(server, drill["id"], {"running"}, timeout=30)
     board = open_page("commander", "/static/board.html")
-    board.wait_for_function(
-        "() => document.querySelectorAll('.card.is-drill .badge-drill').length > 0", timeout=15000
-    )
+    with server.client("organizer") as http:
+        for _ in range(40):  # the arrival inject creates the drill's incident within a few seconds
+            incidents = http.get(f"/api/drills/{drill['id']}").json().get("incidents") or []
+            if incidents:
+                break
+            time.sleep(0.5)
+    assert incidents, "the drill created no incident"
+    card = board.locator(f".card[data-id='{incidents[0]}']")
+    card.wait_for(timeout=5000)  # pushed to the open board by the hub
+    assert card.locator(".badge-drill").inner_text() == "演练"
+    assert "is-drill" in card.get_attribute("class")
     shoot(board, "board-drill-1920x1080")
     page = open_page("organizer", f"/static/drill.html?id={running['id']}")
     page.wait_for_selector("#stop-drill")
@@ -48,7 +57,7 @@ def test_running_drill_marks_its_incident_and_real_world_stop_ends_it(open_page,
     page.once("dialog", lambda dialog: dialog.accept("真实警情，立即终止"))
     page.click("#stop-drill")
     page.wait_for_selector(f"#drills li[data-id='{running['id']}'][data-status=stopped]", timeout=5000)
-    assert page.locator("#stop-drill").count() == 0
+    page.wait_for_selector("#stop-drill", state="detached")
     assert wait_drill(server, drill["id"], {"stopped"}, timeout=5)["stop_reason"] == "真实警情，立即终止"
 
 

@@ -23,6 +23,9 @@ async def test_stalled_subscriber_does_not_grow(relay: Relay, publisher: Publish
     tracemalloc.stop()
     assert stalled.queue_size <= stalled.max_queue
     assert stalled.frames_dropped > 0 and stalled.resyncs > 0
+    stats = relay.forwarding_stats(publisher.stream_id)
+    assert stats[stalled.id]["resyncs"] > 0 and stats[stalled.id]["queued"] <= stalled.max_queue
+    assert len(stats) == 2 and min(v["frames_sent"] for v in stats.values()) >= 1
     assert grown < 5_000_000, f"memory grew by {grown} bytes"
     assert viewer.frames - frames_before > 60, "the healthy viewer is not held back"
     stream = relay._streams[publisher.stream_id]

@@ -8,6 +8,7 @@ offsets that now mean something else.
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import time
 from collections import deque
@@ -79,13 +80,14 @@ class MemoryBroker:
             history.popleft()
 
     def _trim_seen(self, now: float) -> None:
+        seen = self._seen
         horizon = now - self._idempotency_seconds
         limit = 100 * self._history_size
-        for key in list(self._seen):  # dict order is insertion order: oldest first
-            stamp, _ = self._seen[key]
-            if stamp >= horizon and len(self._seen) <= limit:
+        while seen:  # dict order is insertion order: oldest first
+            key = next(iter(seen))
+            if seen[key][0] >= horizon and len(seen) <= limit:
                 break
-            del self._seen[key]
+            del seen[key]
 
     async def publish(
         self, channel: str, data: dict[str, Any], *, idempotency_key: str | None = None
@@ -124,8 +126,13 @@ class MemoryBroker:
         if since is None or since.epoch != self.epoch:
             return recovery_from_history(position, since, None)
         self._trim(state, self._clock())
-        history = [m for _, m in state.history if m.offset > since.offset]
-        return recovery_from_history(position, since, history)
+        history = state.history
+        if not history or history[0][1].offset > since.offset + 1:
+            return recovery_from_history(position, since, None)
+        # Offsets in the deque are consecutive: slice from the one after ``since``.
+        start = since.offset + 1 - history[0][1].offset
+        missed = [m for _, m in itertools.islice(history, start, None)]
+        return recovery_from_history(position, since, missed)
 
     async def presence_join(self, channel: str, member: str, user: dict[str, Any]) -> None:
         self._channel(channel).presence[member] = user

@@ -3,7 +3,9 @@
 import pytest
 
 from command_center.auth.roles import Principal, Role
+from command_center.auth.service import get_user_by_name, to_principal
 from command_center.taskforces import service
+from command_center.taskforces.schemas import TaskForceCreate
 from tests.command_center.taskforces.helpers import RecordingHub, denials
 
 
@@ -187,3 +189,32 @@ async def test_management_rules_and_bad_input(client, login, app) -> None:  # ty
         await client.post(f"/api/taskforces/{tf}/members", json={"departments": ["housing"]}, headers=police)
     ).status_code == 403
     assert (await client.get("/api/taskforces/9999", headers=commander)).status_code == 404
+
+
+async def test_an_online_track_opened_after_linking_brings_cyberspace_in(client, login, app) -> None:  # type: ignore[no-untyped-def]
+    commander, cyber = await login("commander"), await login("cyber")
+    tf = (await create_taskforce(client, commander))["id"]
+    incident = await create_incident(client, commander)
+    await client.post(
+        f"/api/taskforces/{tf}/incidents", json={"incident_id": incident["id"]}, headers=commander
+    )
+    await client.post(
+        f"/api/incidents/{incident['id']}/online-track", json={"note": "舆情"}, headers=commander
+    )
+    assert (await client.get(f"/api/incidents/{incident['id']}", headers=cyber)).status_code == 200
+    async with app.state.db.session() as session:
+        assert await service.join_online_track(session, principal=None, incident_id=incident["id"]) == [tf]
+        assert await service.join_online_track(session, principal=None, incident_id=incident["id"]) == []
+    assert (await client.get(f"/api/taskforces/{tf}", headers=cyber)).status_code == 200
+
+
+async def test_a_drill_task_force_is_marked(client, login, app, published: RecordingHub) -> None:  # type: ignore[no-untyped-def]
+    async with app.state.db.session() as session:
+        control = to_principal(await get_user_by_name(session, "commander"))  # type: ignore[arg-type]
+        taskforce = await service.build(
+            session, principal=control, data=TaskForceCreate(name="【演练】", members=["police"]), drill=True
+        )
+    tf = taskforce.id
+    assert (await client.get(f"/api/taskforces/{tf}", headers=await login("police"))).json()["drill"] is True
+    await client.post(f"/api/taskforces/{tf}/messages", json={"text": "演练"}, headers=await login("police"))
+    assert published.find("taskforce.message")[0][1]["drill"] is True

@@ -1,0 +1,1 @@
+"""Body-cam streams in the live system: who publishes, for which incident, who may watch."""

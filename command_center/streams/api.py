@@ -1,0 +1,93 @@
+"""Streams API (DESIGN.md section 9): publish and view with non-trickle SDP, list, position, stop, cascade."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+
+from command_center.deps import CurrentUser, SessionDep
+from command_center.streams import service
+from command_center.streams.schemas import (
+    Answer,
+    CascadeRequest,
+    Offer,
+    PositionUpdate,
+    PublishOffer,
+    StreamRead,
+)
+from streaming import Relay
+
+router = APIRouter(prefix="/api/streams", tags=["streams"])
+
+
+def _relay(request: Request) -> Relay:
+    return request.app.state.relay
+
+
+@router.post("", response_model=Answer, status_code=status.HTTP_201_CREATED)
+async def publish(
+    body: PublishOffer, request: Request, principal: CurrentUser, session: SessionDep
+) -> Answer:
+    stream_id, sdp = await service.publish(session, _relay(request), principal=principal, data=body)
+    return Answer(id=stream_id, sdp=sdp)
+
+
+@router.get("", response_model=list[StreamRead])
+async def list_streams(principal: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
+    return [service.view(r) for r in await service.list_live(session, principal)]
+
+
+@router.get("/{stream_id}", response_model=StreamRead)
+async def get_stream(stream_id: str, principal: CurrentUser, session: SessionDep) -> dict[str, Any]:
+    return service.view(await service.get_visible(session, principal, stream_id))
+
+
+@router.post("/{stream_id}/view", response_model=Answer)
+async def view_stream(
+    stream_id: str, body: Offer, request: Request, principal: CurrentUser, session: SessionDep
+) -> Answer:
+    sdp = await service.watch(
+        session, _relay(request), principal=principal, stream_id=stream_id, offer_sdp=body.sdp
+    )
+    return Answer(id=stream_id, sdp=sdp)
+
+
+@router.post("/{stream_id}/position", response_model=StreamRead)
+async def report_position(
+    stream_id: str, body: PositionUpdate, request: Request, principal: CurrentUser, session: SessionDep
+) -> dict[str, Any]:
+    row = await service.update_position(
+        session,
+        _relay(request),
+        principal=principal,
+        stream_id=stream_id,
+        lat=body.lat,
+        lon=body.lon,
+        accuracy=body.accuracy,
+    )
+    return service.view(row)
+
+
+@router.delete("/{stream_id}", response_model=StreamRead)
+async def stop_stream(
+    stream_id: str, request: Request, principal: CurrentUser, session: SessionDep
+) -> dict[str, Any]:
+    return service.view(
+        await service.stop(session, _relay(request), principal=principal, stream_id=stream_id)
+    )
+
+
+@router.get("/{stream_id}/recordings")
+async def stream_recordings(
+    stream_id: str, principal: CurrentUser, session: SessionDep
+) -> list[dict[str, Any]]:
+    """The recording manifest (segment files with SHA-256), also after the stream ended."""
+    return service.recordings(await service.get_visible(session, principal, stream_id))
+
+
+@router.post("/cascade", response_model=StreamRead, status_code=status.HTTP_201_CREATED)
+async def cascade(
+    body: CascadeRequest, request: Request, principal: CurrentUser, session: SessionDep
+) -> dict[str, Any]:
+    return service.view(await service.cascade(session, _relay(request), principal=principal, data=body))

@@ -1,0 +1,65 @@
+"""The relay's events, turned into registry updates, hub messages and audit entries.
+
+Health arrives every couple of seconds per stream; it updates the row and goes to the board. A closed
+recording segment's SHA-256 goes into the audit log: the chain of custody of the footage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from command_center.audit import service as audit
+from command_center.db import Database
+from command_center.events import Publisher, emit, jsonable, unit_of_work
+from command_center.streams.models import StreamRecord
+from command_center.streams.service import channels, view
+from streaming import StreamEvent
+
+log = logging.getLogger(__name__)
+
+
+class StreamBridge:
+    """Implements ``streaming.StreamEvents`` for the application."""
+
+    def __init__(self, database: Database, publisher: Publisher | None) -> None:
+        self._database = database
+        self._publisher = publisher
+
+    async def on_stream_event(self, event: StreamEvent) -> None:
+        async with unit_of_work(self._database, self._publisher) as session:
+            row = await session.get(StreamRecord, event.stream_id)
+            if row is None:  # the API has not committed the row yet; the next event will find it
+                return
+            info = event.info
+            row.codecs = dict(info.codecs)
+            if info.position is not None:
+                row.lat, row.lon, row.accuracy = info.position.lat, info.position.lon, info.position.accuracy
+                row.position_at = info.position.ts
+            if info.health is not None:
+                row.health = jsonable(dataclasses.asdict(info.health))
+            kind = event.type
+            if kind in ("started", "publisher_reconnected"):
+                row.connected = True
+            elif kind == "publisher_lost":
+                row.connected = False
+            elif kind == "ended":
+                row.connected = False
+                row.ended_at = row.ended_at or event.at
+            elif kind == "recording_segment_closed":
+                row.segments = [*(row.segments or []), jsonable(event.data)]
+                await audit.record(
+                    session,
+                    action="recording.segment",
+                    target=f"stream:{row.id}",
+                    detail={"segment": event.data, "incident_id": row.incident_id},
+                )
+            if kind != "started":  # the API announced the start in the publishing transaction
+                emit(
+                    session,
+                    channels(row),
+                    type=f"stream.{kind}",
+                    id=row.id,
+                    drill=row.drill,
+                    stream=view(row),
+                )

@@ -1,0 +1,61 @@
+"""Request and response bodies of the streams API (DESIGN.md section 9)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+
+
+class Offer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sdp: str = Field(min_length=1, max_length=64 * 1024)
+    type: Literal["offer"]
+
+
+class PublishOffer(Offer):
+    incident_id: int | None = None
+    stream_id: str | None = Field(default=None, max_length=64, description="reconnect to this live stream")
+
+
+class Answer(BaseModel):
+    id: str
+    sdp: str
+    type: Literal["answer"] = "answer"
+
+
+class PositionUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    accuracy: float | None = Field(default=None, ge=0, le=100_000)
+
+
+class CascadeRequest(BaseModel):
+    """Pull a stream from another centre (this server becomes its viewer, then relays it here)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: AnyHttpUrl
+    stream_id: str = Field(min_length=1, max_length=64)
+    token: str = Field(min_length=1, max_length=200, description="a bearer token valid at the source")
+
+
+class StreamRead(BaseModel):
+    id: str
+    officer: str
+    officer_id: int | None
+    department: str
+    incident_id: int | None
+    drill: bool
+    source: str
+    started_at: datetime
+    ended_at: datetime | None
+    connected: bool
+    position: dict[str, Any] | None
+    health: dict[str, Any] | None
+    codecs: dict[str, str]
+    segments: int

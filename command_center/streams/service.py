@@ -1,0 +1,267 @@
+"""Streams: publish, view, position, stop, cascade; who may do each, and the audit of who watched.
+
+The relay (``streaming.Relay``) moves the media; this module decides who may publish and watch, links a
+stream to an incident and an officer, and keeps the registry rows every process reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from command_center.audit import service as audit
+from command_center.auth.permissions import Permission, department_scope, require, require_department
+from command_center.auth.roles import Principal
+from command_center.db import utcnow
+from command_center.errors import BadRequest, CommandCenterError, Forbidden, NotFound, ServiceUnavailable
+from command_center.events import emit
+from command_center.incidents import service as incidents
+from command_center.incidents.models import Incident
+from command_center.streams.models import StreamRecord
+from command_center.streams.schemas import CascadeRequest, PublishOffer
+from streaming import BadSdp, CodecMismatch, Relay, SignalingError, StreamingError, UnknownStream
+
+
+def translate(exc: StreamingError) -> CommandCenterError:
+    """Map the media library's errors onto the API's error shape."""
+    if isinstance(exc, UnknownStream):
+        return NotFound(f"stream {exc} is not live (it ended, or never existed)", field="stream_id")
+    if isinstance(exc, BadSdp | CodecMismatch):
+        return BadRequest(f"unusable SDP offer: {exc}", field="sdp")
+    if isinstance(exc, SignalingError):
+        return ServiceUnavailable(f"the source did not answer: {exc}")
+    return BadRequest(str(exc))
+
+
+def view(row: StreamRecord) -> dict[str, Any]:
+    position = (
+        {"lat": row.lat, "lon": row.lon, "accuracy": row.accuracy, "at": row.position_at}
+        if row.lat is not None
+        else None
+    )
+    return {
+        "id": row.id,
+        "officer": row.officer_name,
+        "officer_id": row.officer_id,
+        "department": row.department,
+        "incident_id": row.incident_id,
+        "drill": row.drill,
+        "source": row.source,
+        "started_at": row.started_at,
+        "ended_at": row.ended_at,
+        "connected": row.connected,
+        "position": position,
+        "health": row.health,
+        "codecs": row.codecs,
+        "segments": len(row.segments or []),
+    }
+
+
+def channels(row: StreamRecord) -> list[str]:
+    return ["board", *([f"incident:{row.incident_id}"] if row.incident_id else [])]
+
+
+async def _incident(session: AsyncSession, incident_id: int | None) -> Incident | None:
+    return await incidents.get(session, incident_id) if incident_id is not None else None
+
+
+async def can_view(session: AsyncSession, principal: Principal, row: StreamRecord) -> bool:
+    scope = department_scope(principal)
+    if scope is None:
+        return True
+    incident = await _incident(session, row.incident_id)
+    departments = set(incident.departments) if incident else {row.department}
+    return bool(scope & departments)
+
+
+async def get(session: AsyncSession, stream_id: str) -> StreamRecord:
+    row = await session.get(StreamRecord, stream_id)
+    if row is None:
+        raise NotFound(f"stream {stream_id} does not exist", field="stream_id")
+    return row
+
+
+async def get_visible(session: AsyncSession, principal: Principal, stream_id: str) -> StreamRecord:
+    require(principal, Permission.stream_view)
+    row = await get(session, stream_id)
+    if not await can_view(session, principal, row):
+        raise Forbidden(f"department '{principal.department}' does not take part in stream {stream_id}")
+    return row
+
+
+async def list_live(session: AsyncSession, principal: Principal) -> list[StreamRecord]:
+    require(principal, Permission.stream_view)
+    rows = (
+        (
+            await session.execute(
+                select(StreamRecord).where(StreamRecord.ended_at.is_(None)).order_by(StreamRecord.started_at)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return [r for r in rows if await can_view(session, principal, r)]
+
+
+async def publish(
+    session: AsyncSession, relay: Relay, *, principal: Principal, data: PublishOffer
+) -> tuple[str, str]:
+    """Accept a field officer's offer (new stream, or a reconnection to the officer's own live stream)."""
+    require(principal, Permission.stream_publish)
+    incident = await _incident(session, data.incident_id)
+    if incident is not None:
+        require_department(principal, set(incident.departments), f"incident {incident.id}")
+    if data.stream_id is not None:
+        existing = await get(session, data.stream_id)
+        if existing.officer_id != principal.id:
+            raise Forbidden(f"stream {data.stream_id} belongs to another officer")
+    metadata = {"officer": principal.name, "officer_id": principal.id, "incident_id": data.incident_id}
+    await session.commit()  # negotiation takes a while: hold no database lock meanwhile
+    try:
+        result = await relay.publish(data.sdp, stream_id=data.stream_id, metadata=metadata)
+    except StreamingError as exc:
+        raise translate(exc) from exc
+    row = await session.get(StreamRecord, result.stream_id)
+    if row is None:
+        row = StreamRecord(
+            id=result.stream_id,
+            officer_id=principal.id,
+            officer_name=principal.display_name or principal.name,
+            department=principal.department,
+            incident_id=data.incident_id,
+            drill=bool(incident and incident.drill),
+            started_at=utcnow(),
+            segments=[],
+            codecs={},
+        )
+        session.add(row)
+        await audit.record(
+            session,
+            action="stream.publish",
+            actor=principal,
+            target=f"stream:{row.id}",
+            detail={"incident_id": data.incident_id},
+        )
+    else:
+        row.connected = True
+        await audit.record(session, action="stream.reconnect", actor=principal, target=f"stream:{row.id}")
+    await session.flush()
+    emit(session, channels(row), type="stream.started", id=row.id, drill=row.drill, stream=view(row))
+    return result.stream_id, result.answer_sdp
+
+
+async def watch(
+    session: AsyncSession, relay: Relay, *, principal: Principal, stream_id: str, offer_sdp: str
+) -> str:
+    """Answer a viewer's offer; every view is audited (who watched which stream, when)."""
+    row = await get_visible(session, principal, stream_id)
+    if row.ended_at is not None:
+        raise NotFound(f"stream {stream_id} has ended; its recordings stay", field="stream_id")
+    await session.commit()  # hold no database lock during the negotiation
+    try:
+        answer = await relay.view(stream_id, offer_sdp)
+    except StreamingError as exc:
+        raise translate(exc) from exc
+    await audit.record(
+        session,
+        action="stream.view",
+        actor=principal,
+        target=f"stream:{stream_id}",
+        detail={"incident_id": row.incident_id, "drill": row.drill},
+    )
+    return answer
+
+
+async def update_position(
+    session: AsyncSession,
+    relay: Relay,
+    *,
+    principal: Principal,
+    stream_id: str,
+    lat: float,
+    lon: float,
+    accuracy: float | None,
+) -> StreamRecord:
+    row = await get(session, stream_id)
+    if row.officer_id != principal.id:
+        raise Forbidden(f"only the officer publishing stream {stream_id} reports its position")
+    try:
+        relay.update_position(stream_id, lat, lon, accuracy)
+    except StreamingError as exc:
+        raise translate(exc) from exc
+    return row
+
+
+async def stop(session: AsyncSession, relay: Relay, *, principal: Principal, stream_id: str) -> StreamRecord:
+    row = await get(session, stream_id)
+    if row.officer_id != principal.id:
+        require(principal, Permission.incident_command)
+    try:
+        await relay.stop(stream_id)
+    except UnknownStream:
+        pass
+    row.ended_at = row.ended_at or utcnow()
+    row.connected = False
+    await audit.record(session, action="stream.stop", actor=principal, target=f"stream:{stream_id}")
+    emit(session, channels(row), type="stream.ended", id=row.id, drill=row.drill, stream=view(row))
+    return row
+
+
+async def cascade(
+    session: AsyncSession, relay: Relay, *, principal: Principal, data: CascadeRequest
+) -> StreamRecord:
+    """Become a viewer of a stream at another centre and relay it here (body-cam -> centre -> superior)."""
+    require(principal, Permission.incident_command)
+    source = str(data.source).rstrip("/")
+    await session.commit()
+
+    async def signal(offer: dict[str, Any]) -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=source, timeout=20) as http:
+            try:
+                response = await http.post(
+                    f"/api/streams/{data.stream_id}/view",
+                    json=offer,
+                    headers={"Authorization": f"Bearer {data.token}"},
+                )
+            except httpx.HTTPError as exc:
+                raise SignalingError(f"{source}: {exc}") from exc
+        if response.status_code == 404:
+            raise UnknownStream(data.stream_id)
+        if response.status_code >= 400:
+            raise StreamingError(f"{source} refused: {response.status_code} {response.text[:200]}")
+        return response.json()
+
+    try:
+        result = await relay.pull(
+            signal, metadata={"officer": f"{source} {data.stream_id}", "cascade": source}
+        )
+    except StreamingError as exc:
+        raise translate(exc) from exc
+    row = StreamRecord(
+        id=result.stream_id,
+        officer_id=None,
+        officer_name=f"上级/下级中心 {source}",
+        department=principal.department,
+        source=f"{source}/streams/{data.stream_id}",
+        started_at=utcnow(),
+        segments=[],
+        codecs={},
+    )
+    session.add(row)
+    emit(session, channels(row), type="stream.started", id=row.id, drill=False, stream=view(row))
+    await audit.record(
+        session,
+        action="stream.cascade",
+        actor=principal,
+        target=f"stream:{row.id}",
+        detail={"source": source, "source_stream": data.stream_id},
+    )
+    await session.flush()
+    return row
+
+
+def recordings(row: StreamRecord) -> list[dict[str, Any]]:
+    return list(row.segments or [])
