@@ -38,6 +38,7 @@ from command_center.reviews import items as rectification
 from command_center.reviews import service as reviews
 from command_center.reviews.api import router as reviews_router
 from command_center.settings import Settings
+from command_center.streams import signaling
 from command_center.streams.api import router as streams_router
 from command_center.streams.bridge import StreamBridge
 from command_center.taskforces import tasks
@@ -68,6 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.deadline_sweeper = sweeper
         relay = Relay(settings.recordings_dir, StreamBridge(db, hub))
         app.state.relay = relay
+        signaling.install(hub, db, lambda: relay)
         drill_runner = DrillRunner(db, hub, settings, tick=settings.drill_tick_seconds)
         app.state.drill_runner = drill_runner
         if settings.background_tasks:

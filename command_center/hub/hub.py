@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 Authenticate = Callable[[str], Awaitable[Principal]]
 OnDenied = Callable[[Principal, str, str], Awaitable[None]]
+PublishHook = Callable[[Principal, str, Message], Awaitable[None]]
 
 
 class Hub:
@@ -62,6 +63,10 @@ class Hub:
         self._subscribers: dict[str, set[Connection]] = {}
         self._ready: dict[str, asyncio.Future[None]] = {}
         self._started = False
+        #: Called after a client's publish is stored (never for a repeated client id): the app's
+        #: server-side reactions to client messages, such as WebRTC signaling on ``user:{id}``.
+        self.publish_hooks: list[PublishHook] = []
+        self._hook_tasks: set[asyncio.Future[None]] = set()
 
     async def start(self) -> None:
         await self.broker.start(self._deliver, self._reset)
@@ -123,7 +128,23 @@ class Hub:
         kind = "s" if isinstance(client_id, str) else "i"
         key = f"{connection.principal.id}:{kind}:{client_id}"
         result = await self.broker.publish(channel, data, idempotency_key=key)
+        if not result.duplicate:
+            for hook in self.publish_hooks:
+                self._spawn_hook(hook(connection.principal, channel, result.message))
         return result.message
+
+    def _spawn_hook(self, coro: Awaitable[None]) -> None:
+        """Run a publish hook beside the connection: the client's ack never waits for it."""
+
+        async def guarded() -> None:
+            try:
+                await coro
+            except Exception:
+                log.exception("hub: a publish hook failed")
+
+        task = asyncio.ensure_future(guarded())
+        self._hook_tasks.add(task)
+        task.add_done_callback(self._hook_tasks.discard)
 
     async def subscribe(self, connection: Connection, channel: str, since: Position | None) -> None:
         await self._permit(connection, channel, "subscribe", "subscribe")
