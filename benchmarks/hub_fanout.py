@@ -581,16 +581,27 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         stop(bare_proc)
         stop(hub_proc)
+    idle = 2000 if quick else 10_000
     idle_proc, idle_port = start_hub(args.broker)
     try:
-        results["idle_memory"] = await idle_memory(idle_proc.pid, idle_port, 2000 if quick else 10_000)
+        results["idle_memory"] = await idle_memory(idle_proc.pid, idle_port, idle)
     finally:
         stop(idle_proc)
+    bare_proc, bare_port = start_bare()
+    try:
+        bare_idle = await idle_memory(bare_proc.pid, bare_port, idle)
+        results["idle_memory"]["bare_websockets_kib_per_connection"] = bare_idle["kib_per_connection"]
+    finally:
+        stop(bare_proc)
     one = results["fanout"]["1000x1"]
     results["targets"] = {
         "p99_1000_within_1_5x_bare": one["p99_ratio"] <= 1.5,
         "deliveries_per_s_at_least_40000": max(
             f["hub"]["deliveries_per_s"] for f in results["fanout"].values()
+        )
+        >= 40_000,
+        "deliveries_per_server_cpu_s_at_least_40000": max(
+            f["hub"]["deliveries_per_server_cpu_s"] or 0 for f in results["fanout"].values()
         )
         >= 40_000,
         "idle_kib_per_connection_under_30": results["idle_memory"]["kib_per_connection"] < 30,

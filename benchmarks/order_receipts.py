@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import resource
 import socket
 import statistics
@@ -81,15 +82,22 @@ async def _prepare(url: str, clients: int) -> tuple[str, list[tuple[int, str]]]:
 
 
 async def _recipient(
-    ws_url: str, http: httpx.AsyncClient, user_id: int, token: str, ready: asyncio.Event, connected: list[int]
+    ws_url: str,
+    http: httpx.AsyncClient,
+    user_id: int,
+    token: str,
+    ready: asyncio.Event,
+    connected: list[int],
+    expected: int,
 ) -> None:
+    """One officer's device: confirm delivery of every order it receives."""
     async with connect(ws_url, max_queue=None) as ws:
         await ws.send(json.dumps({"op": "auth", "token": token}))
         await ws.recv()
         await ws.send(json.dumps({"op": "subscribe", "channel": f"user:{user_id}"}))
         await ws.recv()
         connected.append(user_id)
-        if len(connected) == ready_target[0]:
+        if len(connected) == expected:
             ready.set()
         async for raw in ws:
             frame = json.loads(raw)
@@ -100,11 +108,8 @@ async def _recipient(
                 )
 
 
-ready_target = [0]
-
-
 async def _run(args: argparse.Namespace) -> dict[str, object]:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     workdir = Path(tempfile.mkdtemp(prefix="cc-bench-orders-"))
     url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
@@ -138,15 +143,14 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
         async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
             ready = asyncio.Event()
             connected: list[int] = []
-            ready_target[0] = len(tokens)
             started = time.perf_counter()
             tasks = [
-                asyncio.create_task(_recipient(ws_url, http, uid, tok, ready, connected))
+                asyncio.create_task(_recipient(ws_url, http, uid, tok, ready, connected, len(tokens)))
                 for uid, tok in tokens
             ]
             await asyncio.wait_for(ready.wait(), 120)
             connect_seconds = time.perf_counter() - started
-            rng = __import__("random").Random(7)
+            rng = random.Random(7)
             samples: list[float] = []
             async with connect(ws_url, max_queue=None) as ws:
                 await ws.send(json.dumps({"op": "auth", "token": commander_token}))

@@ -296,10 +296,21 @@ class HubClient:
         self.url = url
         self._ws = ws
         self.connections += 1
-        for channel in list(self.positions):
-            await self._send_subscribe(ws, channel)
-        for text, _ in list(self._publishes.values()):
-            await ws.send(text)
+        # Resubscribe and resend until nothing new was asked for meanwhile; then (with no await in
+        # between) mark the session connected, after which requests are sent directly.
+        subscribed: set[str] = set()
+        resent: set[Any] = set()
+        while True:
+            channels = [c for c in self.positions if c not in subscribed]
+            publishes = [(k, t) for k, (t, _) in self._publishes.items() if k not in resent]
+            if not channels and not publishes:
+                break
+            for channel in channels:
+                subscribed.add(channel)
+                await self._send_subscribe(ws, channel)
+            for key, text in publishes:
+                resent.add(key)
+                await ws.send(text)
         self.connected.set()
         if self._first is not None and not self._first.done():
             self._first.set_result(None)

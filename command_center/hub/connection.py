@@ -111,18 +111,16 @@ class Connection:
         "_bucket",
         "_close_code",
         "_frames",
-        "_idle",
         "_inflight",
         "_queue_size",
         "_raw_send",
         "_space",
         "_task",
-        "_wake",
+        "_writer",
         "hub",
         "id",
         "principal",
         "subscriptions",
-        "user",
     )
 
     def __init__(
@@ -131,18 +129,22 @@ class Connection:
         self.id = f"c{next(_ids)}"
         self.hub = hub
         self.principal = principal
-        self.user = principal.public()
         self.subscriptions: dict[str, Subscription] = {}
         self._raw_send = raw_send
-        self._frames: deque[str] = deque()
+        # Idle connections are the common case (10,000 of them must stay under 30 KiB each): the queue
+        # and the writer task exist only while frames wait.
+        self._frames: deque[str] | None = None
+        self._writer: asyncio.Task[None] | None = None
         self._queue_size = queue_size
         self._bucket = TokenBucket(publish_rate)
         self._close_code: int | None = None
         self._task: asyncio.Task[Any] | None = None
-        self._idle = False  # the writer waits for frames: a send may write directly
-        self._wake: asyncio.Future[None] | None = None
         self._space: asyncio.Future[None] | None = None
         self._inflight: tuple[Coroutine[Any, Any, Any], Any] | None = None
+
+    @property
+    def user(self) -> dict[str, object]:
+        return self.principal.public()
 
     # -- outgoing ----------------------------------------------------------------------------------------
 
@@ -150,10 +152,9 @@ class Connection:
         """Send or queue a frame; never blocks. A full queue closes the connection with 4408."""
         if self._close_code is not None:
             return
-        frames = self._frames
-        if self._idle and not frames and self._inflight is None:
-            # The ASGI send of uvicorn only suspends when the transport is paused (the client is behind);
-            # run it inline and hand it to the writer if it does suspend.
+        if self._writer is None:
+            # Nothing waits to be written. The ASGI send of uvicorn only suspends when the transport is
+            # paused (the client is behind): run it inline, and let a writer task finish it if it does.
             coro = self._raw_send({"type": "websocket.send", "text": frame})
             try:
                 waiting = coro.send(None)  # type: ignore[attr-defined]
@@ -163,19 +164,20 @@ class Connection:
                 self.close(CLOSE_GOING_AWAY)
                 return
             self._inflight = (coro, waiting)  # type: ignore[assignment]
-            self._wakeup()
+            self._start_writer()
             return
+        frames = self._frames
+        if frames is None:
+            frames = self._frames = deque()
         if len(frames) >= self._queue_size:
             log.info("hub: %s (%s) is not reading; closing with %d", self.id, self.principal.name, CLOSE_SLOW)
             self.close(CLOSE_SLOW)
             return
         frames.append(frame)
-        self._wakeup()
 
-    def _wakeup(self) -> None:
-        wake = self._wake
-        if wake is not None and not wake.done():
-            wake.set_result(None)
+    def _start_writer(self) -> None:
+        writer = self._writer = asyncio.get_running_loop().create_task(self._write())
+        writer.add_done_callback(self._writer_done)
 
     async def send_paced(self, frame: str) -> None:
         """Queue an answer or a replayed message, keeping half the queue free for live traffic.
@@ -184,7 +186,7 @@ class Connection:
         in turn stops reading its requests: TCP pushes back) instead of overflowing the queue; a client
         that reads nothing for ``_CLOSE_WAIT_SECONDS`` is closed with 4408 all the same.
         """
-        if len(self._frames) >= self._queue_size // 2:
+        if self._frames is not None and len(self._frames) >= self._queue_size // 2:
             space = self._space = asyncio.get_running_loop().create_future()
             try:
                 async with asyncio.timeout(_CLOSE_WAIT_SECONDS):
@@ -230,38 +232,37 @@ class Connection:
         self.send(subscribed_frame(channel, position, False))
 
     async def _write(self) -> None:
-        frames, raw_send, half = self._frames, self._raw_send, self._queue_size // 2
-        loop = asyncio.get_running_loop()
+        """Write what waits, in order, then end: the next ``send`` writes inline again."""
+        raw_send, half = self._raw_send, self._queue_size // 2
         while True:
             if self._inflight is not None:
                 coro, waiting = self._inflight
                 await _finish(coro, waiting)
                 self._inflight = None
                 continue
+            frames = self._frames
             if not frames:
-                self._idle = True
-                self._wake = loop.create_future()
-                try:
-                    await self._wake
-                finally:
-                    self._idle = False
-                    self._wake = None
-                continue
+                self._frames = None
+                self._writer = None
+                self._release_space()
+                return
             frame = frames.popleft()
-            space = self._space
-            if space is not None and len(frames) < half:
-                self._space = None
-                if not space.done():
-                    space.set_result(None)
+            if len(frames) < half:
+                self._release_space()
             await raw_send({"type": "websocket.send", "text": frame})
+
+    def _release_space(self) -> None:
+        space = self._space
+        if space is not None:
+            self._space = None
+            if not space.done():
+                space.set_result(None)
 
     # -- the connection's life -----------------------------------------------------------------------------
 
     async def run(self, websocket: WebSocket) -> None:
         """Serve the connection until the client leaves or ``close`` is called."""
         task = self._task = asyncio.current_task()
-        writer = asyncio.create_task(self._write())
-        writer.add_done_callback(self._writer_done)
         try:
             await self._read(websocket)
         except asyncio.CancelledError:
@@ -270,9 +271,11 @@ class Connection:
             task.uncancel()
         finally:
             self._task = None
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await writer
+            writer = self._writer
+            if writer is not None:
+                writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await writer
             if self._inflight is not None:
                 self._inflight[0].close()
                 self._inflight = None
@@ -284,9 +287,11 @@ class Connection:
                     await websocket.close(code)
 
     def _writer_done(self, writer: asyncio.Task[None]) -> None:
-        if not writer.cancelled() and writer.exception() is not None:
+        if writer.cancelled():
+            return
+        if writer.exception() is not None:  # the client is gone
             log.debug("hub: writer of %s ended: %r", self.id, writer.exception())
-        self.close(CLOSE_GOING_AWAY)
+            self.close(CLOSE_GOING_AWAY)
 
     async def _read(self, websocket: WebSocket) -> None:
         limit = self.hub.settings.ws_max_frame_bytes
