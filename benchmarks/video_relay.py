@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import platform
 import statistics
@@ -91,12 +92,24 @@ class StockRelay:
         return {"sdp": pc.localDescription.sdp}
 
 
+class EventCounter:
+    """Counts the relay's stream events (a publisher reconnection shows up here)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    async def on_stream_event(self, event: Any) -> None:
+        if event.type != "health":
+            self.counts[event.type] = self.counts.get(event.type, 0) + 1
+
+
 async def run_relay(mode: str) -> None:
     import tempfile
 
     from streaming import Relay
 
-    relay = Relay(Path(tempfile.mkdtemp(prefix="bench-relay-"))) if mode == "forward" else None
+    events = EventCounter()
+    relay = Relay(Path(tempfile.mkdtemp(prefix="bench-relay-")), events) if mode == "forward" else None
     stock = StockRelay() if mode == "stock" else None
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -104,7 +117,9 @@ async def run_relay(mode: str) -> None:
         try:
             if message["op"] == "publish":
                 if relay is not None:
-                    result = await relay.publish(message["sdp"], record=False)
+                    result = await relay.publish(
+                        message["sdp"], stream_id=message.get("stream_id"), record=False
+                    )
                     reply = {"id": result.stream_id, "sdp": result.answer_sdp}
                 else:
                     reply = await stock.publish(message["sdp"])
@@ -115,7 +130,10 @@ async def run_relay(mode: str) -> None:
                     reply = await stock.view(message["sdp"])
             elif message["op"] == "cpu":
                 times = os.times()
-                reply = {"cpu": times.user + times.system, "wall": time.monotonic()}
+                reply = {"cpu": times.user + times.system, "wall": time.monotonic(), "events": events.counts}
+            elif message["op"] == "sent":
+                stats = relay.forwarding_stats(message["id"]) if relay is not None else {}
+                reply = {"sent": {k: v["frames_sent"] for k, v in stats.items()}}
             elif message["op"] == "delays":
                 delays = (
                     [d * 1000 for d in relay.forwarding_delays(message["id"])] if relay is not None else []
@@ -141,11 +159,11 @@ async def run_publisher(port: int) -> None:
     from streaming import Publisher, SyntheticVideoTrack
 
     async def signal(offer: dict[str, Any]) -> dict[str, Any]:
-        return await call(port, {"op": "publish", "sdp": offer["sdp"]})
+        return await call(port, {"op": "publish", "sdp": offer["sdp"], "stream_id": offer.get("stream_id")})
 
     publisher = Publisher(signal, lambda: [SyntheticVideoTrack()])
     print(await publisher.connect(), flush=True)
-    await asyncio.Event().wait()
+    await publisher.run()  # like a field device: reconnects to the same stream if the connection fails
 
 
 # -- viewers (this process) --------------------------------------------------------------------------------
@@ -221,8 +239,11 @@ async def _spawn(*args: str) -> tuple[asyncio.subprocess.Process, str]:
     return process, line.decode().strip()
 
 
-async def probe_late_joiners(port: int, stream_id: str, count: int) -> list[float]:
-    """Join decoding viewers one at a time into the full relay: the "picture within a second" case."""
+async def probe_late_joiners(port: int, stream_id: str, count: int) -> list[tuple[float, float]]:
+    """Join decoding viewers one at a time into the full relay: the "picture within a second" case.
+
+    Returns (time to first decoded frame, time to connected) per joiner, in seconds.
+    """
     times = []
     for _ in range(count):
         viewer = BenchViewer(decode=True)
@@ -232,7 +253,8 @@ async def probe_late_joiners(port: int, stream_id: str, count: int) -> list[floa
             while viewer.first_frame_at is None and time.monotonic() < deadline:
                 await asyncio.sleep(0.01)
             if viewer.first_frame_at is not None:
-                times.append(round(viewer.first_frame_at - viewer.joined_at, 3))
+                connected = (viewer.connected_at or viewer.first_frame_at) - viewer.joined_at
+                times.append((round(viewer.first_frame_at - viewer.joined_at, 3), round(connected, 3)))
         finally:
             await viewer.close()
         await asyncio.sleep(0.5)
@@ -269,11 +291,14 @@ async def bench_mode(
                 viewer.latencies_ms.clear()
             counts = [v.frames for v in viewers]
             relay_before = await call(port, {"op": "cpu"})
+            sent_before = (await call(port, {"op": "sent", "id": stream_id}))["sent"]
             host_before = os.times()
             wall_before = time.monotonic()
             await asyncio.sleep(window)
             wall = time.monotonic() - wall_before
             relay_after = await call(port, {"op": "cpu"})
+            sent_after = (await call(port, {"op": "sent", "id": stream_id}))["sent"]
+            relay_fps = [(n - sent_before[k]) / wall for k, n in sent_after.items() if k in sent_before]
             delays = await call(port, {"op": "delays", "id": stream_id})
             host_after = os.times()
             fps = [(v.frames - c) / wall for v, c in zip(viewers, counts, strict=True)]
@@ -305,6 +330,7 @@ async def bench_mode(
                     },
                     "time_to_connected_s": {"p50": _pct(connect, 0.5), "max": _pct(connect, 1.0)},
                     "relay_forward_delay_ms": delays,
+                    "relay_sent_fps_per_viewer": {"min": _pct(relay_fps, 0), "p50": _pct(relay_fps, 0.5)},
                     "machine_load_1m": round(os.getloadavg()[0], 2),
                     "relay_cpu_cores": round(relay_cores, 3),
                     "relay_cpu_cores_per_viewer": round(relay_cores / level, 4),
@@ -312,6 +338,7 @@ async def bench_mode(
                 }
             )
         late_joiners = await probe_late_joiners(port, stream_id, probes)
+        stream_events = (await call(port, {"op": "cpu"}))["events"]
     finally:
         await asyncio.gather(*(v.close() for v in viewers), return_exceptions=True)
         for process in (publisher_process, relay_process):
@@ -322,10 +349,11 @@ async def bench_mode(
     marginal = (last["relay_cpu_cores"] - first["relay_cpu_cores"]) / span if span else None
     return {
         "levels": results,
+        "stream_events": stream_events,
         "late_joiner_ttff_s": {
             "with_viewers": levels[-1],
-            "each": late_joiners,
-            "max": max(late_joiners) if late_joiners else None,
+            "each_first_frame_and_connected": late_joiners,
+            "max": max(t for t, _ in late_joiners) if late_joiners else None,
         },
         "marginal_relay_cores_per_viewer": None if marginal is None else round(marginal, 4),
     }
@@ -393,6 +421,8 @@ def main() -> None:
         "--probes", type=int, default=5, help="late joiners timed one by one at the top level"
     )
     args = parser.parse_args()
+    if args.role != "bench":
+        logging.basicConfig(level=logging.WARNING, format=f"{args.role}: %(levelname)s %(name)s %(message)s")
     if args.role == "relay":
         asyncio.run(run_relay(args.mode))
         return

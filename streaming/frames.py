@@ -9,6 +9,7 @@ from __future__ import annotations
 import fractions
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import av
 
@@ -51,10 +52,10 @@ class EncodedFrame:
     timestamp: int
     keyframe: bool
     received_at: float = field(default_factory=time.time)
-    _packet: av.Packet | None = None
+    _packet: av.Packet[Any] | None = None
 
     @property
-    def packet(self) -> av.Packet:
+    def packet(self) -> av.Packet[Any]:
         """The ``av.Packet`` handed to ``RTCRtpSender``: its encoder then only packetizes (no re-encode)."""
         if self._packet is None:
             packet = av.Packet(self.data)

@@ -76,7 +76,7 @@ async def apply_offer(pc: RTCPeerConnection, offer_sdp: str) -> None:
 
 def answered_codecs(answer_sdp: str) -> dict[str, str]:
     """Return ``{kind: first codec}`` of an answer: the codec each stream will carry."""
-    codecs = {}
+    codecs: dict[str, str] = {}
     for media in SessionDescription.parse(answer_sdp).media:
         if media.kind in ("audio", "video") and media.rtp.codecs and media.direction != "inactive":
             codecs.setdefault(media.kind, media.rtp.codecs[0].mimeType)

@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -132,7 +133,9 @@ class Publisher:
         pc = self._pc
         if pc is None or time.time() - self._connected_at < self._media_timeout:
             return False
-        reports = [s.timestamp for s in (await pc.getStats()).values() if s.type == "remote-inbound-rtp"]
+        reports: list[datetime] = [
+            s.timestamp for s in (await pc.getStats()).values() if s.type == "remote-inbound-rtp"
+        ]
         if not reports:
             return True
         return time.time() - max(reports).timestamp() > self._media_timeout

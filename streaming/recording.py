@@ -21,9 +21,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import av
+from av.stream import Stream
+from av.video.stream import VideoStream
 
 from streaming.frames import EncodedFrame
 
@@ -185,7 +187,9 @@ class _SegmentWriter:
         self._start_wall = first.received_at
         self._container = av.open(str(path), "w", format="matroska")
         width, height = _dimensions(first)
-        self._video = self._container.add_stream(_MUXER_CODECS[first.mime_type.lower()], rate=30)
+        self._video = cast(
+            VideoStream, self._container.add_stream(_MUXER_CODECS[first.mime_type.lower()], rate=30)
+        )
         self._video.width, self._video.height = width, height
         self._video.time_base = _MKV_TIME_BASE
         self._audio = None
@@ -201,6 +205,7 @@ class _SegmentWriter:
         self.audio_frames = 0
 
     def write(self, frame: EncodedFrame) -> None:
+        stream: Stream
         if frame.kind == "video":
             stream = self._video
             pts = (frame.timestamp - self._video_base) * 1000 // frame.clock_rate

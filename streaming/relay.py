@@ -199,6 +199,20 @@ class Relay:
         """Recent seconds video frames waited in this relay before each viewer's sender took them."""
         return self._live(stream_id).forwarding_delays()
 
+    def forwarding_stats(self, stream_id: str) -> dict[str, dict[str, int]]:
+        """Per viewer track: frames handed to its sender, frames dropped, resyncs, frames queued now."""
+        stream = self._live(stream_id)
+        return {
+            track.id: {
+                "frames_sent": track.frames_sent,
+                "frames_dropped": track.frames_dropped,
+                "resyncs": track.resyncs,
+                "queued": track.queue_size,
+            }
+            for kind in ("video", "audio")
+            for track in stream.tracks(kind)
+        }
+
     def subscribe(self, stream_id: str, kind: str = "video") -> ForwardingTrack:
         """Return an in-process track of encoded frames (``av.Packet``), bounded like a viewer's."""
         return self._live(stream_id).subscribe(kind)
@@ -299,6 +313,8 @@ class Relay:
         @pc.on("connectionstatechange")
         def on_state() -> None:
             if pc.connectionState in ("failed", "closed") and stream.live:
+                if pc is stream.upstream_pc:
+                    logger.warning("stream %s: publisher connection %s", stream.id, pc.connectionState)
                 stream.upstream_lost(pc, self._reconnect_grace, lambda: self._spawn(self._end(stream)))
 
     def _spawn(self, coro: Awaitable[Any]) -> None:

@@ -127,5 +127,8 @@ def _start_uvicorn(settings: Settings, *, workers: int) -> None:
         log_level="info",
         # The hub enforces its own, smaller frame limit with a clear error frame; uvicorn's must be above it.
         ws_max_size=max(settings.ws_max_frame_bytes * 4, 1 << 20),
+        # Compression costs CPU per subscriber and ~30 KB per connection; the hub serialises each message
+        # once and sends the same text to everyone, so it stays off.
+        ws_per_message_deflate=False,
         proxy_headers=True,
     )

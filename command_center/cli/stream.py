@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 _CODECS = {"vp8": "video/VP8", "h264": "video/H264"}
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     stream = commands.add_parser("stream", help="live video")
     stream_commands = stream.add_subparsers(dest="stream_command", required=True, metavar="STREAM_COMMAND")
     publish = stream_commands.add_parser("publish", help="publish live video to a server (Ctrl-C to stop)")

@@ -12,8 +12,8 @@ import socket
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +24,7 @@ import pytest
 
 from tests.services import chromium_path, require
 
-DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - the demo logins
+DEMO_PASSWORD = "demo-pass-2026"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 WALL = {"width": 1920, "height": 1080}
 PHONE = {"width": 390, "height": 844}
@@ -50,7 +50,9 @@ class Server:
     folder: Path
 
     def token(self, name: str) -> str:
-        response = httpx.post(f"{self.url}/api/auth/token", data={"username": name, "password": DEMO_PASSWORD})
+        response = httpx.post(
+            f"{self.url}/api/auth/token", data={"username": name, "password": DEMO_PASSWORD}
+        )
         response.raise_for_status()
         return str(response.json()["access_token"])
 
@@ -157,7 +159,9 @@ def open_page(browser: Any, server: Server) -> Iterator[Callable[..., Any]]:
     contexts: list[Any] = []
     errors: list[str] = []
 
-    def _open(user: str | None, path: str, viewport: dict[str, int] | None = None, wait_ready: bool = True) -> Any:
+    def _open(
+        user: str | None, path: str, viewport: dict[str, int] | None = None, wait_ready: bool = True
+    ) -> Any:
         context = browser.new_context(
             viewport=viewport or WALL,
             base_url=server.url,
@@ -173,7 +177,7 @@ def open_page(browser: Any, server: Server) -> Iterator[Callable[..., Any]]:
             page.fill("#username", user)
             page.fill("#password", DEMO_PASSWORD)
             page.click("#signin-submit")
-            page.wait_for_url(lambda url: "index.html" not in url)
+            page.wait_for_url(lambda url: "index.html" not in url, wait_until="commit")
         page.goto(path)
         if wait_ready and user is not None:
             page.wait_for_selector("body[data-ready=true], #forbidden", state="attached", timeout=10000)

@@ -21,7 +21,9 @@ def test_incident_created_through_the_api_appears_within_a_second(open_page, ser
     page.wait_for_timeout(300)  # the board's first snapshot reload after subscribing
     started = time.monotonic()
     incident = server.create_incident(title="实时推送测试事件", headcount=45)
-    page.wait_for_selector(f".stage-col[data-stage=information_report] .card[data-id='{incident['id']}']", timeout=1000)
+    page.wait_for_selector(
+        f".stage-col[data-stage=information_report] .card[data-id='{incident['id']}']", timeout=1000
+    )
     elapsed = time.monotonic() - started
     assert elapsed < 1.0, f"the board showed the incident after {elapsed:.2f}s"
     card = page.locator(f".card[data-id='{incident['id']}']")
@@ -36,8 +38,12 @@ def test_stage_change_moves_the_card_live(open_page, server):
     wait_hub_online(page)
     page.wait_for_selector(f".stage-col[data-stage=information_report] .card[data-id='{incident['id']}']")
     with server.client("commander") as http:
-        http.post(f"/api/incidents/{incident['id']}/stage", json={"stage": "on_site_control"}).raise_for_status()
-    page.wait_for_selector(f".stage-col[data-stage=on_site_control] .card[data-id='{incident['id']}']", timeout=2000)
+        http.post(
+            f"/api/incidents/{incident['id']}/stage", json={"stage": "on_site_control"}
+        ).raise_for_status()
+    page.wait_for_selector(
+        f".stage-col[data-stage=on_site_control] .card[data-id='{incident['id']}']", timeout=2000
+    )
 
 
 def test_deadline_countdown_turns_amber_then_red(open_page, server):
@@ -50,7 +56,8 @@ def test_deadline_countdown_turns_amber_then_red(open_page, server):
     assert chip.get_attribute("data-status") == "warning"
     assert "cd-warning" in chip.get_attribute("class")
     page.wait_for_selector(
-        f".card[data-id='{incident['id']}'] .countdown[data-kind=phone_report][data-status=missed]", timeout=8000
+        f".card[data-id='{incident['id']}'] .countdown[data-kind=phone_report][data-status=missed]",
+        timeout=8000,
     )
     assert "超时" in chip.inner_text()
     page.wait_for_selector(f".card[data-id='{incident['id']}'][data-urgency=missed]", timeout=2000)

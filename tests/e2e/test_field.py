@@ -28,6 +28,7 @@ def test_field_page_files_reports_on_a_phone(open_page, server):
     assert "cordon" in detail["zones"]
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], "the phone page must not scroll sideways"
+    page.evaluate("window.scrollTo(0, 0)")
     shoot(page, "field-390x844")
     shoot(page, "field-390x844-full", full_page=True)
 
@@ -37,7 +38,9 @@ def test_orders_arrive_live_and_are_acknowledged(open_page, server):
     page.wait_for_selector("body[data-hub=online]", state="attached")
     with server.client("commander") as http:
         field2 = next(u for u in http.get("/api/users").json() if u["name"] == "field2")
-        order = http.post("/api/orders", json={"text": "立即前往东门增援", "to": "user", "user_ids": [field2["id"]]}).json()
+        order = http.post(
+            "/api/orders", json={"text": "立即前往东门增援", "to": "user", "user_ids": [field2["id"]]}
+        ).json()
     item = page.locator(f"#orders li[data-id='{order['id']}']")
     item.wait_for(timeout=2000)
     board = open_page("commander", "/static/board.html")
@@ -61,6 +64,7 @@ def test_reports_wait_offline_and_send_when_the_network_returns(open_page, serve
     page.click("#written-form button[type=submit]")
     page.wait_for_selector("#outbox:not([hidden])")
     assert "1" in page.inner_text("#outbox")
+    page.evaluate("window.scrollTo(0, 0)")
     shoot(page, "field-offline-390x844")
     page.context.set_offline(False)
     page.wait_for_selector("#outbox", state="hidden", timeout=10000)
@@ -78,15 +82,36 @@ def test_field_camera_publishes_and_the_video_wall_shows_it(open_page, server):
     field.click("#live-toggle")
     field.wait_for_selector("body[data-live=live]", state="attached", timeout=20000)
     shoot(field, "field-live-390x844")
+    stream_id = field.evaluate("document.body.dataset.streamId")
+    # A dropped connection is renegotiated under the same stream id: viewers keep their tile.
+    field.evaluate("window.cc.publisher._retry()")
+    field.wait_for_selector("body[data-live=reconnecting]", state="attached")
+    field.wait_for_selector("body[data-live=live]", state="attached", timeout=20000)
+    assert field.evaluate("document.body.dataset.streamId") == stream_id
     wall = open_page("commander", "/static/video.html")
     tile = wall.locator(".tile").first
     tile.wait_for(timeout=10000)
     wall.wait_for_function(
-        "() => [...document.querySelectorAll('.tile video')].some(v => v.videoWidth > 0 && v.currentTime > 0)",
+        "() => [...document.querySelectorAll('.tile video')]"
+        ".some(v => v.videoWidth > 0 && v.currentTime > 0)",
         timeout=20000,
     )
     assert f"#{incident['id']}" in tile.inner_text()
+    assert wall.locator(".tile").count() == 1
+    page = open_page("commander", f"/static/incident.html?id={incident['id']}")
+    page.wait_for_selector(f"#streams a[href*='{stream_id}']")
     shoot(wall, "video-wall-1920x1080")
     tile.click()
     wall.wait_for_selector(".tile.enlarged")
     shoot(wall, "video-wall-enlarged-1920x1080")
+    with server.client("admin") as http:
+        views = http.get("/api/audit", params={"action": "stream.view"}).json()
+    assert any(entry["actor_name"] == "commander" for entry in views), views[:2]
+
+
+def test_video_wall_page_opens_for_the_command_room(open_page, server):
+    page = open_page("commander", "/static/video.html")
+    page.wait_for_selector("#tiles")
+    assert "审计" in page.inner_text(".wall-note")  # viewers are told that watching is recorded
+    shoot(page, "video-wall-1920x1080" if page.locator(".tile").count() else "video-wall-empty-1920x1080")
+    assert open_page("field1", "/static/video.html").locator("#forbidden").is_visible()

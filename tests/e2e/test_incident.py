@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import shoot
+from tests.e2e.conftest import PHONE, shoot
 
 pytestmark = pytest.mark.browser
 
 
 def test_incident_page_advances_stage_files_report_and_shows_zones(open_page, server):
     incident = server.create_incident(
-        title="改制企业职工聚集", address="区政府东门", location={"lat": 30.6598, "lon": 104.0633}, departments=["police"]
+        title="改制企业职工聚集",
+        address="区政府东门",
+        location={"lat": 30.6598, "lon": 104.0633},
+        departments=["police"],
     )
     page = open_page("duty", f"/static/incident.html?id={incident['id']}")
     page.wait_for_selector("body[data-hub=online]", state="attached")
@@ -54,3 +57,23 @@ def test_liaison_cannot_open_another_departments_incident(open_page, server):
     page = open_page("housing", f"/static/incident.html?id={incident['id']}")
     page.wait_for_selector("#load-error")
     assert page.locator("#stage-form").is_hidden()
+
+
+def test_commander_issues_an_order_and_assembles_the_soft_group(open_page, server):
+    incident = server.create_incident(title="指令下达测试")
+    field = open_page("field1", "/static/field.html", viewport=PHONE)
+    field.wait_for_selector("body[data-hub=online]", state="attached")
+    page = open_page("commander", f"/static/incident.html?id={incident['id']}")
+    page.wait_for_selector("#order-to option[value^='user:']", state="attached")
+    field1 = page.locator("#order-to option", has_text="张警员").get_attribute("value")
+    page.fill("#order-form textarea[name=text]", "请立即核实现场人数并回传视频")
+    page.select_option("#order-to", field1)
+    page.click("#order-form button[type=submit]")
+    field.wait_for_selector("#orders li:has-text('请立即核实现场人数')", timeout=3000)
+
+    page.fill("#team-form input[name=name]", "李心理")
+    page.select_option("#team-form select[name=role]", "counsellor")
+    page.click("#team-form button[type=submit]")
+    page.wait_for_selector("#team-list li:has-text('李心理')")
+    page.wait_for_selector("#timeline li[data-action='team.assemble']")
+    shoot(page, "incident-actions-1920x1080", full_page=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import shoot
+from tests.e2e.conftest import PHONE, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -25,6 +25,8 @@ def test_sign_in_page_and_wrong_password(open_page):
     page.wait_for_selector("#signin-form")
     assert page.locator("#signin-submit").inner_text() == "登录"
     shoot(page, "signin-1920x1080")
+    page.set_viewport_size(PHONE)
+    shoot(page, "signin-390x844")
     page.fill("#username", "commander")
     page.fill("#password", "wrong-password")
     page.click("#signin-submit")

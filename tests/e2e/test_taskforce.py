@@ -14,7 +14,7 @@ def test_message_from_a_liaison_reaches_the_command_room(open_page, server):
         taskforce = http.get("/api/taskforces").json()[0]
     police = open_page("police", f"/static/taskforce.html?id={taskforce['id']}")
     command = open_page("commander", f"/static/taskforce.html?id={taskforce['id']}")
-    assert police.locator(f"#members li[data-department=police]").count() == 1
+    assert police.locator("#members li[data-department=police]").count() == 1
     police.fill("#message-input", "特警一组已到达东门，正在布控")
     police.click("#message-form button[type=submit]")
     police.wait_for_selector(".message:has-text('特警一组已到达东门')")

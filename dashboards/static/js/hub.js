@@ -73,12 +73,18 @@ export class Hub {
     });
   }
 
+  /** Who is on a channel now; null when offline, refused or unanswered within 3 s. */
   presence(channel) {
     return new Promise((resolve) => {
+      if (this.status !== "online") { resolve(null); return; }
       const key = `presence:${channel}`;
       this.waiters.set(key, [...(this.waiters.get(key) || []), resolve]);
-      if (this.status === "online") this._send({ op: "presence", channel });
-      else resolve(null);
+      this._send({ op: "presence", channel });
+      setTimeout(() => {
+        const left = (this.waiters.get(key) || []).filter((r) => r !== resolve);
+        if (left.length) this.waiters.set(key, left); else this.waiters.delete(key);
+        resolve(null);
+      }, 3000);
     });
   }
 
@@ -188,7 +194,9 @@ export class Hub {
     const entry = this.channels.get(frame.channel);
     if (!entry) return;
     const first = entry.position === null;
-    entry.position = { offset: frame.offset, epoch: frame.epoch };
+    // On a recovered subscribe `offset` is the channel's newest position and the replay of everything
+    // after ours follows: keep our position, or the replayed messages would look already seen.
+    if (frame.recovered !== true) entry.position = { offset: frame.offset, epoch: frame.epoch };
     entry.ready = true;
     // A first subscribe closes the gap between the page's snapshot and the live stream; a failed
     // recovery means messages were lost: both reload the REST snapshot, the source of truth.

@@ -38,6 +38,7 @@ export async function startPage(pageId, { hub: withHub = true } = {}) {
       onError: (frame) => console.warn("hub error", frame),
     });
     hub.connect();
+    window.cc = { hub }; // for the operator's console and the browser tests
   }
   return { user, hub, main };
 }
@@ -92,8 +93,28 @@ export async function loadDepartments() {
   }
   return departments;
 }
+/** Join names the way each language does: 、 in Chinese, commas in English. */
+export const joinNames = (names) => names.join(lang() === "en" ? ", " : "、");
+
 export function deptName(code) {
   const d = (departments || []).find((x) => x.code === code);
   if (!d) return code || "—";
   return lang() === "en" ? d.name_en : d.name_zh;
+}
+
+/** A drill inject addressed to this user or the board (`drill.inject`): a notice marked 演练 / DRILL. */
+const shownInjects = new Set();
+export function showDrillInject(data) {
+  if (data.type !== "drill.inject" || !data.content) return false;
+  const text = data.content[lang()] || data.content["zh-CN"] || "";
+  const key = `${data.id}:${data.content["zh-CN"]}`;
+  if (shownInjects.has(key)) return true; // the same inject reaches the board and the user channel
+  shownInjects.add(key);
+  let box = document.getElementById("injects");
+  if (!box) { box = h("div", { id: "injects", role: "status", "aria-live": "assertive" }); document.body.append(box); }
+  const note = h("div", { class: "inject is-drill" }, h("span", { class: "badge badge-drill" }, t("drill.badge")), " ", text,
+    data.incident_id ? [" ", h("a", { href: `/static/incident.html?id=${data.incident_id}` }, `#${data.incident_id}`)] : null,
+    h("button", { type: "button", class: "ghost", onclick: () => note.remove() }, "×"));
+  box.prepend(note);
+  return true;
 }

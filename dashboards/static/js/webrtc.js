@@ -50,9 +50,15 @@ export class Publisher {
     this.onState("idle");
   }
 
+  /** GPS over the "telemetry" data channel; over REST (at most every 10 s) while the channel is down. */
   sendPosition(fix) {
     this.lastFix = fix;
-    if (this.telemetry?.readyState === "open") this.telemetry.send(JSON.stringify({ ...fix, ts: Date.now() }));
+    if (this.telemetry?.readyState === "open") {
+      this.telemetry.send(JSON.stringify({ ...fix, ts: Date.now() }));
+    } else if (this.streamId && Date.now() - (this.lastRestFix || 0) > 10000) {
+      this.lastRestFix = Date.now();
+      api.post(`/api/streams/${encodeURIComponent(this.streamId)}/position`, fix).catch(() => {});
+    }
   }
 
   async _connect() {

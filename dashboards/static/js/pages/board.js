@@ -5,7 +5,7 @@ import { countdown, elapsed, worstStatus } from "../countdown.js";
 import { $, fill, formData, h, toast } from "../dom.js";
 import { onLangChange, t, tn } from "../i18n.js";
 import { can } from "../nav.js";
-import { deptName, drillBadge, loadDepartments, markDrill, startPage } from "../shell.js";
+import { deptName, joinNames, drillBadge, loadDepartments, markDrill, showDrillInject, startPage } from "../shell.js";
 import { fmt } from "../time.js";
 
 const STAGES = ["information_report", "on_site_control", "de_escalation", "response_to_demands", "follow_up"];
@@ -61,6 +61,7 @@ async function run({ user, hub }) {
   };
 
   function onBoard(data) {
+    if (showDrillInject(data)) return;
     if (data.type?.startsWith("incident.") && data.incident) return upsert(data.incident, { flash: data.type === "incident.created" });
     if (data.type?.startsWith("incident.")) return refetch(data.id);
     if (data.type?.startsWith("deadline.") && data.deadline) {
@@ -117,7 +118,8 @@ async function run({ user, hub }) {
     for (const el of document.querySelectorAll(".card")) {
       const urgency = worstStatus(el._deadlines);
       el.dataset.urgency = urgency || "pending";
-      missed += el.querySelectorAll(".countdown[data-status=missed]").length;
+      // Drill traffic is never counted in real statistics (DOMAIN.md).
+      if (!el.classList.contains("is-drill")) missed += el.querySelectorAll(".countdown[data-status=missed]").length;
     }
     $("#stat-missed").textContent = missed;
     $("#stat-missed").classList.toggle("hot", missed > 0);
@@ -155,9 +157,9 @@ async function run({ user, hub }) {
       o.incident_id ? h("a", { href: `/static/incident.html?id=${o.incident_id}` }, `#${o.incident_id}`) : null)), o);
   const taskforceItem = (tf) => markDrill(h("li", { dataset: { id: tf.id } },
     h("div", { class: "row" }, drillBadge(tf), h("a", { href: `/static/taskforce.html?id=${tf.id}` }, tf.name)),
-    h("div", { class: "muted" }, (tf.members || []).map((m) => deptName(m.department)).join("、"))), tf);
+    h("div", { class: "muted" }, joinNames((tf.members || []).map((m) => deptName(m.department))))), tf);
   const streamItem = (s) => markDrill(h("li", { dataset: { id: s.id } },
-    h("div", { class: "row" }, drillBadge(s), h("strong", {}, s.officer?.display_name || s.officer?.name || s.officer || s.id)),
+    h("div", { class: "row" }, drillBadge(s), h("strong", {}, s.officer || s.id), s.connected === false ? h("span", { class: "badge" }, t("video.disconnected")) : null),
     h("div", { class: "row muted" }, s.incident_id ? h("a", { href: `/static/incident.html?id=${s.incident_id}` }, `#${s.incident_id}`) : null,
       fmt(s.started_at, "time"))), s);
 

@@ -4,7 +4,7 @@ import { api, optional } from "../api.js";
 import { $, fill, formData, h, toast } from "../dom.js";
 import { onLangChange, t } from "../i18n.js";
 import { onOutboxChange, pendingCount, send } from "../outbox.js";
-import { drillBadge, markDrill, startPage } from "../shell.js";
+import { drillBadge, markDrill, showDrillInject, startPage } from "../shell.js";
 import { fmt } from "../time.js";
 import { Publisher } from "../webrtc.js";
 
@@ -56,6 +56,7 @@ async function run({ user, hub }) {
   $("#live-toggle").addEventListener("click", async () => {
     if (publisher && !publisher.stopped) { await publisher.stop(); publisher = null; $("#preview").srcObject = null; return; }
     publisher = new Publisher({ incidentId: incidentId(), onState: setLiveState });
+    window.cc.publisher = publisher; // for the browser tests' network-failure drill
     if (fix) publisher.sendPosition(fix);
     try {
       $("#preview").srcObject = await publisher.start();
@@ -145,6 +146,7 @@ async function run({ user, hub }) {
     } catch (exc) { toast(exc.message, "error"); }
   }
   function onUserMessage(data) {
+    if (showDrillInject(data)) return;
     if (data.type === "order.issued" && data.order && orders) {
       if (!orders.some((o) => o.id === data.order.id)) orders.unshift(data.order);
       renderOrders();

@@ -5,7 +5,7 @@ import { countdown } from "../countdown.js";
 import { $, fill, formData, h, params, toast } from "../dom.js";
 import { onLangChange, t, tn } from "../i18n.js";
 import { can } from "../nav.js";
-import { deptName, drillBadge, loadDepartments, markDrill, startPage } from "../shell.js";
+import { deptName, joinNames, drillBadge, loadDepartments, markDrill, startPage } from "../shell.js";
 import { sitePlan } from "../siteplan.js";
 import { fmt } from "../time.js";
 
@@ -38,6 +38,18 @@ async function run({ user, hub }) {
     fill($("#deadlines"), (incident.deadlines || []).map((d) => countdown(d)));
     renderZones();
     renderTimeline();
+    renderActions();
+  }
+
+  function renderActions() {
+    const open = !incident.closed_at && can.writeIncidents(user.role);
+    $("#actions-panel").hidden = !open;
+    $("#order-form").hidden = !can.issueOrders(user.role);
+    fill($("#team-list"), (incident.team || []).map((m) => h("li", { class: "muted" },
+      `${m.name} · ${tn("team", m.role)}${m.organisation ? ` · ${m.organisation}` : ""}`)));
+    // Closing is the commander's; the others may record what was done.
+    const closeOption = $("#note-form option[value=close]");
+    closeOption.hidden = closeOption.disabled = !can.commandIncidents(user.role);
   }
 
   function fact(label, value) {
@@ -55,7 +67,7 @@ async function run({ user, hub }) {
         fact("incident.address", i.address || (i.location ? `${i.location.lat.toFixed(5)}, ${i.location.lon.toFixed(5)}` : null)),
         fact("incident.started_at", fmt(i.started_at)),
         fact("incident.first_department", deptName(i.first_department)),
-        fact("incident.departments", i.departments.map(deptName).join("、")),
+        fact("incident.departments", joinNames(i.departments.map(deptName))),
         fact("incident.demands", i.demands || null),
         fact("incident.dynamics", i.dynamics || null)),
       h("a", { href: "/static/board.html" }, t("incident.back")));
@@ -113,11 +125,13 @@ async function run({ user, hub }) {
     fill($("#streams"), mine === null ? h("li", { class: "empty" }, t("board.not_available"))
       : mine.length ? mine.map((s) => markDrill(h("li", {}, drillBadge(s),
         h("a", { href: `/static/video.html?stream=${encodeURIComponent(s.id)}` },
-          s.officer?.display_name || s.officer?.name || s.id), " · ", fmt(s.started_at, "time")), s))
+          s.officer || s.id), " · ", fmt(s.started_at, "time"), s.connected === false ? ` · ${t("video.disconnected")}` : ""), s))
       : h("li", { class: "empty" }, t("incident.no_streams")));
-    const recordings = await optional(`/api/streams/recordings?incident_id=${id}`, null);
-    fill($("#recordings"), recordings && recordings.length ? [h("li", { class: "muted" }, t("incident.recordings")),
-      ...recordings.map((r) => h("li", {}, fmt(r.started_at || r.at, "datetime"), " · ", r.name || r.id))] : []);
+    const recordings = (await Promise.all((mine || []).map((s) =>
+      optional(`/api/streams/${encodeURIComponent(s.id)}/recordings`, [])))).flat().filter(Boolean);
+    fill($("#recordings"), recordings.length ? [h("li", { class: "muted" }, t("incident.recordings")),
+      ...recordings.map((r) => h("li", { class: "evidence" }, fmt(r.started_at || r.start || r.at, "datetime"), " · ",
+        r.file || r.name || r.path || "", r.sha256 ? ` · SHA-256 ${String(r.sha256).slice(0, 16)}…` : ""))] : []);
   }
 
   function onMessage(data) {
@@ -154,12 +168,53 @@ async function run({ user, hub }) {
       await load();
     } catch (exc) { toast(exc.message, "error"); }
   });
+  $("#order-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const { text, to } = formData(event.target);
+    const [kind, value] = to.split(":");
+    const body = kind === "user" ? { text, to: "user", user_ids: [Number(value)] } : { text, to: "department", department: value };
+    try {
+      await api.post("/api/orders", { ...body, incident_id: id });
+      event.target.reset();
+      toast(t("incident.order_sent"), "ok");
+    } catch (exc) { toast(exc.message, "error"); }
+  });
+  $("#team-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const member = formData(event.target);
+    try {
+      incident = await api.post(`/api/incidents/${id}/team`, { members: [...(incident.team || []), member] });
+      event.target.reset();
+      render();
+    } catch (exc) { toast(exc.message, "error"); }
+  });
+  $("#note-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const { action, note } = formData(event.target);
+    try {
+      await api.post(`/api/incidents/${id}/${action}`, { note });
+      event.target.reset();
+      toast(t("incident.saved"), "ok");
+      await load();
+    } catch (exc) { toast(exc.message, "error"); }
+  });
+  async function loadRecipients() {
+    if (!can.issueOrders(user.role)) return;
+    const users = await api.get("/api/users");
+    const departments = new Set(incident?.departments || []);
+    fill($("#order-to"),
+      h("optgroup", { label: t("incident.departments") }, [...departments].map((d) => h("option", { value: `department:${d}` }, deptName(d)))),
+      h("optgroup", { label: t("incident.people") }, users.filter((u) => departments.has(u.department) || u.role === "field_officer")
+        .map((u) => h("option", { value: `user:${u.id}` }, `${u.display_name || u.name} · ${tn("role", u.role)}`))));
+  }
+
   $("#export-csv").addEventListener("click", () => download(`/api/incidents/${id}/timeline.csv`, `incident-${id}-timeline.csv`).catch((e) => toast(e.message, "error")));
   $("#export-docx").addEventListener("click", () => download(`/api/incidents/${id}/timeline.docx`, `incident-${id}-timeline.docx`).catch((e) => toast(e.message, "error")));
 
   onLangChange(() => { if (incident) render(); loadMedia(); });
   await load();
   loadMedia().catch(() => {});
+  loadRecipients().catch(() => {});
   hub.subscribe(`incident:${id}`, { onMessage, onReset: load });
   setInterval(() => { if (hub.status !== "online") load(); }, 10000);
   document.body.dataset.ready = "true";

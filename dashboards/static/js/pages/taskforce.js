@@ -5,7 +5,7 @@ import { countdown } from "../countdown.js";
 import { $, fill, formData, h, params, toast } from "../dom.js";
 import { onLangChange, t } from "../i18n.js";
 import { can } from "../nav.js";
-import { deptName, drillBadge, loadDepartments, markDrill, startPage } from "../shell.js";
+import { deptName, joinNames, drillBadge, loadDepartments, markDrill, startPage } from "../shell.js";
 import { fmt, officeInputToIso } from "../time.js";
 
 const page = await startPage("taskforce");
@@ -64,7 +64,7 @@ async function run({ user, hub }) {
     fill($("#members"), current.members.map((m) => h("li", { dataset: { department: m.department } },
       h("span", {}, h("span", { class: `presence-dot${here.has(m.department) ? " on" : ""}` }), deptName(m.department),
         m.role === "lead" ? h("span", { class: "badge" }, t("taskforce.lead")) : null),
-      h("span", { class: "muted" }, online.filter((u) => u.department === m.department).map((u) => u.name).join("、")))));
+      h("span", { class: "muted" }, joinNames(online.filter((u) => u.department === m.department).map((u) => u.name))))));
   }
 
   function renderMessages() {

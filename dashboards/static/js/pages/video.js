@@ -37,6 +37,7 @@ async function run({ hub }) {
         info.incident_id ? h("a", { href: `/static/incident.html?id=${info.incident_id}`, onclick: (e) => e.stopPropagation() }, `#${info.incident_id}`) : null,
         h("span", { class: "position" }, `${t("video.position")}: ${pos ? `${Number(pos.lat).toFixed(5)}, ${Number(pos.lon).toFixed(5)}` : "—"}`),
         h("span", { class: `health${healthBad(info.health) ? " health-bad" : ""}` }, `${t("video.health")}: ${healthText(info.health)}`),
+        info.connected === false ? h("span", { class: "health-bad" }, t("video.disconnected")) : null,
         h("span", { class: "muted" }, `${t("video.started")} ${fmt(info.started_at, "time")}`)),
     ];
   }
@@ -85,6 +86,12 @@ async function run({ hub }) {
     const box = $("#tiles");
     if (!tiles.size) { fill(box, h("p", { class: "empty" }, available ? t("video.no_streams") : t("board.not_available"))); return; }
     box.querySelector(".empty")?.remove();
+    // Fill the wall: 1 stream full screen, 2-4 in a 2x2 grid, up to 16 in 4x4; beyond that rows scroll.
+    const cols = Math.ceil(Math.sqrt(tiles.size));
+    const rows = Math.ceil(tiles.size / cols);
+    box.style.gridTemplateColumns = `repeat(${cols}, minmax(0, 1fr))`;
+    box.style.gridTemplateRows = tiles.size <= 16 ? `repeat(${rows}, minmax(0, 1fr))` : "";
+    box.style.gridAutoRows = tiles.size <= 16 ? "" : "330px";
     for (const tile of tiles.values()) if (tile.el.parentNode !== box) box.append(tile.el);
   }
 
