@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 
 from command_center.deps import CurrentUser, SessionDep, SettingsDep
-from command_center.incidents import export, service
+from command_center.incidents import actions, export, service
 from command_center.incidents.schemas import (
     ActionNote,
     EventRead,
@@ -61,7 +61,7 @@ async def get_incident(incident_id: int, principal: CurrentUser, session: Sessio
 async def advance_stage(
     incident_id: int, body: StageChange, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
-    incident = await service.advance_stage(session, principal=principal, incident_id=incident_id, data=body)
+    incident = await actions.advance_stage(session, principal=principal, incident_id=incident_id, data=body)
     return await service.view(session, incident)
 
 
@@ -69,7 +69,7 @@ async def advance_stage(
 async def add_report(
     incident_id: int, body: ReportCreate, principal: CurrentUser, session: SessionDep
 ) -> Any:
-    _, event = await service.add_report(session, principal=principal, incident_id=incident_id, data=body)
+    _, event = await actions.add_report(session, principal=principal, incident_id=incident_id, data=body)
     return service.event_view(event)
 
 
@@ -77,7 +77,7 @@ async def add_report(
 async def record_zones(
     incident_id: int, body: ZonesRecord, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
-    incident = await service.record_zones(session, principal=principal, incident_id=incident_id, data=body)
+    incident = await actions.record_zones(session, principal=principal, incident_id=incident_id, data=body)
     return await service.view(session, incident)
 
 
@@ -85,7 +85,7 @@ async def record_zones(
 async def assemble_team(
     incident_id: int, body: TeamAssemble, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
-    incident = await service.assemble_team(session, principal=principal, incident_id=incident_id, data=body)
+    incident = await actions.assemble_team(session, principal=principal, incident_id=incident_id, data=body)
     return await service.view(session, incident)
 
 
@@ -93,7 +93,7 @@ async def assemble_team(
 async def answer_demands(
     incident_id: int, body: ActionNote, principal: CurrentUser, session: SessionDep
 ) -> Any:
-    event = await service.note_action(
+    event = await actions.note_action(
         session, principal=principal, incident_id=incident_id, action="demands.answer", note=body.note
     )
     return service.event_view(event)
@@ -104,7 +104,7 @@ async def arrange_followup(
     incident_id: int, body: ActionNote, principal: CurrentUser, session: SessionDep
 ) -> Any:
     detail = {"due_at": body.due_at.isoformat()} if body.due_at else {}
-    event = await service.note_action(
+    event = await actions.note_action(
         session,
         principal=principal,
         incident_id=incident_id,
@@ -120,7 +120,7 @@ async def open_online_track(
     incident_id: int, body: ActionNote, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
     """Dual track: cyberspace joins the incident and every task force it is linked to."""
-    incident = await service.open_online_track(
+    incident = await actions.open_online_track(
         session, principal=principal, incident_id=incident_id, note=body.note
     )
     await taskforces.join_online_track(session, principal=principal, incident_id=incident_id)
@@ -131,7 +131,7 @@ async def open_online_track(
 async def close_incident(
     incident_id: int, body: ActionNote, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
-    incident = await service.close(session, principal=principal, incident_id=incident_id, note=body.note)
+    incident = await actions.close(session, principal=principal, incident_id=incident_id, note=body.note)
     return await service.view(session, incident)
 
 
