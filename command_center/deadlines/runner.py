@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from command_center.db import Database, utcnow
 from command_center.deadlines.service import MissHandler, sweep
 from command_center.events import Publisher, unit_of_work
-
-log = logging.getLogger(__name__)
+from command_center.periodic import Periodic
 
 
 class DeadlineSweeper:
@@ -27,30 +23,16 @@ class DeadlineSweeper:
     ) -> None:
         self._database = database
         self._publisher = publisher
-        self._interval = interval
         self._on_missed = on_missed
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("deadline-sweeper", self.run_once, interval)
 
     async def run_once(self) -> int:
         async with unit_of_work(self._database, self._publisher) as session:
             return await sweep(session, now=self._clock(), on_missed=self._on_missed)
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("deadline sweep failed; retrying in %.1f s", self._interval)
-            await asyncio.sleep(self._interval)
-
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="deadline-sweeper")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._periodic.stop()

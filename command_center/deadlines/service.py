@@ -7,7 +7,7 @@ warned_at IS NULL``: when several processes sweep at once, exactly one of them w
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -102,71 +102,55 @@ def view(deadline: Deadline, now: datetime) -> dict[str, Any]:
     }
 
 
+async def _claim(
+    session: AsyncSession, *, marker: Any, due_column: Any, now: datetime
+) -> AsyncIterator[Deadline]:
+    """Yield each open deadline whose ``due_column`` has passed and whose ``marker`` this call set first.
+
+    The conditional UPDATE is the claim: of several processes sweeping at once, one wins each row.
+    """
+    candidates = (
+        (
+            await session.execute(
+                select(Deadline.id).where(Deadline.done_at.is_(None), marker.is_(None), due_column <= now)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for deadline_id in candidates:
+        claimed = await session.execute(
+            update(Deadline).where(Deadline.id == deadline_id, marker.is_(None)).values({marker: now})
+        )
+        if claimed.rowcount == 1:
+            deadline = await session.get(Deadline, deadline_id)
+            assert deadline is not None
+            await session.refresh(deadline)
+            yield deadline
+
+
+def _alert(session: AsyncSession, deadline: Deadline, type_: str, now: datetime) -> None:
+    emit(
+        session,
+        ["board", *deadline.channels],
+        type=type_,
+        id=deadline.id,
+        drill=deadline.drill,
+        deadline=view(deadline, now),
+    )
+
+
 async def sweep(session: AsyncSession, *, now: datetime, on_missed: Mapping[str, MissHandler]) -> int:
     """Warn about deadlines about to pass and escalate missed ones; return how many alerts this call won."""
     alerts = 0
-    due_soon = (
-        (
-            await session.execute(
-                select(Deadline.id).where(
-                    Deadline.done_at.is_(None), Deadline.warned_at.is_(None), Deadline.warn_at <= now
-                )
-            )
-        )
-        .scalars()
-        .all()
-    )
-    for deadline_id in due_soon:
-        claimed = await session.execute(
-            update(Deadline)
-            .where(Deadline.id == deadline_id, Deadline.warned_at.is_(None))
-            .values(warned_at=now)
-        )
-        if claimed.rowcount == 1:
-            deadline = await session.get(Deadline, deadline_id)
-            assert deadline is not None
-            await session.refresh(deadline)
-            if deadline.due_at > now:
-                emit(
-                    session,
-                    ["board", *deadline.channels],
-                    type="deadline.warning",
-                    id=deadline.id,
-                    drill=deadline.drill,
-                    deadline=view(deadline, now),
-                )
-                alerts += 1
-    missed = (
-        (
-            await session.execute(
-                select(Deadline.id).where(
-                    Deadline.done_at.is_(None), Deadline.missed_at.is_(None), Deadline.due_at <= now
-                )
-            )
-        )
-        .scalars()
-        .all()
-    )
-    for deadline_id in missed:
-        claimed = await session.execute(
-            update(Deadline)
-            .where(Deadline.id == deadline_id, Deadline.missed_at.is_(None))
-            .values(missed_at=now)
-        )
-        if claimed.rowcount == 1:
-            deadline = await session.get(Deadline, deadline_id)
-            assert deadline is not None
-            await session.refresh(deadline)
-            emit(
-                session,
-                ["board", *deadline.channels],
-                type="deadline.missed",
-                id=deadline.id,
-                drill=deadline.drill,
-                deadline=view(deadline, now),
-            )
-            handler = on_missed.get(deadline.subject.split(":", 1)[0])
-            if handler is not None:
-                await handler(session, deadline, now)
+    async for deadline in _claim(session, marker=Deadline.warned_at, due_column=Deadline.warn_at, now=now):
+        if deadline.due_at > now:  # a warning claimed after the deadline passed is not sent: the miss is
+            _alert(session, deadline, "deadline.warning", now)
             alerts += 1
+    async for deadline in _claim(session, marker=Deadline.missed_at, due_column=Deadline.due_at, now=now):
+        _alert(session, deadline, "deadline.missed", now)
+        handler = on_missed.get(deadline.subject.split(":", 1)[0])
+        if handler is not None:
+            await handler(session, deadline, now)
+        alerts += 1
     return alerts

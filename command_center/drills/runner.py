@@ -23,6 +23,7 @@ from command_center.drills import service
 from command_center.drills.models import Drill
 from command_center.drills.sink import LiveSink
 from command_center.events import Publisher, emit, unit_of_work
+from command_center.periodic import Periodic
 from command_center.settings import Settings
 from simulation import InjectReleased, LiveDrill
 
@@ -56,16 +57,13 @@ class DrillRunner:
         self.runner_id = uuid.uuid4().hex[:16]
         self._lease = timedelta(seconds=settings.drill_lease_seconds)
         self.running: dict[int, _Running] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("drill-runner", self.run_once, tick)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="drill-runner")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._periodic.stop()
         for item in self.running.values():
             item.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -80,16 +78,6 @@ class DrillRunner:
                         .values(runner=None, lease_until=None)
                     )
         self.running.clear()
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("drill runner tick failed")
-            await asyncio.sleep(self._tick)
 
     async def run_once(self) -> None:
         """Start or resume the drills this process wins, feed and supervise the ones it runs."""
