@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 from av import VideoFrame
 
 GRID = 8
 _MS_BITS = 44
 _COUNTER_BITS = 12
+_BLACK, _WHITE = 16, 235
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,36 +25,50 @@ class Stamp:
 
 
 def _checksum(value: int) -> int:
-    return sum(value.to_bytes(7, "big")) & 0xFF ^ 0xA5
+    return (sum(value.to_bytes(7, "big")) & 0xFF) ^ 0xA5
 
 
-def _bits(epoch_ms: int, counter: int) -> np.ndarray:
+def _bits(epoch_ms: int, counter: int) -> list[int]:
     value = ((epoch_ms & ((1 << _MS_BITS) - 1)) << _COUNTER_BITS) | (counter & ((1 << _COUNTER_BITS) - 1))
     word = (value << 8) | _checksum(value)
-    return np.array([(word >> (63 - i)) & 1 for i in range(64)], dtype=np.uint8).reshape(GRID, GRID)
+    return [(word >> (63 - i)) & 1 for i in range(64)]
 
 
 def stamp_frame(epoch_ms: int, counter: int, width: int = 640, height: int = 480) -> VideoFrame:
     """Return a yuv420p frame whose picture encodes ``epoch_ms`` and ``counter``."""
     if width % (2 * GRID) or height % (2 * GRID):
         raise ValueError(f"width and height must be multiples of {2 * GRID}")
-    luma = np.kron(_bits(epoch_ms, counter) * 235, np.ones((height // GRID, width // GRID), np.uint8))
-    luma = np.maximum(luma, 16).astype(np.uint8)
-    chroma = np.full((height // 2, width), 128, np.uint8)
-    return VideoFrame.from_ndarray(np.vstack([luma, chroma]), format="yuv420p")
+    frame = VideoFrame(width, height, "yuv420p")
+    luma, *chroma = frame.planes
+    bits = _bits(epoch_ms, counter)
+    block_w, block_h = width // GRID, height // GRID
+    padding = bytes(luma.line_size - width)
+    rows = []
+    for grid_row in range(GRID):
+        line = b"".join(
+            bytes([_WHITE if bit else _BLACK]) * block_w
+            for bit in bits[grid_row * GRID : (grid_row + 1) * GRID]
+        )
+        rows.append((line + padding) * block_h)
+    luma.update(b"".join(rows))
+    for plane in chroma:
+        plane.update(bytes([128]) * plane.buffer_size)
+    return frame
 
 
 def read_stamp(frame: VideoFrame) -> Stamp | None:
     """Decode the stamp from a frame, or ``None`` if the checksum does not match (not a stamped frame)."""
-    luma = frame.to_ndarray(format="gray") if frame.format.name != "yuv420p" else frame.to_ndarray()
-    height = frame.height
-    luma = luma[:height]
-    block_h, block_w = height // GRID, frame.width // GRID
-    centres = luma[block_h // 2 :: block_h, block_w // 2 :: block_w][:GRID, :GRID]
-    bits = (centres > 128).astype(np.uint8).flatten()
+    if frame.format.name != "yuv420p":
+        frame = frame.reformat(format="yuv420p")
+    luma = frame.planes[0]
+    data, stride = bytes(luma), luma.line_size
+    block_w, block_h = frame.width // GRID, frame.height // GRID
     word = 0
-    for bit in bits:
-        word = (word << 1) | int(bit)
+    for grid_row in range(GRID):
+        y = grid_row * block_h + block_h // 2
+        for grid_col in range(GRID):
+            x = grid_col * block_w + block_w // 2
+            word = (word << 1) | (data[y * stride + x] > 128)
     value, check = word >> 8, word & 0xFF
     if _checksum(value) != check:
         return None
