@@ -20,6 +20,9 @@ def test_message_from_a_liaison_reaches_the_command_room(open_page, server):
     police.wait_for_selector(".message:has-text('特警一组已到达东门')")
     # Live over the hub, or within the 5 s snapshot poll when the channel is not offered by the hub.
     command.wait_for_selector(".message:has-text('特警一组已到达东门')", timeout=7000)
+    # Presence: the police liaison's open page shows as online on the command room's member list.
+    command.reload()
+    command.wait_for_selector("#members li[data-department=police] .presence-dot.on", timeout=5000)
     shoot(command, "taskforce-1920x1080")
 
 
@@ -36,3 +39,24 @@ def test_liaison_acknowledges_its_departments_task(open_page, server):
     # Other departments' tasks carry no buttons for the police liaison.
     others = page.locator("#tasks li").filter(has_not_text="公安分局")
     assert others.locator("button").count() == 0
+
+
+def test_first_receiver_hands_a_matter_over(open_page, server):
+    with server.client("commander") as http:
+        taskforce = http.get("/api/taskforces").json()[0]
+    police = open_page("police", f"/static/taskforce.html?id={taskforce['id']}")
+    police.fill("#matter-form input[name=title]", "东门周边交通疏导")
+    police.click("#matter-form button[type=submit]")
+    matter = police.locator("#matters li", has_text="东门周边交通疏导")
+    matter.locator("form.handover").wait_for()
+    matter.locator("select[name=to_department]").select_option("fire_rescue")
+    matter.locator("input[name=reason]").fill("涉及消防通道，由消防牵头")
+    matter.locator("form.handover button").click()
+    matter.locator(".badge", has_text="消防救援大队").wait_for()
+    fire = open_page("fire", f"/static/taskforce.html?id={taskforce['id']}")
+    item = fire.locator("#matters li", has_text="东门周边交通疏导")
+    item.locator("button.primary", has_text="接收").click()
+    fire.wait_for_function(
+        "() => [...document.querySelectorAll('#matters li')].some(li => "
+        "li.textContent.includes('东门周边交通疏导') && !li.querySelector('.badge'))"
+    )

@@ -29,7 +29,10 @@ async function run({ user, hub }) {
     for (const row of rows) incidents.set(row.id, row);
     renderIncidents();
   }
-  if (user.role === "liaison") $("#ledger-panel").hidden = true; // the ledger is the section's own
+  if (user.role === "liaison") { // the ledger is the section's own
+    $("#ledger-panel").hidden = true;
+    $("#stat-colours").hidden = true;
+  }
   async function loadLedger() {
     side.ledger = (await optional("/api/ledger?status=open", [])) || [];
     renderLedger();

@@ -66,12 +66,12 @@ async function run({ user, hub }) {
         h("span", { class: "badge" }, tn("drill.status", score?.status || drill?.status))),
       score?.note ? h("p", { class: "muted" }, score.note) : null,
       drill?.stop_reason ? h("p", { class: "error" }, `${t("drill.stopped_because")}: ${drill.stop_reason}`) : null,
-      s ? h("table", { class: "grid" }, h("thead", {}, h("tr", {}, ["review.check", "drill.status", "review.elapsed", "review.score", "review.rating"].map((k) => h("th", {}, t(k))))),
+      s ? h("div", { class: "table-wrap" }, h("table", { class: "grid" }, h("thead", {}, h("tr", {}, ["review.check", "drill.status", "review.elapsed", "review.score", "review.rating"].map((k) => h("th", {}, t(k))))),
         h("tbody", {}, s.checks.map((c) => h("tr", { dataset: { check: c.check_id } },
           h("td", {}, c.check_id, c.critical ? " *" : ""), h("td", {}, tn("check.status", c.status)),
           h("td", {}, c.elapsed != null ? `${c.elapsed.toFixed(1)} min` : "—"),
           h("td", {}, c.score != null ? c.score.toFixed(2) : "—"),
-          h("td", {}, c.rating ? h("span", { class: `rating rating-${c.rating}` }, c.rating) : "—"))))) : null,
+          h("td", {}, c.rating ? h("span", { class: `rating rating-${c.rating}` }, c.rating) : "—")))))) : null,
       manager && active ? h("button", { type: "button", class: "danger big", id: "stop-drill", onclick: stop }, t("drill.stop")) : null);
   }
 

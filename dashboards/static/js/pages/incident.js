@@ -4,7 +4,7 @@ import { api, download, optional } from "../api.js";
 import { countdown } from "../countdown.js";
 import { $, fill, formData, h, params, toast } from "../dom.js";
 import { onLangChange, t, tn } from "../i18n.js";
-import { can } from "../nav.js";
+import { can, homeFor } from "../nav.js";
 import { deptName, joinNames, drillBadge, loadDepartments, markDrill, startPage } from "../shell.js";
 import { sitePlan } from "../siteplan.js";
 import { fmt } from "../time.js";
@@ -70,7 +70,7 @@ async function run({ user, hub }) {
         fact("incident.departments", joinNames(i.departments.map(deptName))),
         fact("incident.demands", i.demands || null),
         fact("incident.dynamics", i.dynamics || null)),
-      h("a", { href: "/static/board.html" }, t("incident.back")));
+      h("a", { href: homeFor(user.role) }, t("incident.back")));
     markDrill($("#summary"), i);
   }
 

@@ -49,22 +49,22 @@ async function run({ user }) {
           : countdown({ kind: "meeting", due_at: r.meeting_due_at }, { label: false })),
         h("button", { type: "button", id: "export-docx", onclick: () => download(`/api/reviews/${r.id}/export.docx`, `review-${r.id}.docx`).catch((e) => toast(e.message, "error")) }, t("review.export"))),
       h("h3", {}, t("review.scores")),
-      h("table", { class: "grid", id: "checks" },
+      h("div", { class: "table-wrap" }, h("table", { class: "grid", id: "checks" },
         h("thead", {}, h("tr", {}, ["review.check", "incident.stage", "review.owner", "review.elapsed", "review.score", "review.rating", "review.override"].map((k) => h("th", {}, t(k))))),
         h("tbody", {}, r.checks.map((c) => h("tr", { dataset: { check: c.check_id } },
           h("td", {}, checkTitle(c), c.critical ? " *" : ""), h("td", {}, tn("stage", c.stage)), h("td", {}, deptName(c.department)),
           h("td", {}, c.elapsed != null ? `${c.elapsed.toFixed(1)} min` : "—"), h("td", {}, c.score != null ? c.score.toFixed(2) : "—"),
           h("td", {}, c.effective_rating ? h("span", { class: `rating rating-${c.effective_rating}` }, c.effective_rating) : "—",
             c.override_rating ? h("span", { class: "muted" }, ` (${c.rating} → ${c.override_rating})`) : null),
-          h("td", { class: "muted" }, c.override_justification || ""))))),
+          h("td", { class: "muted" }, c.override_justification || "")))))),
       writer ? overrideForm(r) : null,
       h("h3", {}, t("review.plot")),
-      elapsedBars(r.checks, checkTitle),
+      h("div", { class: "table-wrap" }, elapsedBars(r.checks, checkTitle)),
       h("h3", {}, t("review.items"), " ", h("span", { class: "count" }, `${Math.round(p.percent_closed)}%`)),
       h("div", { class: "progress", title: `${p.percent_closed}%` }, h("span", { style: { width: `${p.percent_closed}%` } })),
-      h("table", { class: "grid", id: "items" },
+      h("div", { class: "table-wrap" }, h("table", { class: "grid", id: "items" },
         h("thead", {}, h("tr", {}, ["review.item_title", "review.owner", "review.leader", "review.due", "drill.status", "review.evidence", ""].map((k) => h("th", {}, k ? t(k) : "")))),
-        h("tbody", {}, r.items.map(itemRow))));
+        h("tbody", {}, r.items.map(itemRow)))));
   }
 
   function overrideForm(r) {

@@ -104,8 +104,23 @@ async function run({ user, hub }) {
         m.pending_reason,
         m.pending_department === user.department ? [
           h("button", { type: "button", class: "primary", onclick: () => act(`/api/matters/${m.id}/accept`, {}) }, t("taskforce.accept")),
-          h("button", { type: "button", onclick: () => refuse(m) }, t("taskforce.refuse"))] : null) : null))
+          h("button", { type: "button", onclick: () => refuse(m) }, t("taskforce.refuse"))] : null) : null,
+      !m.pending_department && m.owner_department === user.department ? handoverForm(m) : null))
       : h("li", { class: "empty" }, t("board.none")));
+  }
+
+  // First-receiver responsibility: the owner leads until another department explicitly accepts.
+  function handoverForm(matter) {
+    const form = h("form", { class: "row handover" },
+      h("select", { name: "to_department" }, current.members.filter((d) => d.department !== user.department)
+        .map((d) => h("option", { value: d.department }, deptName(d.department)))),
+      h("input", { name: "reason", class: "grow", required: true, placeholder: t("incident.reason") }),
+      h("button", { type: "submit" }, t("taskforce.handover")));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      act(`/api/matters/${matter.id}/handover`, formData(form));
+    });
+    return form;
   }
 
   async function act(path, body) {
@@ -151,6 +166,12 @@ async function run({ user, hub }) {
     const data = formData(event.target);
     data.due_at = officeInputToIso(data.due_at); // entered in office time, whatever the browser's zone
     try { await api.post(`/api/taskforces/${current.id}/tasks`, data); event.target.reset(); await loadAll(); }
+    catch (exc) { toast(exc.message, "error"); }
+  });
+
+  $("#matter-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try { await api.post("/api/matters", { ...formData(event.target), taskforce_id: current.id }); event.target.reset(); await loadAll(); }
     catch (exc) { toast(exc.message, "error"); }
   });
 
