@@ -6,7 +6,7 @@ layer the REST API uses, so a liaison sees on the hub exactly what it may read o
 
 from __future__ import annotations
 
-from command_center.auth.permissions import Permission, has_permission
+from command_center.auth.permissions import Permission, department_scope, has_permission
 from command_center.auth.roles import Principal
 from command_center.db import Database
 from command_center.errors import CommandCenterError
@@ -33,9 +33,19 @@ def register_domain_channels(policy: ChannelPolicy, database: Database) -> None:
         async with database.session() as session:
             return await taskforces.can_access(session, principal, int(arg))
 
+    async def board_channel(principal: Principal, arg: str | None, action: Action) -> bool:
+        """``board``: the command room's whole view; ``board:{department}``: one department's share of it."""
+        if action != "subscribe":
+            return False
+        scope = department_scope(principal)
+        if arg is None:
+            return scope is None
+        return scope is None or arg in scope
+
     async def ledger_channel(principal: Principal, arg: str | None, action: Action) -> bool:
         return action == "subscribe" and has_permission(principal, Permission.ledger_read)
 
     policy.register("incident", incident_channel, arg="required")
+    policy.register("board", board_channel, arg="any")
     policy.register("taskforce", taskforce_channel, arg="required")
     policy.register("ledger", ledger_channel, arg="none")

@@ -8,7 +8,7 @@ deadline sweep, the drill runner) opens a transaction, so it gets the same behav
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, Protocol
@@ -45,13 +45,26 @@ def emit(
     type: str,
     id: int | str,
     drill: bool = False,
+    departments: Iterable[str] = (),
     **state: Any,
 ) -> None:
-    """Queue one event for every channel; ``type``, ``id`` and ``drill`` are on every message (DESIGN 4)."""
+    """Queue one event for every channel; ``type``, ``id`` and ``drill`` are on every message (DESIGN 4).
+
+    ``board`` is the command room's view of everything. Department-scoped users (liaisons) read
+    ``board:{department}`` instead, which carries only what their department takes part in: an event for
+    ``board`` is copied to the boards of the ``departments`` given.
+    """
     data = jsonable({"type": type, "id": id, "drill": drill, **state})
     outbox: list[tuple[str, dict[str, Any]]] = session.info.setdefault(_OUTBOX, [])
-    for channel in [channels] if isinstance(channels, str) else channels:
+    targets = [channels] if isinstance(channels, str) else list(channels)
+    if "board" in targets:
+        targets += [department_board(d) for d in dict.fromkeys(departments)]
+    for channel in targets:
         outbox.append((channel, data))
+
+
+def department_board(department: str) -> str:
+    return f"board:{department}"
 
 
 def take_outbox(session: AsyncSession) -> list[tuple[str, dict[str, Any]]]:

@@ -94,6 +94,7 @@ def view(deadline: Deadline, now: datetime) -> dict[str, Any]:
         "label": deadline.label,
         "starts_at": deadline.starts_at,
         "due_at": deadline.due_at,
+        "warn_at": deadline.warn_at,
         "done_at": deadline.done_at,
         "status": status,
         "seconds_left": int((deadline.due_at - now).total_seconds()),
@@ -130,9 +131,12 @@ async def _claim(
 
 
 def _alert(session: AsyncSession, deadline: Deadline, type_: str, now: datetime) -> None:
+    responsible = deadline.responsible or {}
+    departments = responsible.get("departments") or [d for d in [responsible.get("department")] if d]
     emit(
         session,
         ["board", *deadline.channels],
+        departments=departments,
         type=type_,
         id=deadline.id,
         drill=deadline.drill,

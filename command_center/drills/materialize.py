@@ -192,7 +192,15 @@ async def _message(session: AsyncSession, drill: Drill, inject: Inject, incident
             actor=None,
             detail={"content": payload["content"], "to": list(inject.to)},
         )
-        emit(session, "board", type="drill.inject", id=drill.id, drill=True, **payload)
+        emit(
+            session,
+            "board",
+            departments=incident.departments,
+            type="drill.inject",
+            id=drill.id,
+            drill=True,
+            **payload,
+        )
     taskforce_id = await _drill_taskforce(session, drill)
     if taskforce_id is not None:
         emit(

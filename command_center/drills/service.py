@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from command_center.audit import service as audit
+from command_center.auth import service as auth
 from command_center.auth.permissions import Permission, has_permission, require
 from command_center.auth.roles import Principal
 from command_center.db import utcnow
@@ -193,6 +194,7 @@ async def stop(session: AsyncSession, *, principal: Principal, drill_id: int, re
         emit(
             session,
             ["board", f"incident:{incident.id}"],
+            departments=incident.departments,
             type="incident.closed",
             id=incident.id,
             drill=True,
@@ -212,6 +214,7 @@ async def stop(session: AsyncSession, *, principal: Principal, drill_id: int, re
     emit(
         session,
         ["board", channel(drill_id)],
+        departments=await every_department(session),
         type="drill.stopped",
         id=drill_id,
         drill=True,
@@ -220,6 +223,11 @@ async def stop(session: AsyncSession, *, principal: Principal, drill_id: int, re
         at=now,
     )
     return drill
+
+
+async def every_department(session: AsyncSession) -> list[str]:
+    """A drill's start and end are told on every board: everyone must know a drill stopped."""
+    return [d.code for d in await auth.list_departments(session)]
 
 
 def observed(event: IncidentEvent) -> ObservedAction:

@@ -17,7 +17,7 @@ from command_center.db import Database
 from command_center.deadlines import service as deadlines
 from command_center.drills import materialize
 from command_center.drills.models import Drill, DrillInject
-from command_center.drills.service import channel, incident_ids
+from command_center.drills.service import channel, every_department, incident_ids
 from command_center.events import Publisher, emit, unit_of_work
 from command_center.incidents.models import Incident
 from command_center.reviews import service as reviews
@@ -136,6 +136,7 @@ class LiveSink:
             emit(
                 session,
                 ["board", f"incident:{incident.id}"],
+                departments=incident.departments,
                 type="incident.closed",
                 id=incident.id,
                 drill=True,
@@ -153,6 +154,7 @@ class LiveSink:
         emit(
             session,
             ["board", channel(drill.id)],
+            departments=await every_department(session),
             type="drill.finished",
             id=drill.id,
             drill=True,

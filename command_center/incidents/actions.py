@@ -66,6 +66,7 @@ async def add_report(
     emit(
         session,
         ["board", channel(incident.id)],
+        departments=incident.departments,
         type="incident.report_filed",
         id=incident.id,
         drill=incident.drill,
@@ -117,6 +118,7 @@ async def advance_stage(
     emit(
         session,
         ["board", channel(incident.id)],
+        departments=incident.departments,
         type="incident.stage_changed",
         id=incident.id,
         drill=incident.drill,
@@ -146,6 +148,7 @@ async def record_zones(
     emit(
         session,
         ["board", channel(incident.id)],
+        departments=incident.departments,
         type="incident.zones_recorded",
         id=incident.id,
         drill=incident.drill,
@@ -199,6 +202,7 @@ async def note_action(
     emit(
         session,
         ["board", channel(incident.id)],
+        departments=incident.departments,
         type=f"incident.{action.replace('.', '_')}",
         id=incident.id,
         drill=incident.drill,
@@ -222,6 +226,7 @@ async def open_online_track(
     emit(
         session,
         ["board", channel(incident.id)],
+        departments=incident.departments,
         type="incident.online_track",
         id=incident.id,
         drill=incident.drill,
@@ -241,6 +246,7 @@ async def close(session: AsyncSession, *, principal: Principal, incident_id: int
     emit(
         session,
         ["board", channel(incident.id)],
+        departments=incident.departments,
         type="incident.closed",
         id=incident.id,
         drill=incident.drill,

@@ -208,7 +208,7 @@ async def create(
     session.add(incident)
     await session.flush()
     warn = timedelta(minutes=settings.deadline_warning_minutes) / time_scale
-    responsible = {"department": first, "user_ids": [principal.id]}
+    responsible = {"department": first, "departments": departments, "user_ids": [principal.id]}
     channels = [channel(incident.id), f"user:{principal.id}"]
     for kind, minutes, label in (
         ("phone_report", settings.phone_report_minutes, "电话报告 phone report"),
@@ -244,6 +244,7 @@ async def create(
     emit(
         session,
         ["board", channel(incident.id)],
+        departments=incident.departments,
         type="incident.created",
         id=incident.id,
         drill=incident.drill,

@@ -13,7 +13,7 @@ from command_center.audit import service as audit
 from command_center.db import Database
 from command_center.events import Publisher, emit, jsonable, unit_of_work
 from command_center.streams.models import StreamRecord
-from command_center.streams.service import channels, view
+from command_center.streams.service import audience, channels, view
 from streaming import StreamEvent
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class StreamBridge:
                 emit(
                     session,
                     channels(row),
+                    departments=await audience(session, row),
                     type=f"stream.{kind}",
                     id=row.id,
                     drill=row.drill,

@@ -64,6 +64,12 @@ def channels(row: StreamRecord) -> list[str]:
     return ["board", *([f"incident:{row.incident_id}"] if row.incident_id else [])]
 
 
+async def audience(session: AsyncSession, row: StreamRecord) -> list[str]:
+    """The departments whose boards show this stream: its incident's, or the officer's own."""
+    incident = await _incident(session, row.incident_id)
+    return list(incident.departments) if incident else [row.department]
+
+
 async def _incident(session: AsyncSession, incident_id: int | None) -> Incident | None:
     return await incidents.get(session, incident_id) if incident_id is not None else None
 
@@ -149,7 +155,15 @@ async def publish(
         row.connected = True
         await audit.record(session, action="stream.reconnect", actor=principal, target=f"stream:{row.id}")
     await session.flush()
-    emit(session, channels(row), type="stream.started", id=row.id, drill=row.drill, stream=view(row))
+    emit(
+        session,
+        channels(row),
+        departments=await audience(session, row),
+        type="stream.started",
+        id=row.id,
+        drill=row.drill,
+        stream=view(row),
+    )
     return result.stream_id, result.answer_sdp
 
 
@@ -206,7 +220,15 @@ async def stop(session: AsyncSession, relay: Relay, *, principal: Principal, str
     row.ended_at = row.ended_at or utcnow()
     row.connected = False
     await audit.record(session, action="stream.stop", actor=principal, target=f"stream:{stream_id}")
-    emit(session, channels(row), type="stream.ended", id=row.id, drill=row.drill, stream=view(row))
+    emit(
+        session,
+        channels(row),
+        departments=await audience(session, row),
+        type="stream.ended",
+        id=row.id,
+        drill=row.drill,
+        stream=view(row),
+    )
     return row
 
 
@@ -251,7 +273,15 @@ async def cascade(
         codecs={},
     )
     session.add(row)
-    emit(session, channels(row), type="stream.started", id=row.id, drill=False, stream=view(row))
+    emit(
+        session,
+        channels(row),
+        departments=await audience(session, row),
+        type="stream.started",
+        id=row.id,
+        drill=False,
+        stream=view(row),
+    )
     await audit.record(
         session,
         action="stream.cascade",

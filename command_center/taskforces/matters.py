@@ -121,6 +121,7 @@ async def _record(
     emit(
         session,
         _channels(matter),
+        departments=matter.departments,
         type=EVENT_TYPES[action],
         id=matter.id,
         drill=drill,

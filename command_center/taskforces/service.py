@@ -133,6 +133,7 @@ async def create(session: AsyncSession, *, principal: Principal, data: TaskForce
     emit(
         session,
         ["board", channel(taskforce.id)],
+        departments=await departments(session, taskforce.id),
         type="taskforce.created",
         id=taskforce.id,
         drill=taskforce.drill,

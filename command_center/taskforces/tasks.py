@@ -271,6 +271,7 @@ async def on_deadline_missed(session: AsyncSession, deadline: Deadline, now: dat
     emit(
         session,
         [taskforces.channel(task.taskforce_id), "board"],
+        departments=[task.owner_department],
         type="task.overdue",
         id=task.id,
         drill=deadline.drill,

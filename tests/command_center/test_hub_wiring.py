@@ -90,3 +90,28 @@ async def test_taskforce_channel_is_for_its_departments_only(live_server, client
     finally:
         await police.close()
         await housing.close()
+
+
+async def test_liaisons_read_their_departments_board_only(live_server, client, login) -> None:  # type: ignore[no-untyped-def]
+    police = await _open(live_server, await token_for(client, "police"))
+    try:
+        await police.send(json.dumps({"op": "subscribe", "channel": "board"}))
+        assert (await _next(police, "error"))["code"] == "forbidden"  # the whole board is the command room's
+        await police.send(json.dumps({"op": "subscribe", "channel": "board:fire_rescue"}))
+        assert (await _next(police, "error"))["code"] == "forbidden"
+        await police.send(json.dumps({"op": "subscribe", "channel": "board:police"}))
+        assert (await _next(police, "subscribed"))["channel"] == "board:police"
+        duty = await login("duty")
+        await client.post(
+            "/api/incidents", json={"title": "仅本科", "category": "disruptive_petition"}, headers=duty
+        )
+        shared = await client.post(
+            "/api/incidents",
+            headers=duty,
+            json={"title": "公安参与", "category": "collective_petition", "departments": ["police"]},
+        )
+        message = await _next(police)
+        assert message["channel"] == "board:police"
+        assert (message["data"]["type"], message["data"]["id"]) == ("incident.created", shared.json()["id"])
+    finally:
+        await police.close()

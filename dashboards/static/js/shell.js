@@ -75,6 +75,11 @@ function renderHubStatus(status) {
 }
 
 /** The 演练 / DRILL badge for anything that comes from a drill (null for real-world items). */
+/** The board channel a user may read: department-scoped roles (liaisons) get their department's board. */
+export function boardChannel(user) {
+  return user.role === "liaison" ? `board:${user.department}` : "board";
+}
+
 export function drillBadge(item) {
   return item?.drill ? h("span", { class: "badge badge-drill", "data-i18n": "drill.badge" }, t("drill.badge")) : null;
 }

@@ -223,7 +223,13 @@ async def test_deadline_sweep_warns_then_escalates_once(app, client, login, publ
     assert await sweep_at(12) == 0
     warnings = published.of_type("deadline.warning")
     assert {data["deadline"]["kind"] for _, data in warnings} == {"phone_report"}
-    assert published.channels_of("deadline.warning") == {"board", f"incident:{incident['id']}", "user:3"}
+    assert published.channels_of("deadline.warning") == {
+        "board",
+        "board:section",
+        "board:police",
+        f"incident:{incident['id']}",
+        "user:3",
+    }
     assert {"board", f"incident:{incident['id']}"} <= published.channels_of("deadline.missed")
     timeline = (await client.get(f"/api/incidents/{incident['id']}/timeline", headers=duty)).json()
     assert [e["detail"]["kind"] for e in timeline if e["action"] == "deadline.missed"] == ["phone_report"]

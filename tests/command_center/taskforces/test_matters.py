@@ -63,8 +63,8 @@ async def test_ownership_changes_only_on_acceptance(client, login, published: Re
     assert again.status_code == 403
     types = [
         d["type"]
-        for _, d in published.messages
-        if d["id"] == matter["id"] and d["type"].startswith("handover")
+        for channel, d in published.messages
+        if channel == "board" and d["id"] == matter["id"] and d["type"].startswith("handover")
     ]
     assert types == ["handover.requested", "handover.refused", "handover.requested", "handover.accepted"]
 

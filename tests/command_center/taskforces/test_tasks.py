@@ -116,7 +116,11 @@ async def test_overdue_tasks_are_flagged(client, login, app, published: Recordin
     assert flagged["overdue"] is True and flagged["overdue_at"] is not None
     assert (await client.get(f"/api/tasks/{finished['id']}", headers=police)).json()["overdue"] is False
     overdue = published.find("task.overdue")
-    assert [(c, d["id"]) for c, d in overdue] == [(f"taskforce:{tf}", late["id"]), ("board", late["id"])]
+    assert [(c, d["id"]) for c, d in overdue] == [
+        (f"taskforce:{tf}", late["id"]),
+        ("board", late["id"]),
+        ("board:police", late["id"]),
+    ]
     # A late task can still be done; the deadline records it as met late.
     await client.post(f"/api/tasks/{late['id']}/acknowledge", headers=police)
     await client.post(f"/api/tasks/{late['id']}/complete", json={"note": "late"}, headers=police)

@@ -5,7 +5,7 @@ import { countdown, elapsed, worstStatus } from "../countdown.js";
 import { $, fill, formData, h, toast } from "../dom.js";
 import { onLangChange, t, tn } from "../i18n.js";
 import { can } from "../nav.js";
-import { deptName, joinNames, drillBadge, loadDepartments, markDrill, showDrillInject, startPage } from "../shell.js";
+import { deptName, joinNames, drillBadge, loadDepartments, markDrill, showDrillInject, boardChannel, startPage } from "../shell.js";
 import { fmt } from "../time.js";
 
 const STAGES = ["information_report", "on_site_control", "de_escalation", "response_to_demands", "follow_up"];
@@ -191,7 +191,7 @@ async function run({ user, hub }) {
   onLangChange(() => { renderIncidents(); renderLedger(); guard(loadOrders)(); guard(loadTaskforces)(); guard(loadStreams)(); });
   setInterval(tickStats, 1000);
   await Promise.all([guard(loadIncidents)(), guard(loadLedger)(), guard(loadOrders)(), guard(loadTaskforces)(), guard(loadStreams)()]);
-  hub.subscribe("board", { onMessage: onBoard, onReset: guard(loadIncidents) });
+  hub.subscribe(boardChannel(user), { onMessage: onBoard, onReset: guard(loadIncidents) });
   hub.subscribe("ledger", { onMessage: onBoard, onReset: guard(loadLedger) });
   hub.subscribe(`user:${user.id}`, { onMessage: onBoard, onReset: guard(loadOrders) });
   // Without a live hub (or between reconnects) the snapshot is refreshed on a slow timer; streams' health

@@ -4,7 +4,7 @@ import { api, optional } from "../api.js";
 import { $, fill, formData, h, params, toast } from "../dom.js";
 import { lang, onLangChange, t, tn } from "../i18n.js";
 import { can } from "../nav.js";
-import { drillBadge, startPage } from "../shell.js";
+import { drillBadge, boardChannel, startPage } from "../shell.js";
 import { fmt, officeInputToIso } from "../time.js";
 
 const page = await startPage("drill");
@@ -103,7 +103,7 @@ async function run({ user, hub }) {
   await Promise.all([loadScenarios(), loadDrills()]);
   const wanted = Number(params().get("id")) || drills.find((d) => d.status === "running")?.id || drills.at(-1)?.id;
   if (wanted) await select(wanted);
-  hub.subscribe("board", { onMessage: (data) => { if (data.type?.startsWith("drill.")) loadDrills().then(loadScore); } });
+  hub.subscribe(boardChannel(user), { onMessage: (data) => { if (data.type?.startsWith("drill.")) loadDrills().then(loadScore); } });
   setInterval(() => { if (drills.find((d) => d.id === selected)?.status === "running") loadScore(); }, 5000);
   document.body.dataset.ready = "true";
 }

@@ -4,7 +4,7 @@ import { api, optional } from "../api.js";
 import { $, fill, formData, h, toast } from "../dom.js";
 import { onLangChange, t } from "../i18n.js";
 import { onOutboxChange, pendingCount, send } from "../outbox.js";
-import { drillBadge, markDrill, showDrillInject, startPage } from "../shell.js";
+import { drillBadge, markDrill, showDrillInject, boardChannel, startPage } from "../shell.js";
 import { fmt } from "../time.js";
 import { Publisher } from "../webrtc.js";
 
@@ -163,7 +163,7 @@ async function run({ user, hub }) {
   await loadIncidents();
   await loadOrders().catch(() => {});
   hub.subscribe(`user:${user.id}`, { onMessage: onUserMessage, onReset: () => loadOrders().catch(() => {}) });
-  hub.subscribe("board", { onMessage: (data) => { if (data.type === "incident.created") loadIncidents().catch(() => {}); } });
+  hub.subscribe(boardChannel(user), { onMessage: (data) => { if (data.type === "incident.created") loadIncidents().catch(() => {}); } });
   document.body.dataset.ready = "true";
 
 }

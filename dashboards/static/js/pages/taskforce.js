@@ -5,7 +5,7 @@ import { countdown } from "../countdown.js";
 import { $, fill, formData, h, params, toast } from "../dom.js";
 import { onLangChange, t } from "../i18n.js";
 import { can } from "../nav.js";
-import { deptName, joinNames, drillBadge, loadDepartments, markDrill, startPage } from "../shell.js";
+import { deptName, joinNames, drillBadge, loadDepartments, markDrill, boardChannel, startPage } from "../shell.js";
 import { fmt, officeInputToIso } from "../time.js";
 
 const page = await startPage("taskforce");
@@ -179,7 +179,7 @@ async function run({ user, hub }) {
   renderList();
   const wanted = Number(params().get("id")) || list[0]?.id;
   if (wanted) await select(wanted);
-  hub.subscribe("board", { onMessage: async (data) => {
+  hub.subscribe(boardChannel(user), { onMessage: async (data) => {
     if (data.type === "taskforce.created") { list = await api.get("/api/taskforces"); renderList(); }
   } });
   setInterval(refreshPresence, 15000);

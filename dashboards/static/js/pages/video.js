@@ -3,14 +3,14 @@
 import { optional } from "../api.js";
 import { $, fill, h, params } from "../dom.js";
 import { onLangChange, t } from "../i18n.js";
-import { drillBadge, markDrill, startPage } from "../shell.js";
+import { drillBadge, markDrill, boardChannel, startPage } from "../shell.js";
 import { fmt } from "../time.js";
 import { viewStream } from "../webrtc.js";
 
 const page = await startPage("video");
 if (page) await run(page);
 
-async function run({ hub }) {
+async function run({ user, hub }) {
   const tiles = new Map(); // stream id -> {el, pc, info}
   let available = true;
 
@@ -100,7 +100,7 @@ async function run({ hub }) {
   await load();
   const wanted = params().get("stream");
   if (wanted) enlarge(wanted);
-  hub.subscribe("board", { onMessage: (data) => { if (data.type?.startsWith("stream.")) load().catch(() => {}); } });
+  hub.subscribe(boardChannel(user), { onMessage: (data) => { if (data.type?.startsWith("stream.")) load().catch(() => {}); } });
   setInterval(() => load().catch(() => {}), 5000); // health and position change continuously
   document.body.dataset.ready = "true";
 }
