@@ -78,8 +78,13 @@ async def live_score(drill_id: int, principal: CurrentUser, session: SessionDep)
         now=None if drill.status == "finished" else at,
         time_scale=drill.time_scale,
     )
+    titles = {
+        c.id: {"zh-CN": c.title.zh_cn if c.title else c.id, "en": c.title.en if c.title else c.id}
+        for c in scenario.checks
+    }
     return {
         "drill_id": drill_id,
+        "check_titles": titles,
         "status": drill.status,
         "score": score_view(result),
         "released": [{"inject_id": r.inject_id, "at": r.at} for r in released],

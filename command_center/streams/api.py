@@ -34,8 +34,14 @@ async def publish(
 
 
 @router.get("", response_model=list[StreamRead])
-async def list_streams(principal: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
-    return [service.view(r) for r in await service.list_live(session, principal)]
+async def list_streams(
+    principal: CurrentUser, session: SessionDep, incident_id: int | None = None, include_ended: bool = False
+) -> list[dict[str, Any]]:
+    """Live streams; ``include_ended=true`` adds ended ones, whose recordings stay."""
+    rows = await service.list_streams(
+        session, principal, incident_id=incident_id, include_ended=include_ended
+    )
+    return [service.view(r) for r in rows]
 
 
 @router.get("/{stream_id}", response_model=StreamRead)

@@ -98,17 +98,21 @@ async def get_visible(session: AsyncSession, principal: Principal, stream_id: st
     return row
 
 
-async def list_live(session: AsyncSession, principal: Principal) -> list[StreamRecord]:
+async def list_streams(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    incident_id: int | None = None,
+    include_ended: bool = False,
+) -> list[StreamRecord]:
+    """Live streams (ended ones too with ``include_ended``, for their recordings), as the caller may see."""
     require(principal, Permission.stream_view)
-    rows = (
-        (
-            await session.execute(
-                select(StreamRecord).where(StreamRecord.ended_at.is_(None)).order_by(StreamRecord.started_at)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    query = select(StreamRecord).order_by(StreamRecord.started_at)
+    if not include_ended:
+        query = query.where(StreamRecord.ended_at.is_(None))
+    if incident_id is not None:
+        query = query.where(StreamRecord.incident_id == incident_id)
+    rows = (await session.execute(query)).scalars().all()
     return [r for r in rows if await can_view(session, principal, r)]
 
 

@@ -109,6 +109,8 @@ async def test_drill_scores_scripted_responders_and_drafts_the_review(
     assert final["score"]["rating"] == "M"
     assert final["plan"]["commitment_verified"] is True
 
+    live = (await client.get(f"/api/drills/{drill['id']}/score", headers=organizer)).json()
+    assert live["score"] == final["score"] and set(live["check_titles"]) == set(ratings)
     # The stored score is the pure scoring function of the stored log.
     async with app.state.db.session() as session:
         scenario, released, actions = await drills.event_log(session, drill["id"])

@@ -71,6 +71,18 @@ async def test_publish_view_list_and_audit(live_server, client, login, incident,
         assert ("board", "stream.started") in {(c, d["type"]) for c, d in published}
         audit = (await client.get("/api/audit?action=stream.view", headers=await login("admin"))).json()
         assert {e["actor_name"] for e in audit} == {"commander", "police"}
+        # A stream that ends leaves the live list; it stays listed for its recordings on request.
+        commander = await login("commander")
+        assert (
+            await client.delete(f"/api/streams/{stream_id}", headers=await login("field1"))
+        ).status_code == 200
+        assert (await client.get("/api/streams", headers=commander)).json() == []
+        ended = (
+            await client.get(
+                f"/api/streams?include_ended=true&incident_id={incident['id']}", headers=commander
+            )
+        ).json()
+        assert [(s["id"], s["ended_at"] is not None) for s in ended] == [(stream_id, True)]
     finally:
         for viewer in viewers:
             await viewer.close()

@@ -120,7 +120,8 @@ async function run({ user, hub }) {
   }
 
   async function loadMedia() {
-    const streams = await optional("/api/streams", null);
+    // Ended streams stay listed for their recordings (chain of custody).
+    const streams = await optional(`/api/streams?include_ended=true&incident_id=${id}`, null);
     const mine = streams && streams.filter((s) => s.incident_id === id);
     fill($("#streams"), mine === null ? h("li", { class: "empty" }, t("board.not_available"))
       : mine.length ? mine.map((s) => markDrill(h("li", {}, drillBadge(s),
