@@ -61,9 +61,6 @@ class Server:
             base_url=self.url, headers={"Authorization": f"Bearer {self.token(name)}"}, timeout=10
         )
 
-    def paths(self) -> set[str]:
-        return set(httpx.get(f"{self.url}/openapi.json").json()["paths"])
-
     def create_incident(self, name: str = "commander", **fields: Any) -> dict[str, Any]:
         body = {"title": "区政府东门群众聚集", "category": "collective_petition", "headcount": 30} | fields
         with self.client(name) as http:
@@ -237,7 +234,5 @@ def wait_drill(server: Server, drill_id: int, statuses: set[str], timeout: float
 @pytest.fixture(scope="session")
 def finished_drill(server: Server) -> dict[str, Any]:
     """A compressed drill (10 scenario minutes per wall second) run to its end, with its review."""
-    if "/api/drills" not in server.paths():
-        pytest.skip("the drills API is not in the app yet")
     drill = schedule_drill(server, time_scale=600)
     return wait_drill(server, drill["id"], {"finished"}, timeout=180)

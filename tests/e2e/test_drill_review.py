@@ -13,8 +13,6 @@ pytestmark = pytest.mark.browser
 
 
 def test_organizer_schedules_a_double_blind_drill(open_page, server):
-    if "/api/drills" not in server.paths():
-        pytest.skip("the drills API is not in the app yet")
     page = open_page("organizer", "/static/drill.html")
     assert page.locator("#scenarios li").count() >= 1
     page.fill("input[name=window_start]", "2030-01-06T09:00")
@@ -33,8 +31,6 @@ def test_organizer_schedules_a_double_blind_drill(open_page, server):
 
 
 def test_running_drill_marks_its_incident_and_real_world_stop_ends_it(open_page, server):
-    if "/api/drills" not in server.paths():
-        pytest.skip("the drills API is not in the app yet")
     # One scenario minute per second: the first inject (0-5 min jitter) lands within seconds.
     drill = schedule_drill(server, time_scale=60)
     running = wait_drill(server, drill["id"], {"running"}, timeout=30)

@@ -74,8 +74,6 @@ def test_reports_wait_offline_and_send_when_the_network_returns(open_page, serve
 
 
 def test_field_camera_publishes_and_the_video_wall_shows_it(open_page, server):
-    if "/api/streams" not in server.paths():
-        pytest.skip("the streams API (/api/streams) is not in the app yet")
     incident = server.create_incident(title="单兵图传测试")
     field = open_page("field1", "/static/field.html", viewport=PHONE)
     field.select_option("#incident-select", str(incident["id"]))
