@@ -70,16 +70,9 @@ def requires(permission: Permission) -> Any:
     return Depends(_check)
 
 
-def hub_of(request: Request) -> Any:
-    return request.app.state.hub
-
-
-HubDep = Annotated[Any, Depends(hub_of)]
-
 __all__ = [
     "CurrentUser",
     "DatabaseDep",
-    "HubDep",
     "SessionDep",
     "SettingsDep",
     "requires",
