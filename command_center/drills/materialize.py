@@ -63,24 +63,14 @@ def _text(inject: Inject) -> str:
     return f"【演练 DRILL】{inject.content.zh_cn}\n{inject.content.en}"
 
 
-async def _main_incident(session: AsyncSession, drill: Drill) -> int | None:
+async def _first_created(session: AsyncSession, drill: Drill, kind: str) -> int | None:
+    """The id of the first object of ``kind`` ("incident", "taskforce") this drill's injects created."""
     rows = (
         (await session.execute(select(DrillInject).where(DrillInject.drill_id == drill.id))).scalars().all()
     )
     for row in sorted(rows, key=lambda r: r.id):
         for ref in row.created:
-            if ref.startswith("incident:"):
-                return int(ref.split(":", 1)[1])
-    return None
-
-
-async def _drill_taskforce(session: AsyncSession, drill: Drill) -> int | None:
-    rows = (
-        (await session.execute(select(DrillInject).where(DrillInject.drill_id == drill.id))).scalars().all()
-    )
-    for row in sorted(rows, key=lambda r: r.id):
-        for ref in row.created:
-            if ref.startswith("taskforce:"):
+            if ref.startswith(f"{kind}:"):
                 return int(ref.split(":", 1)[1])
     return None
 
@@ -91,7 +81,7 @@ async def materialize(
     """Create what the inject stands for; return references to what was created."""
     control = await control_principal(session, drill)
     created: list[str] = []
-    incident_id = await _main_incident(session, drill)
+    incident_id = await _first_created(session, drill, "incident")
     if inject.kind == "incident":
         details = inject.incident
         data = IncidentCreate(
@@ -133,7 +123,7 @@ async def materialize(
             )
             created.append(f"taskforce:{taskforce.id}")
     elif inject.kind == "task":
-        taskforce_id = await _drill_taskforce(session, drill)
+        taskforce_id = await _first_created(session, drill, "taskforce")
         member_departments = await taskforces.departments(session, taskforce_id) if taskforce_id else set()
         for department in [d for d in inject.to if d not in ROLES and d in member_departments]:
             task = await tasks.create(
@@ -201,7 +191,7 @@ async def _message(session: AsyncSession, drill: Drill, inject: Inject, incident
             drill=True,
             **payload,
         )
-    taskforce_id = await _drill_taskforce(session, drill)
+    taskforce_id = await _first_created(session, drill, "taskforce")
     if taskforce_id is not None:
         emit(
             session, taskforces.channel(taskforce_id), type="drill.inject", id=drill.id, drill=True, **payload

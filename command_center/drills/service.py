@@ -19,6 +19,7 @@ from command_center.auth import service as auth
 from command_center.auth.permissions import Permission, has_permission, require
 from command_center.auth.roles import Principal
 from command_center.db import utcnow
+from command_center.deadlines import service as deadlines
 from command_center.drills import planning
 from command_center.drills import scenarios as scenario_store
 from command_center.drills.models import Drill, DrillInject
@@ -200,8 +201,6 @@ async def stop(session: AsyncSession, *, principal: Principal, drill_id: int, re
             drill=True,
             reason="drill_stopped",
         )
-    from command_center.deadlines import service as deadlines
-
     for incident_id in await incident_ids(session, drill_id):
         await deadlines.cancel(session, subject=f"incident:{incident_id}", at=now)
     await audit.record(
