@@ -26,6 +26,7 @@ from command_center.drills.models import Drill, DrillInject
 from command_center.drills.schemas import DrillSchedule
 from command_center.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from command_center.events import emit
+from command_center.incidents import service as incidents
 from command_center.incidents.models import Incident, IncidentEvent
 from simulation import InjectReleased, ObservedAction, Scenario
 
@@ -192,15 +193,7 @@ async def stop(session: AsyncSession, *, principal: Principal, drill_id: int, re
         )
     ).scalars():
         incident.closed_at = now
-        emit(
-            session,
-            ["board", f"incident:{incident.id}"],
-            departments=incident.departments,
-            type="incident.closed",
-            id=incident.id,
-            drill=True,
-            reason="drill_stopped",
-        )
+        incidents.announce(session, incident, "incident.closed", reason="drill_stopped")
     for incident_id in await incident_ids(session, drill_id):
         await deadlines.cancel(session, subject=f"incident:{incident_id}", at=now)
     await audit.record(

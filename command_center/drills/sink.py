@@ -19,6 +19,7 @@ from command_center.drills import materialize
 from command_center.drills.models import Drill, DrillInject
 from command_center.drills.service import channel, every_department, incident_ids
 from command_center.events import Publisher, emit, unit_of_work
+from command_center.incidents import service as incidents
 from command_center.incidents.models import Incident
 from command_center.reviews import service as reviews
 from command_center.settings import Settings
@@ -133,15 +134,7 @@ class LiveSink:
             )
         ).scalars():
             incident.closed_at = event.at
-            emit(
-                session,
-                ["board", f"incident:{incident.id}"],
-                departments=incident.departments,
-                type="incident.closed",
-                id=incident.id,
-                drill=True,
-                reason="drill_finished",
-            )
+            incidents.announce(session, incident, "incident.closed", reason="drill_finished")
         for incident_id in await incident_ids(session, drill.id):
             await deadlines.cancel(session, subject=f"incident:{incident_id}", at=event.at)
         review = await reviews.open_for_drill(

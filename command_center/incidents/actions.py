@@ -22,6 +22,7 @@ from command_center.incidents.rules import REQUIRED_TEAM_ROLES, STAGES, WRITTEN_
 from command_center.incidents.schemas import ReportCreate, StageChange, TeamAssemble, ZonesRecord
 from command_center.incidents.service import (
     CYBERSPACE_DEPARTMENT,
+    announce,
     channel,
     event_view,
     get_for_action,
@@ -63,13 +64,10 @@ async def add_report(
             await deadlines.complete(session, subject=subject(incident.id), kind="written_report", at=now)
         action = "report.written"
     event = await record_event(session, incident, action, actor=principal, detail=detail, at=now)
-    emit(
+    announce(
         session,
-        ["board", channel(incident.id)],
-        departments=incident.departments,
-        type="incident.report_filed",
-        id=incident.id,
-        drill=incident.drill,
+        incident,
+        "incident.report_filed",
         incident=await view(session, incident, now),
         report=event_view(event),
     )
@@ -115,13 +113,10 @@ async def advance_stage(
         target=subject(incident.id),
         detail={"from": previous, "to": incident.stage, "skipped": skipped},
     )
-    emit(
+    announce(
         session,
-        ["board", channel(incident.id)],
-        departments=incident.departments,
-        type="incident.stage_changed",
-        id=incident.id,
-        drill=incident.drill,
+        incident,
+        "incident.stage_changed",
         incident=await view(session, incident, now),
         previous=previous,
     )
@@ -145,16 +140,7 @@ async def record_zones(
         actor=principal,
         detail={"kinds": kinds, "missing": missing, "zones": incident.zones},
     )
-    emit(
-        session,
-        ["board", channel(incident.id)],
-        departments=incident.departments,
-        type="incident.zones_recorded",
-        id=incident.id,
-        drill=incident.drill,
-        zones=incident.zones,
-        missing=missing,
-    )
+    announce(session, incident, "incident.zones_recorded", zones=incident.zones, missing=missing)
     return incident
 
 
@@ -199,15 +185,7 @@ async def note_action(
     event = await record_event(
         session, incident, action, actor=principal, detail={"note": note, **(detail or {})}
     )
-    emit(
-        session,
-        ["board", channel(incident.id)],
-        departments=incident.departments,
-        type=f"incident.{action.replace('.', '_')}",
-        id=incident.id,
-        drill=incident.drill,
-        event=event_view(event),
-    )
+    announce(session, incident, f"incident.{action.replace('.', '_')}", event=event_view(event))
     return event
 
 
@@ -223,15 +201,7 @@ async def open_online_track(
         incident.departments = [*incident.departments, CYBERSPACE_DEPARTMENT]
     await record_event(session, incident, "online_track.open", actor=principal, detail={"note": note})
     await audit.record(session, action="incident.online_track", actor=principal, target=subject(incident.id))
-    emit(
-        session,
-        ["board", channel(incident.id)],
-        departments=incident.departments,
-        type="incident.online_track",
-        id=incident.id,
-        drill=incident.drill,
-        incident=await view(session, incident),
-    )
+    announce(session, incident, "incident.online_track", incident=await view(session, incident))
     return incident
 
 
@@ -243,13 +213,5 @@ async def close(session: AsyncSession, *, principal: Principal, incident_id: int
     await deadlines.cancel(session, subject=subject(incident.id), at=now)
     await record_event(session, incident, "incident.close", actor=principal, at=now, detail={"note": note})
     await audit.record(session, action="incident.close", actor=principal, target=subject(incident.id))
-    emit(
-        session,
-        ["board", channel(incident.id)],
-        departments=incident.departments,
-        type="incident.closed",
-        id=incident.id,
-        drill=incident.drill,
-        incident=await view(session, incident, now),
-    )
+    announce(session, incident, "incident.closed", incident=await view(session, incident, now))
     return incident

@@ -104,6 +104,19 @@ async def record_event(
     return event
 
 
+def announce(session: AsyncSession, incident: Incident, type_: str, /, **state: Any) -> None:
+    """Tell the command room, the incident's own channel and the boards of every department taking part."""
+    emit(
+        session,
+        ["board", channel(incident.id)],
+        departments=incident.departments,
+        type=type_,
+        id=incident.id,
+        drill=incident.drill,
+        **state,
+    )
+
+
 def event_view(event: IncidentEvent) -> dict[str, Any]:
     return {
         "id": event.id,
@@ -241,15 +254,7 @@ async def create(
         target=subject(incident.id),
         detail={"drill": incident.drill, "category": incident.category},
     )
-    emit(
-        session,
-        ["board", channel(incident.id)],
-        departments=incident.departments,
-        type="incident.created",
-        id=incident.id,
-        drill=incident.drill,
-        incident=await view(session, incident, now),
-    )
+    announce(session, incident, "incident.created", incident=await view(session, incident, now))
     return incident
 
 
