@@ -142,7 +142,6 @@ def load_scenario_text(text: str, filename: str = "<scenario>") -> Scenario:
     return scenario
 
 
-
 def _semantics_despite(data: dict[str, Any], errors: list[Any]) -> list[Found]:
     """Find cross-reference and timing problems even though some entries are structurally broken.
 

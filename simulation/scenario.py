@@ -47,6 +47,7 @@ __all__ = [
     "scenario_json_schema",
 ]
 
+
 def _parse_duration(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         return value

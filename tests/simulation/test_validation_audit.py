@@ -54,10 +54,11 @@ def test_a_negative_weight_has_a_hint():
     assert "more than 0" in problem.hint
 
 
+OMISSION = "  staff: {field_officer: 1}\n  field_omission: {report.written: 1.5}\n"
+
+
 def test_an_omission_probability_above_one_is_refused_with_a_hint():
-    text = MINIMAL.replace(
-        "  staff: {field_officer: 1}\n", "  staff: {field_officer: 1}\n  field_omission: {report.written: 1.5}\n"
-    )
+    text = MINIMAL.replace("  staff: {field_officer: 1}\n", OMISSION)
     (problem,) = problems(text)
     assert problem.field == "synthetic.field_omission.report.written"
     assert "0 to 1" in problem.hint
@@ -68,7 +69,7 @@ MULTI = (
     .replace("[headcount, demands, dynamics]", "[headcount, demnads, dynamics]")
     .replace("    action: report.phone\n", "    action: stage.information_report\n")
     .replace("    weight: 2\n    critical: true", "    weight: -1\n    critical: true")
-    .replace("  staff: {field_officer: 1}\n", "  staff: {field_officer: 1}\n  field_omission: {report.written: 1.5}\n")
+    .replace("  staff: {field_officer: 1}\n", OMISSION)
     .replace("check: written_report, status", "check: writen_report, status")
 )
 
@@ -96,7 +97,7 @@ def test_cli_validate_reports_every_problem_with_file_line_field_and_hint(capsys
     bad = tmp_path / "multi.yaml"
     bad.write_text(MULTI, encoding="utf-8")
     code = cli.main(["drill", "validate", str(bad)])
-    out, err = capsys.readouterr()
+    _, err = capsys.readouterr()
     assert code == 1
     lines = err.strip().splitlines()
     assert len(lines) == len(EXPECTED)
