@@ -55,6 +55,16 @@ class Settings(BaseSettings):
     background_tasks: bool = True
     max_text_length: int = Field(default=4000, ge=100)
 
+    # The section's rules where applying them is a judgement (README, "Settings": the section's rules).
+    # Who moves an incident through its stages: the command room; others record what they did.
+    stage_roles: list[
+        Literal["admin", "commander", "duty_officer", "field_officer", "organizer", "liaison", "evaluator"]
+    ] = Field(default_factory=lambda: ["commander", "duty_officer"])
+    # A collective petition (集体访) is this many people or more; fewer is refused at creation.
+    collective_min_headcount: int = Field(default=5, ge=1)
+    # Warn the drill organizer this many days before a quarter ends without its double-blind drill.
+    drill_cadence_warning_days: int = Field(default=30, ge=0)
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

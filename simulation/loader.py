@@ -272,7 +272,8 @@ def _yaml_problem(filename: str, exc: yaml.YAMLError) -> Problem:
     message = f"not valid YAML: {problem}" + (f" ({context})" if context else "")
     if problem_mark is not None and line is not None and problem_mark.line + 1 != line:
         message += f"; noticed at line {problem_mark.line + 1}"
-    return Problem(filename, line, "", message, "check indentation, colons and quotes around this line")
+    hint = getattr(exc, "hint", None) or "check indentation, colons and quotes around this line"
+    return Problem(filename, line, "", message, hint)
 
 
 def _duplicate_keys(filename: str, node: yaml.Node, loc: tuple[Any, ...] = ()) -> list[Problem]:
