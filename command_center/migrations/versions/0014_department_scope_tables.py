@@ -37,9 +37,26 @@ def _codes(value: Any) -> list[str]:
     return list(dict.fromkeys(str(code) for code in value or []))
 
 
+def _drop_departments(owner: str) -> None:
+    """Drop the JSON column in place (SQLite 3.35+ and PostgreSQL both can).
+
+    Not a batch "move and copy": recreating ``incidents`` on SQLite drops the old table, and with foreign
+    keys on (they are, and cannot be switched off inside the migration's transaction) that deletes every
+    row that cascades from it: the incident timelines and the rows this migration just wrote.
+    """
+    op.drop_column(owner, "departments")
+
+
 def upgrade() -> None:
     bind = op.get_bind()
     for owner, link, key in _TABLES:
+        source = sa.table(owner, sa.column("id", sa.Integer()), sa.column("departments", _JSON))
+        rows = [
+            {key: row_id, "department": code, "position": position}
+            for row_id, value in bind.execute(sa.select(source.c.id, source.c.departments)).all()
+            for position, code in enumerate(_codes(value))
+        ]
+        _drop_departments(owner)
         table = op.create_table(
             link,
             sa.Column(key, sa.Integer(), nullable=False),
@@ -50,25 +67,14 @@ def upgrade() -> None:
             ),
             sa.PrimaryKeyConstraint(key, "department", name=op.f(f"pk_{link}")),
         )
-        with op.batch_alter_table(link, schema=None) as batch_op:
-            batch_op.create_index(batch_op.f(f"ix_{link}_department"), ["department"], unique=False)
-        source = sa.table(owner, sa.column("id", sa.Integer()), sa.column("departments", _JSON))
-        rows = [
-            {key: row_id, "department": code, "position": position}
-            for row_id, value in bind.execute(sa.select(source.c.id, source.c.departments)).all()
-            for position, code in enumerate(_codes(value))
-        ]
+        op.create_index(op.f(f"ix_{link}_department"), link, ["department"], unique=False)
         if rows:
             op.bulk_insert(table, rows)
-        with op.batch_alter_table(owner, schema=None) as batch_op:
-            batch_op.drop_column("departments")
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     for owner, link, key in _TABLES:
-        with op.batch_alter_table(owner, schema=None) as batch_op:
-            batch_op.add_column(sa.Column("departments", _JSON, nullable=True))
         links = sa.table(
             link, sa.column(key, sa.Integer()), sa.column("department", sa.String()), sa.column("position")
         )
@@ -76,12 +82,12 @@ def downgrade() -> None:
         query = sa.select(links.c[key], links.c.department).order_by(links.c[key], links.c.position)
         for row_id, code in bind.execute(query).all():
             lists.setdefault(row_id, []).append(code)
+        op.drop_index(op.f(f"ix_{link}_department"), table_name=link)
+        op.drop_table(link)
+        # NOT NULL needs a default for the rows already there; added in place, as the upgrade dropped it.
+        op.add_column(owner, sa.Column("departments", _JSON, nullable=False, server_default="[]"))
         target = sa.table(owner, sa.column("id", sa.Integer()), sa.column("departments", _JSON))
-        bind.execute(sa.update(target).values(departments=[]))
         for row_id, codes in lists.items():
             bind.execute(sa.update(target).where(target.c.id == row_id).values(departments=codes))
-        with op.batch_alter_table(owner, schema=None) as batch_op:
-            batch_op.alter_column("departments", existing_type=_JSON, nullable=False)
-        with op.batch_alter_table(link, schema=None) as batch_op:
-            batch_op.drop_index(batch_op.f(f"ix_{link}_department"))
-        op.drop_table(link)
+        if bind.dialect.name != "sqlite":  # SQLite cannot drop a default in place; it is harmless there
+            op.alter_column(owner, "departments", existing_type=_JSON, server_default=None)
