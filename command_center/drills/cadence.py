@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from command_center.drills import scenarios
 from command_center.drills.models import Drill, DrillScenario
 
 HELD = ("running", "finished")
@@ -145,13 +146,18 @@ async def load(session: AsyncSession, year: int, zone: ZoneInfo) -> tuple[list[D
         DrillFacts(d.id, d.status, d.started_at, d.window_end, d.scenario_key)
         for d in (await session.execute(query.order_by(Drill.id))).scalars().all()
     ]
-    keys = SPECIAL_DRILLS.get(year, ())
-    titles: dict[str, Any] = {}
-    if keys:
-        rows = await session.execute(
-            select(DrillScenario.key, DrillScenario.title_zh, DrillScenario.title_en).where(
-                DrillScenario.key.in_(keys)
-            )
-        )
-        titles = {key: (zh, en) for key, zh, en in rows.all()}
-    return facts, titles
+    return facts, await _titles(session, SPECIAL_DRILLS.get(year, ()))
+
+
+async def _titles(session: AsyncSession, keys: Sequence[str]) -> dict[str, Any]:
+    """Both titles of the special drills' scenarios; shipped ones are stored first if they are not yet."""
+    if not keys:
+        return {}
+    query = select(DrillScenario.key, DrillScenario.title_zh, DrillScenario.title_en).where(
+        DrillScenario.key.in_(keys)
+    )
+    titles = {key: (zh, en) for key, zh, en in (await session.execute(query)).all()}
+    if len(titles) < len(keys):
+        await scenarios.sync_shipped(session)
+        titles = {key: (zh, en) for key, zh, en in (await session.execute(query)).all()}
+    return titles
