@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from simulation.errors import Problem, ScenarioError
 from simulation.scenario import (
@@ -41,7 +41,7 @@ from simulation.validation import Found, semantic_problems
 
 __all__ = ["load_scenario", "load_scenario_text", "shipped_scenario_files", "shipped_scenarios"]
 
-_MODELS: dict[str, type] = {
+_MODELS: dict[str, type[BaseModel]] = {
     "": Scenario,
     "checks": Check,
     "injects": Inject,

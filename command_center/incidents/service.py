@@ -32,6 +32,7 @@ from command_center.incidents.models import Incident, IncidentDepartment, Incide
 from command_center.incidents.rules import (
     Category,
     Stage,
+    given,
 )
 from command_center.incidents.schemas import (
     IncidentCreate,
@@ -225,8 +226,8 @@ async def create(
         location_lon=data.location.lon if data.location else None,
         address=data.address,
         headcount=data.headcount,
-        demands=data.demands,
-        dynamics=data.dynamics,
+        demands=data.demands if given(data.demands) else "",  # whitespace is no demand
+        dynamics=data.dynamics if given(data.dynamics) else "",
         first_department=first,
         departments=departments,
         started_at=started_at,

@@ -86,7 +86,8 @@ async def test_a_collective_petition_below_five_is_refused_naming_the_rule(clien
 
 async def test_whitespace_only_demands_and_dynamics_are_absent(client: Any, login: Any, app: Any) -> None:
     field = await login("field1")
-    incident = await _create(client, field, demands="")
+    incident = await _create(client, field, demands="  ", dynamics=" ")
+    assert (incident["demands"], incident["dynamics"]) == ("", "")
     url = f"/api/incidents/{incident['id']}/reports"
     blank = {"kind": "written", "headcount": 12, "demands": "   ", "dynamics": "\t\n "}
     filed = await client.post(url, json=blank, headers=field)

@@ -99,7 +99,8 @@ async def test_closing_needs_evidence_and_a_second_person_verifies(
     # A drafted item has no leader in charge yet; it is closed only once it has one (issue 20).
     leaderless = await client.post(status_url, json={"status": "closed"}, headers=evaluator)
     assert leaderless.status_code == 422 and leaderless.json()["field"] == "leader"
-    lead = await client.patch(f"/api/reviews/items/{item['id']}", json={"leader": "陈科长"}, headers=evaluator)
+    item_url = f"/api/reviews/items/{item['id']}"
+    lead = await client.patch(item_url, json={"leader": "陈科长"}, headers=evaluator)
     assert lead.status_code == 200, lead.text
     closed = await client.post(status_url, json={"status": "closed", "note": "已整改"}, headers=evaluator)
     assert closed.status_code == 200 and closed.json()["closed_at"] is not None
