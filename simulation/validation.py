@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from simulation.vocabulary import ACTION_FIELDS, ACTIONS, ROLES, UNRECORDED_ACTIONS
+from simulation.vocabulary import ACTION_FIELDS, ACTIONS, COLLECTIVE_MIN_HEADCOUNT, ROLES, UNRECORDED_ACTIONS
 
 __all__ = ["Found", "ScenarioParts", "semantic_problems"]
 
@@ -23,6 +23,8 @@ class ScenarioParts(Protocol):
     model here would make the two modules import each other.
     """
 
+    @property
+    def category(self) -> str: ...
     @property
     def departments(self) -> Sequence[str]: ...
     @property
@@ -105,6 +107,16 @@ def _inject_problems(scenario: ScenarioParts) -> list[Found]:
                         "use a role (" + ", ".join(ROLES) + ") or a department listed in 'departments'",
                     )
                 )
+        headcount = inject.incident.headcount if inject.incident is not None else None
+        minimum = COLLECTIVE_MIN_HEADCOUNT
+        if scenario.category == "collective_petition" and headcount is not None and headcount < minimum:
+            found.append(
+                (
+                    (*loc, "incident", "headcount"),
+                    f"a collective petition is {minimum} or more people; {headcount} given",
+                    "raise the headcount, or give the scenario the category that fits",
+                )
+            )
         if inject.kind == "incident" and inject.incident is None:
             found.append(
                 (

@@ -6,7 +6,7 @@ Kept apart from the models (``simulation.scenario``) and the rules that relate t
 
 from __future__ import annotations
 
-__all__ = ["ACTIONS", "ACTION_FIELDS", "ROLES", "STAGES", "UNRECORDED_ACTIONS"]
+__all__ = ["ACTIONS", "ACTION_FIELDS", "COLLECTIVE_MIN_HEADCOUNT", "ROLES", "STAGES", "UNRECORDED_ACTIONS"]
 
 STAGES = ("information_report", "on_site_control", "de_escalation", "response_to_demands", "follow_up")
 ROLES = ("admin", "commander", "duty_officer", "field_officer", "organizer", "liaison", "evaluator")
@@ -43,3 +43,6 @@ ACTION_FIELDS: dict[str, tuple[str, ...]] = {
     "zones.record": ("cordon", "buffer", "dialogue"),
     "team.assemble": ("section_staff", "counsellor", "legal_adviser"),
 }
+
+#: DOMAIN.md: a collective petition (集体访) is 5 or more people; the live system refuses a smaller one.
+COLLECTIVE_MIN_HEADCOUNT = 5

@@ -47,6 +47,13 @@ def test_a_check_on_an_action_the_live_system_never_records_is_refused():
     assert problem.line == line_of(text, "stage.information_report")
 
 
+def test_a_collective_petition_of_fewer_than_five_is_refused():
+    text = MINIMAL.replace("incident: {headcount: 30}", "incident: {headcount: 2}")
+    (problem,) = problems(text)
+    assert problem.field == "injects[0].incident.headcount"
+    assert "5 or more" in problem.message and problem.line == line_of(text, "headcount: 2")
+
+
 def test_a_negative_weight_has_a_hint():
     text = MINIMAL.replace("    weight: 2\n    critical: true", "    weight: -1\n    critical: true")
     (problem,) = problems(text)
