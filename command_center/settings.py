@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     # Who moves an incident through its stages: the command room; others record what they did.
     stage_roles: list[
         Literal["admin", "commander", "duty_officer", "field_officer", "organizer", "liaison", "evaluator"]
-    ] = Field(default_factory=lambda: ["commander", "duty_officer"])
+    ] = Field(default_factory=lambda: ["commander", "duty_officer"], min_length=1)
     # A collective petition (集体访) is this many people or more; fewer is refused at creation.
     collective_min_headcount: int = Field(default=5, ge=1)
     # Warn the drill organizer this many days before a quarter ends without its double-blind drill.
