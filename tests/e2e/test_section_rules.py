@@ -3,6 +3,11 @@ stage control only for the command room."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
 import pytest
 
 from tests.e2e.conftest import PHONE, shoot
@@ -46,3 +51,58 @@ def test_only_the_command_room_sees_the_stage_control(open_page, server):
     shoot(field, "incident-field-officer-390x844", full_page=True)
     duty = open_page("duty", f"/static/incident.html?id={incident['id']}")
     assert duty.locator("#stage-form").is_visible()
+
+
+async def _review_due_days_ago(database_url: str, organizer: str) -> int:
+    """A drill that finished four days ago (meeting due after 3), its review opened as the runner does."""
+    from sqlalchemy import select
+
+    from command_center.auth.models import User
+    from command_center.db import Database, utcnow
+    from command_center.drills import planning, scenarios
+    from command_center.drills.models import Drill
+    from tests.command_center.reviews.helpers import open_review_for
+
+    database = Database(database_url)
+    try:
+        async with database.session() as session:
+            organizer_id = (await session.execute(select(User.id).where(User.name == organizer))).scalar_one()
+            shipped = (await scenarios.list_all(session))[0]
+            finished = utcnow() - timedelta(days=4)
+            start = finished - timedelta(hours=2)
+            plan = planning.SealedPlan(shipped.key, shipped.sha256, start.isoformat(), 7, "ab" * 16, 1.0)
+            sealed = plan.canonical()
+            drill = Drill(
+                status="finished", commitment=planning.commitment(sealed), sealed_plan=sealed,
+                window_start=start - timedelta(days=1), window_end=finished, pool=[shipped.key, "x"],
+                start_at=start, started_at=start, scenario_key=shipped.key, rubric_version=1,
+                finished_at=finished, organizer_id=organizer_id,
+            )  # fmt: skip
+            session.add(drill)
+            await session.flush()
+            return int((await open_review_for(session, drill)).id)
+    finally:
+        await database.dispose()
+
+
+def test_an_overdue_review_meeting_shows_escalated_on_the_drill_console(open_page, server):
+    with ThreadPoolExecutor(1) as pool:  # Playwright's sync API owns this thread's event loop
+        review_id = pool.submit(asyncio.run, _review_due_days_ago(server.database_url, "organizer")).result()
+    deadline = time.monotonic() + 30
+    with server.client("organizer") as http:
+        while True:  # the server's deadline sweep (every second here) escalates the missed meeting
+            meetings = {r["review_id"]: r for r in http.get("/api/drill-plan").json()["reviews"]}
+            if meetings[review_id]["escalated_at"] is not None:
+                break
+            assert time.monotonic() < deadline, "the sweep did not escalate the overdue meeting"
+            time.sleep(0.5)
+    page = open_page("organizer", "/static/drill.html")
+    item = page.locator(f"#plan-meetings li[data-review='{review_id}']")
+    item.wait_for()
+    assert item.get_attribute("data-overdue") == "true"
+    assert "已超期" in item.inner_text() and "升级" in item.locator(".plan-warning").inner_text()
+    page.click("#lang-switch")
+    page.wait_for_function("document.documentElement.lang === 'en'")
+    selector = f"#plan-meetings li[data-review='{review_id}']"
+    page.wait_for_function(f"document.querySelector(\"{selector}\").textContent.includes('escalated')")
+    shoot(page, "drill-plan-overdue-meeting-en-1920x1080")
