@@ -37,6 +37,7 @@ from command_center.orders.api import router as orders_router
 from command_center.reviews import items as rectification
 from command_center.reviews import service as reviews
 from command_center.reviews.api import router as reviews_router
+from command_center.reviews.plan_api import router as drill_plan_router
 from command_center.settings import Settings
 from command_center.streams import signaling
 from command_center.streams.api import router as streams_router
@@ -106,6 +107,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(drills_router)
     app.include_router(streams_router)
     app.include_router(reviews_router)
+    app.include_router(drill_plan_router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(request: Request) -> JSONResponse:

@@ -66,6 +66,26 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def _utc_on_set(class_: type, key: str, inst: Any) -> None:
+    """Make every :class:`UTCDateTime` attribute UTC the moment it is set, not only once it is reloaded.
+
+    Without this a row that was just created still held the caller's offset (``+08:00``) until it was read
+    back, so a POST echoed that offset while the GET of the same row said ``Z``; the API speaks UTC.
+    """
+    columns = getattr(inst.property, "columns", None)
+    if not columns or not isinstance(columns[0].type, UTCDateTime):
+        return
+
+    def to_utc(_target: Any, value: Any, _old: Any, _initiator: Any) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return value.astimezone(UTC)
+        return value
+
+    event.listen(inst, "set", to_utc, retval=True)
+
+
+event.listen(Base, "attribute_instrument", _utc_on_set)
+
 JSONType = JSON().with_variant(JSON(none_as_null=True), "postgresql")
 
 

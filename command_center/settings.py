@@ -16,6 +16,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "change-me-development-only"  # noqa: S105 - a marker that is refused in production
 
+RoleName = Literal["admin", "commander", "duty_officer", "field_officer", "organizer", "liaison", "evaluator"]
+#: The command room (指挥中心): who moves incidents through their stages unless ``CC_STAGE_ROLES`` says else.
+COMMAND_ROOM: tuple[RoleName, ...] = ("commander", "duty_officer")
+
 
 class Settings(BaseSettings):
     """Everything a process needs to know; one instance per app, never a module global."""
@@ -54,6 +58,14 @@ class Settings(BaseSettings):
     # The deadline sweeper and the drill runner; some tests drive them by hand instead.
     background_tasks: bool = True
     max_text_length: int = Field(default=4000, ge=100)
+
+    # The section's rules where applying them is a judgement (README, "Settings": the section's rules).
+    # Who moves an incident through its stages: the command room; others record what they did.
+    stage_roles: list[RoleName] = Field(default_factory=lambda: list(COMMAND_ROOM), min_length=1)
+    # A collective petition (集体访) is this many people or more; fewer is refused at creation.
+    collective_min_headcount: int = Field(default=5, ge=1)
+    # Warn the drill organizer this many days before a quarter ends without its double-blind drill.
+    drill_cadence_warning_days: int = Field(default=30, ge=0)
 
     @field_validator("timezone")
     @classmethod

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from simulation.errors import Problem, ScenarioError
 from simulation.scenario import (
@@ -41,7 +41,7 @@ from simulation.validation import Found, semantic_problems
 
 __all__ = ["load_scenario", "load_scenario_text", "shipped_scenario_files", "shipped_scenarios"]
 
-_MODELS: dict[str, type] = {
+_MODELS: dict[str, type[BaseModel]] = {
     "": Scenario,
     "checks": Check,
     "injects": Inject,
@@ -64,6 +64,22 @@ _MODELS: dict[str, type] = {
     "fixed": Fixed,
 }
 _MAX_BYTES = 1_000_000
+#: Valid stand-ins for broken top-level fields that no relation reads, so the relations are still checked.
+_STAND_INS: dict[str, Any] = {
+    "schema_version": 1,
+    "rubric_version": 1,
+    "id": "stand-in",
+    "title": {"zh-CN": "-", "en": "-"},
+    "description": None,
+    "category": "collective_petition",
+    "notice": "double_blind",
+}
+_BOUND_HINTS = {
+    "greater_than": "write a number above {bound}",
+    "greater_than_equal": "write a number of at least {bound}",
+    "less_than": "write a number below {bound}",
+    "less_than_equal": "write a number of at most {bound}",
+}
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -129,32 +145,58 @@ def load_scenario_text(text: str, filename: str = "<scenario>") -> Scenario:
 def _semantics_despite(data: dict[str, Any], errors: list[Any]) -> list[Found]:
     """Find cross-reference and timing problems even though some entries are structurally broken.
 
-    The broken checks and injects (and a broken ``synthetic`` section) are left out and the rest validated
-    again; problems are mapped back to the original positions, and references to a left-out entry are not
-    reported (the entry's own problem already is). Broken top-level fields leave nothing to check.
+    The broken checks and injects (and broken entries of ``synthetic``) are left out, unknown top-level
+    fields dropped and broken top-level fields that no relation reads replaced by stand-ins; the rest is
+    validated again. Problems are mapped back to the original positions, and references to a left-out
+    entry are not reported (the entry's own problem already is). Only when ``departments``, ``checks`` or
+    ``injects`` is broken as a whole is there nothing left to relate.
     """
     broken: dict[str, set[int]] = {"checks": set(), "injects": set()}
     drop_synthetic = False
+    pruned = dict(data)
+    synthetic = data.get("synthetic")
+    synthetic_parts = (
+        {k: dict(v) if isinstance(v, dict) else v for k, v in synthetic.items()}
+        if isinstance(synthetic, dict)
+        else None
+    )
+    items_of = {kind: _copied_items(data.get(kind)) for kind in broken}
+    left_out: set[tuple[Any, ...]] = set()  # fields already reported, whose absence is no second problem
     for error in errors:
         loc = tuple(error["loc"])
         if len(loc) >= 2 and loc[0] in broken and isinstance(loc[1], int):
-            broken[loc[0]].add(loc[1])
+            kind, index = str(loc[0]), loc[1]
+            if _drop_optional_field(items_of[kind], kind, index, loc[2:], error["type"]):
+                left_out.add(loc[:3])
+            else:
+                broken[kind].add(index)
+        elif len(loc) >= 3 and loc[0] == "synthetic" and synthetic_parts is not None:
+            part = synthetic_parts.get(str(loc[1]))
+            if isinstance(part, dict):
+                part.pop(loc[2], None)
+            else:
+                drop_synthetic = True
         elif loc and loc[0] == "synthetic":
             drop_synthetic = True
+        elif len(loc) == 1 and error["type"] == "extra_forbidden":
+            pruned.pop(str(loc[0]), None)
+        elif loc and loc[0] in _STAND_INS:
+            pruned[str(loc[0])] = _STAND_INS[str(loc[0])]
         else:
             return []
-    pruned = dict(data)
     kept: dict[str, list[int]] = {}
     dropped_ids: set[Any] = set()
     for kind, bad in broken.items():
-        items = data.get(kind)
-        if not isinstance(items, list):
+        items = items_of[kind]
+        if items is None:
             return []
         kept[kind] = [index for index in range(len(items)) if index not in bad]
         pruned[kind] = [items[index] for index in kept[kind]]
         dropped_ids |= {items[index].get("id") if isinstance(items[index], dict) else None for index in bad}
     if drop_synthetic:
         pruned.pop("synthetic", None)
+    elif synthetic_parts is not None:
+        pruned["synthetic"] = synthetic_parts
     try:
         scenario = Scenario.model_validate(pruned, context={"semantic": False})
     except ValidationError:
@@ -171,8 +213,34 @@ def _semantics_despite(data: dict[str, Any], errors: list[Any]) -> list[Found]:
                 continue
         if loc and loc[0] in kept and len(loc) > 1 and isinstance(loc[1], int):
             loc = (loc[0], kept[str(loc[0])][loc[1]], *loc[2:])
+        if loc[:3] in left_out:
+            continue
         found.append((loc, message, hint))
     return found
+
+
+def _copied_items(items: Any) -> list[Any] | None:
+    if not isinstance(items, list):
+        return None
+    return [dict(item) if isinstance(item, dict) else item for item in items]
+
+
+def _drop_optional_field(
+    items: list[Any] | None, kind: str, index: int, rest: tuple[Any, ...], error_type: str
+) -> bool:
+    """Leave out a broken field of a check or inject that has a default, so the entry is still related.
+
+    Returns ``False`` when the entry itself has to be left out (a required field is broken).
+    """
+    if items is None or index >= len(items) or not isinstance(items[index], dict) or not rest:
+        return False
+    name = rest[0]
+    model = _MODELS[kind]
+    field = next((f for n, f in model.model_fields.items() if (f.alias or n) == name), None)
+    if error_type != "extra_forbidden" and (field is None or field.is_required()):
+        return False
+    items[index].pop(name, None)
+    return True
 
 
 def shipped_scenario_files() -> list[Path]:
@@ -187,12 +255,25 @@ def shipped_scenarios() -> list[Scenario]:
 
 
 def _yaml_problem(filename: str, exc: yaml.YAMLError) -> Problem:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    """Name the line where the broken token starts, not where PyYAML noticed it.
+
+    A scanner error ("while scanning a simple key": a missing ':'; an unclosed quote) and an unclosed flow
+    list are noticed only at the next token, which may be lines further down past blank lines and
+    comments; their context mark is where the token began. Block-structure errors (bad indentation) are
+    noticed at the offending line itself, and their context mark is the enclosing block's first line.
+    """
+    problem_mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    context = getattr(exc, "context", None) or ""
+    starts_at_context = context.startswith(("while scanning", "while parsing a flow"))
+    mark = (context_mark if starts_at_context else None) or problem_mark or context_mark
     line = mark.line + 1 if mark is not None else None
     problem = getattr(exc, "problem", None) or str(exc)
-    context = getattr(exc, "context", None)
     message = f"not valid YAML: {problem}" + (f" ({context})" if context else "")
-    return Problem(filename, line, "", message, "check indentation, colons and quotes around this line")
+    if problem_mark is not None and line is not None and problem_mark.line + 1 != line:
+        message += f"; noticed at line {problem_mark.line + 1}"
+    hint = getattr(exc, "hint", None) or "check indentation, colons and quotes around this line"
+    return Problem(filename, line, "", message, hint)
 
 
 def _duplicate_keys(filename: str, node: yaml.Node, loc: tuple[Any, ...] = ()) -> list[Problem]:
@@ -263,6 +344,13 @@ def _pydantic_problem(filename: str, root: yaml.Node, error: Any) -> Problem:
         hint = "set 'dist' to lognormal, exponential, uniform, triangular or fixed"
     elif kind == "string_pattern_mismatch":
         hint = "ids use lower-case letters, digits, '_', '-' and '.', starting with a letter"
+    elif kind in _BOUND_HINTS and "field_omission" in loc:
+        hint = "a probability: write a number from 0 to 1 (0.2 leaves each field out one time in five)"
+    elif kind in _BOUND_HINTS and last == "weight":
+        hint = "a weight is more than 0 (a check cannot count against the score); 1 is the usual weight"
+    elif kind in _BOUND_HINTS:
+        bound = next(iter((error.get("ctx") or {}).values()), "")
+        hint = _BOUND_HINTS[kind].format(bound=bound)
     elif kind.startswith(("int_", "float_")):
         hint = "write a plain number"
     elif kind in ("model_type", "dict_type"):

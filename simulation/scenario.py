@@ -23,6 +23,8 @@ from pydantic import (
 )
 
 from simulation.durations import DURATION_PATTERN, format_duration, parse_duration
+from simulation.validation import semantic_problems
+from simulation.vocabulary import ACTIONS, ROLES, STAGES
 
 __all__ = [
     "ACTIONS",
@@ -44,22 +46,6 @@ __all__ = [
     "minutes",
     "scenario_json_schema",
 ]
-
-STAGES = ("information_report", "on_site_control", "de_escalation", "response_to_demands", "follow_up")
-ROLES = ("admin", "commander", "duty_officer", "field_officer", "organizer", "liaison", "evaluator")
-ACTIONS = (
-    "report.phone",
-    "report.written",
-    *(f"stage.{stage}" for stage in STAGES),
-    "zones.record",
-    "team.assemble",
-    "task.acknowledge",
-    "task.complete",
-    "order.acknowledge",
-    "handover.accept",
-    "demands.answer",
-    "followup.arrange",
-)
 
 
 def _parse_duration(value: Any) -> timedelta:
@@ -206,7 +192,7 @@ class Synthetic(_Model):
 
     staff: dict[str, int] = Field(default_factory=dict)
     response_time: dict[str, Distribution] = Field(default_factory=dict)
-    field_omission: dict[str, float] = Field(default_factory=dict)
+    field_omission: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
 
 
 class Scenario(_Model):
@@ -229,8 +215,6 @@ class Scenario(_Model):
     @model_validator(mode="after")
     def _semantics(self, info: ValidationInfo) -> Scenario:
         if (info.context or {}).get("semantic", True):
-            from simulation.validation import semantic_problems
-
             found = semantic_problems(self)
             if found:
                 raise ValueError("; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg, _ in found))

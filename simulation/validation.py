@@ -6,17 +6,36 @@ Each problem is ``(location, message, hint)`` where the location is the same kin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from simulation.scenario import Scenario
+from simulation.vocabulary import ACTION_FIELDS, ACTIONS, COLLECTIVE_MIN_HEADCOUNT, ROLES, UNRECORDED_ACTIONS
 
-__all__ = ["Found", "semantic_problems"]
+__all__ = ["Found", "ScenarioParts", "semantic_problems"]
 
 Found = tuple[tuple[str | int, ...], str, str]
 
 
-def semantic_problems(scenario: Scenario) -> list[Found]:
+class ScenarioParts(Protocol):
+    """What the rules read of a scenario; ``simulation.scenario.Scenario`` has it.
+
+    A protocol rather than an import, because the model runs these rules when it validates: importing the
+    model here would make the two modules import each other.
+    """
+
+    @property
+    def category(self) -> str: ...
+    @property
+    def departments(self) -> Sequence[str]: ...
+    @property
+    def checks(self) -> Sequence[Any]: ...
+    @property
+    def injects(self) -> Sequence[Any]: ...
+    @property
+    def synthetic(self) -> Any: ...
+
+
+def semantic_problems(scenario: ScenarioParts) -> list[Found]:
     """Return every cross-reference and timing problem of a structurally valid scenario."""
     found: list[Found] = []
     found += _duplicates(scenario)
@@ -27,7 +46,7 @@ def semantic_problems(scenario: Scenario) -> list[Found]:
     return found
 
 
-def _duplicates(scenario: Scenario) -> list[Found]:
+def _duplicates(scenario: ScenarioParts) -> list[Found]:
     found: list[Found] = []
     for kind, items in (("checks", scenario.checks), ("injects", scenario.injects)):
         seen: set[str] = set()
@@ -40,9 +59,7 @@ def _duplicates(scenario: Scenario) -> list[Found]:
     return found
 
 
-def _inject_problems(scenario: Scenario) -> list[Found]:
-    from simulation.scenario import ROLES
-
+def _inject_problems(scenario: ScenarioParts) -> list[Found]:
     found: list[Found] = []
     inject_ids = {inject.id for inject in scenario.injects}
     check_ids = {check.id for check in scenario.checks}
@@ -90,6 +107,16 @@ def _inject_problems(scenario: Scenario) -> list[Found]:
                         "use a role (" + ", ".join(ROLES) + ") or a department listed in 'departments'",
                     )
                 )
+        headcount = inject.incident.headcount if inject.incident is not None else None
+        minimum = COLLECTIVE_MIN_HEADCOUNT
+        if scenario.category == "collective_petition" and headcount is not None and headcount < minimum:
+            found.append(
+                (
+                    (*loc, "incident", "headcount"),
+                    f"a collective petition is {minimum} or more people; {headcount} given",
+                    "raise the headcount, or give the scenario the category that fits",
+                )
+            )
         if inject.kind == "incident" and inject.incident is None:
             found.append(
                 (
@@ -101,7 +128,7 @@ def _inject_problems(scenario: Scenario) -> list[Found]:
     return found
 
 
-def _cycles(scenario: Scenario) -> list[Found]:
+def _cycles(scenario: ScenarioParts) -> list[Found]:
     parents = {inject.id: inject.after.inject for inject in scenario.injects if inject.after is not None}
     index_of = {inject.id: index for index, inject in enumerate(scenario.injects)}
     found: list[Found] = []
@@ -128,9 +155,7 @@ def _cycles(scenario: Scenario) -> list[Found]:
     return found
 
 
-def _check_problems(scenario: Scenario) -> list[Found]:
-    from simulation.scenario import ACTIONS, ROLES
-
+def _check_problems(scenario: ScenarioParts) -> list[Found]:
     found: list[Found] = []
     inject_ids = {inject.id for inject in scenario.injects}
     for index, check in enumerate(scenario.checks):
@@ -143,10 +168,20 @@ def _check_problems(scenario: Scenario) -> list[Found]:
                     f"use one of the inject ids: {', '.join(sorted(inject_ids))}",
                 )
             )
-        if check.action not in ACTIONS:
+        if check.action in UNRECORDED_ACTIONS:
+            found.append(
+                (
+                    (*loc, "action"),
+                    f"the live system never records {check.action!r}",
+                    UNRECORDED_ACTIONS[check.action],
+                )
+            )
+        elif check.action not in ACTIONS:
             found.append(
                 ((*loc, "action"), f"unknown action {check.action!r}", "use one of: " + ", ".join(ACTIONS))
             )
+        else:
+            found += _required_field_problems(loc, check.action, check.required_fields)
         if check.owner_role not in ROLES:
             found.append(
                 (
@@ -186,9 +221,23 @@ def _check_problems(scenario: Scenario) -> list[Found]:
     return found
 
 
-def _synthetic_problems(scenario: Scenario) -> list[Found]:
-    from simulation.scenario import ACTIONS, ROLES
+def _required_field_problems(loc: tuple[str | int, ...], action: str, names: Sequence[str]) -> list[Found]:
+    """A required field must be a fact the action carries; a misspelt one could never be present."""
+    carried = ACTION_FIELDS.get(action, ())
+    found: list[Found] = []
+    for position, name in enumerate(names):
+        if name in carried:
+            continue
+        hint = (
+            f"{action} carries: {', '.join(carried)}; fix the spelling"
+            if carried
+            else f"{action} carries no fields; remove required_fields"
+        )
+        found.append(((*loc, "required_fields", position), f"unknown required field {name!r}", hint))
+    return found
 
+
+def _synthetic_problems(scenario: ScenarioParts) -> list[Found]:
     synthetic = scenario.synthetic
     if synthetic is None:
         return []
@@ -217,7 +266,7 @@ def _synthetic_problems(scenario: Scenario) -> list[Found]:
             found.append(
                 ((*loc, "response_time", action, "mode"), "mode is outside low..high", "low <= mode <= high")
             )
-    for action, probability in synthetic.field_omission.items():
+    for action in synthetic.field_omission:
         if action not in ACTIONS:
             found.append(
                 (
@@ -226,6 +275,4 @@ def _synthetic_problems(scenario: Scenario) -> list[Found]:
                     "use one of: " + ", ".join(ACTIONS),
                 )
             )
-        if not 0.0 <= probability <= 1.0:
-            found.append(((*loc, "field_omission", action), "not a probability", "use a number from 0 to 1"))
     return found

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from command_center.auth.roles import Principal, Role
-from command_center.errors import Forbidden
+from command_center.errors import Forbidden, NotFound
 
 
 class Permission(StrEnum):
@@ -89,6 +89,17 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 
 #: Roles whose view is limited to what their own department takes part in (DESIGN.md section 3).
 DEPARTMENT_SCOPED_ROLES = frozenset({Role.liaison})
+
+
+class NotVisible(Forbidden):
+    """A row outside the caller's departments, answered exactly like one that does not exist.
+
+    A 403 would tell a liaison which ids exist in other departments; a 404 with the same body does not.
+    It is still a :class:`Forbidden`, so the error handler writes the denial to the audit log.
+    """
+
+    code = NotFound.code
+    status_code = NotFound.status_code
 
 
 def has_permission(principal: Principal, permission: Permission) -> bool:

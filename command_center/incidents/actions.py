@@ -15,10 +15,16 @@ from command_center.auth.permissions import Permission, require
 from command_center.auth.roles import Principal
 from command_center.db import utcnow
 from command_center.deadlines import service as deadlines
-from command_center.errors import Conflict, ValidationFailed
+from command_center.errors import Conflict, Forbidden, ValidationFailed
 from command_center.events import emit
 from command_center.incidents.models import Incident, IncidentEvent
-from command_center.incidents.rules import REQUIRED_TEAM_ROLES, STAGES, WRITTEN_REPORT_FIELDS, stage_index
+from command_center.incidents.rules import (
+    REQUIRED_TEAM_ROLES,
+    STAGES,
+    WRITTEN_REPORT_FIELDS,
+    given,
+    stage_index,
+)
 from command_center.incidents.schemas import ReportCreate, StageChange, TeamAssemble, ZonesRecord
 from command_center.incidents.service import (
     CYBERSPACE_DEPARTMENT,
@@ -30,6 +36,7 @@ from command_center.incidents.service import (
     subject,
     view,
 )
+from command_center.settings import Settings
 
 
 async def add_report(
@@ -40,9 +47,9 @@ async def add_report(
     now = utcnow()
     if data.headcount is not None:
         incident.headcount = data.headcount
-    if data.demands:
+    if given(data.demands):
         incident.demands = data.demands
-    if data.dynamics:
+    if given(data.dynamics):
         incident.dynamics = data.dynamics
     detail: dict[str, Any] = {"note": data.note}
     if data.kind == "phone":
@@ -50,7 +57,7 @@ async def add_report(
         detail["on_time"] = all(d.done_at and d.done_at <= d.due_at for d in met) if met else None
         action = "report.phone"
     else:
-        present = [f for f in WRITTEN_REPORT_FIELDS if getattr(data, f) not in (None, "")]
+        present = [f for f in WRITTEN_REPORT_FIELDS if given(getattr(data, f))]
         missing = [f for f in WRITTEN_REPORT_FIELDS if f not in present]
         detail.update(
             fields=present,
@@ -75,10 +82,20 @@ async def add_report(
 
 
 async def advance_stage(
-    session: AsyncSession, *, principal: Principal, incident_id: int, data: StageChange
+    session: AsyncSession, *, principal: Principal, incident_id: int, data: StageChange, settings: Settings
 ) -> Incident:
-    """Move forward through the five stages; skipping one needs a recorded reason, going back is refused."""
+    """Move forward through the five stages; skipping one needs a recorded reason, going back is refused.
+
+    Stages belong to the command room (``CC_STAGE_ROLES``: commander and duty officer by default); field
+    officers and liaisons record what they did, and the command room decides what that means for the stage.
+    """
     incident = await get_for_action(session, principal, incident_id)
+    if principal.role.value not in settings.stage_roles:
+        raise Forbidden(
+            f"role '{principal.role.value}' may not change an incident's stage; the command room "
+            f"({', '.join(settings.stage_roles)}) does (rule: stage_roles, CC_STAGE_ROLES)",
+            field="stage",
+        )
     current, target = stage_index(incident.stage), stage_index(data.stage)
     if target <= current:
         raise Conflict(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
@@ -48,7 +49,7 @@ async def list_incidents(
 
 @router.get("/stats", response_model=IncidentStats)
 async def incident_stats(principal: CurrentUser, session: SessionDep) -> dict[str, Any]:
-    await service.list_visible(session, principal=principal, limit=1)  # permission check only
+    service.require_statistics(principal)
     return await service.stats(session)
 
 
@@ -59,9 +60,11 @@ async def get_incident(incident_id: int, principal: CurrentUser, session: Sessio
 
 @router.post("/{incident_id}/stage", response_model=IncidentRead)
 async def advance_stage(
-    incident_id: int, body: StageChange, principal: CurrentUser, session: SessionDep
+    incident_id: int, body: StageChange, principal: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    incident = await actions.advance_stage(session, principal=principal, incident_id=incident_id, data=body)
+    incident = await actions.advance_stage(
+        session, principal=principal, incident_id=incident_id, data=body, settings=settings
+    )
     return await service.view(session, incident)
 
 
@@ -103,7 +106,7 @@ async def answer_demands(
 async def arrange_followup(
     incident_id: int, body: ActionNote, principal: CurrentUser, session: SessionDep
 ) -> Any:
-    detail = {"due_at": body.due_at.isoformat()} if body.due_at else {}
+    detail = {"due_at": body.due_at.astimezone(UTC).isoformat()} if body.due_at else {}
     event = await actions.note_action(
         session,
         principal=principal,

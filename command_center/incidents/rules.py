@@ -35,14 +35,23 @@ class TeamRole(StrEnum):
     section_staff = "section_staff"  # 信访干部
 
 
-#: A soft working group is complete only with these (DOMAIN.md: emotional de-escalation).
-REQUIRED_TEAM_ROLES = frozenset({TeamRole.counsellor, TeamRole.legal_adviser})
+#: A soft working group is complete only with these (DOMAIN.md: emotional de-escalation): section staff,
+#: a psychological counsellor and a legal adviser.
+REQUIRED_TEAM_ROLES = frozenset({TeamRole.section_staff, TeamRole.counsellor, TeamRole.legal_adviser})
 
 #: A written report is complete only with the core facts (DOMAIN.md: information report).
 WRITTEN_REPORT_FIELDS = ("headcount", "demands", "dynamics")
 
-#: The section's minimum for a collective petition.
+#: The section's minimum for a collective petition (the default of ``CC_COLLECTIVE_MIN_HEADCOUNT``).
 COLLECTIVE_MIN_HEADCOUNT = 5
+
+
+def given(value: object) -> bool:
+    """Is this fact present? Whitespace-only text is not a demand or a dynamic, only a blank form field."""
+    if isinstance(value, str):
+        return bool(value.strip())
+    return value is not None
+
 
 CATEGORY_NAMES = {
     Category.collective_petition: ("集体访", "Collective petition"),

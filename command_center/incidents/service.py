@@ -15,16 +15,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from command_center.audit import service as audit
 from command_center.auth import service as auth
-from command_center.auth.permissions import Permission, department_scope, require, require_department
+from command_center.auth.permissions import (
+    NotVisible,
+    Permission,
+    department_scope,
+    require,
+    require_department,
+)
 from command_center.auth.roles import Principal
 from command_center.db import utcnow
 from command_center.deadlines import service as deadlines
 from command_center.deadlines.models import Deadline
-from command_center.errors import Conflict, NotFound, ValidationFailed
+from command_center.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from command_center.events import emit
-from command_center.incidents.models import Incident, IncidentEvent
+from command_center.incidents.models import Incident, IncidentDepartment, IncidentEvent
 from command_center.incidents.rules import (
+    Category,
     Stage,
+    given,
 )
 from command_center.incidents.schemas import (
     IncidentCreate,
@@ -55,10 +63,22 @@ async def get(session: AsyncSession, incident_id: int) -> Incident:
 
 
 async def get_visible(session: AsyncSession, principal: Principal, incident_id: int) -> Incident:
+    """The incident if this user may read it; outside its departments it "does not exist" (404, audited)."""
     require(principal, Permission.incident_read)
     incident = await get(session, incident_id)
-    require_department(principal, set(incident.departments), f"incident {incident_id}")
+    if not can_see(principal, incident):
+        raise NotVisible(f"incident {incident_id} does not exist", field="incident_id")
     return incident
+
+
+def in_scope(principal: Principal) -> Any:
+    """The SQL condition "an incident this user's departments take part in", or ``None`` for everyone."""
+    scope = department_scope(principal)
+    if scope is None:
+        return None
+    return Incident.id.in_(
+        select(IncidentDepartment.incident_id).where(IncidentDepartment.department.in_(sorted(scope)))
+    )
 
 
 async def get_for_action(session: AsyncSession, principal: Principal, incident_id: int) -> Incident:
@@ -194,6 +214,7 @@ async def create(
     started_at = data.started_at or now
     if started_at > now + timedelta(minutes=1):
         raise ValidationFailed("started_at is in the future", field="started_at")
+    _check_collective_headcount(data, settings)
     first = data.first_department or principal.department
     departments = await _check_departments(session, [first, *data.departments])
     require_department(principal, set(departments), "this incident")
@@ -205,8 +226,8 @@ async def create(
         location_lon=data.location.lon if data.location else None,
         address=data.address,
         headcount=data.headcount,
-        demands=data.demands,
-        dynamics=data.dynamics,
+        demands=data.demands if given(data.demands) else "",  # whitespace is no demand
+        dynamics=data.dynamics if given(data.dynamics) else "",
         first_department=first,
         departments=departments,
         started_at=started_at,
@@ -258,6 +279,23 @@ async def create(
     return incident
 
 
+def _check_collective_headcount(data: IncidentCreate, settings: Settings) -> None:
+    """A collective petition (集体访) is at least ``CC_COLLECTIVE_MIN_HEADCOUNT`` people (5, DOMAIN.md).
+
+    A smaller group is refused with the rule named, so the reporter corrects the headcount or picks the
+    category that fits; an unknown headcount (``None``) is allowed, it is reported later.
+    """
+    minimum = settings.collective_min_headcount
+    if data.category != Category.collective_petition or data.headcount is None or data.headcount >= minimum:
+        return
+    raise ValidationFailed(
+        f"a collective petition (集体访) is {minimum} or more people petitioning together; {data.headcount} "
+        f"given (rule: collective_min_headcount = {minimum}). Correct the headcount, or re-categorise as "
+        "skip_level_petition, disruptive_petition or extreme_behaviour",
+        field="headcount",
+    )
+
+
 async def add_departments(session: AsyncSession, incident: Incident, codes: Iterable[str]) -> None:
     """Widen who takes part (a task force linked the incident); never narrows."""
     incident.departments = await _check_departments(session, [*incident.departments, *codes])
@@ -271,14 +309,17 @@ async def list_visible(
     drill: bool | None = None,
     limit: int = 200,
 ) -> list[Incident]:
+    """The newest incidents this user may see; the department scope is applied in SQL, before the limit."""
     require(principal, Permission.incident_read)
     query = select(Incident).order_by(Incident.id.desc()).limit(limit)
+    scope = in_scope(principal)
+    if scope is not None:
+        query = query.where(scope)
     if not include_closed:
         query = query.where(Incident.closed_at.is_(None))
     if drill is not None:
         query = query.where(Incident.drill.is_(drill))
-    rows = (await session.execute(query)).scalars().all()
-    return [i for i in rows if can_see(principal, i)]
+    return list((await session.execute(query)).scalars().all())
 
 
 async def timeline(session: AsyncSession, *, principal: Principal, incident_id: int) -> list[IncidentEvent]:
@@ -289,6 +330,16 @@ async def timeline(session: AsyncSession, *, principal: Principal, incident_id: 
         .order_by(IncidentEvent.at, IncidentEvent.id)
     )
     return list((await session.execute(query)).scalars().all())
+
+
+def require_statistics(principal: Principal) -> None:
+    """Statistics count every department's incidents, so a department-scoped user (a liaison) gets none."""
+    require(principal, Permission.incident_read)
+    if department_scope(principal) is not None:
+        raise Forbidden(
+            f"role '{principal.role.value}' sees only its own department's incidents, not the statistics "
+            "of all of them"
+        )
 
 
 async def stats(session: AsyncSession) -> dict[str, Any]:

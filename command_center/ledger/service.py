@@ -64,15 +64,26 @@ async def _get_open(session: AsyncSession, principal: Principal, item_id: int) -
     return item
 
 
+def _warning_due(colour: str, warning_since: datetime | None) -> datetime | None:
+    return warning_since + COLOUR_CLOCK[Colour(colour)] if warning_since and colour != "none" else None
+
+
+def is_overdue(item: Any, now: datetime) -> bool:
+    """The one rule for "overdue", shared by an item's view and the statistics so they never disagree.
+
+    Flagged by the sweep (``overdue_at``), or open and past its own deadline or its colour's clock (the
+    sweep may not have run yet). ``item`` is a row or a :class:`LedgerItem`.
+    """
+    if item.overdue_at is not None:
+        return True
+    warning_due = _warning_due(item.colour, item.warning_since)
+    clock_ran_out = warning_due is not None and now > warning_due
+    return item.status == Status.open and (now > item.due_at or clock_ran_out)
+
+
 def view(item: LedgerItem, now: datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
-    colour = Colour(item.colour)
-    warning_due = (
-        item.warning_since + COLOUR_CLOCK[colour] if item.warning_since and colour != "none" else None
-    )
-    late = item.status == Status.open and (
-        now > item.due_at or (warning_due is not None and now > warning_due)
-    )
+    warning_due = _warning_due(item.colour, item.warning_since)
     return {
         "id": item.id,
         "title": item.title,
@@ -87,7 +98,7 @@ def view(item: LedgerItem, now: datetime | None = None) -> dict[str, Any]:
         "colour": item.colour,
         "warning_since": item.warning_since,
         "warning_due_at": warning_due,
-        "overdue": item.overdue_at is not None or late,
+        "overdue": is_overdue(item, now),
         "overdue_at": item.overdue_at,
         "status": item.status,
         "resolution": item.resolution,
@@ -242,7 +253,9 @@ async def set_warning(
             field="reason",
         )
     await _start_clock(session, item, data.colour, now)
-    item.overdue_at = None  # a fresh clock: the item is on time again until it runs out
+    if now <= item.due_at:
+        # A fresh colour clock puts the item on time again, unless its own deadline has already passed.
+        item.overdue_at = None
     action = "ledger.warning_lowered" if lowering else "ledger.warning_raised"
     detail = {"from": previous.value, "to": data.colour.value, "reason": data.reason}
     await _record(session, item, action, actor=principal, at=now, detail=detail)
@@ -353,8 +366,11 @@ async def stats(
         counted = await session.execute(select(column, func.count()).group_by(column).order_by(column))
         result[f"by_{name}"] = {str(key): int(n) for key, n in counted.all()}
     result["total"] = sum(result["by_status"].values())
-    overdue = select(func.count()).select_from(rows).where(rows.c.overdue_at.is_not(None))
-    result["overdue"] = int((await session.execute(overdue)).scalar_one())
+    now = utcnow()
+    # The items' own rule (``is_overdue``), so the count matches what every item says after any change.
+    # Times are read through the model so SQLite's naive values come back as UTC.
+    items = (await session.execute(select(LedgerItem).where(LedgerItem.id.in_(select(rows.c.id))))).scalars()
+    result["overdue"] = sum(1 for item in items if is_overdue(item, now))
     return result
 
 

@@ -332,6 +332,12 @@ async def change_status(
                 f"POST /api/reviews/items/{item_id}/evidence first",
                 field="evidence",
             )
+    if target in (ItemStatus.closed, ItemStatus.verified) and not item.leader.strip():
+        raise ValidationFailed(
+            f"rectification item {item_id} has no leader in charge (包案领导); name one with "
+            f"PATCH /api/reviews/items/{item_id} before it is {target.value}",
+            field="leader",
+        )
     if target == ItemStatus.verified and item.closed_by_id == principal.id:
         raise Forbidden(
             f"rectification item {item_id} was closed by '{principal.name}'; another reviewer must verify it"
@@ -377,7 +383,7 @@ async def update(
     if data.deadline is not None and data.deadline != item.deadline:
         check_future(data.deadline, now)
         item.deadline = data.deadline
-        changed["deadline"] = data.deadline.isoformat()
+        changed["deadline"] = item.deadline.isoformat()  # UTC, as the column keeps it
         await deadlines.cancel(session, subject=subject(item.id), kind=KIND, at=now)
         await _schedule(session, item, await _review_of(session, item), now)
     elif changed:  # keep the stored deadline's "who is responsible" current for its warnings

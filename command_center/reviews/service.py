@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import simulation
 from command_center.audit import service as audit
+from command_center.auth.models import User
 from command_center.auth.permissions import Permission, require
-from command_center.auth.roles import Principal
+from command_center.auth.roles import Principal, Role
 from command_center.db import utcnow
 from command_center.deadlines import service as deadlines
 from command_center.deadlines.models import Deadline
@@ -49,6 +50,14 @@ def _check_title(check: ReviewCheck) -> str:
 
 async def by_drill(session: AsyncSession, drill_id: int) -> Review | None:
     return (await session.execute(select(Review).where(Review.drill_id == drill_id))).scalar_one_or_none()
+
+
+async def _answerable(session: AsyncSession, drill: Drill) -> list[int]:
+    """Who answers for a drill's review meeting: its organizer and the section's leaders (commanders)."""
+    query = select(User.id).where(User.role == Role.commander.value, User.active.is_(True)).order_by(User.id)
+    leaders = list((await session.execute(query)).scalars().all())
+    organizer = [drill.organizer_id] if drill.organizer_id else []
+    return list(dict.fromkeys([*organizer, *leaders]))
 
 
 async def open_for_drill(
@@ -119,6 +128,7 @@ async def open_for_drill(
         session.add(row)
         checks.append(row)
     await session.flush()
+    escalated = await _answerable(session, drill)
     await deadlines.schedule(
         session,
         subject=subject(review.id),
@@ -126,14 +136,12 @@ async def open_for_drill(
         starts_at=finished_at,
         due_at=review.meeting_due_at,
         warn_before=MEETING_WARN,
-        # The sweep publishes on "board" itself, so only the drill's channel is named here.
-        channels=[items.drill_channel(drill.id)],
+        # The sweep publishes on "board" itself; the drill's channel and, like any deadline, the people who
+        # answer for it: the organizer and the section's leaders (commanders) on their own channels.
+        channels=[items.drill_channel(drill.id), *(f"user:{u}" for u in escalated)],
         label="演练复盘会议 drill review meeting",
         drill=True,
-        responsible={
-            "department": DEFAULT_DEPARTMENT,
-            "user_ids": [drill.organizer_id] if drill.organizer_id else [],
-        },
+        responsible={"department": DEFAULT_DEPARTMENT, "user_ids": escalated},
     )
     for row in checks:
         if row.rating in NEEDS_RECTIFICATION:

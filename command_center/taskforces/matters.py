@@ -25,7 +25,7 @@ from command_center.errors import Conflict, Forbidden, NotFound, ValidationFaile
 from command_center.events import emit
 from command_center.incidents import service as incidents
 from command_center.taskforces import service as taskforces
-from command_center.taskforces.models import Matter, MatterHistory
+from command_center.taskforces.models import Matter, MatterDepartment, MatterHistory
 from command_center.taskforces.schemas import HandoverRequest, MatterCreate
 
 #: The hub event each recorded action publishes.
@@ -161,12 +161,17 @@ def _can_see(principal: Principal, matter: Matter) -> bool:
     return scope is None or bool(scope & {*matter.departments, matter.pending_department or ""})
 
 
-async def get_visible(session: AsyncSession, principal: Principal, matter_id: int) -> Matter:
+def _require_read(principal: Principal) -> None:
+    """Reading matters takes ``taskforce.read`` (the organizer, evaluators) or ``task.work`` (liaisons)."""
     if not (
         has_permission(principal, Permission.taskforce_read)
         or has_permission(principal, Permission.task_work)
     ):
         raise Forbidden(f"role '{principal.role.value}' may not {Permission.taskforce_read.value}")
+
+
+async def get_visible(session: AsyncSession, principal: Principal, matter_id: int) -> Matter:
+    _require_read(principal)
     matter = await session.get(Matter, matter_id)
     if matter is None:
         raise NotFound(f"matter {matter_id} does not exist", field="matter_id")
@@ -176,9 +181,15 @@ async def get_visible(session: AsyncSession, principal: Principal, matter_id: in
 
 
 async def list_visible(session: AsyncSession, *, principal: Principal, limit: int = 200) -> list[Matter]:
-    require(principal, Permission.task_work)
-    rows = (await session.execute(select(Matter).order_by(Matter.id.desc()).limit(limit))).scalars().all()
-    return [m for m in rows if _can_see(principal, m)]
+    """The newest matters this user may read (as for reading one), scoped in SQL before the limit."""
+    _require_read(principal)
+    query = select(Matter).order_by(Matter.id.desc()).limit(limit)
+    scope = department_scope(principal)
+    if scope is not None:
+        codes = sorted(scope)
+        involved = select(MatterDepartment.matter_id).where(MatterDepartment.department.in_(codes))
+        query = query.where(Matter.id.in_(involved) | Matter.pending_department.in_(codes))
+    return list((await session.execute(query)).scalars().all())
 
 
 async def request_handover(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from command_center.db import Base, JSONType, UTCDateTime, utcnow
+from command_center.incidents.models import relinked
 
 
 class TaskForce(Base):
@@ -86,6 +88,16 @@ class Task(Base):
     overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class MatterDepartment(Base):
+    """One department involved in a matter (received it, was asked to take it over, or did): its scope."""
+
+    __tablename__ = "matter_departments"
+
+    matter_id: Mapped[int] = mapped_column(ForeignKey("matters.id", ondelete="CASCADE"), primary_key=True)
+    department: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Matter(Base):
     """A cross-department matter: the first-receiving department (首接负责) owns it until a handover."""
 
@@ -98,11 +110,25 @@ class Matter(Base):
     owner_department: Mapped[str] = mapped_column(String(64), index=True)
     pending_department: Mapped[str | None] = mapped_column(String(64), nullable=True)
     pending_reason: Mapped[str] = mapped_column(Text, default="")
-    departments: Mapped[list[str]] = mapped_column(JSONType, default=list)  # everyone ever involved
+    # Everyone ever involved, in order; read and set as ``departments``.
+    department_links: Mapped[list[MatterDepartment]] = relationship(
+        order_by=MatterDepartment.position,
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="selectin",
+    )
     taskforce_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     incident_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    @property
+    def departments(self) -> list[str]:
+        return [link.department for link in self.department_links]
+
+    @departments.setter
+    def departments(self, codes: Iterable[str]) -> None:
+        self.department_links = relinked(self.department_links, codes, MatterDepartment)
 
 
 class MatterHistory(Base):

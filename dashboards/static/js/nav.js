@@ -25,6 +25,8 @@ const INCIDENT_WRITERS = new Set(["admin", "commander", "duty_officer", "field_o
 const INCIDENT_COMMANDERS = new Set(["admin", "commander"]);
 const ORDER_ISSUERS = new Set(["admin", "commander", "duty_officer"]);
 const DRILL_MANAGERS = new Set(["admin", "organizer"]);
+/** Stages belong to the command room: the default of CC_STAGE_ROLES; others record what they did. */
+const STAGE_CHANGERS = new Set(["commander", "duty_officer"]);
 const REVIEW_WRITERS = new Set(["admin", "commander", "organizer", "evaluator"]);
 
 export const pagesFor = (role) => (ROLE_PAGES[role] || []).filter((p) => p in PAGES);
@@ -35,5 +37,6 @@ export const can = {
   commandIncidents: (role) => INCIDENT_COMMANDERS.has(role),
   issueOrders: (role) => ORDER_ISSUERS.has(role),
   manageDrills: (role) => DRILL_MANAGERS.has(role),
+  changeStages: (role) => STAGE_CHANGERS.has(role),
   writeReviews: (role) => REVIEW_WRITERS.has(role),
 };

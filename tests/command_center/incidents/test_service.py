@@ -138,7 +138,11 @@ async def test_incomplete_soft_working_group_is_flagged(client, login) -> None: 
     await client.post(f"/api/incidents/{incident['id']}/team", json=team, headers=duty)
     event = (await client.get(f"/api/incidents/{incident['id']}/timeline", headers=duty)).json()[-1]
     assert event["action"] == "team.assemble"
-    assert (event["detail"]["complete"], event["detail"]["missing"]) == (False, ["legal_adviser"])
+    # DOMAIN.md: section staff, a psychological counsellor and a legal adviser (issue 20).
+    assert (event["detail"]["complete"], event["detail"]["missing"]) == (
+        False,
+        ["legal_adviser", "section_staff"],
+    )
 
 
 async def test_liaison_sees_only_incidents_of_its_department(client, login) -> None:  # type: ignore[no-untyped-def]
@@ -148,13 +152,14 @@ async def test_liaison_sees_only_incidents_of_its_department(client, login) -> N
     police = await login("police")
     listed = {i["id"] for i in (await client.get("/api/incidents", headers=police)).json()}
     assert with_police["id"] in listed and section_only["id"] not in listed
+    # Outside its departments an incident "does not exist" (issue 20): 404, as for a missing id.
     denied = await client.get(f"/api/incidents/{section_only['id']}", headers=police)
-    assert denied.status_code == 403
-    assert "does not take part" in denied.json()["detail"]
+    assert denied.status_code == 404
+    assert "does not exist" in denied.json()["detail"]
     fire = await login("fire")
     assert (
         await client.post(f"/api/incidents/{with_police['id']}/reports", json={"kind": "phone"}, headers=fire)
-    ).status_code == 403
+    ).status_code == 404
 
 
 async def test_evaluator_reads_but_never_changes_incidents(client, login) -> None:  # type: ignore[no-untyped-def]

@@ -96,6 +96,12 @@ async def test_closing_needs_evidence_and_a_second_person_verifies(
     assert bad_hash.status_code == 422 and bad_hash.json()["field"] == "sha256"
     added = await client.post(evidence_url, json={**EVIDENCE, "sha256": "A" * 64}, headers=evaluator)
     assert added.status_code == 201 and added.json()["evidence"][0]["sha256"] == "a" * 64
+    # A drafted item has no leader in charge yet; it is closed only once it has one (issue 20).
+    leaderless = await client.post(status_url, json={"status": "closed"}, headers=evaluator)
+    assert leaderless.status_code == 422 and leaderless.json()["field"] == "leader"
+    item_url = f"/api/reviews/items/{item['id']}"
+    lead = await client.patch(item_url, json={"leader": "陈科长"}, headers=evaluator)
+    assert lead.status_code == 200, lead.text
     closed = await client.post(status_url, json={"status": "closed", "note": "已整改"}, headers=evaluator)
     assert closed.status_code == 200 and closed.json()["closed_at"] is not None
 
@@ -138,6 +144,7 @@ async def test_a_verifier_sends_an_item_back_with_a_note(
     evaluator, organizer = await login("evaluator"), await login("organizer")
     item = (await _items(client, evaluator, review_id))["police_ack"]
     await client.post(f"/api/reviews/items/{item['id']}/evidence", json=EVIDENCE, headers=evaluator)
+    await client.patch(f"/api/reviews/items/{item['id']}", json={"leader": "刘局长"}, headers=evaluator)
     url = f"/api/reviews/items/{item['id']}/status"
     assert (await client.post(url, json={"status": "closed"}, headers=evaluator)).status_code == 200
     silent = await client.post(url, json={"status": "in_progress"}, headers=organizer)

@@ -102,7 +102,8 @@ async def test_linking_an_incident_lets_the_members_see_it(client, login, publis
     tf = (await create_taskforce(client, commander))["id"]
     incident = await create_incident(client, commander)
     police, housing = await login("police"), await login("housing")
-    assert (await client.get(f"/api/incidents/{incident['id']}", headers=police)).status_code == 403
+    # Not visible: answered as if it did not exist (issue 20).
+    assert (await client.get(f"/api/incidents/{incident['id']}", headers=police)).status_code == 404
     linked = await client.post(
         f"/api/taskforces/{tf}/incidents", json={"incident_id": incident["id"]}, headers=commander
     )
@@ -111,7 +112,7 @@ async def test_linking_an_incident_lets_the_members_see_it(client, login, publis
     seen = await client.get(f"/api/incidents/{incident['id']}", headers=police)
     assert seen.status_code == 200
     assert set(seen.json()["departments"]) == {"section", "police", "fire_rescue"}
-    assert (await client.get(f"/api/incidents/{incident['id']}", headers=housing)).status_code == 403
+    assert (await client.get(f"/api/incidents/{incident['id']}", headers=housing)).status_code == 404
     timeline = (await client.get(f"/api/incidents/{incident['id']}/timeline", headers=commander)).json()
     assert timeline[-1]["action"] == "taskforce.link"
     again = await client.post(

@@ -6,6 +6,7 @@ import { lang, onLangChange, t, tn } from "../i18n.js";
 import { can } from "../nav.js";
 import { drillBadge, boardChannel, startPage } from "../shell.js";
 import { fmt, officeInputToIso } from "../time.js";
+import { mountPlan } from "./drill-plan.js";
 
 const page = await startPage("drill");
 if (page) await run(page);
@@ -101,7 +102,7 @@ async function run({ user, hub }) {
   });
 
   onLangChange(() => { loadScenarios(); loadDrills(); loadScore(); });
-  await Promise.all([loadScenarios(), loadDrills()]);
+  await Promise.all([loadScenarios(), loadDrills(), mountPlan($("#plan-panel"))]);
   const wanted = Number(params().get("id")) || drills.find((d) => d.status === "running")?.id || drills.at(-1)?.id;
   if (wanted) await select(wanted);
   hub.subscribe(boardChannel(user), { onMessage: (data) => { if (data.type?.startsWith("drill.")) loadDrills().then(loadScore); } });

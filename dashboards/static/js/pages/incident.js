@@ -78,7 +78,7 @@ async function run({ user, hub }) {
     const current = STAGES.indexOf(incident.stage);
     fill($("#stepper"), STAGES.map((stage, n) =>
       h("li", { class: n < current ? "done" : n === current ? "current" : null, dataset: { stage } }, tn("stage", stage))));
-    const writable = can.writeIncidents(user.role) && !incident.closed_at && current < STAGES.length - 1;
+    const writable = can.changeStages(user.role) && !incident.closed_at && current < STAGES.length - 1;
     $("#stage-form").hidden = !writable;
     $("#report-panel").hidden = !(can.writeIncidents(user.role) && !incident.closed_at);
     if (writable) {
