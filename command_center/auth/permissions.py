@@ -85,6 +85,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.review_write,
         }
     ),
+    # Drill control creates and closes drill incidents, task forces, tasks and orders; it manages no users
+    # and reads no drill (a drill's plan is the runner's, not the actor's).
+    Role.system: _ALL - {P.user_manage, P.drill_manage, P.drill_read, P.audit_read},
 }
 
 #: Roles whose view is limited to what their own department takes part in (DESIGN.md section 3).
