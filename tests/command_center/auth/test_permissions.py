@@ -65,6 +65,8 @@ ALLOWED: dict[Role, set[Permission]] = {
         P.review_read,
         P.review_write,
     },
+    # Drill control: creates and closes what drills need, never manages users, reads no drill or audit.
+    Role.system: set(Permission) - {P.user_manage, P.drill_manage, P.drill_read, P.audit_read},
 }
 
 
