@@ -1,39 +1,5 @@
-"""An injected clock for drill tests: drill time moves only when the test moves it, never with sleeps."""
+"""Drill tests run on the injected clock (tests/command_center/clock.py)."""
 
-from __future__ import annotations
+from tests.command_center.clock import clock
 
-import sys
-from datetime import datetime, timedelta
-
-import pytest
-
-from command_center import db
-
-
-class DrillClock:
-    """Stands in for ``command_center.db.utcnow`` in every module that uses it."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
-
-    def set(self, at: datetime) -> datetime:
-        self.now = at
-        return at
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> DrillClock:
-    """Replace ``utcnow`` wherever the application imported it: services, runners, sweeps."""
-    fake = DrillClock(db.utcnow().replace(microsecond=0))
-    real = db.utcnow
-    for name, module in list(sys.modules.items()):
-        if name.startswith("command_center") and getattr(module, "utcnow", None) is real:
-            monkeypatch.setattr(module, "utcnow", fake)
-    return fake
+__all__ = ["clock"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.command_center.drills.conftest import DrillClock
+from tests.command_center.clock import FakeClock as DrillClock
 
 QUICK = (Path(__file__).parent / "quick-drill.yaml").read_text(encoding="utf-8")
 

@@ -21,7 +21,7 @@ from command_center.cli import main as cli_main
 from command_center.drills import service as drills
 from command_center.hub.client import HubClient
 from simulation import score
-from tests.command_center.drills.conftest import DrillClock
+from tests.command_center.clock import FakeClock as DrillClock
 from tests.conftest import token_for
 
 SCENARIO_FILE = Path(__file__).parent / "quick-drill.yaml"
