@@ -32,7 +32,7 @@ export function watchDrills({ user, hub, onIncident = () => {}, onEnded = () => 
         `${t("drillnotice.incident")} #${state.incidentId}`) : null,
       ended ? h("button", { type: "button", class: "ghost", "aria-label": t("drillnotice.dismiss"),
         onclick: () => { state.phase = null; render(); } }, "×") : null);
-    if (banner) banner.replaceWith(next); else document.body.querySelector("header")?.after(next) ?? document.body.prepend(next);
+    if (banner) banner.replaceWith(next); else document.body.prepend(next); // above the header, sticky
     banner = next;
   }
 
