@@ -88,7 +88,8 @@ class SceneVideoTrack(VideoStreamTrack):
 
     async def recv(self) -> VideoFrame:
         pts, time_base = await self.next_timestamp()
-        frame = VideoFrame.from_image(self.render(datetime.fromtimestamp(time.time(), UTC)))
+        picture = self.render(datetime.fromtimestamp(time.time(), UTC))
+        frame: VideoFrame = VideoFrame.from_image(picture)  # type: ignore[no-untyped-call]
         frame.pts = pts
         frame.time_base = time_base
         self.counter += 1
