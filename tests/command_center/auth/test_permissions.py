@@ -65,8 +65,17 @@ ALLOWED: dict[Role, set[Permission]] = {
         P.review_read,
         P.review_write,
     },
-    # Drill control: creates and closes what drills need, never manages users, reads no drill or audit.
-    Role.system: set(Permission) - {P.user_manage, P.drill_manage, P.drill_read, P.audit_read},
+    # Drill control: creates and closes what drills need; receives no order, manages no user, reads no drill.
+    Role.system: {
+        P.incident_read,
+        P.incident_write,
+        P.incident_command,
+        P.ledger_read,
+        P.taskforce_read,
+        P.taskforce_manage,
+        P.order_issue,
+        P.stream_view,
+    },
 }
 
 

@@ -35,3 +35,12 @@ def test_the_cli_refuses_the_system_role(capsys) -> None:  # type: ignore[no-unt
     with pytest.raises(SystemExit):
         cli_main(["user", "add", "sneaky", "--role", "system", "--password-stdin"])
     assert "invalid choice: 'system'" in capsys.readouterr().err
+
+
+async def test_drill_control_receives_no_department_order(app, client, login) -> None:  # type: ignore[no-untyped-def]
+    async with app.state.db.session() as session:
+        await system.drill_control(session)
+    body = {"text": "全科室集合", "to": "department", "department": "section"}
+    order = await client.post("/api/orders", json=body, headers=await login("commander"))
+    assert order.status_code == 201, order.text
+    assert "drill-control" not in [r["user_name"] for r in order.json()["receipts"]]
