@@ -30,6 +30,18 @@ WITH_ORDER_AND_VIDEO = QUICK.replace("id: test-quick-drill", "id: test-drill-deb
 )
 
 
+#: The quick drill plus the order only (the end-to-end test of REST- and CLI-scheduled drills).
+WITH_ORDER = QUICK.replace("id: test-quick-drill", "id: test-drill-with-order").replace(
+    "  - id: escalation\n",
+    "  - id: move_in\n"
+    "    after: {inject: arrival, delay: PT1M}\n"
+    "    to: [field_officer]\n"
+    "    kind: order\n"
+    "    content: {zh-CN: 请立即到东门现场核实人数, en: Go to the east gate and count the crowd}\n"
+    "  - id: escalation\n",
+)
+
+
 async def wait_for(predicate: Any, timeout: float = 30.0, step: float = 0.05) -> Any:
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = asyncio.get_running_loop().time() + timeout

@@ -22,10 +22,11 @@ from command_center.drills import service as drills
 from command_center.hub.client import HubClient
 from simulation import score
 from tests.command_center.clock import FakeClock as DrillClock
+from tests.command_center.drills.helpers import WITH_ORDER
 from tests.conftest import token_for
 
-SCENARIO_FILE = Path(__file__).parent / "quick-drill.yaml"
-SCENARIO = SCENARIO_FILE.read_text(encoding="utf-8")
+SCENARIO = WITH_ORDER  # the quick drill plus an order: incident, task force, task and order
+KEY = "test-drill-with-order"
 SCALE = 1.0  # real minutes: the clock, not the scale, makes the test fast
 
 
@@ -40,7 +41,7 @@ async def _schedule_rest(client, organizer, clock: DrillClock) -> int:  # type: 
     body = {
         "window_start": clock.now.isoformat(),
         "window_end": (clock.now + timedelta(seconds=1)).isoformat(),
-        "scenarios": ["test-quick-drill"],
+        "scenarios": [KEY],
         "time_scale": SCALE,
     }
     response = await client.post("/api/drills", json=body, headers=organizer)
@@ -50,15 +51,17 @@ async def _schedule_rest(client, organizer, clock: DrillClock) -> int:  # type: 
     return int(drill["id"])
 
 
-async def _schedule_cli(settings, clock: DrillClock, monkeypatch, capsys) -> int:  # type: ignore[no-untyped-def]
+async def _schedule_cli(settings, clock: DrillClock, monkeypatch, capsys, folder: Path) -> int:  # type: ignore[no-untyped-def]
+    scenario_file = folder / "drill-with-order.yaml"
+    scenario_file.write_text(SCENARIO, encoding="utf-8")
     monkeypatch.setenv("CC_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("CC_SECRET_KEY", settings.secret_key)
     monkeypatch.setenv("CC_DEVELOPMENT", "true")
     window = f"{clock.now.isoformat()}/{(clock.now + timedelta(seconds=1)).isoformat()}"
-    argv = ["drill", "schedule", str(SCENARIO_FILE), "--window", window, "--time-scale", str(SCALE)]
+    argv = ["drill", "schedule", str(scenario_file), "--window", window, "--time-scale", str(SCALE)]
     assert await asyncio.to_thread(cli_main, argv) == 0
     printed = capsys.readouterr().out
-    assert "commitment" in printed and "test-quick-drill" not in printed  # blind, even to whoever ran it
+    assert "commitment" in printed and KEY not in printed  # blind, even to whoever ran it
     return int(printed.split()[1])
 
 
@@ -84,7 +87,7 @@ async def _next_of(hub: HubClient, type_: str, timeout: float = 30.0) -> dict:  
 @pytest.mark.slow
 @pytest.mark.parametrize("scheduled_by", ["rest", "cli"])
 async def test_drill_scores_scripted_responders_and_drafts_the_review(
-    app, client, login, live_server, clock, monkeypatch, capsys, settings, scheduled_by
+    app, client, login, live_server, clock, monkeypatch, capsys, settings, scheduled_by, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     organizer, field, police = await login("organizer"), await login("field1"), await login("police")
     me = (await client.get("/api/auth/me", headers=field)).json()
@@ -94,7 +97,7 @@ async def test_drill_scores_scripted_responders_and_drafts_the_review(
         if scheduled_by == "rest":
             drill_id = await _schedule_rest(client, organizer, clock)
         else:
-            drill_id = await _schedule_cli(settings, clock, monkeypatch, capsys)
+            drill_id = await _schedule_cli(settings, clock, monkeypatch, capsys, tmp_path)
         start = clock.advance(seconds=2)
 
         # The field officer is told on its own channel: the drill started, then where its incident is.
@@ -114,6 +117,12 @@ async def test_drill_scores_scripted_responders_and_drafts_the_review(
 
         task = (await _wait_for(police_task))[0]
         assert task["drill"] is True  # drill tasks carry the flag in /api/tasks too
+        orders = [o for o in (await client.get("/api/orders", headers=field)).json() if o["drill"]]
+        assert [(o["issued_by"], o["incident_id"]) for o in orders] == [("drill-control", incident_id)]
+        taskforces = [
+            tf for tf in (await client.get("/api/taskforces", headers=police)).json() if tf["drill"]
+        ]
+        assert [tf["incident_ids"] for tf in taskforces] == [[incident_id]]
         clock.set(start + timedelta(minutes=3))  # the phone report on time (P)
         phone = await client.post(
             f"/api/incidents/{incident_id}/reports", json={"kind": "phone"}, headers=field
@@ -173,7 +182,7 @@ async def test_drill_scores_scripted_responders_and_drafts_the_review(
         json.dumps(dataclasses.asdict(score(scenario, released, actions, time_scale=SCALE)))
     )
     assert recomputed == final["score"]
-    assert [r.inject_id for r in released] == ["arrival", "police_task", "escalation"]
+    assert [r.inject_id for r in released] == ["arrival", "move_in", "police_task", "escalation"]
     assert released[1].at == start + timedelta(minutes=2)
 
     # The drill incident closed through the normal close: timeline entry and audit row, by drill control.
@@ -186,6 +195,12 @@ async def test_drill_scores_scripted_responders_and_drafts_the_review(
     assert {e["actor_name"] for e in timeline if e["action"] in ("incident.create", "order.issue")} == {
         "drill-control"
     }
+
+    # Nothing of the drill stays actionable: its order is cancelled, its task force closed.
+    order = (await client.get(f"/api/orders/{orders[0]['id']}", headers=field)).json()
+    assert order["cancelled_at"] is not None
+    closed = (await client.get(f"/api/taskforces/{taskforces[0]['id']}", headers=police)).json()
+    assert closed["closed_at"] is not None
 
     # The review: items for the M and U checks; the .docx holds them.
     reviews = (await client.get(f"/api/reviews?drill_id={drill_id}", headers=organizer)).json()
