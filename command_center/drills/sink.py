@@ -16,7 +16,7 @@ from sqlalchemy import select
 from command_center.db import Database
 from command_center.drills import ending, materialize
 from command_center.drills.models import Drill, DrillInject
-from command_center.drills.service import channel, every_department
+from command_center.drills.service import channel, event_log, every_department
 from command_center.drills.video import DrillVideos
 from command_center.events import Publisher, emit, unit_of_work
 from command_center.reviews import service as reviews
@@ -29,6 +29,7 @@ from simulation import (
     LiveEvent,
     Scenario,
     ScoreUpdated,
+    score,
 )
 from streaming import StreamingError
 
@@ -143,13 +144,23 @@ class LiveSink:
         if drill.status == "running":
             drill.status = "finished"
             drill.finished_at = event.at
-        drill.score = score_view(event.score)
+        # The final score is the pure function of the stored log, so an action committed just before the
+        # end counts even if this process had not fed it to the engine yet.
+        _, released, actions = await event_log(session, drill.id)
+        final = score(
+            self.scenario,
+            released,
+            actions,
+            now=None if event.reason == "completed" else event.at,
+            time_scale=drill.time_scale,
+        )
+        drill.score = score_view(final)
         await ending.end(session, drill, self.scenario, reason=event.reason)
         review = await reviews.open_for_drill(
             session,
             drill=drill,
             scenario=self.scenario,
-            score=event.score,
+            score=final,
             finished_at=drill.finished_at or event.at,
         )
         emit(
