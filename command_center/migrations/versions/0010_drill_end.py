@@ -22,10 +22,9 @@ _CANCELLED = ("orders", "deadlines")
 
 def upgrade() -> None:
     for table in _FLAGS:
+        # The server default fills existing rows; it stays (dropping it would rebuild each table on SQLite).
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.add_column(sa.Column("drill", sa.Boolean(), nullable=False, server_default=sa.false()))
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.alter_column("drill", server_default=None)
     for table in _CANCELLED:
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.add_column(
