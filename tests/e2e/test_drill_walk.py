@@ -92,6 +92,9 @@ def test_a_drill_walked_by_organizer_field_officer_liaison_and_commander(open_pa
     )
     shoot(wall, "drill-walk-video-wall-1920x1080")
     shoot(console, "drill-walk-console-running-1920x1080")
+    incident = open_page("commander", f"/static/incident.html?id={incident_id}")
+    incident.wait_for_selector("#drill-banner[data-phase=running]", timeout=15000)
+    shoot(incident, "drill-walk-incident-1920x1080")
 
     # A real-world stop from the console: everyone is told, nothing of the drill stays actionable.
     console.once("dialog", lambda dialog: dialog.accept("真实警情，立即终止"))
@@ -109,6 +112,9 @@ def test_a_drill_walked_by_organizer_field_officer_liaison_and_commander(open_pa
     assert liaison.locator("#tasks li .task-actions").count() == 0
     assert liaison.locator("#matter-form input[name=title]").is_disabled()
     shoot(liaison, "drill-walk-liaison-ended-1920x1080")
+    incident.wait_for_selector("#drill-banner[data-phase=ended]", timeout=15000)
+    incident.wait_for_selector(".countdown.cd-cancelled", timeout=10000)  # cancelled, not "met"
+    shoot(incident, "drill-walk-incident-ended-1920x1080")
     assert wait_drill(server, drill["id"], {"stopped"}, timeout=5)["stop_reason"] == "真实警情，立即终止"
     with server.client("field1") as http:
         assert [p for p in http.get("/api/orders/pending").json() if p["drill"]] == []
