@@ -71,7 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
         relay = Relay(settings.recordings_dir, StreamBridge(db, hub))
         app.state.relay = relay
         signaling.install(hub, db, lambda: relay)
-        drill_runner = DrillRunner(db, hub, settings, tick=settings.drill_tick_seconds)
+        drill_runner = DrillRunner(db, hub, settings, tick=settings.drill_tick_seconds, relay=relay)
         app.state.drill_runner = drill_runner
         if settings.background_tasks:
             sweeper.start()

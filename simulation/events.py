@@ -33,7 +33,8 @@ class ObservedAction:
     """A responder did ``action`` (e.g. ``report.written``) at ``at``, the wall-clock time it happened.
 
     ``fields`` are the names of the fields the action carried (for ``report.written``: ``headcount``,
-    ``demands``, ``dynamics``); ``department`` is the acting department, used by checks that name one.
+    ``demands``, ``dynamics``); ``department`` is the acting department, used by checks that name one;
+    ``role`` is the actor's role: only the check's ``owner_role`` satisfies it (DESIGN.md section 7).
     """
 
     action: str
@@ -43,6 +44,7 @@ class ObservedAction:
     department: str | None = None
     inject_id: str | None = None
     incident: str | None = None
+    role: str | None = None
 
     def __post_init__(self) -> None:
         _require_aware(self.at)

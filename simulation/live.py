@@ -210,7 +210,9 @@ class LiveDrill:
             return
         self._seen.add(action)
         bisect.insort_right(self._observed, action, key=lambda item: item.at)
-        timed = TimedAction(self.minute(action.at), action.action, action.fields, action.department)
+        timed = TimedAction(
+            self.minute(action.at), action.action, action.fields, action.department, action.role
+        )
         bisect.insort_right(self._timed, timed, key=lambda item: item.minute)
 
     def _on_release(self, inject: Inject, minute: float) -> float:
@@ -225,6 +227,7 @@ class LiveDrill:
     async def step(self) -> None:
         """Advance to the clock's current time and deliver the resulting events to the sink."""
         if self._final is not None:
+            await self._flush()  # what the sink refused before is offered again
             return
         self._now = self._clock()
         while True:
@@ -256,13 +259,24 @@ class LiveDrill:
         self._final = final
         self._pending.append(DrillFinished(final, self._now, reason))
 
+    @property
+    def delivered(self) -> bool:
+        """Whether the sink has taken every event so far (a refused one is offered again at each step)."""
+        return not self._pending
+
     async def _flush(self) -> None:
+        """Offer each pending event to the sink; one it refuses stays pending and is offered at the next step.
+
+        A refused inject is never dropped (a drill that silently loses its incident is worse than one that
+        is late and says why in the log), and one refused event does not hold back the others.
+        """
         pending, self._pending = self._pending, []
         for event in pending:
             try:
                 await self._sink.emit(event)
-            except Exception:  # one failing sink call must not stop the drill; the log shows it
-                log.exception("drill sink failed on %s", type(event).__name__)
+            except Exception:  # the sink is the live system: any failure is logged and retried, not lost
+                log.exception("drill sink failed on %s; offered again at the next step", type(event).__name__)
+                self._pending.append(event)
 
     async def run(self) -> DrillScore:
         """Drive the drill until it finishes or is stopped; returns the final score."""
@@ -271,7 +285,9 @@ class LiveDrill:
         try:
             while True:
                 await self.step()
-                if self._final is not None:
+                if self._final is not None and not any(isinstance(e, DrillFinished) for e in self._pending):
+                    if self._pending:
+                        log.error("drill over; %d events the sink refused are given up", len(self._pending))
                     return self._final
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=self._sleep_seconds())

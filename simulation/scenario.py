@@ -125,7 +125,9 @@ class Inject(_Model):
     jitter: Jitter = Jitter()
     when: When | None = None
     to: list[str] = Field(min_length=1)
-    kind: Literal["incident", "message", "order", "task", "call", "opinion"]
+    #: ``video``: a synthetic body-cam stream of the scene (its ``content`` over the picture), linked to the
+    #: drill incident and shown on the video wall.
+    kind: Literal["incident", "message", "order", "task", "call", "opinion", "video"]
     content: Translated
     incident: Incident | None = None
 

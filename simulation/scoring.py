@@ -9,8 +9,11 @@ M done by hard_limit otherwise (late, or two or more fields missing); U not done
 Overall = 100 * sum(weight * score) / sum(weight) over the checks whose clock started; the overall rating is
 P from 90, S from 75, M from 40, U below, and a critical check rated U caps it at M.
 
-Which action is scored: every action of the check's name (and department, if the check names one) at or
-after the clock start is a candidate; fields accumulate over successive candidates, because a written report
+Which action is scored: every action of the check's name by the check's ``owner_role`` (and department, if
+the check names one) at or after the clock start is a candidate; an action by anyone else stays on the log
+without satisfying the check (a field officer's phone report does not answer the commander's call). An
+action whose role the log does not record (``role=None``: synthetic runs, hand-written logs) is taken as
+the owner's. Fields accumulate over successive candidates, because a written report
 is routinely completed by a supplementary report (续报). The candidate with the best score is scored, the
 earliest on ties, so a complete report inside the grace period beats an incomplete one on time, and a later
 report never lowers a score. Times are scenario minutes: wall-clock differences times ``time_scale``.
@@ -56,6 +59,7 @@ class TimedAction:
     action: str
     fields: frozenset[str] = frozenset()
     department: str | None = None
+    role: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +138,7 @@ def _matches(check: Check, action: TimedAction, start: float) -> bool:
     return (
         action.action == check.action
         and action.minute >= start
+        and (action.role is None or action.role == check.owner_role)
         and (check.department is None or action.department == check.department)
     )
 
@@ -230,7 +235,7 @@ def score(
     first: dict[str, float] = {}
     for item in released:
         first.setdefault(item.inject_id, to_minutes(item.at))
-    timed = [TimedAction(to_minutes(a.at), a.action, a.fields, a.department) for a in actions]
+    timed = [TimedAction(to_minutes(a.at), a.action, a.fields, a.department, a.role) for a in actions]
     return score_minutes(scenario, first, timed, now=None if now is None else to_minutes(now))
 
 

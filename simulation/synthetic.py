@@ -132,7 +132,7 @@ def run_replication(
             fields = frozenset(name for name in check.required_fields if rng.random() >= p)
 
         def done(now: float) -> None:
-            actions.append(TimedAction(now, check.action, fields, check.department))
+            actions.append(TimedAction(now, check.action, fields, check.department, check.owner_role))
 
         env.process(responder(env, resources[check.owner_role], STAGES.index(check.stage), duration, done))
 

@@ -125,6 +125,14 @@ def _inject_problems(scenario: ScenarioParts) -> list[Found]:
                     "add 'incident: {headcount: N, location: {lat: .., lon: ..}}'",
                 )
             )
+        if inject.kind == "video" and not any(other.kind == "incident" for other in scenario.injects):
+            found.append(
+                (
+                    (*loc, "kind"),
+                    "a 'video' inject needs an 'incident' inject: its stream is linked to the incident",
+                    "add an inject of kind 'incident' released before this one",
+                )
+            )
     return found
 
 

@@ -10,6 +10,7 @@ from streaming.frames import EncodedFrame, is_keyframe
 from streaming.publisher import Publisher
 from streaming.recording import read_manifest, sha256_file, verify_manifest
 from streaming.relay import PublishResult, Relay, Signal
+from streaming.scene import SceneVideoTrack
 from streaming.sources import SyntheticVideoTrack, open_source
 from streaming.stamp import Stamp, read_stamp, stamp_frame
 from streaming.track import ForwardingTrack
@@ -25,6 +26,7 @@ __all__ = [
     "PublishResult",
     "Publisher",
     "Relay",
+    "SceneVideoTrack",
     "Signal",
     "SignalingError",
     "Stamp",

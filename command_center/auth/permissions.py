@@ -85,6 +85,20 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.review_write,
         }
     ),
+    # Drill control creates and closes drill incidents, task forces, tasks and orders. It receives nothing
+    # (an order to the section must not wait for its receipt), manages no users and reads no drill.
+    Role.system: frozenset(
+        {
+            P.incident_read,
+            P.incident_write,
+            P.incident_command,
+            P.ledger_read,
+            P.taskforce_read,
+            P.taskforce_manage,
+            P.order_issue,
+            P.stream_view,
+        }
+    ),
 }
 
 #: Roles whose view is limited to what their own department takes part in (DESIGN.md section 3).

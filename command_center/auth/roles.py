@@ -14,6 +14,12 @@ class Role(StrEnum):
     organizer = "organizer"
     liaison = "liaison"
     evaluator = "evaluator"
+    #: The platform acting on its own (drill control): a real row, never a sign-in (auth/system.py).
+    system = "system"
+
+
+#: Roles a person can be given; ``system`` belongs to the platform's own actors only.
+HUMAN_ROLES = tuple(r for r in Role if r is not Role.system)
 
 
 #: The section itself is a department; it leads every "1 + N" task force.

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from command_center.auth.models import AccessToken, Department, User
 from command_center.auth.passwords import hash_password, needs_rehash, verify_password
-from command_center.auth.roles import Principal, Role
+from command_center.auth.roles import HUMAN_ROLES, Principal, Role
 from command_center.db import utcnow
 from command_center.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
 from command_center.settings import Settings
@@ -97,8 +97,10 @@ async def create_user(
         )
     try:
         role = Role(role)
+        if role is Role.system:
+            raise ValueError(role)
     except ValueError as exc:
-        roles = ", ".join(r.value for r in Role)
+        roles = ", ".join(r.value for r in HUMAN_ROLES)
         raise ValidationFailed(f"unknown role '{role}'; choose one of: {roles}", field="role") from exc
     if len(password) < _PASSWORD_MIN:
         raise ValidationFailed(f"password must be at least {_PASSWORD_MIN} characters", field="password")

@@ -9,7 +9,7 @@ import sys
 
 from command_center.audit import service as audit
 from command_center.auth import service as auth
-from command_center.auth.roles import Role
+from command_center.auth.roles import HUMAN_ROLES
 from command_center.cli.common import load_settings
 from command_center.db import Database
 from command_center.errors import BadRequest
@@ -21,7 +21,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     user_commands = user.add_subparsers(dest="user_command", required=True, metavar="USER_COMMAND")
     add = user_commands.add_parser("add", help="create a user")
     add.add_argument("name")
-    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--role", required=True, choices=[r.value for r in HUMAN_ROLES])
     add.add_argument("--department", default="section", help="department code (default: section)")
     add.add_argument("--display-name", default="")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")

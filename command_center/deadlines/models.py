@@ -28,6 +28,9 @@ class Deadline(Base):
     warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     missed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Set with ``done_at`` when the deadline stopped applying (its incident closed, its drill ended): a
+    # cancelled deadline is shown as cancelled, never as met.
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     drill: Mapped[bool] = mapped_column(Boolean, default=False)
     # Where warnings go (hub channels) and who is responsible (department, user ids): data, not code.
     channels: Mapped[list[str]] = mapped_column(JSONType, default=list)

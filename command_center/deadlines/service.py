@@ -71,15 +71,21 @@ async def complete(session: AsyncSession, *, subject: str, kind: str, at: dateti
 
 
 async def cancel(session: AsyncSession, *, subject: str, at: datetime, kind: str | None = None) -> None:
-    """Close open deadlines that no longer apply (the matter was closed or its clock restarted)."""
+    """Close open deadlines that no longer apply (the matter was closed or its clock restarted).
+
+    ``done_at`` stops the sweep; ``cancelled_at`` keeps the difference from a met deadline visible.
+    """
     for deadline in await open_deadlines(session, subject, kind):
         deadline.done_at = at
+        deadline.cancelled_at = at
         deadline.responsible = {**deadline.responsible, "cancelled": True}
 
 
 def view(deadline: Deadline, now: datetime) -> dict[str, Any]:
     """The state a screen shows: due time, seconds left and a status that turns amber then red."""
-    if deadline.done_at is not None:
+    if deadline.cancelled_at is not None:
+        status = "cancelled"
+    elif deadline.done_at is not None:
         status = "met" if deadline.done_at <= deadline.due_at else "met_late"
     elif deadline.missed_at is not None or now >= deadline.due_at:
         status = "missed"
@@ -96,6 +102,7 @@ def view(deadline: Deadline, now: datetime) -> dict[str, Any]:
         "due_at": deadline.due_at,
         "warn_at": deadline.warn_at,
         "done_at": deadline.done_at,
+        "cancelled_at": deadline.cancelled_at,
         "status": status,
         "seconds_left": int((deadline.due_at - now).total_seconds()),
         "drill": deadline.drill,

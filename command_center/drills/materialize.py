@@ -3,12 +3,14 @@
 ``incident`` injects open a drill incident (and a drill task force with the scenario's departments);
 ``task`` injects assign tasks to the departments named and orders to the roles named; ``order`` injects
 issue orders; ``message``, ``call`` and ``opinion`` injects reach the named people on their own channels and
-the incident's timeline. The drill control acts as the organizer with administrator rights, and its own
-entries are never scored (only responders' actions are).
+the incident's timeline; ``video`` injects publish a synthetic body-cam stream linked to the drill incident.
+Everything is authored by the system actor drill control (演练导调), never by the organizer, whose name would
+tell participants who is behind the drill; its own entries are never scored (only responders' actions are).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -16,9 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from command_center.auth import service as auth
+from command_center.auth import system
 from command_center.auth.models import Department, User
 from command_center.auth.roles import Principal, Role
 from command_center.db import utcnow
+from command_center.drills import notices
 from command_center.drills.models import Drill, DrillInject
 from command_center.events import emit
 from command_center.incidents import service as incidents
@@ -34,24 +38,23 @@ from simulation import Inject, Scenario
 ROLES = {r.value for r in Role}
 
 
-async def control_principal(session: AsyncSession, drill: Drill) -> Principal:
-    """The drill control (导控): the organizer's identity with the rights to create what injects need."""
-    user = await session.get(User, drill.organizer_id) if drill.organizer_id else None
-    return Principal(
-        id=user.id if user else 0,
-        name=user.name if user else "drill-control",
-        role=Role.admin,
-        department="section",
-        display_name="演练导控 drill control",
-    )
+async def control_principal(session: AsyncSession) -> Principal:
+    """The drill control (演练导调): a real system actor, the same for CLI- and REST-scheduled drills."""
+    return await system.drill_control(session)
 
 
-async def _recipients(session: AsyncSession, inject: Inject) -> list[User]:
-    roles = [r for r in inject.to if r in ROLES]
-    departments = [d for d in inject.to if d not in ROLES]
+async def recipients(session: AsyncSession, addressed: Iterable[str]) -> list[User]:
+    """Active users an inject's ``to`` names: everyone of a role, the liaisons of a department."""
+    wanted = list(addressed)
+    roles = [r for r in wanted if r in ROLES and r != Role.system.value]
+    departments = [d for d in wanted if d not in ROLES]
     query = select(User).join(Department).where(User.active.is_(True))
     users = (await session.execute(query)).scalars().all()
     return [u for u in users if u.role in roles or (u.department.code in departments and u.role == "liaison")]
+
+
+async def _recipients(session: AsyncSession, inject: Inject) -> list[User]:
+    return await recipients(session, inject.to)
 
 
 async def _known_departments(session: AsyncSession, codes: list[str]) -> list[str]:
@@ -63,7 +66,7 @@ def _text(inject: Inject) -> str:
     return f"【演练 DRILL】{inject.content.zh_cn}\n{inject.content.en}"
 
 
-async def _first_created(session: AsyncSession, drill: Drill, kind: str) -> int | None:
+async def first_created(session: AsyncSession, drill: Drill, kind: str) -> int | None:
     """The id of the first object of ``kind`` ("incident", "taskforce") this drill's injects created."""
     rows = (
         (await session.execute(select(DrillInject).where(DrillInject.drill_id == drill.id))).scalars().all()
@@ -79,9 +82,9 @@ async def materialize(
     session: AsyncSession, *, drill: Drill, scenario: Scenario, inject: Inject, settings: Settings
 ) -> list[str]:
     """Create what the inject stands for; return references to what was created."""
-    control = await control_principal(session, drill)
+    control = await control_principal(session)
     created: list[str] = []
-    incident_id = await _first_created(session, drill, "incident")
+    incident_id = await first_created(session, drill, "incident")
     if inject.kind == "incident":
         details = inject.incident
         data = IncidentCreate(
@@ -107,23 +110,24 @@ async def materialize(
         if incident_id is None:
             incident_id = incident.id
             members = [d for d in incident.departments if d != "section"]
-            taskforce = await taskforces.build(
+            # Named after what the participants already see (the incident), never after the scenario.
+            taskforce = await taskforces.create(
                 session,
                 principal=control,
                 data=TaskForceCreate(
-                    name=f"【演练】{scenario.title.zh_cn}"[:200],
-                    purpose=scenario.title.en[:4000],
+                    name=f"【演练】联合处置专班 · {inject.content.zh_cn}"[:200],
+                    purpose="演练 drill",
                     members=members,
                 ),
+                drill=True,
             )
-            taskforce.drill = True
-            await session.flush()
             await taskforces.link_incident(
                 session, principal=control, taskforce_id=taskforce.id, incident_id=incident.id
             )
             created.append(f"taskforce:{taskforce.id}")
+        await notices.incident_opened(session, drill, incident.id, await _recipients(session, inject))
     elif inject.kind == "task":
-        taskforce_id = await _first_created(session, drill, "taskforce")
+        taskforce_id = await first_created(session, drill, "taskforce")
         member_departments = await taskforces.departments(session, taskforce_id) if taskforce_id else set()
         for department in [d for d in inject.to if d not in ROLES and d in member_departments]:
             task = await tasks.create(
@@ -142,6 +146,10 @@ async def materialize(
         created += await _orders(session, control, inject, incident_id, roles_only=True)
     elif inject.kind == "order":
         created += await _orders(session, control, inject, incident_id, roles_only=False)
+    elif inject.kind == "video":
+        # The stream itself is published after this transaction commits (drills/video.py): media
+        # negotiation must not hold the database.
+        created += await _message(session, drill, inject, incident_id)
     else:
         created += await _message(session, drill, inject, incident_id)
     return created
@@ -191,7 +199,7 @@ async def _message(session: AsyncSession, drill: Drill, inject: Inject, incident
             drill=True,
             **payload,
         )
-    taskforce_id = await _first_created(session, drill, "taskforce")
+    taskforce_id = await first_created(session, drill, "taskforce")
     if taskforce_id is not None:
         emit(
             session, taskforces.channel(taskforce_id), type="drill.inject", id=drill.id, drill=True, **payload

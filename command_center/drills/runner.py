@@ -4,12 +4,14 @@ One asyncio task per process ticks every second. A drill is run by the process h
 update that only one process can win); a process that dies stops renewing and another one resumes the drill
 from the stored log: the released injects and the incident timelines. Actions are read from the timelines,
 so they count with their own wall-clock times whichever process recorded them.
+
+At the start every role and department the scenario addresses is told on its ``user:{id}`` channel
+(drills/notices.py); ``video`` injects play from this process's relay (drills/video.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -17,15 +19,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from command_center.db import Database, utcnow
-from command_center.drills import service
+from command_center.drills import materialize, notices, service
 from command_center.drills.models import Drill
 from command_center.drills.sink import LiveSink
+from command_center.drills.video import DrillVideos
 from command_center.events import Publisher, emit, unit_of_work
 from command_center.periodic import Periodic
 from command_center.settings import Settings
 from simulation import InjectReleased, LiveDrill
+from streaming import Relay
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +44,11 @@ class _Running:
     seen: set[int] = field(default_factory=set)
 
 
+def _now() -> datetime:
+    """The clock, looked up when called: a test that replaces ``utcnow`` moves the runner's time too."""
+    return utcnow()
+
+
 class DrillRunner:
     def __init__(
         self,
@@ -47,13 +57,15 @@ class DrillRunner:
         settings: Settings,
         *,
         tick: float = 1.0,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] | None = None,
+        relay: Relay | None = None,
     ) -> None:
         self._database = database
         self._publisher = publisher
         self._settings = settings
         self._tick = tick
-        self._clock = clock
+        self._clock = clock or _now
+        self.videos = DrillVideos(database, publisher, relay) if relay is not None else None
         self.runner_id = uuid.uuid4().hex[:16]
         self._lease = timedelta(seconds=settings.drill_lease_seconds)
         self.running: dict[int, _Running] = {}
@@ -66,17 +78,24 @@ class DrillRunner:
         await self._periodic.stop()
         for item in self.running.values():
             item.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await item.task
+        for drill_id, item in self.running.items():
+            await asyncio.gather(item.task, return_exceptions=True)
+            _report(drill_id, item.task)
+        if self.videos is not None:
+            await self.videos.close()
         if self.running:
             # A clean shutdown hands its drills over at once; a crash lets the lease run out instead.
-            with contextlib.suppress(Exception):
+            try:
                 async with self._database.session() as session:
                     await session.execute(
                         update(Drill)
                         .where(Drill.runner == self.runner_id)
                         .values(runner=None, lease_until=None)
                     )
+            except SQLAlchemyError:
+                log.warning(
+                    "could not hand drills over at shutdown; their leases run out instead", exc_info=True
+                )
         self.running.clear()
 
     async def run_once(self) -> None:
@@ -88,6 +107,7 @@ class DrillRunner:
         for drill_id, item in list(self.running.items()):
             if item.task.done():
                 self.running.pop(drill_id)
+                _report(drill_id, item.task)
                 continue
             await self._feed(drill_id, item)
 
@@ -144,6 +164,9 @@ class DrillRunner:
                             plan=plan.__dict__,
                             commitment=drill.commitment,
                         )
+                        # Everyone the drill addresses learns that a drill runs, not what comes next.
+                        users = await materialize.recipients(session, notices.addressed(scenario))
+                        notices.started(session, drill, users)
             return won
 
     async def _launch(self, drill_id: int, now: datetime) -> None:
@@ -160,6 +183,7 @@ class DrillRunner:
             database=self._database,
             publisher=self._publisher,
             settings=self._settings,
+            videos=self.videos,
         )
         live = LiveDrill(
             scenario,
@@ -201,3 +225,9 @@ class DrillRunner:
                     .where(Drill.id == drill_id, Drill.runner == self.runner_id)
                     .values(lease_until=self._clock() + self._lease)
                 )
+
+
+def _report(drill_id: int, task: asyncio.Task[object]) -> None:
+    """Log how a drill's task ended if it failed: its error must reach the log, not vanish with it."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("drill %s stopped with an error", drill_id, exc_info=task.exception())

@@ -2,11 +2,16 @@
 
 A scenario is stored with its YAML text and hash, so a drill runs exactly the file it was scheduled with,
 even if a newer platform version ships a changed file of the same name.
+
+Parsing and validating a file costs milliseconds of CPU on the event loop, so it happens once per file
+version: shipped files are cached by (path, mtime, size), stored texts by their content.
 """
 
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +26,11 @@ MAX_YAML_BYTES = 256 * 1024
 
 def parse(text: str, filename: str = "scenario.yaml") -> Scenario:
     """Validate a scenario file; every problem is named with its line and field, as the CLI does."""
+    return _parse(text, filename)
+
+
+@lru_cache(maxsize=64)
+def _parse(text: str, filename: str) -> Scenario:  # Scenario is frozen: one parsed copy can be shared
     if len(text.encode()) > MAX_YAML_BYTES:
         raise ValidationFailed(
             f"{filename}: scenario files are limited to {MAX_YAML_BYTES // 1024} KiB", field="yaml"
@@ -48,12 +58,20 @@ async def sync_shipped(session: AsyncSession) -> None:
     """Add shipped scenarios that are not yet stored (never overwrites a stored one)."""
     known = set((await session.execute(select(DrillScenario.key))).scalars().all())
     for path in shipped_scenario_files():
-        text = path.read_text(encoding="utf-8")
-        scenario = parse(text, path.name)
+        stat = path.stat()
+        text, scenario = _shipped(str(path), stat.st_mtime_ns, stat.st_size)
         if scenario.id not in known:
             session.add(_row(scenario, text, "shipped", None))
             known.add(scenario.id)
     await session.flush()
+
+
+@lru_cache(maxsize=64)
+def _shipped(path: str, mtime_ns: int, size: int) -> tuple[str, Scenario]:
+    """Read and validate one shipped file; the cache key changes whenever the file does."""
+    file = Path(path)
+    text = file.read_text(encoding="utf-8")
+    return text, parse(text, file.name)
 
 
 async def upload(

@@ -17,16 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from command_center.audit import service as audit
 from command_center.auth import service as auth
 from command_center.auth.permissions import Permission, has_permission, require
-from command_center.auth.roles import Principal
+from command_center.auth.roles import Principal, Role
 from command_center.db import utcnow
-from command_center.deadlines import service as deadlines
-from command_center.drills import planning
+from command_center.drills import ending, planning
 from command_center.drills import scenarios as scenario_store
 from command_center.drills.models import Drill, DrillInject
 from command_center.drills.schemas import DrillSchedule
 from command_center.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from command_center.events import emit
-from command_center.incidents import service as incidents
 from command_center.incidents.models import Incident, IncidentEvent
 from simulation import InjectReleased, ObservedAction, Scenario
 
@@ -174,7 +172,7 @@ async def list_drills(session: AsyncSession, principal: Principal) -> list[Drill
 
 
 async def stop(session: AsyncSession, *, principal: Principal, drill_id: int, reason: str) -> Drill:
-    """A real-world stop: end the drill at once for everyone; its incidents close; every screen is told."""
+    """A real-world stop: end the drill at once for everyone; what it created closes; everyone is told."""
     if not (
         has_permission(principal, Permission.drill_manage)
         or has_permission(principal, Permission.incident_command)
@@ -187,15 +185,8 @@ async def stop(session: AsyncSession, *, principal: Principal, drill_id: int, re
     drill.status = "stopped" if drill.status == "running" else "cancelled"
     drill.stop_reason = reason
     drill.finished_at = now
-    for incident in (
-        await session.execute(
-            select(Incident).where(Incident.drill_id == drill_id, Incident.closed_at.is_(None))
-        )
-    ).scalars():
-        incident.closed_at = now
-        incidents.announce(session, incident, "incident.closed", reason="drill_stopped")
-    for incident_id in await incident_ids(session, drill_id):
-        await deadlines.cancel(session, subject=f"incident:{incident_id}", at=now)
+    scenario = await scenario_of(session, drill) if drill.started_at is not None else None
+    await ending.end(session, drill, scenario, reason=reason)
     await audit.record(
         session,
         action="drill.stop",
@@ -231,6 +222,7 @@ def observed(event: IncidentEvent) -> ObservedAction:
         fields=frozenset(f for f in fields if f),
         department=event.actor_department or None,
         incident=f"incident:{event.incident_id}",
+        role=event.actor_role or None,
     )
 
 
@@ -242,6 +234,7 @@ async def actions_since(session: AsyncSession, drill_id: int, after_event_id: in
             Incident.drill_id == drill_id,
             IncidentEvent.id > after_event_id,
             IncidentEvent.actor_id.is_not(None),
+            IncidentEvent.actor_role != Role.system.value,  # drill control's own entries are never scored
         )
         .order_by(IncidentEvent.id)
     )

@@ -14,13 +14,11 @@ from typing import Any
 from sqlalchemy import select
 
 from command_center.db import Database
-from command_center.deadlines import service as deadlines
-from command_center.drills import materialize
+from command_center.drills import ending, materialize
 from command_center.drills.models import Drill, DrillInject
-from command_center.drills.service import channel, every_department, incident_ids
+from command_center.drills.service import channel, event_log, every_department
+from command_center.drills.video import DrillVideos
 from command_center.events import Publisher, emit, unit_of_work
-from command_center.incidents import service as incidents
-from command_center.incidents.models import Incident
 from command_center.reviews import service as reviews
 from command_center.settings import Settings
 from simulation import (
@@ -31,7 +29,9 @@ from simulation import (
     LiveEvent,
     Scenario,
     ScoreUpdated,
+    score,
 )
+from streaming import StreamingError
 
 log = logging.getLogger(__name__)
 
@@ -49,20 +49,24 @@ class LiveSink:
         database: Database,
         publisher: Publisher | None,
         settings: Settings,
+        videos: DrillVideos | None = None,
     ) -> None:
         self.drill_id = drill_id
         self.scenario = scenario
         self._database = database
         self._publisher = publisher
         self._settings = settings
+        self._videos = videos
 
     async def emit(self, event: LiveEvent) -> None:
+        video_for: list[int | None] = []  # a video inject's incident, published once its row committed
         async with unit_of_work(self._database, self._publisher) as session:
             drill = await session.get(Drill, self.drill_id)
             if drill is None:
                 return
             if isinstance(event, InjectFired):
-                await self._inject(session, drill, event)
+                if await self._inject(session, drill, event) and event.inject.kind == "video":
+                    video_for.append(await materialize.first_created(session, drill, "incident"))
             elif isinstance(event, CheckStatusChanged):
                 emit(
                     session,
@@ -88,8 +92,20 @@ class LiveSink:
                 )
             elif isinstance(event, DrillFinished):
                 await self._finish(session, drill, event)
+        if self._videos is None:
+            return
+        if isinstance(event, InjectFired) and video_for:
+            try:
+                await self._videos.start(
+                    drill_id=self.drill_id, inject=event.inject, incident_id=video_for[0]
+                )
+            except StreamingError:  # the inject's message went out; only its picture is missing
+                log.exception("drill %s: the synthetic body-cam could not be published", self.drill_id)
+        elif isinstance(event, DrillFinished):
+            await self._videos.stop_drill(self.drill_id)
 
-    async def _inject(self, session: Any, drill: Drill, event: InjectFired) -> None:
+    async def _inject(self, session: Any, drill: Drill, event: InjectFired) -> bool:
+        """Store and materialize a newly released inject; False if it was stored before (a replay)."""
         exists = (
             await session.execute(
                 select(DrillInject.id).where(
@@ -98,7 +114,7 @@ class LiveSink:
             )
         ).scalar_one_or_none()
         if exists is not None or drill.status != "running":
-            return
+            return False
         row = DrillInject(
             drill_id=drill.id,
             inject_id=event.inject.id,
@@ -122,26 +138,29 @@ class LiveSink:
             at=event.record.at,
             created=row.created,
         )
+        return True
 
     async def _finish(self, session: Any, drill: Drill, event: DrillFinished) -> None:
         if drill.status == "running":
             drill.status = "finished"
             drill.finished_at = event.at
-        drill.score = score_view(event.score)
-        for incident in (
-            await session.execute(
-                select(Incident).where(Incident.drill_id == drill.id, Incident.closed_at.is_(None))
-            )
-        ).scalars():
-            incident.closed_at = event.at
-            incidents.announce(session, incident, "incident.closed", reason="drill_finished")
-        for incident_id in await incident_ids(session, drill.id):
-            await deadlines.cancel(session, subject=f"incident:{incident_id}", at=event.at)
+        # The final score is the pure function of the stored log, so an action committed just before the
+        # end counts even if this process had not fed it to the engine yet.
+        _, released, actions = await event_log(session, drill.id)
+        final = score(
+            self.scenario,
+            released,
+            actions,
+            now=None if event.reason == "completed" else event.at,
+            time_scale=drill.time_scale,
+        )
+        drill.score = score_view(final)
+        await ending.end(session, drill, self.scenario, reason=event.reason)
         review = await reviews.open_for_drill(
             session,
             drill=drill,
             scenario=self.scenario,
-            score=event.score,
+            score=final,
             finished_at=drill.finished_at or event.at,
         )
         emit(

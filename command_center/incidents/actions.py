@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from command_center.audit import service as audit
@@ -67,7 +68,11 @@ async def add_report(
             demands=data.demands,
             dynamics=data.dynamics,
         )
-        if not missing:
+        # Several reports add up (初报 + 续报, DESIGN.md section 7): the deadline is met once the reports so
+        # far carry every core fact between them, the same rule the drill score applies.
+        reported = await _written_fields(session, incident.id) | set(present)
+        detail["reported"] = [f for f in WRITTEN_REPORT_FIELDS if f in reported]
+        if reported >= set(WRITTEN_REPORT_FIELDS):
             await deadlines.complete(session, subject=subject(incident.id), kind="written_report", at=now)
         action = "report.written"
     event = await record_event(session, incident, action, actor=principal, detail=detail, at=now)
@@ -79,6 +84,16 @@ async def add_report(
         report=event_view(event),
     )
     return incident, event
+
+
+async def _written_fields(session: AsyncSession, incident_id: int) -> set[str]:
+    """The core facts the incident's earlier written reports carried, counted across all of them."""
+    query = select(IncidentEvent.detail).where(
+        IncidentEvent.incident_id == incident_id, IncidentEvent.action == "report.written"
+    )
+    return {
+        f for detail in (await session.execute(query)).scalars() for f in (detail or {}).get("fields", [])
+    }
 
 
 async def advance_stage(

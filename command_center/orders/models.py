@@ -23,6 +23,8 @@ class Order(Base):
     issued_by: Mapped[str] = mapped_column(String(64))
     issuer_department: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A drill's orders are cancelled when it ends: no longer pending, no longer acknowledgeable.
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class OrderReceipt(Base):

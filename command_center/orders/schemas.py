@@ -44,6 +44,7 @@ class OrderRead(BaseModel):
     department: str | None
     incident_id: int | None
     drill: bool
+    cancelled_at: datetime | None = None
     issued_by: str
     issuer_department: str
     created_at: datetime

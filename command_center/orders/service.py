@@ -59,6 +59,7 @@ async def view(session: AsyncSession, order: Order) -> dict[str, Any]:
         "department": order.department,
         "incident_id": order.incident_id,
         "drill": order.drill,
+        "cancelled_at": order.cancelled_at,
         "issued_by": order.issued_by,
         "issuer_department": order.issuer_department,
         "created_at": order.created_at,
@@ -194,6 +195,8 @@ async def mark(
     receipt = next((r for r in await receipts(session, order_id) if r.user_id == principal.id), None)
     if receipt is None:
         raise Forbidden(f"order {order_id} was not sent to you")
+    if order.cancelled_at is not None:
+        raise Conflict(f"order {order_id} was cancelled", field="order_id")
     if receipt.acknowledged_at is not None:
         if step == "acknowledged":
             raise Conflict(f"order {order_id} is already acknowledged")
@@ -247,7 +250,7 @@ async def pending(
     query = (
         select(OrderReceipt, Order)
         .join(Order, Order.id == OrderReceipt.order_id)
-        .where(OrderReceipt.acknowledged_at.is_(None))
+        .where(OrderReceipt.acknowledged_at.is_(None), Order.cancelled_at.is_(None))
         .order_by(Order.created_at, OrderReceipt.id)
     )
     if not has_permission(principal, Permission.order_issue):
@@ -265,3 +268,25 @@ async def pending(
         }
         for receipt, order in (await session.execute(query)).all()
     ]
+
+
+async def cancel(session: AsyncSession, *, principal: Principal, order_id: int, reason: str) -> Order:
+    """Withdraw an order nobody needs to act on any more (its drill ended); its recipients are told."""
+    order = await get(session, order_id)
+    if order.cancelled_at is not None:
+        return order
+    order.cancelled_at = utcnow()
+    recipients = await receipts(session, order_id)
+    await audit.record(
+        session, action="order.cancel", actor=principal, target=f"order:{order.id}", detail={"reason": reason}
+    )
+    emit(
+        session,
+        ["board", *(user_channel(r.user_id) for r in recipients)],
+        type="order.cancelled",
+        id=order.id,
+        drill=order.drill,
+        reason=reason,
+        order=await view(session, order),
+    )
+    return order

@@ -79,6 +79,7 @@ async def view(session: AsyncSession, matter: Matter) -> dict[str, Any]:
         "pending_reason": matter.pending_reason,
         "taskforce_id": matter.taskforce_id,
         "incident_id": matter.incident_id,
+        "drill": matter.drill,
         "created_at": matter.created_at,
         "history": [history_view(h) for h in await history(session, matter.id)],
     }
@@ -111,10 +112,9 @@ async def _record(
     await session.flush()
     detail = {"from": from_department, "to": to_department, "reason": reason}
     await audit.record(session, action=action, actor=principal, target=target(matter.id), detail=detail)
-    drill = False
+    drill = matter.drill
     if matter.incident_id is not None:
         incident = await incidents.get(session, matter.incident_id)
-        drill = incident.drill
         await incidents.record_event(
             session, incident, action, actor=principal, at=at, detail={"matter_id": matter.id, **detail}
         )
@@ -135,10 +135,19 @@ async def create(session: AsyncSession, *, principal: Principal, data: MatterCre
     received_by = data.received_by or principal.department
     await taskforces.check_departments(session, [received_by], "received_by")
     require_department(principal, {received_by}, f"a matter received by '{received_by}'")
+    drill = False
     if data.taskforce_id is not None:
-        await taskforces.get_visible(session, principal, data.taskforce_id)
+        taskforce = await taskforces.get_visible(session, principal, data.taskforce_id)
+        if taskforce.closed_at is not None:
+            raise Conflict(
+                f"task force {data.taskforce_id} is closed; file the matter without it", field="taskforce_id"
+            )
+        drill = taskforce.drill
     if data.incident_id is not None:
-        await incidents.get_visible(session, principal, data.incident_id)
+        incident = await incidents.get_visible(session, principal, data.incident_id)
+        if incident.closed_at is not None:
+            raise Conflict(f"incident {data.incident_id} is closed", field="incident_id")
+        drill = drill or incident.drill
     matter = Matter(
         title=data.title,
         description=data.description,
@@ -147,6 +156,7 @@ async def create(session: AsyncSession, *, principal: Principal, data: MatterCre
         departments=[received_by],
         taskforce_id=data.taskforce_id,
         incident_id=data.incident_id,
+        drill=drill,
         created_at=utcnow(),
         created_by_id=principal.id,
     )

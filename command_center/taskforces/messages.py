@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from command_center.auth.roles import Principal
 from command_center.db import utcnow
+from command_center.errors import Conflict
 from command_center.events import emit
 from command_center.taskforces.models import TaskForceMessage
 from command_center.taskforces.service import channel, get_visible, require_participant
@@ -22,6 +23,7 @@ def view(message: TaskForceMessage) -> dict[str, Any]:
         "author_name": message.author_name,
         "author_department": message.author_department,
         "text": message.body,
+        "drill": message.drill,
     }
 
 
@@ -30,6 +32,8 @@ async def post(
 ) -> TaskForceMessage:
     taskforce = await get_visible(session, principal, taskforce_id)
     require_participant(principal)
+    if taskforce.closed_at is not None:
+        raise Conflict(f"task force {taskforce_id} is closed", field="taskforce_id")
     message = TaskForceMessage(
         taskforce_id=taskforce_id,
         at=utcnow(),
@@ -37,6 +41,7 @@ async def post(
         author_name=principal.name,
         author_department=principal.department,
         body=body,
+        drill=taskforce.drill,
     )
     session.add(message)
     await session.flush()

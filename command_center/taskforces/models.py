@@ -65,6 +65,7 @@ class TaskForceMessage(Base):
     author_name: Mapped[str] = mapped_column(String(64))
     author_department: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
+    drill: Mapped[bool] = mapped_column(Boolean, default=False)  # posted in a drill task force
 
 
 class Task(Base):
@@ -76,7 +77,9 @@ class Task(Base):
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     owner_department: Mapped[str] = mapped_column(String(64), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open | acknowledged | done
+    # open | acknowledged | done | cancelled (its drill ended before it was done)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    drill: Mapped[bool] = mapped_column(Boolean, default=False)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -119,6 +122,7 @@ class Matter(Base):
     )
     taskforce_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     incident_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    drill: Mapped[bool] = mapped_column(Boolean, default=False)  # about a drill task force or incident
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 

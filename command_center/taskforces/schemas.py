@@ -103,6 +103,7 @@ class MessageRead(BaseModel):
     author_name: str
     author_department: str
     text: str
+    drill: bool = False
 
 
 class TaskRead(BaseModel):
@@ -112,7 +113,8 @@ class TaskRead(BaseModel):
     title: str
     description: str
     owner_department: str
-    status: Literal["open", "acknowledged", "done"]
+    status: Literal["open", "acknowledged", "done", "cancelled"]
+    drill: bool = False
     due_at: datetime
     overdue: bool
     overdue_at: datetime | None
@@ -145,5 +147,6 @@ class MatterRead(BaseModel):
     pending_reason: str
     taskforce_id: int | None
     incident_id: int | None
+    drill: bool = False
     created_at: datetime
     history: list[MatterHistoryRead] = Field(default_factory=list)

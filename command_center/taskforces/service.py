@@ -120,9 +120,12 @@ async def view(session: AsyncSession, taskforce: TaskForce) -> dict[str, Any]:
     }
 
 
-async def create(session: AsyncSession, *, principal: Principal, data: TaskForceCreate) -> TaskForce:
+async def create(
+    session: AsyncSession, *, principal: Principal, data: TaskForceCreate, drill: bool = False
+) -> TaskForce:
+    """Create a task force and tell the boards of every member department (liaisons see it live)."""
     require(principal, Permission.taskforce_manage)
-    taskforce = await build(session, principal=principal, data=data)
+    taskforce = await build(session, principal=principal, data=data, drill=drill)
     await audit.record(
         session,
         action="taskforce.create",
@@ -340,3 +343,27 @@ async def join_online_track(
             session, principal, taskforce, added=[incidents.CYBERSPACE_DEPARTMENT], removed=[]
         )
     return joined
+
+
+async def close(session: AsyncSession, *, principal: Principal, taskforce_id: int, reason: str) -> TaskForce:
+    """Close a task force: nothing more can be filed, posted or assigned in it; its members are told."""
+    taskforce = await get_open_for_manage(session, principal, taskforce_id)
+    taskforce.closed_at = utcnow()
+    await audit.record(
+        session,
+        action="taskforce.close",
+        actor=principal,
+        target=channel(taskforce_id),
+        detail={"reason": reason},
+    )
+    emit(
+        session,
+        ["board", channel(taskforce_id)],
+        departments=await departments(session, taskforce_id),
+        type="taskforce.closed",
+        id=taskforce_id,
+        drill=taskforce.drill,
+        reason=reason,
+        taskforce=await view(session, taskforce),
+    )
+    return taskforce

@@ -41,8 +41,10 @@ def view(task: Task, now: datetime | None = None) -> dict[str, Any]:
         "description": task.description,
         "owner_department": task.owner_department,
         "status": task.status,
+        "drill": task.drill,
         "due_at": task.due_at,
-        "overdue": task.overdue_at is not None or (task.status != "done" and now > task.due_at),
+        "overdue": task.overdue_at is not None
+        or (task.status not in ("done", "cancelled") and now > task.due_at),
         "overdue_at": task.overdue_at,
         "created_at": task.created_at,
         "acknowledged_at": task.acknowledged_at,
@@ -87,7 +89,7 @@ async def create(
         taskforces.channel(taskforce.id),
         type="task.created",
         id=task.id,
-        drill=await _drill(session, task),
+        drill=task.drill,
         task=view(task, now),
     )
     return task
@@ -125,7 +127,7 @@ async def build(
     )
     session.add(task)
     await session.flush()
-    drill = await _drill(session, task)
+    drill = task.drill = await _drill(session, task)
     await deadlines.schedule(
         session,
         subject=subject(task.id),
@@ -206,7 +208,7 @@ async def acknowledge(session: AsyncSession, *, principal: Principal, task_id: i
         taskforces.channel(taskforce.id),
         type="task.acknowledged",
         id=task.id,
-        drill=await _drill(session, task),
+        drill=task.drill,
         task=view(task, now),
     )
     return task
@@ -216,8 +218,8 @@ async def complete(session: AsyncSession, *, principal: Principal, task_id: int,
     task, taskforce = await _for_owner(session, principal, task_id)
     if task.status == "open":
         raise Conflict(f"task {task_id} must be acknowledged before it is completed", field="status")
-    if task.status == "done":
-        raise Conflict(f"task {task_id} is already done", field="status")
+    if task.status in ("done", "cancelled"):
+        raise Conflict(f"task {task_id} is already {task.status}", field="status")
     now = utcnow()
     task.status = "done"
     task.completed_at = now
@@ -231,7 +233,7 @@ async def complete(session: AsyncSession, *, principal: Principal, task_id: int,
         taskforces.channel(taskforce.id),
         type="task.completed",
         id=task.id,
-        drill=await _drill(session, task),
+        drill=task.drill,
         task=view(task, now),
     )
     return task
@@ -250,7 +252,7 @@ async def list_for(
 async def list_mine(session: AsyncSession, *, principal: Principal) -> list[Task]:
     """Open tasks of the caller's department (a liaison's to-do list); for unscoped users, every open task."""
     require(principal, Permission.task_work)
-    query = select(Task).where(Task.status != "done").order_by(Task.due_at)
+    query = select(Task).where(Task.status.not_in(("done", "cancelled"))).order_by(Task.due_at)
     if department_scope(principal) is not None:
         query = query.where(Task.owner_department == principal.department)
     return list((await session.execute(query)).scalars().all())
@@ -259,7 +261,7 @@ async def list_mine(session: AsyncSession, *, principal: Principal) -> list[Task
 async def on_deadline_missed(session: AsyncSession, deadline: Deadline, now: datetime) -> None:
     """A task's deadline passed unfinished: flag it overdue in its task force and on the board."""
     task = await session.get(Task, int(deadline.subject.split(":", 1)[1]))
-    if task is None or task.status == "done":
+    if task is None or task.status in ("done", "cancelled"):
         return
     task.overdue_at = now
     await audit.record(

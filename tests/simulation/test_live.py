@@ -241,3 +241,47 @@ async def test_a_failing_sink_does_not_stop_the_drill(caplog):
 def test_naive_times_are_refused():
     with pytest.raises(ValueError):
         ObservedAction("report.phone", datetime(2026, 1, 1))
+
+
+async def test_an_inject_the_sink_refused_is_offered_again_never_dropped(caplog):
+    """The CLI drill's IntegrityError used to lose its incident silently; now the inject waits and says so."""
+
+    class FailsOnce(Sink):
+        def __init__(self) -> None:
+            super().__init__()
+            self.refused = 0
+
+        async def emit(self, event) -> None:
+            if isinstance(event, InjectFired) and not self.refused:
+                self.refused += 1
+                raise RuntimeError("database refused the row")
+            await super().emit(event)
+
+    drill, clock, sink = make(sink=FailsOnce())
+    await drill.step()
+    assert sink.of(InjectFired) == [] and not drill.delivered
+    assert "drill sink failed on InjectFired; offered again at the next step" in caplog.text
+    clock.to(1)
+    await drill.step()
+    assert [e.inject.id for e in sink.of(InjectFired)] == ["arrival"] and drill.delivered
+    assert sink.of(InjectFired)[0].record.at == T0  # stamped when it was due, not when it got through
+
+
+async def test_a_finished_drill_delivers_its_end_before_run_returns():
+    class FailsFinishOnce(Sink):
+        def __init__(self) -> None:
+            super().__init__()
+            self.refused = False
+
+        async def emit(self, event) -> None:
+            if isinstance(event, DrillFinished) and not self.refused:
+                self.refused = True
+                raise RuntimeError("hub down")
+            await super().emit(event)
+
+    drill, _clock, sink = make(sink=FailsFinishOnce())
+    task = asyncio.create_task(drill.run())
+    await asyncio.sleep(0.02)
+    drill.stop("real_world_stop")
+    await asyncio.wait_for(task, timeout=5)
+    assert isinstance(sink.events[-1], DrillFinished) and sink.refused

@@ -42,6 +42,8 @@ export function clock(seconds) {
 
 /** The state of a deadline now: "pending" | "warning" | "missed" | "met" | "met_late", and seconds left. */
 export function deadlineState(deadline, now = Date.now()) {
+  // Cancelled (its incident closed, its drill ended) is not "met": the clock stopped without the report.
+  if (deadline.cancelled_at || deadline.status === "cancelled") return { status: "cancelled", left: 0 };
   if (deadline.done_at || deadline.status === "met" || deadline.status === "met_late") {
     return { status: deadline.status === "met_late" ? "met_late" : "met", left: 0 };
   }
@@ -54,6 +56,7 @@ export function deadlineState(deadline, now = Date.now()) {
 }
 
 export function countdownText(state) {
+  if (state.status === "cancelled") return t("deadline.cancelled");
   if (state.status === "met") return t("deadline.met");
   if (state.status === "met_late") return t("deadline.met_late");
   if (state.status === "missed") return t("deadline.overdue", { time: clock(state.left) });

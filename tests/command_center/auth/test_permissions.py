@@ -65,6 +65,17 @@ ALLOWED: dict[Role, set[Permission]] = {
         P.review_read,
         P.review_write,
     },
+    # Drill control: creates and closes what drills need; receives no order, manages no user, reads no drill.
+    Role.system: {
+        P.incident_read,
+        P.incident_write,
+        P.incident_command,
+        P.ledger_read,
+        P.taskforce_read,
+        P.taskforce_manage,
+        P.order_issue,
+        P.stream_view,
+    },
 }
 
 

@@ -6,6 +6,7 @@ import { $, fill, formData, h, toast } from "../dom.js";
 import { onLangChange, t, tn } from "../i18n.js";
 import { can } from "../nav.js";
 import { deptName, joinNames, drillBadge, loadDepartments, markDrill, showDrillInject, boardChannel, startPage } from "../shell.js";
+import { watchDrills } from "../drillnotice.js";
 import { fmt } from "../time.js";
 
 const STAGES = ["information_report", "on_site_control", "de_escalation", "response_to_demands", "follow_up"];
@@ -194,6 +195,7 @@ async function run({ user, hub }) {
   hub.subscribe(boardChannel(user), { onMessage: onBoard, onReset: guard(loadIncidents) });
   hub.subscribe("ledger", { onMessage: onBoard, onReset: guard(loadLedger) });
   hub.subscribe(`user:${user.id}`, { onMessage: onBoard, onReset: guard(loadOrders) });
+  watchDrills({ user, hub, onEnded: () => { guard(loadIncidents)(); guard(loadOrders)(); guard(loadTaskforces)(); } });
   // Without a live hub (or between reconnects) the snapshot is refreshed on a slow timer; streams' health
   // changes too often to push, so it is polled anyway.
   setInterval(() => { if (hub.status !== "online") guard(loadIncidents)(); }, 5000);

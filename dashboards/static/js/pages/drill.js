@@ -1,5 +1,6 @@
 // Drill console (organizer; evaluators read): scenarios, double-blind scheduling (only a commitment is
-// shown before the start), the live score, and the real-world stop. Channels: board, drill:{id}.
+// shown before the start), the live score, and the real-world stop. Channels: board, drill:{id} of every
+// drill not yet over, so the status (scheduled, running, finished, stopped) is live without a reload.
 import { api, optional } from "../api.js";
 import { $, fill, formData, h, params, toast } from "../dom.js";
 import { lang, onLangChange, t, tn } from "../i18n.js";
@@ -17,7 +18,6 @@ async function run({ user, hub }) {
   let drills = [];
   let selected = null;
   let score = null;
-  let unsubscribe = null;
   const title = (o) => (lang() === "en" ? o.title_en || o.en : o.title_zh || o["zh-CN"]) || o.key;
 
   async function loadScenarios() {
@@ -28,8 +28,29 @@ async function run({ user, hub }) {
       h("span", { class: "grow" }, title(s), " ", h("span", { class: "badge" }, tn("category", s.category)))))));
   }
 
+  const watched = new Map(); // drill id -> unsubscribe, for every drill not yet over
+  const STATUS_EVENTS = new Set(["drill.started", "drill.finished", "drill.stopped"]);
+  const isActive = (d) => d && (d.status === "running" || d.status === "scheduled");
+
+  function onDrillEvent(id, data) {
+    if (STATUS_EVENTS.has(data.type)) { loadDrills().then(loadScore); return; }
+    if (id === selected) loadScore();
+  }
+
+  function watchActive() {
+    for (const d of drills) {
+      if (isActive(d) && !watched.has(d.id)) {
+        watched.set(d.id, hub.subscribe(`drill:${d.id}`, { onMessage: (data) => onDrillEvent(d.id, data) }));
+      } else if (!isActive(d) && watched.has(d.id)) {
+        watched.get(d.id)();
+        watched.delete(d.id);
+      }
+    }
+  }
+
   async function loadDrills() {
     drills = (await optional("/api/drills", [])) || [];
+    watchActive();
     fill($("#drills"), drills.length ? drills.slice().reverse().map((d) => h("li", {
       class: d.id === selected ? "selected" : null, dataset: { id: d.id, status: d.status } },
       h("a", { href: `?id=${d.id}`, onclick: (e) => { e.preventDefault(); select(d.id); } },
@@ -43,8 +64,6 @@ async function run({ user, hub }) {
   async function select(id) {
     selected = id;
     history.replaceState(null, "", `?id=${id}`);
-    unsubscribe?.();
-    unsubscribe = hub.subscribe(`drill:${id}`, { onMessage: () => loadScore(), onReset: () => loadScore() });
     await loadDrills();
     await loadScore();
   }
@@ -59,12 +78,13 @@ async function run({ user, hub }) {
     }
     $("#drill-title").textContent = drill?.scenario_title ? title(drill.scenario_title) : `#${selected}`;
     const s = score?.score;
-    const active = drill && (drill.status === "running" || drill.status === "scheduled");
+    const active = isActive(drill);
+    const status = drill?.status || score?.status;
     fill($("#score"),
       h("div", { class: "row" }, h("span", { class: "score-big", id: "overall" }, s?.overall != null ? s.overall.toFixed(1) : "—"),
         s?.rating ? h("span", { class: `rating rating-${s.rating}` }, s.rating) : null,
         s?.capped ? h("span", { class: "badge" }, t("drill.capped")) : null,
-        h("span", { class: "badge" }, tn("drill.status", score?.status || drill?.status))),
+        h("span", { class: "badge", id: "drill-status", dataset: { status } }, tn("drill.status", status))),
       score?.note ? h("p", { class: "muted" }, score.note) : null,
       drill?.stop_reason ? h("p", { class: "error" }, `${t("drill.stopped_because")}: ${drill.stop_reason}`) : null,
       s ? h("div", { class: "table-wrap" }, h("table", { class: "grid" }, h("thead", {}, h("tr", {}, ["review.check", "drill.status", "review.elapsed", "review.score", "review.rating"].map((k) => h("th", {}, t(k))))),
@@ -106,6 +126,8 @@ async function run({ user, hub }) {
   const wanted = Number(params().get("id")) || drills.find((d) => d.status === "running")?.id || drills.at(-1)?.id;
   if (wanted) await select(wanted);
   hub.subscribe(boardChannel(user), { onMessage: (data) => { if (data.type?.startsWith("drill.")) loadDrills().then(loadScore); } });
+  // The hub carries every change; this slow refresh only covers a hub that is down or reconnecting.
+  setInterval(() => { if (hub.status !== "online" && drills.some(isActive)) loadDrills().then(loadScore); }, 5000);
   setInterval(() => { if (drills.find((d) => d.id === selected)?.status === "running") loadScore(); }, 5000);
   document.body.dataset.ready = "true";
 }

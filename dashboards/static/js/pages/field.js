@@ -5,6 +5,7 @@ import { $, fill, formData, h, toast } from "../dom.js";
 import { onLangChange, t } from "../i18n.js";
 import { onOutboxChange, pendingCount, send } from "../outbox.js";
 import { drillBadge, markDrill, showDrillInject, boardChannel, startPage } from "../shell.js";
+import { watchDrills } from "../drillnotice.js";
 import { fmt } from "../time.js";
 import { Publisher } from "../webrtc.js";
 
@@ -21,9 +22,10 @@ async function run({ user, hub }) {
   const incidentId = () => Number($("#incident-select").value) || null;
 
   // -- incident choice --------------------------------------------------------------------------------
-  async function loadIncidents() {
+  async function loadIncidents(prefer = null) {
     incidents = await api.get("/api/incidents");
-    const chosen = Number(localStorage.getItem(INCIDENT_KEY)) || incidents[0]?.id || null;
+    const stored = Number(localStorage.getItem(INCIDENT_KEY)) || null;
+    const chosen = [prefer, stored].find((id) => id && incidents.some((i) => i.id === id)) || incidents[0]?.id || null;
     fill($("#incident-select"), h("option", { value: "" }, t("field.no_incident")),
       incidents.map((i) => h("option", { value: i.id, selected: i.id === chosen },
         `${i.drill ? `[${t("drill.badge")}] ` : ""}#${i.id} ${i.title}`)));
@@ -126,7 +128,7 @@ async function run({ user, hub }) {
     }
   }
   function renderOrders() {
-    const open = orders && orders.filter((o) => !receipt(o)?.acknowledged_at);
+    const open = orders && orders.filter((o) => !receipt(o)?.acknowledged_at && !o.cancelled_at);
     $("#orders-count").textContent = open ? open.length : "—";
     fill($("#orders"), orders === null ? h("li", { class: "empty" }, t("board.not_available"))
       : orders.length ? orders.map((o) => {
@@ -135,6 +137,7 @@ async function run({ user, hub }) {
           h("div", { class: "row" }, drillBadge(o), h("strong", {}, o.text)),
           h("div", { class: "muted" }, `${o.issued_by} · ${fmt(o.created_at, "short")}`),
           acked ? h("span", { class: "muted ack-done" }, `${t("field.acked")} ${fmt(acked, "time")}`)
+            : o.cancelled_at ? h("span", { class: "muted order-cancelled" }, t("field.order_cancelled"))
             : h("button", { type: "button", class: "primary big ack", onclick: () => acknowledge(o) }, t("field.ack"))), o);
       }) : h("li", { class: "empty" }, t("field.no_orders")));
   }
@@ -163,7 +166,13 @@ async function run({ user, hub }) {
   await loadIncidents();
   await loadOrders().catch(() => {});
   hub.subscribe(`user:${user.id}`, { onMessage: onUserMessage, onReset: () => loadOrders().catch(() => {}) });
-  hub.subscribe(boardChannel(user), { onMessage: (data) => { if (data.type === "incident.created") loadIncidents().catch(() => {}); } });
+  hub.subscribe(boardChannel(user), { onMessage: (data) => {
+    if (data.type === "incident.created" || data.type === "incident.closed") loadIncidents().catch(() => {});
+  } });
+  // A drill that addresses this officer opens its incident: the phone switches to it at once.
+  watchDrills({ user, hub,
+    onIncident: (id) => { localStorage.setItem(INCIDENT_KEY, id); loadIncidents(id).catch(() => {}); },
+    onEnded: () => { loadIncidents().catch(() => {}); loadOrders().catch(() => {}); } });
   document.body.dataset.ready = "true";
 
 }

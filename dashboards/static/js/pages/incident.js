@@ -6,6 +6,7 @@ import { $, fill, formData, h, params, toast } from "../dom.js";
 import { onLangChange, t, tn } from "../i18n.js";
 import { can, homeFor } from "../nav.js";
 import { deptName, joinNames, drillBadge, loadDepartments, markDrill, startPage } from "../shell.js";
+import { watchDrills } from "../drillnotice.js";
 import { sitePlan } from "../siteplan.js";
 import { fmt } from "../time.js";
 
@@ -205,7 +206,7 @@ async function run({ user, hub }) {
     const departments = new Set(incident?.departments || []);
     fill($("#order-to"),
       h("optgroup", { label: t("incident.departments") }, [...departments].map((d) => h("option", { value: `department:${d}` }, deptName(d)))),
-      h("optgroup", { label: t("incident.people") }, users.filter((u) => departments.has(u.department) || u.role === "field_officer")
+      h("optgroup", { label: t("incident.people") }, users.filter((u) => u.role !== "system" && (departments.has(u.department) || u.role === "field_officer"))
         .map((u) => h("option", { value: `user:${u.id}` }, `${u.display_name || u.name} · ${tn("role", u.role)}`))));
   }
 
@@ -217,6 +218,7 @@ async function run({ user, hub }) {
   loadMedia().catch(() => {});
   loadRecipients().catch(() => {});
   hub.subscribe(`incident:${id}`, { onMessage, onReset: load });
+  watchDrills({ user, hub, onEnded: () => load() });
   setInterval(() => { if (hub.status !== "online") load(); }, 10000);
   document.body.dataset.ready = "true";
 }

@@ -7,6 +7,7 @@ import { onLangChange, t } from "../i18n.js";
 import { can } from "../nav.js";
 import { deptName, joinNames, drillBadge, loadDepartments, markDrill, boardChannel, startPage } from "../shell.js";
 import { fmt, officeInputToIso } from "../time.js";
+import { watchDrills } from "../drillnotice.js";
 
 const page = await startPage("taskforce");
 if (page) await run(page);
@@ -51,7 +52,13 @@ async function run({ user, hub }) {
   }
 
   function render() {
-    fill($("#tf-name"), drillBadge(current), current.name);
+    const closed = Boolean(current.closed_at);
+    fill($("#tf-name"), drillBadge(current), current.name,
+      closed ? h("span", { class: "badge", id: "tf-closed" }, t("taskforce.closed")) : null);
+    // A closed task force (a drill's, after the drill) takes nothing more: no message, task or matter.
+    for (const form of ["#message-form", "#task-form", "#matter-form"]) {
+      for (const el of $(form).elements) el.disabled = closed;
+    }
     $("#tf-purpose").textContent = current.purpose;
     renderMembers();
     renderMessages();
@@ -84,10 +91,10 @@ async function run({ user, hub }) {
         h("div", { class: "row" }, drillBadge(task), h("strong", {}, task.title),
           h("span", { class: "badge" }, t(`taskforce.status.${task.status}`))),
         h("div", { class: "row muted" }, deptName(task.owner_department),
-          task.status === "done" ? fmt(task.completed_at, "short")
+          task.status === "done" ? fmt(task.completed_at, "short") : task.status === "cancelled" ? ""
             : countdown({ kind: "task", due_at: task.due_at, status: task.overdue ? "missed" : undefined }, { label: false })),
         task.completion_note ? h("div", { class: "muted" }, task.completion_note) : null,
-        mine && task.status !== "done" ? h("div", { class: "task-actions" },
+        mine && (task.status === "open" || task.status === "acknowledged") && !current.closed_at ? h("div", { class: "task-actions" },
           task.status === "open" ? h("button", { type: "button", onclick: () => act(`/api/tasks/${task.id}/acknowledge`) }, t("taskforce.ack")) : null,
           h("button", { type: "button", class: "primary", onclick: () => complete(task) }, t("taskforce.complete"))) : null), task);
     }) : h("li", { class: "empty" }, t("board.none")));
@@ -180,8 +187,14 @@ async function run({ user, hub }) {
   const wanted = Number(params().get("id")) || list[0]?.id;
   if (wanted) await select(wanted);
   hub.subscribe(boardChannel(user), { onMessage: async (data) => {
-    if (data.type === "taskforce.created") { list = await api.get("/api/taskforces"); renderList(); }
+    if (data.type !== "taskforce.created" && data.type !== "taskforce.closed") return;
+    list = await api.get("/api/taskforces");
+    // A drill's task force comes up at once: the liaison works in it while the drill runs.
+    if (data.type === "taskforce.created" && (data.drill || !current)) await select(data.id);
+    else if (current?.id === data.id) await loadAll();
+    else renderList();
   } });
+  watchDrills({ user, hub });
   setInterval(refreshPresence, 15000);
   // Until the hub confirms the channel (offline, or the channel refused), poll the snapshot instead.
   setInterval(() => { if (current && hub.position(`taskforce:${current.id}`) === null) loadAll().catch(() => {}); }, 5000);
