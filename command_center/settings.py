@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # The deadline sweeper and the drill runner; some tests drive them by hand instead.
     background_tasks: bool = True
     max_text_length: int = Field(default=4000, ge=100)
+    # Request bodies over this are refused with 413 before they are read (authentication included).
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=64 * 1024)
 
     @field_validator("timezone")
     @classmethod
