@@ -1,7 +1,8 @@
 """The application's root exception and the domain errors that map to one JSON error shape.
 
-Every error a client sees is ``{"error": CODE, "detail": "...", "field": ..., "params": {...}}``; services raise these
-exceptions and the handlers in ``app.py`` turn them into responses, so routers never build error bodies.
+Every error a client sees is ``{"error": CODE, "detail": "...", "field": ..., "params": {...}}``; services
+raise these exceptions and the handlers in ``app.py`` turn them into responses, so routers never build error
+bodies.
 """
 
 from __future__ import annotations

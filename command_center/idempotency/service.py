@@ -65,18 +65,14 @@ async def reserve(
             await session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < now - RETENTION))
             row = (
                 await session.execute(
-                    select(IdempotencyKey).where(
-                        IdempotencyKey.user_id == user_id, IdempotencyKey.key == key
-                    )
+                    select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
                 )
             ).scalar_one_or_none()
             if row is not None:
                 if row.fingerprint != fingerprint:
                     raise _reused(key)
                 if row.status_code is not None:
-                    return Stored(
-                        row.status_code, [(n, v) for n, v in row.headers or []], row.body or b""
-                    )
+                    return Stored(row.status_code, [(n, v) for n, v in row.headers or []], row.body or b"")
                 if row.created_at > now - ABANDONED:
                     raise _running(key)
                 row.created_at = now  # take over an abandoned reservation
