@@ -20,7 +20,7 @@ from command_center.auth.roles import Principal
 from command_center.db import utcnow
 from command_center.deadlines import service as deadlines
 from command_center.deadlines.models import Deadline
-from command_center.errors import Conflict, NotFound, ValidationFailed
+from command_center.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from command_center.events import emit
 from command_center.incidents.models import Incident, IncidentEvent
 from command_center.incidents.rules import (
@@ -195,6 +195,14 @@ async def create(
     if started_at > now + timedelta(minutes=1):
         raise ValidationFailed("started_at is in the future", field="started_at")
     first = data.first_department or principal.department
+    scope = department_scope(principal)
+    if scope is not None and first not in scope:
+        raise Forbidden(
+            f"department '{principal.department}' cannot name '{first}' as the first-receiving "
+            "department; only its own",
+            field="first_department",
+            params={"rule": "first_department_own"},
+        )
     departments = await _check_departments(session, [first, *data.departments])
     require_department(principal, set(departments), "this incident")
     incident = Incident(
