@@ -38,6 +38,7 @@ from simulation.scenario import (
     When,
 )
 from simulation.validation import Found, semantic_problems
+from simulation.yamlsafe import compose_and_load
 
 __all__ = ["load_scenario", "load_scenario_text", "shipped_scenario_files", "shipped_scenarios"]
 
@@ -92,8 +93,7 @@ def load_scenario_text(text: str, filename: str = "<scenario>") -> Scenario:
     if "\x00" in text:
         raise ScenarioError([Problem(filename, None, "", "binary data, not YAML text", "give a .yaml file")])
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root, data = compose_and_load(text)
     except yaml.YAMLError as exc:
         raise ScenarioError([_yaml_problem(filename, exc)]) from exc
     if root is None or data is None:
@@ -192,7 +192,8 @@ def _yaml_problem(filename: str, exc: yaml.YAMLError) -> Problem:
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
     message = f"not valid YAML: {problem}" + (f" ({context})" if context else "")
-    return Problem(filename, line, "", message, "check indentation, colons and quotes around this line")
+    hint = getattr(exc, "hint", None) or "check indentation, colons and quotes around this line"
+    return Problem(filename, line, "", message, hint)
 
 
 def _duplicate_keys(filename: str, node: yaml.Node, loc: tuple[Any, ...] = ()) -> list[Problem]:

@@ -6,6 +6,7 @@ even if a newer platform version ships a changed file of the same name.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 from sqlalchemy import select
@@ -59,7 +60,8 @@ async def sync_shipped(session: AsyncSession) -> None:
 async def upload(
     session: AsyncSession, *, text: str, filename: str, principal: Principal | None
 ) -> DrillScenario:
-    scenario = parse(text, filename)
+    # Off the event loop: even a file within the budget takes CPU that other clients must not wait for.
+    scenario = await asyncio.to_thread(parse, text, filename)
     existing = await get_optional(session, scenario.id)
     if existing is not None:
         if existing.yaml_text == text:
