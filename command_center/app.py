@@ -210,6 +210,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {
+            400: "bad_request",
             401: "unauthorized",
             403: "forbidden",
             404: "not_found",
