@@ -15,8 +15,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from fastapi.routing import APIRoute
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from command_center.auth import service as auth_service
@@ -102,12 +100,21 @@ class IdempotencyMiddleware:
 
 
 def _creates(scope: Scope) -> bool:
-    """True if the request goes to a route that creates something (answers 201)."""
-    for route in scope["app"].router.routes:
-        match, _ = route.matches(scope)
-        if match is Match.FULL:
-            return isinstance(route, APIRoute) and route.status_code == 201
-    return False
+    """True if the request goes to a route that creates something: a POST documented as answering 201.
+
+    Read from the OpenAPI document (built once per app) rather than from the router, whose layout is
+    FastAPI's business; the document is also what tells clients which routes take the header.
+    """
+    app = scope["app"]
+    patterns: list[re.Pattern[str]] | None = getattr(app.state, "creating_post_paths", None)
+    if patterns is None:
+        patterns = [
+            re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(path)) + "$")
+            for path, operations in app.openapi().get("paths", {}).items()
+            if "201" in operations.get("post", {}).get("responses", {})
+        ]
+        app.state.creating_post_paths = patterns
+    return any(pattern.match(scope["path"]) for pattern in patterns)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
