@@ -211,7 +211,7 @@ async def test_override_justification_with_a_control_character(
         ).first()
         row = await session.get(ReviewCheck, check.id)
         row.override_rating = "M"
-        row.override_justification = "旧数据\x0b含控制字符\x00"
+        row.override_justification = "旧数据\x0b含控制字符\x01"  # PostgreSQL cannot store NUL
         row.override_by_name = "evaluator"
     export = await client.get(f"/api/reviews/{review_id}/export.docx", headers=evaluator)
     assert export.status_code == 200, export.text[:300]
