@@ -3,9 +3,8 @@
 
 It runs against the real thing: ``command-center demo`` (demo data) in a subprocess, signed in as demo
 users, so the generated requests reach the routes' rules and not only the 401. Each operation gets a few
-generated examples (``CC_CONTRACT_EXAMPLES``, default 10, half valid, half
-invalid), which keeps the whole run to a few minutes on two
-cores; a failure names the operation and the request that broke it.
+generated examples, valid and invalid (``CC_CONTRACT_EXAMPLES``, default 10), which keeps the whole run to
+a minute or two on two cores; a failure names the operation and the request that broke it.
 """
 
 from __future__ import annotations
