@@ -46,7 +46,7 @@ class BodyLimitMiddleware:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.limit:
-            await self._refuse(send, close=True)
+            await self._refuse(send)
             return
         received = 0
         started = False
@@ -72,17 +72,16 @@ class BodyLimitMiddleware:
             # Raised where no exception handler sits (another middleware reading the body).
             if started:
                 raise
-            await self._refuse(send, close=True)
+            await self._refuse(send)
 
-    async def _refuse(self, send: Send, *, close: bool) -> None:
+    async def _refuse(self, send: Send) -> None:
         body = too_large_body(self.limit)
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
-        ]
-        if close:
             # The unread body is still on the wire; the connection cannot be reused.
-            headers.append((b"connection", b"close"))
+            (b"connection", b"close"),
+        ]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 

@@ -28,7 +28,7 @@ class Budget:
     depth: int = 50
 
 
-class BudgetExceeded(yaml.YAMLError):
+class BudgetExceeded(yaml.YAMLError):  # type: ignore[misc]  # PyYAML ships no type hints
     """The document passes a budget; carries the mark, the problem and a hint like PyYAML's errors."""
 
     def __init__(self, problem: str, mark: Mark | None, hint: str) -> None:
@@ -43,7 +43,7 @@ class BudgetExceeded(yaml.YAMLError):
         return f"{self.problem}{where}"
 
 
-class BoundedLoader(yaml.SafeLoader):
+class BoundedLoader(yaml.SafeLoader):  # type: ignore[misc]
     """``yaml.SafeLoader`` that refuses documents over a :class:`Budget` while composing them."""
 
     def __init__(self, stream: str, budget: Budget | None = None) -> None:
@@ -55,7 +55,7 @@ class BoundedLoader(yaml.SafeLoader):
         self._sizes: dict[str, int] = {}
         self._open: set[str] = set()
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:  # type: ignore[override]
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent):
             return self._alias(event, parent, index)

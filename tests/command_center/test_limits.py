@@ -261,3 +261,12 @@ async def opened(app: Any) -> tuple[int, int]:
     drill_id, review_id = await finished_drill(app.state.db, app.state.hub)
     assert review_id is not None
     return drill_id, review_id
+
+
+def test_hub_offsets_beyond_64_bits_are_refused() -> None:
+    from command_center.hub.protocol import FrameError, parse_since
+
+    assert parse_since({"since": {"offset": 2**63 - 1, "epoch": "e1"}}) is not None
+    for since in ({"offset": HUGE, "epoch": "e1"}, {"offset": 1, "epoch": "e" * 65}):
+        with pytest.raises(FrameError):
+            parse_since({"since": since})
