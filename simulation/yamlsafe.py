@@ -5,11 +5,13 @@ nested ten deep is a few hundred bytes and a billion nodes once anything walks i
 duplicate-key check). :class:`BoundedLoader` counts, while composing, every node as it would be counted
 after expanding aliases, the aliases themselves and the nesting depth, and stops at the first budget
 passed with an error that names it and its line. A recursive alias (``&a [*a]``) is refused the same way
-instead of building a cyclic structure that every later walk would recurse into.
+instead of building a cyclic structure that every later walk would recurse into. Text with control
+characters (possible through YAML's escapes) is refused too, for the exports that show it.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +19,9 @@ import yaml
 from yaml.error import Mark
 
 __all__ = ["BoundedLoader", "Budget", "BudgetExceeded", "compose_and_load"]
+
+# C0 controls but tab, line feed and carriage return; DEL; C1 controls (YAML's escapes can produce them).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +84,15 @@ class BoundedLoader(yaml.SafeLoader):  # type: ignore[misc]
                 self._open.discard(anchor)
         if anchor is not None:
             self._sizes[anchor] = self._expanded - start
+        if isinstance(node, yaml.ScalarNode):
+            found = _CONTROL.search(node.value)
+            if found is not None:
+                # A double-quoted "\x01" is valid YAML but no document (the review's .docx) can hold it.
+                raise BudgetExceeded(
+                    f"the text contains the control character U+{ord(found.group()):04X}",
+                    node.start_mark,
+                    "remove it; only tabs and line breaks may appear in text",
+                )
         return node
 
     def _alias(self, event: yaml.AliasEvent, parent: yaml.Node | None, index: Any) -> yaml.Node:

@@ -70,3 +70,12 @@ def test_ordinary_anchors_and_shipped_scenarios_still_load() -> None:
     assert data == {"base": {"a": 1, "b": [1, 2]}, "copy": {"a": 1, "b": [1, 2]}} and root is not None
     for path in shipped_scenario_files():
         compose_and_load(path.read_text(encoding="utf-8"))
+
+
+def test_control_characters_in_text_are_refused() -> None:
+    text = 'schema_version: 1\ntitle: {zh-CN: "堵门\\x01事件", en: Gate}\n'
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario_text(text, "ctl.yaml")
+    problem = caught.value.problems[0]
+    assert "U+0001" in problem.message and problem.line == 2
+    assert compose_and_load("a: 'tab\tand\nlines'\n")[1] == {"a": "tab\tand lines"}
