@@ -14,12 +14,13 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from command_center import __version__
+from command_center import __version__, openapi
 from command_center.audit import service as audit
 from command_center.audit.api import router as audit_router
 from command_center.auth import service as auth_service
 from command_center.auth.api import router as auth_router
 from command_center.auth.roles import Principal
+from command_center.bodylimit import BodyLimitMiddleware
 from command_center.channels import register_domain_channels
 from command_center.db import Database
 from command_center.deadlines.runner import DeadlineSweeper
@@ -29,6 +30,7 @@ from command_center.drills.runner import DrillRunner
 from command_center.errors import CommandCenterError, Forbidden, NotAuthenticated
 from command_center.hub import Hub, create_broker
 from command_center.hub import router as hub_router
+from command_center.idempotency import IdempotencyMiddleware
 from command_center.incidents import service as incidents
 from command_center.incidents.api import router as incidents_router
 from command_center.ledger import service as ledger
@@ -50,8 +52,10 @@ from streaming import Relay
 log = logging.getLogger(__name__)
 
 
-def error_body(code: str, detail: str, field: str | None = None) -> dict[str, Any]:
-    return {"error": code, "detail": detail, "field": field}
+def error_body(
+    code: str, detail: str, field: str | None = None, params: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {"error": code, "detail": detail, "field": field, "params": params or {}}
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -89,11 +93,15 @@ def create_app(settings: Settings) -> FastAPI:
         title="Command Center 指挥与演练平台",
         version=__version__,
         description="Real-time emergency command and double-blind drill platform. Errors share one shape: "
-        '`{"error": CODE, "detail": "...", "field": ...}`.',
+        '`{"error": CODE, "detail": "...", "field": ..., "params": {...}}`.',
         lifespan=lifespan,
     )
     app.state.settings = settings
     _install_error_handlers(app)
+    openapi.install(app)
+    # Outermost last: the body limit runs before anything else reads a byte (authentication included).
+    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
 
     app.include_router(hub_router)
     app.include_router(auth_router)
@@ -182,7 +190,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, Forbidden | NotAuthenticated) and not exc.audited:
             await _audit_denial(request, exc)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
-        return JSONResponse(error_body(exc.code, exc.detail, exc.field), exc.status_code, headers=headers)
+        return JSONResponse(
+            error_body(exc.code, exc.detail, exc.field, exc.params), exc.status_code, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -196,19 +206,35 @@ def _install_error_handlers(app: FastAPI) -> None:
         detail = f"{field}: {message}" if field else message
         if len(errors) > 1:
             detail += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
-        return JSONResponse(error_body("validation_error", detail, field), 422)
+        params = _validation_params(first)
+        return JSONResponse(error_body("validation_error", detail, field, params), 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
-            exc.status_code, "http_error"
-        )
+        code = {
+            400: "bad_request",
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "too_large",
+            429: "rate_limited",
+        }.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse(error_body("internal", "internal error; the details are in the server log"), 500)
+
+
+def _validation_params(error: Any) -> dict[str, Any]:
+    """The broken rule (pydantic's error type) and its JSON-safe values (``max_length``, ``character``)."""
+    params: dict[str, Any] = {"rule": error.get("type", "invalid")} if error else {}
+    for key, value in (error.get("ctx") or {}).items() if error else ():
+        if isinstance(value, str | int | float | bool) or value is None:
+            params[key] = value
+    return params
 
 
 async def _audit_denial(request: Request, exc: CommandCenterError) -> None:

@@ -1,7 +1,8 @@
 """The application's root exception and the domain errors that map to one JSON error shape.
 
-Every error a client sees is ``{"error": CODE, "detail": "...", "field": ...}``; services raise these
-exceptions and the handlers in ``app.py`` turn them into responses, so routers never build error bodies.
+Every error a client sees is ``{"error": CODE, "detail": "...", "field": ..., "params": {...}}``; services
+raise these exceptions and the handlers in ``app.py`` turn them into responses, so routers never build error
+bodies.
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ class CommandCenterError(Exception):
     code = "error"
     status_code = 500
 
-    def __init__(self, detail: str, *, field: str | None = None) -> None:
+    def __init__(
+        self, detail: str, *, field: str | None = None, params: dict[str, object] | None = None
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.field = field
+        #: What a page needs to explain the error in its own words (``rule`` names a broken rule).
+        self.params = params or {}
         #: Set once a denial has been written to the audit log, so the error handler does not repeat it.
         self.audited = False
 

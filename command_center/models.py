@@ -5,6 +5,7 @@ from command_center.auth.models import AccessToken, Department, User
 from command_center.db import Base
 from command_center.deadlines.models import Deadline
 from command_center.drills.models import Drill, DrillInject, DrillScenario
+from command_center.idempotency.models import IdempotencyKey
 from command_center.incidents.models import Incident, IncidentEvent
 from command_center.ledger.models import LedgerHistory, LedgerItem
 from command_center.orders.models import Order, OrderReceipt
@@ -35,6 +36,7 @@ __all__ = [
     "Drill",
     "DrillInject",
     "DrillScenario",
+    "IdempotencyKey",
     "Incident",
     "IncidentEvent",
     "LedgerHistory",

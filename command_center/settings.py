@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     # The deadline sweeper and the drill runner; some tests drive them by hand instead.
     background_tasks: bool = True
     max_text_length: int = Field(default=4000, ge=100)
+    # Request bodies over this are refused with 413 before they are read (authentication included).
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=64 * 1024)
 
     # The section's rules where applying them is a judgement (README, "Settings": the section's rules).
     # Who moves an incident through its stages: the command room; others record what they did.

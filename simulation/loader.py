@@ -38,6 +38,7 @@ from simulation.scenario import (
     When,
 )
 from simulation.validation import Found, semantic_problems
+from simulation.yamlsafe import compose_and_load
 
 __all__ = ["load_scenario", "load_scenario_text", "shipped_scenario_files", "shipped_scenarios"]
 
@@ -108,8 +109,7 @@ def load_scenario_text(text: str, filename: str = "<scenario>") -> Scenario:
     if "\x00" in text:
         raise ScenarioError([Problem(filename, None, "", "binary data, not YAML text", "give a .yaml file")])
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root, data = compose_and_load(text)
     except yaml.YAMLError as exc:
         raise ScenarioError([_yaml_problem(filename, exc)]) from exc
     if root is None or data is None:

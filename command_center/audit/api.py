@@ -11,6 +11,7 @@ from command_center.audit import service
 from command_center.auth.permissions import Permission
 from command_center.auth.roles import Principal
 from command_center.deps import SessionDep, requires
+from command_center.limits import IdQuery
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 
@@ -38,8 +39,8 @@ class ChainRead(BaseModel):
 async def list_entries(
     session: SessionDep,
     _: Annotated[Principal, requires(Permission.audit_read)],
-    action: str | None = None,
-    before: int | None = None,
+    action: Annotated[str | None, Query(max_length=100)] = None,
+    before: IdQuery = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AuditEntryRead]:
     rows = await service.list_entries(session, action=action, before_seq=before, limit=limit)

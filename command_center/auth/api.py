@@ -14,6 +14,7 @@ from command_center.auth.roles import Principal
 from command_center.auth.schemas import DepartmentRead, TokenRead, UserCreate, UserRead
 from command_center.deps import CurrentUser, SessionDep, SettingsDep, requires
 from command_center.errors import NotAuthenticated
+from command_center.limits import IdPath
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
@@ -111,7 +112,7 @@ async def add_user(
 
 @router.post("/users/{user_id}/revoke-tokens", status_code=status.HTTP_204_NO_CONTENT)
 async def revoke_user_tokens(
-    user_id: int, session: SessionDep, principal: Annotated[Principal, requires(Permission.user_manage)]
+    user_id: IdPath, session: SessionDep, principal: Annotated[Principal, requires(Permission.user_manage)]
 ) -> None:
     revoked = await service.revoke_all_for_user(session, user_id)
     await audit.record(

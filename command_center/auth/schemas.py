@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from command_center.auth.roles import Role
+from command_center.limits import RequestBody
 
 
 class TokenRead(BaseModel):
@@ -29,7 +30,7 @@ class UserRead(BaseModel):
     department: str
 
 
-class UserCreate(BaseModel):
+class UserCreate(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")

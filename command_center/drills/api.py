@@ -13,6 +13,7 @@ from command_center.deps import CurrentUser, SessionDep, requires
 from command_center.drills import scenarios, service
 from command_center.drills.schemas import DrillRead, DrillSchedule, DrillStop, ScenarioRead, ScenarioUpload
 from command_center.drills.sink import score_view
+from command_center.limits import IdPath
 from simulation import score
 
 router = APIRouter(prefix="/api/drills", tags=["drills"])
@@ -59,12 +60,12 @@ async def list_drills(principal: CurrentUser, session: SessionDep) -> list[dict[
 
 
 @router.get("/{drill_id}", response_model=DrillRead)
-async def get_drill(drill_id: int, principal: CurrentUser, session: SessionDep) -> dict[str, Any]:
+async def get_drill(drill_id: IdPath, principal: CurrentUser, session: SessionDep) -> dict[str, Any]:
     return await service.view(session, principal, await service.get(session, drill_id))
 
 
 @router.get("/{drill_id}/score")
-async def live_score(drill_id: int, principal: CurrentUser, session: SessionDep) -> dict[str, Any]:
+async def live_score(drill_id: IdPath, principal: CurrentUser, session: SessionDep) -> dict[str, Any]:
     """The score recomputed now from the stored log (pure scoring), organizers and evaluators only."""
     require(principal, Permission.drill_read)
     drill = await service.get(session, drill_id)
@@ -103,7 +104,7 @@ async def live_score(drill_id: int, principal: CurrentUser, session: SessionDep)
 
 @router.post("/{drill_id}/stop", response_model=DrillRead)
 async def stop_drill(
-    drill_id: int, body: DrillStop, principal: CurrentUser, session: SessionDep
+    drill_id: IdPath, body: DrillStop, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
     drill = await service.stop(session, principal=principal, drill_id=drill_id, reason=body.reason)
     return await service.view(session, principal, drill)

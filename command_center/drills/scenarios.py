@@ -9,6 +9,7 @@ version: shipped files are cached by (path, mtime, size), stored texts by their 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from functools import lru_cache
 from pathlib import Path
@@ -77,7 +78,8 @@ def _shipped(path: str, mtime_ns: int, size: int) -> tuple[str, Scenario]:
 async def upload(
     session: AsyncSession, *, text: str, filename: str, principal: Principal | None
 ) -> DrillScenario:
-    scenario = parse(text, filename)
+    # Off the event loop: even a file within the budget takes CPU that other clients must not wait for.
+    scenario = await asyncio.to_thread(parse, text, filename)
     existing = await get_optional(session, scenario.id)
     if existing is not None:
         if existing.yaml_text == text:

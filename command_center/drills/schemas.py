@@ -7,8 +7,10 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from command_center.limits import RequestBody
 
-class ScenarioUpload(BaseModel):
+
+class ScenarioUpload(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     yaml: str = Field(min_length=1, max_length=256 * 1024)
@@ -24,7 +26,7 @@ class ScenarioRead(BaseModel):
     sha256: str
 
 
-class DrillSchedule(BaseModel):
+class DrillSchedule(RequestBody):
     """A double-blind drill: a window and a pool; the platform draws the time and the scenario."""
 
     model_config = ConfigDict(extra="forbid")
@@ -35,7 +37,7 @@ class DrillSchedule(BaseModel):
     time_scale: float = Field(default=1.0, ge=1.0, le=3600.0, description="compression for rehearsals")
 
 
-class DrillStop(BaseModel):
+class DrillStop(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=500)

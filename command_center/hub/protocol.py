@@ -155,6 +155,9 @@ def require_channel(frame: dict[str, Any], ref: Any = None) -> str:
     return channel
 
 
+MAX_OFFSET = 2**63 - 1
+
+
 def parse_since(frame: dict[str, Any]) -> Position | None:
     since = frame.get("since")
     if since is None:
@@ -164,6 +167,9 @@ def parse_since(frame: dict[str, Any]) -> Position | None:
     offset, epoch = since.get("offset"), since.get("epoch")
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0 or not isinstance(epoch, str):
         raise FrameError(BAD_REQUEST, '\'since\' must be {"offset": N, "epoch": E}')
+    if offset > MAX_OFFSET or len(epoch) > 64:
+        # Offsets are 64-bit in every broker (Redis stream ids); a larger one names no message.
+        raise FrameError(BAD_REQUEST, f"'since.offset' must be at most {MAX_OFFSET}")
     return Position(offset, epoch)
 
 

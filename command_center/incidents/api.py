@@ -20,6 +20,7 @@ from command_center.incidents.schemas import (
     TeamAssemble,
     ZonesRecord,
 )
+from command_center.limits import IdPath
 from command_center.taskforces import service as taskforces
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
@@ -54,13 +55,13 @@ async def incident_stats(principal: CurrentUser, session: SessionDep) -> dict[st
 
 
 @router.get("/{incident_id}", response_model=IncidentRead)
-async def get_incident(incident_id: int, principal: CurrentUser, session: SessionDep) -> dict[str, Any]:
+async def get_incident(incident_id: IdPath, principal: CurrentUser, session: SessionDep) -> dict[str, Any]:
     return await service.view(session, await service.get_visible(session, principal, incident_id))
 
 
 @router.post("/{incident_id}/stage", response_model=IncidentRead)
 async def advance_stage(
-    incident_id: int, body: StageChange, principal: CurrentUser, session: SessionDep, settings: SettingsDep
+    incident_id: IdPath, body: StageChange, principal: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:
     incident = await actions.advance_stage(
         session, principal=principal, incident_id=incident_id, data=body, settings=settings
@@ -70,7 +71,7 @@ async def advance_stage(
 
 @router.post("/{incident_id}/reports", response_model=EventRead, status_code=status.HTTP_201_CREATED)
 async def add_report(
-    incident_id: int, body: ReportCreate, principal: CurrentUser, session: SessionDep
+    incident_id: IdPath, body: ReportCreate, principal: CurrentUser, session: SessionDep
 ) -> Any:
     _, event = await actions.add_report(session, principal=principal, incident_id=incident_id, data=body)
     return service.event_view(event)
@@ -78,7 +79,7 @@ async def add_report(
 
 @router.post("/{incident_id}/zones", response_model=IncidentRead)
 async def record_zones(
-    incident_id: int, body: ZonesRecord, principal: CurrentUser, session: SessionDep
+    incident_id: IdPath, body: ZonesRecord, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
     incident = await actions.record_zones(session, principal=principal, incident_id=incident_id, data=body)
     return await service.view(session, incident)
@@ -86,7 +87,7 @@ async def record_zones(
 
 @router.post("/{incident_id}/team", response_model=IncidentRead)
 async def assemble_team(
-    incident_id: int, body: TeamAssemble, principal: CurrentUser, session: SessionDep
+    incident_id: IdPath, body: TeamAssemble, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
     incident = await actions.assemble_team(session, principal=principal, incident_id=incident_id, data=body)
     return await service.view(session, incident)
@@ -94,7 +95,7 @@ async def assemble_team(
 
 @router.post("/{incident_id}/demands/answer", response_model=EventRead, status_code=status.HTTP_201_CREATED)
 async def answer_demands(
-    incident_id: int, body: ActionNote, principal: CurrentUser, session: SessionDep
+    incident_id: IdPath, body: ActionNote, principal: CurrentUser, session: SessionDep
 ) -> Any:
     event = await actions.note_action(
         session, principal=principal, incident_id=incident_id, action="demands.answer", note=body.note
@@ -104,7 +105,7 @@ async def answer_demands(
 
 @router.post("/{incident_id}/followups", response_model=EventRead, status_code=status.HTTP_201_CREATED)
 async def arrange_followup(
-    incident_id: int, body: ActionNote, principal: CurrentUser, session: SessionDep
+    incident_id: IdPath, body: ActionNote, principal: CurrentUser, session: SessionDep
 ) -> Any:
     detail = {"due_at": body.due_at.astimezone(UTC).isoformat()} if body.due_at else {}
     event = await actions.note_action(
@@ -120,7 +121,7 @@ async def arrange_followup(
 
 @router.post("/{incident_id}/online-track", response_model=IncidentRead)
 async def open_online_track(
-    incident_id: int, body: ActionNote, principal: CurrentUser, session: SessionDep
+    incident_id: IdPath, body: ActionNote, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
     """Dual track: cyberspace joins the incident and every task force it is linked to."""
     incident = await actions.open_online_track(
@@ -132,14 +133,14 @@ async def open_online_track(
 
 @router.post("/{incident_id}/close", response_model=IncidentRead)
 async def close_incident(
-    incident_id: int, body: ActionNote, principal: CurrentUser, session: SessionDep
+    incident_id: IdPath, body: ActionNote, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
     incident = await actions.close(session, principal=principal, incident_id=incident_id, note=body.note)
     return await service.view(session, incident)
 
 
 @router.get("/{incident_id}/timeline", response_model=list[EventRead])
-async def get_timeline(incident_id: int, principal: CurrentUser, session: SessionDep) -> list[Any]:
+async def get_timeline(incident_id: IdPath, principal: CurrentUser, session: SessionDep) -> list[Any]:
     return [
         service.event_view(e)
         for e in await service.timeline(session, principal=principal, incident_id=incident_id)
@@ -148,7 +149,7 @@ async def get_timeline(incident_id: int, principal: CurrentUser, session: Sessio
 
 @router.get("/{incident_id}/timeline.csv", response_class=Response)
 async def timeline_csv(
-    incident_id: int, principal: CurrentUser, session: SessionDep, settings: SettingsDep
+    incident_id: IdPath, principal: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> Response:
     incident = await service.get_visible(session, principal, incident_id)
     events = await service.timeline(session, principal=principal, incident_id=incident_id)
@@ -161,7 +162,7 @@ async def timeline_csv(
 
 @router.get("/{incident_id}/timeline.docx", response_class=Response)
 async def timeline_docx(
-    incident_id: int, principal: CurrentUser, session: SessionDep, settings: SettingsDep
+    incident_id: IdPath, principal: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> Response:
     incident = await service.get_visible(session, principal, incident_id)
     events = await service.timeline(session, principal=principal, incident_id=incident_id)

@@ -14,6 +14,7 @@ from docx.shared import Pt
 
 from command_center.incidents.models import Incident, IncidentEvent
 from command_center.incidents.rules import CATEGORY_NAMES, STAGE_NAMES, Category, Stage
+from command_center.text import xml_safe
 
 ACTION_NAMES = {
     "incident.create": "接报立案 incident opened",
@@ -95,7 +96,7 @@ def timeline_docx(incident: Incident, events: Sequence[IncidentEvent], zone: Zon
     table.style = "Table Grid"
     for label, value in facts:
         row = table.add_row().cells
-        row[0].text, row[1].text = label, value
+        row[0].text, row[1].text = label, xml_safe(value)  # rows stored before input was checked
     document.add_heading("时间线 Timeline", level=2)
     timeline = document.add_table(rows=1, cols=4)
     timeline.style = "Table Grid"
@@ -107,7 +108,7 @@ def timeline_docx(incident: Incident, events: Sequence[IncidentEvent], zone: Zon
         row = timeline.add_row().cells
         row[0].text = _local(event.at, zone)
         row[1].text = action_label(event.action)
-        row[2].text = (
+        row[2].text = xml_safe(
             f"{event.actor_name} ({event.actor_department})" if event.actor_department else event.actor_name
         )
         row[3].text = _summary(event)

@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from command_center.incidents.rules import Category, Stage, TeamRole, ZoneKind
+from command_center.limits import Id, RequestBody
 
 Text = Field(default="", max_length=4000)
+TeamName = Annotated[str, Field(min_length=1, max_length=100)]
 
 
-class Location(BaseModel):
+class Location(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
 
 
-class IncidentCreate(BaseModel):
+class IncidentCreate(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field(min_length=1, max_length=200)
@@ -32,10 +34,10 @@ class IncidentCreate(BaseModel):
     first_department: str | None = Field(default=None, max_length=64, description="defaults to the caller's")
     departments: list[str] = Field(default_factory=list, max_length=20)
     started_at: AwareDatetime | None = Field(default=None, description="when the matter began; default now")
-    ledger_item_id: int | None = None
+    ledger_item_id: Id | None = None
 
 
-class ReportCreate(BaseModel):
+class ReportCreate(RequestBody):
     """A phone report (电话报告, within 10 minutes) or a written report (书面报告, within 30 minutes)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -47,31 +49,31 @@ class ReportCreate(BaseModel):
     note: str = Text
 
 
-class StageChange(BaseModel):
+class StageChange(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     stage: Stage
     reason: str = Field(default="", max_length=1000, description="required when a stage is skipped")
 
 
-class Zone(BaseModel):
+class Zone(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     kind: ZoneKind
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     radius_m: float = Field(gt=0, le=5000)
-    teams: list[str] = Field(default_factory=list, max_length=20)
+    teams: list[TeamName] = Field(default_factory=list, max_length=20)
     note: str = Field(default="", max_length=500)
 
 
-class ZonesRecord(BaseModel):
+class ZonesRecord(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     zones: list[Zone] = Field(min_length=1, max_length=3)
 
 
-class TeamMember(BaseModel):
+class TeamMember(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
@@ -79,7 +81,7 @@ class TeamMember(BaseModel):
     organisation: str = Field(default="", max_length=200)
 
 
-class TeamAssemble(BaseModel):
+class TeamAssemble(RequestBody):
     """The soft working group (柔性工作组) for emotional de-escalation."""
 
     model_config = ConfigDict(extra="forbid")
@@ -87,7 +89,7 @@ class TeamAssemble(BaseModel):
     members: list[TeamMember] = Field(min_length=1, max_length=30)
 
 
-class ActionNote(BaseModel):
+class ActionNote(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     note: str = Field(min_length=1, max_length=4000)

@@ -216,6 +216,14 @@ async def create(
         raise ValidationFailed("started_at is in the future", field="started_at")
     _check_collective_headcount(data, settings)
     first = data.first_department or principal.department
+    scope = department_scope(principal)
+    if scope is not None and first not in scope:
+        raise Forbidden(
+            f"department '{principal.department}' cannot name '{first}' as the first-receiving "
+            "department; only its own",
+            field="first_department",
+            params={"rule": "first_department_own"},
+        )
     departments = await _check_departments(session, [first, *data.departments])
     require_department(principal, set(departments), "this incident")
     incident = Incident(

@@ -21,6 +21,7 @@ from command_center.ledger.schemas import (
     Resolution,
     WarningChange,
 )
+from command_center.limits import IdPath
 
 router = APIRouter(prefix="/api/ledger", tags=["ledger"])
 
@@ -64,27 +65,27 @@ async def ledger_stats(
 
 
 @router.get("/{item_id}", response_model=LedgerItemRead)
-async def get_item(item_id: int, principal: CurrentUser, session: SessionDep) -> dict[str, Any]:
+async def get_item(item_id: IdPath, principal: CurrentUser, session: SessionDep) -> dict[str, Any]:
     return service.view(await service.get_readable(session, principal, item_id))
 
 
 @router.post("/{item_id}/warning", response_model=LedgerItemRead)
 async def set_warning(
-    item_id: int, body: WarningChange, principal: CurrentUser, session: SessionDep
+    item_id: IdPath, body: WarningChange, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
     return service.view(await service.set_warning(session, principal=principal, item_id=item_id, data=body))
 
 
 @router.post("/{item_id}/resolve", response_model=LedgerItemRead)
 async def resolve_item(
-    item_id: int, body: Resolution, principal: CurrentUser, session: SessionDep
+    item_id: IdPath, body: Resolution, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
     return service.view(await service.resolve(session, principal=principal, item_id=item_id, note=body.note))
 
 
 @router.post("/{item_id}/escalate", response_model=IncidentRead, status_code=status.HTTP_201_CREATED)
 async def escalate_item(
-    item_id: int, body: Escalation, principal: CurrentUser, session: SessionDep, settings: SettingsDep
+    item_id: IdPath, body: Escalation, principal: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:
     _, incident = await service.escalate(
         session, principal=principal, item_id=item_id, data=body, settings=settings
@@ -93,7 +94,7 @@ async def escalate_item(
 
 
 @router.get("/{item_id}/history", response_model=list[HistoryRead])
-async def item_history(item_id: int, principal: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
+async def item_history(item_id: IdPath, principal: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
     return [
         service.history_view(h) for h in await service.history(session, principal=principal, item_id=item_id)
     ]

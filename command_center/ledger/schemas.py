@@ -9,9 +9,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from command_center.incidents.rules import Category
 from command_center.ledger.rules import Colour, Domain, RiskGrade, Source, Status, Subdomain
+from command_center.limits import RequestBody
 
 
-class LedgerItemCreate(BaseModel):
+class LedgerItemCreate(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field(min_length=1, max_length=200)
@@ -26,7 +27,7 @@ class LedgerItemCreate(BaseModel):
     colour: Colour = Colour.none
 
 
-class WarningChange(BaseModel):
+class WarningChange(RequestBody):
     """Set the warning colour; raising restarts the clock, lowering needs a reason."""
 
     model_config = ConfigDict(extra="forbid")
@@ -35,13 +36,13 @@ class WarningChange(BaseModel):
     reason: str = Field(default="", max_length=1000)
 
 
-class Resolution(BaseModel):
+class Resolution(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     note: str = Field(min_length=1, max_length=4000)
 
 
-class Escalation(BaseModel):
+class Escalation(RequestBody):
     """Turn the item into an incident; the incident keeps ``ledger_item_id``."""
 
     model_config = ConfigDict(extra="forbid")

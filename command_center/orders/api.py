@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 
 from command_center.deps import CurrentUser, SessionDep
+from command_center.limits import IdPath, IdQuery
 from command_center.orders import service
 from command_center.orders.schemas import Acknowledgement, OrderCreate, OrderRead, PendingRead, ReceiptRead
 
@@ -29,25 +30,23 @@ async def list_orders(
 
 
 @router.get("/pending", response_model=list[PendingRead])
-async def pending_receipts(
-    principal: CurrentUser, session: SessionDep, incident_id: int | None = None
-) -> Any:
+async def pending_receipts(principal: CurrentUser, session: SessionDep, incident_id: IdQuery = None) -> Any:
     return await service.pending(session, principal=principal, incident_id=incident_id)
 
 
 @router.get("/{order_id}", response_model=OrderRead)
-async def get_order(order_id: int, principal: CurrentUser, session: SessionDep) -> Any:
+async def get_order(order_id: IdPath, principal: CurrentUser, session: SessionDep) -> Any:
     return await service.view(session, await service.get_visible(session, principal, order_id))
 
 
 @router.post("/{order_id}/delivered", response_model=ReceiptRead)
-async def confirm_delivery(order_id: int, principal: CurrentUser, session: SessionDep) -> Any:
+async def confirm_delivery(order_id: IdPath, principal: CurrentUser, session: SessionDep) -> Any:
     receipt = await service.mark(session, principal=principal, order_id=order_id, step="delivered")
     return service.receipt_view(receipt)
 
 
 @router.post("/{order_id}/read", response_model=ReceiptRead)
-async def confirm_read(order_id: int, principal: CurrentUser, session: SessionDep) -> Any:
+async def confirm_read(order_id: IdPath, principal: CurrentUser, session: SessionDep) -> Any:
     return service.receipt_view(
         await service.mark(session, principal=principal, order_id=order_id, step="read")
     )
@@ -55,7 +54,7 @@ async def confirm_read(order_id: int, principal: CurrentUser, session: SessionDe
 
 @router.post("/{order_id}/acknowledge", response_model=ReceiptRead)
 async def acknowledge(
-    order_id: int, principal: CurrentUser, session: SessionDep, body: Acknowledgement | None = None
+    order_id: IdPath, principal: CurrentUser, session: SessionDep, body: Acknowledgement | None = None
 ) -> Any:
     receipt = await service.mark(
         session, principal=principal, order_id=order_id, step="acknowledged", note=body.note if body else ""

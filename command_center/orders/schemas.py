@@ -7,20 +7,22 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from command_center.limits import Id, RequestBody
 
-class OrderCreate(BaseModel):
+
+class OrderCreate(RequestBody):
     """To one user (``user_ids: [id]``), a team (``user_ids``) or every user of a ``department``."""
 
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=1, max_length=2000)
     to: Literal["user", "team", "department"]
-    user_ids: list[int] = Field(default_factory=list, max_length=200)
+    user_ids: list[Id] = Field(default_factory=list, max_length=200)
     department: str | None = Field(default=None, min_length=1, max_length=64)
-    incident_id: int | None = None
+    incident_id: Id | None = None
 
 
-class Acknowledgement(BaseModel):
+class Acknowledgement(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     note: str = Field(default="", max_length=1000)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response, status
 from command_center.auth import service as auth
 from command_center.deps import CurrentUser, SessionDep, SettingsDep
 from command_center.drills import service as drills
+from command_center.limits import IdPath, IdQuery
 from command_center.reviews import export, items, service, trends
 from command_center.reviews.schemas import (
     EvidenceCreate,
@@ -32,7 +33,7 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 async def list_reviews(
     principal: CurrentUser,
     session: SessionDep,
-    drill_id: int | None = None,
+    drill_id: IdQuery = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[dict[str, Any]]:
     rows = await service.list_reviews(session, principal=principal, drill_id=drill_id, limit=limit)
@@ -52,13 +53,13 @@ async def get_trends(
 
 
 @router.get("/{review_id}", response_model=ReviewRead)
-async def get_review(review_id: int, principal: CurrentUser, session: SessionDep) -> dict[str, Any]:
+async def get_review(review_id: IdPath, principal: CurrentUser, session: SessionDep) -> dict[str, Any]:
     return await service.view(session, await service.get_readable(session, principal, review_id))
 
 
 @router.post("/{review_id}/overrides", response_model=ReviewRead)
 async def override_rating(
-    review_id: int, body: OverrideCreate, principal: CurrentUser, session: SessionDep
+    review_id: IdPath, body: OverrideCreate, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
     review = await service.override(session, principal=principal, review_id=review_id, data=body)
     return await service.view(session, review)
@@ -66,7 +67,7 @@ async def override_rating(
 
 @router.post("/{review_id}/findings", response_model=ItemRead, status_code=status.HTTP_201_CREATED)
 async def add_finding(
-    review_id: int, body: FindingCreate, principal: CurrentUser, session: SessionDep
+    review_id: IdPath, body: FindingCreate, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
     item = await service.add_finding(session, principal=principal, review_id=review_id, data=body)
     return await items.view_one(session, item)
@@ -74,7 +75,7 @@ async def add_finding(
 
 @router.post("/{review_id}/meeting", response_model=ReviewRead)
 async def record_meeting(
-    review_id: int, body: MeetingRecord, principal: CurrentUser, session: SessionDep
+    review_id: IdPath, body: MeetingRecord, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
     review = await service.mark_meeting_held(session, principal=principal, review_id=review_id, data=body)
     return await service.view(session, review)
@@ -82,7 +83,7 @@ async def record_meeting(
 
 @router.get("/{review_id}/export.docx", response_class=Response)
 async def export_docx(
-    review_id: int, principal: CurrentUser, session: SessionDep, settings: SettingsDep
+    review_id: IdPath, principal: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> Response:
     review = await service.get_readable(session, principal, review_id)
     drill = await drills.get(session, review.drill_id)
@@ -106,13 +107,13 @@ async def export_docx(
 
 
 @router.get("/items/{item_id}", response_model=ItemRead)
-async def get_item(item_id: int, principal: CurrentUser, session: SessionDep) -> dict[str, Any]:
+async def get_item(item_id: IdPath, principal: CurrentUser, session: SessionDep) -> dict[str, Any]:
     return await items.view_one(session, await items.get_readable(session, principal, item_id))
 
 
 @router.patch("/items/{item_id}", response_model=ItemRead)
 async def update_item(
-    item_id: int, body: ItemUpdate, principal: CurrentUser, session: SessionDep
+    item_id: IdPath, body: ItemUpdate, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
     item = await items.update(session, principal=principal, item_id=item_id, data=body)
     return await items.view_one(session, item)
@@ -120,7 +121,7 @@ async def update_item(
 
 @router.post("/items/{item_id}/status", response_model=ItemRead)
 async def change_status(
-    item_id: int, body: StatusChange, principal: CurrentUser, session: SessionDep
+    item_id: IdPath, body: StatusChange, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
     item = await items.change_status(session, principal=principal, item_id=item_id, data=body)
     return await items.view_one(session, item)
@@ -128,7 +129,7 @@ async def change_status(
 
 @router.post("/items/{item_id}/evidence", response_model=ItemRead, status_code=status.HTTP_201_CREATED)
 async def add_evidence(
-    item_id: int, body: EvidenceCreate, principal: CurrentUser, session: SessionDep
+    item_id: IdPath, body: EvidenceCreate, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
     item = await items.add_evidence(session, principal=principal, item_id=item_id, data=body)
     return await items.view_one(session, item)

@@ -17,6 +17,7 @@ from docx.shared import Inches, Pt
 import simulation
 from command_center.reviews.charts import check_times_png, timeline_png
 from command_center.reviews.rules import STAGE_NAMES, STATUS_NAMES, ItemStatus
+from command_center.text import xml_safe
 
 SOURCE_NAMES = {"check": "检查项评级 check rating", "finding": "评估发现 evaluator finding"}
 
@@ -49,8 +50,13 @@ def review_docx(
     departments: Mapping[str, str] | None = None,
     time_scale: float = 1.0,
 ) -> bytes:
-    """Build the .docx from the review's view (:func:`command_center.reviews.service.view`) and event log."""
-    names = dict(departments or {})
+    """Build the .docx from the review's view (:func:`command_center.reviews.service.view`) and event log.
+
+    Stored text goes through :func:`xml_safe` first: a row saved before control characters were refused
+    must not make the export fail for good.
+    """
+    review = xml_safe(dict(review))
+    names = xml_safe(dict(departments or {}))
     document = Document()
     style = document.styles["Normal"]
     style.font.name = "SimSun"

@@ -7,10 +7,11 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from command_center.limits import RequestBody
 from command_center.reviews.rules import MIN_JUSTIFICATION, Rating
 
 
-class OverrideCreate(BaseModel):
+class OverrideCreate(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     check_id: str = Field(min_length=1, max_length=80)
@@ -18,7 +19,7 @@ class OverrideCreate(BaseModel):
     justification: str = Field(min_length=MIN_JUSTIFICATION, max_length=4000)
 
 
-class FindingCreate(BaseModel):
+class FindingCreate(RequestBody):
     """An evaluator's finding (e.g. "信息共享不畅"): drafts a rectification item."""
 
     model_config = ConfigDict(extra="forbid")
@@ -29,21 +30,21 @@ class FindingCreate(BaseModel):
     deadline: AwareDatetime
 
 
-class MeetingRecord(BaseModel):
+class MeetingRecord(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     minutes: str = Field(min_length=1, max_length=20_000)
     held_at: AwareDatetime | None = Field(default=None, description="when it was held; default now")
 
 
-class StatusChange(BaseModel):
+class StatusChange(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     status: Literal["in_progress", "closed", "verified"]
     note: str = Field(default="", max_length=4000)
 
 
-class EvidenceCreate(BaseModel):
+class EvidenceCreate(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     description: str = Field(min_length=1, max_length=4000)
@@ -51,7 +52,7 @@ class EvidenceCreate(BaseModel):
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
 
 
-class ItemUpdate(BaseModel):
+class ItemUpdate(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     department: str | None = Field(default=None, min_length=1, max_length=64)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Path, Request, status
 
 from command_center.deps import CurrentUser, SessionDep
+from command_center.limits import IdQuery
 from command_center.streams import service
 from command_center.streams.schemas import (
     Answer,
@@ -17,6 +18,8 @@ from command_center.streams.schemas import (
     StreamRead,
 )
 from streaming import Relay
+
+StreamId = Annotated[str, Path(min_length=1, max_length=64)]
 
 router = APIRouter(prefix="/api/streams", tags=["streams"])
 
@@ -35,7 +38,7 @@ async def publish(
 
 @router.get("", response_model=list[StreamRead])
 async def list_streams(
-    principal: CurrentUser, session: SessionDep, incident_id: int | None = None, include_ended: bool = False
+    principal: CurrentUser, session: SessionDep, incident_id: IdQuery = None, include_ended: bool = False
 ) -> list[dict[str, Any]]:
     """Live streams; ``include_ended=true`` adds ended ones, whose recordings stay."""
     rows = await service.list_streams(
@@ -45,13 +48,13 @@ async def list_streams(
 
 
 @router.get("/{stream_id}", response_model=StreamRead)
-async def get_stream(stream_id: str, principal: CurrentUser, session: SessionDep) -> dict[str, Any]:
+async def get_stream(stream_id: StreamId, principal: CurrentUser, session: SessionDep) -> dict[str, Any]:
     return service.view(await service.get_visible(session, principal, stream_id))
 
 
 @router.post("/{stream_id}/view", response_model=Answer)
 async def view_stream(
-    stream_id: str, body: Offer, request: Request, principal: CurrentUser, session: SessionDep
+    stream_id: StreamId, body: Offer, request: Request, principal: CurrentUser, session: SessionDep
 ) -> Answer:
     sdp = await service.watch(
         session, _relay(request), principal=principal, stream_id=stream_id, offer_sdp=body.sdp
@@ -61,7 +64,7 @@ async def view_stream(
 
 @router.post("/{stream_id}/position", response_model=StreamRead)
 async def report_position(
-    stream_id: str, body: PositionUpdate, request: Request, principal: CurrentUser, session: SessionDep
+    stream_id: StreamId, body: PositionUpdate, request: Request, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
     row = await service.update_position(
         session,
@@ -77,7 +80,7 @@ async def report_position(
 
 @router.delete("/{stream_id}", response_model=StreamRead)
 async def stop_stream(
-    stream_id: str, request: Request, principal: CurrentUser, session: SessionDep
+    stream_id: StreamId, request: Request, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
     return service.view(
         await service.stop(session, _relay(request), principal=principal, stream_id=stream_id)
@@ -86,7 +89,7 @@ async def stop_stream(
 
 @router.get("/{stream_id}/recordings")
 async def stream_recordings(
-    stream_id: str, principal: CurrentUser, session: SessionDep
+    stream_id: StreamId, principal: CurrentUser, session: SessionDep
 ) -> list[dict[str, Any]]:
     """The recording manifest (segment files with SHA-256), also after the stream ended."""
     return service.recordings(await service.get_visible(session, principal, stream_id))

@@ -7,8 +7,10 @@ from typing import Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
+from command_center.limits import Id, RequestBody
 
-class Offer(BaseModel):
+
+class Offer(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     sdp: str = Field(min_length=1, max_length=64 * 1024)
@@ -16,7 +18,7 @@ class Offer(BaseModel):
 
 
 class PublishOffer(Offer):
-    incident_id: int | None = None
+    incident_id: Id | None = None
     stream_id: str | None = Field(default=None, max_length=64, description="reconnect to this live stream")
 
 
@@ -26,7 +28,7 @@ class Answer(BaseModel):
     type: Literal["answer"] = "answer"
 
 
-class PositionUpdate(BaseModel):
+class PositionUpdate(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     lat: float = Field(ge=-90, le=90)
@@ -34,7 +36,7 @@ class PositionUpdate(BaseModel):
     accuracy: float | None = Field(default=None, ge=0, le=100_000)
 
 
-class CascadeRequest(BaseModel):
+class CascadeRequest(RequestBody):
     """Pull a stream from another centre (this server becomes its viewer, then relays it here)."""
 
     model_config = ConfigDict(extra="forbid")

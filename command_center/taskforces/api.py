@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from command_center.deps import CurrentUser, SessionDep
+from command_center.limits import IdPath, IdQuery
 from command_center.taskforces import matters, messages, service, tasks
 from command_center.taskforces.schemas import (
     HandoverAnswer,
@@ -40,13 +41,13 @@ async def list_taskforces(principal: CurrentUser, session: SessionDep) -> list[A
 
 
 @router.get("/{taskforce_id}", response_model=TaskForceRead)
-async def get_taskforce(taskforce_id: int, principal: CurrentUser, session: SessionDep) -> Any:
+async def get_taskforce(taskforce_id: IdPath, principal: CurrentUser, session: SessionDep) -> Any:
     return await service.view(session, await service.get_visible(session, principal, taskforce_id))
 
 
 @router.post("/{taskforce_id}/members", response_model=TaskForceRead)
 async def add_members(
-    taskforce_id: int, body: MembersChange, principal: CurrentUser, session: SessionDep
+    taskforce_id: IdPath, body: MembersChange, principal: CurrentUser, session: SessionDep
 ) -> Any:
     taskforce = await service.add_members(
         session, principal=principal, taskforce_id=taskforce_id, codes=body.departments
@@ -56,7 +57,10 @@ async def add_members(
 
 @router.delete("/{taskforce_id}/members/{department}", response_model=TaskForceRead)
 async def remove_member(
-    taskforce_id: int, department: str, principal: CurrentUser, session: SessionDep
+    taskforce_id: IdPath,
+    department: Annotated[str, Path(min_length=1, max_length=64)],
+    principal: CurrentUser,
+    session: SessionDep,
 ) -> Any:
     taskforce = await service.remove_member(
         session, principal=principal, taskforce_id=taskforce_id, code=department
@@ -66,7 +70,7 @@ async def remove_member(
 
 @router.post("/{taskforce_id}/incidents", response_model=TaskForceRead)
 async def link_incident(
-    taskforce_id: int, body: IncidentLink, principal: CurrentUser, session: SessionDep
+    taskforce_id: IdPath, body: IncidentLink, principal: CurrentUser, session: SessionDep
 ) -> Any:
     taskforce = await service.link_incident(
         session, principal=principal, taskforce_id=taskforce_id, incident_id=body.incident_id
@@ -76,7 +80,7 @@ async def link_incident(
 
 @router.post("/{taskforce_id}/messages", response_model=MessageRead, status_code=status.HTTP_201_CREATED)
 async def post_message(
-    taskforce_id: int, body: MessageCreate, principal: CurrentUser, session: SessionDep
+    taskforce_id: IdPath, body: MessageCreate, principal: CurrentUser, session: SessionDep
 ) -> Any:
     message = await messages.post(session, principal=principal, taskforce_id=taskforce_id, body=body.text)
     return messages.view(message)
@@ -84,10 +88,10 @@ async def post_message(
 
 @router.get("/{taskforce_id}/messages", response_model=list[MessageRead])
 async def list_messages(
-    taskforce_id: int,
+    taskforce_id: IdPath,
     principal: CurrentUser,
     session: SessionDep,
-    before_id: int | None = None,
+    before_id: IdQuery = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[Any]:
     rows = await messages.list_for(
@@ -98,14 +102,14 @@ async def list_messages(
 
 @router.post("/{taskforce_id}/tasks", response_model=TaskRead, status_code=status.HTTP_201_CREATED)
 async def create_task(
-    taskforce_id: int, body: TaskCreate, principal: CurrentUser, session: SessionDep
+    taskforce_id: IdPath, body: TaskCreate, principal: CurrentUser, session: SessionDep
 ) -> Any:
     return tasks.view(await tasks.create(session, principal=principal, taskforce_id=taskforce_id, data=body))
 
 
 @router.get("/{taskforce_id}/tasks", response_model=list[TaskRead])
 async def list_tasks(
-    taskforce_id: int,
+    taskforce_id: IdPath,
     principal: CurrentUser,
     session: SessionDep,
     department: Annotated[str | None, Query(max_length=64)] = None,
@@ -122,19 +126,19 @@ async def my_tasks(principal: CurrentUser, session: SessionDep) -> list[Any]:
 
 
 @tasks_router.get("/{task_id}", response_model=TaskRead)
-async def get_task(task_id: int, principal: CurrentUser, session: SessionDep) -> Any:
+async def get_task(task_id: IdPath, principal: CurrentUser, session: SessionDep) -> Any:
     task, _ = await tasks.get_visible(session, principal, task_id)
     return tasks.view(task)
 
 
 @tasks_router.post("/{task_id}/acknowledge", response_model=TaskRead)
-async def acknowledge_task(task_id: int, principal: CurrentUser, session: SessionDep) -> Any:
+async def acknowledge_task(task_id: IdPath, principal: CurrentUser, session: SessionDep) -> Any:
     return tasks.view(await tasks.acknowledge(session, principal=principal, task_id=task_id))
 
 
 @tasks_router.post("/{task_id}/complete", response_model=TaskRead)
 async def complete_task(
-    task_id: int, body: TaskCompletion, principal: CurrentUser, session: SessionDep
+    task_id: IdPath, body: TaskCompletion, principal: CurrentUser, session: SessionDep
 ) -> Any:
     return tasks.view(await tasks.complete(session, principal=principal, task_id=task_id, note=body.note))
 
@@ -150,20 +154,20 @@ async def list_matters(principal: CurrentUser, session: SessionDep) -> list[Any]
 
 
 @matters_router.get("/{matter_id}", response_model=MatterRead)
-async def get_matter(matter_id: int, principal: CurrentUser, session: SessionDep) -> Any:
+async def get_matter(matter_id: IdPath, principal: CurrentUser, session: SessionDep) -> Any:
     return await matters.view(session, await matters.get_visible(session, principal, matter_id))
 
 
 @matters_router.post("/{matter_id}/handover", response_model=MatterRead)
 async def request_handover(
-    matter_id: int, body: HandoverRequest, principal: CurrentUser, session: SessionDep
+    matter_id: IdPath, body: HandoverRequest, principal: CurrentUser, session: SessionDep
 ) -> Any:
     matter = await matters.request_handover(session, principal=principal, matter_id=matter_id, data=body)
     return await matters.view(session, matter)
 
 
 @matters_router.post("/{matter_id}/accept", response_model=MatterRead)
-async def accept_handover(matter_id: int, principal: CurrentUser, session: SessionDep) -> Any:
+async def accept_handover(matter_id: IdPath, principal: CurrentUser, session: SessionDep) -> Any:
     return await matters.view(
         session, await matters.accept_handover(session, principal=principal, matter_id=matter_id)
     )
@@ -171,7 +175,7 @@ async def accept_handover(matter_id: int, principal: CurrentUser, session: Sessi
 
 @matters_router.post("/{matter_id}/refuse", response_model=MatterRead)
 async def refuse_handover(
-    matter_id: int, body: HandoverAnswer, principal: CurrentUser, session: SessionDep
+    matter_id: IdPath, body: HandoverAnswer, principal: CurrentUser, session: SessionDep
 ) -> Any:
     matter = await matters.refuse_handover(
         session, principal=principal, matter_id=matter_id, reason=body.reason

@@ -214,6 +214,15 @@ async def request_handover(
             f"only the owner department '{matter.owner_department}' may hand matter {matter_id} over"
         )
     await taskforces.check_departments(session, [data.to_department], "to_department")
+    if matter.incident_id is not None:
+        incident = await incidents.get(session, matter.incident_id)
+        if data.to_department not in incident.departments:
+            raise ValidationFailed(
+                f"department '{data.to_department}' does not take part in incident {incident.id}, which "
+                f"matter {matter_id} belongs to; add it to the incident (or its task force) first",
+                field="to_department",
+                params={"rule": "department_not_on_incident"},
+            )
     if data.to_department == matter.owner_department:
         raise ValidationFailed(
             f"'{data.to_department}' already owns matter {matter_id}", field="to_department"
@@ -246,6 +255,14 @@ async def _pending_for(session: AsyncSession, principal: Principal, matter_id: i
         raise Conflict(f"no handover of matter {matter_id} is waiting for an answer")
     if principal.department != matter.pending_department:
         raise Forbidden(f"only department '{matter.pending_department}' may answer this handover")
+    if matter.incident_id is not None:
+        # Answering writes on the incident's timeline: a department that cannot read it may not write there.
+        incident = await incidents.get(session, matter.incident_id)
+        require_department(
+            principal,
+            set(incident.departments),
+            f"incident {incident.id}, which matter {matter_id} belongs to",
+        )
     return matter
 
 

@@ -7,10 +7,12 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from command_center.limits import Id, RequestBody
+
 Department = Field(min_length=1, max_length=64)
 
 
-class TaskForceCreate(BaseModel):
+class TaskForceCreate(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
@@ -19,41 +21,41 @@ class TaskForceCreate(BaseModel):
     members: list[str] = Field(default_factory=list, max_length=30, description="the N departments")
 
 
-class MembersChange(BaseModel):
+class MembersChange(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     departments: list[str] = Field(min_length=1, max_length=30)
 
 
-class IncidentLink(BaseModel):
+class IncidentLink(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
-    incident_id: int
+    incident_id: Id
 
 
-class MessageCreate(BaseModel):
+class MessageCreate(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=1, max_length=4000)
 
 
-class TaskCreate(BaseModel):
+class TaskCreate(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=4000)
     owner_department: str = Department
     due_at: AwareDatetime
-    incident_id: int | None = Field(default=None, description="one of the task force's linked incidents")
+    incident_id: Id | None = Field(default=None, description="one of the task force's linked incidents")
 
 
-class TaskCompletion(BaseModel):
+class TaskCompletion(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     note: str = Field(min_length=1, max_length=4000)
 
 
-class MatterCreate(BaseModel):
+class MatterCreate(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field(min_length=1, max_length=200)
@@ -61,18 +63,18 @@ class MatterCreate(BaseModel):
     received_by: str | None = Field(
         default=None, max_length=64, description="the first-receiving department; default the caller's"
     )
-    taskforce_id: int | None = None
-    incident_id: int | None = None
+    taskforce_id: Id | None = None
+    incident_id: Id | None = None
 
 
-class HandoverRequest(BaseModel):
+class HandoverRequest(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     to_department: str = Department
     reason: str = Field(min_length=1, max_length=1000)
 
 
-class HandoverAnswer(BaseModel):
+class HandoverAnswer(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(default="", max_length=1000, description="required when refusing")

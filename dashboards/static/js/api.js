@@ -1,4 +1,5 @@
-// REST client: bearer token from sessionStorage; the server's {error, detail, field} becomes an ApiError.
+// REST client: bearer token from sessionStorage; the server's {error, detail, field, params} becomes an
+// ApiError; every POST carries an Idempotency-Key.
 
 const TOKEN_KEY = "cc.token";
 const USER_KEY = "cc.user";
@@ -21,10 +22,22 @@ export function clearSession() {
   sessionStorage.removeItem(USER_KEY);
 }
 
-async function request(method, path, { body, form, raw } = {}) {
+/** A random UUID v4 for Idempotency-Key; crypto.randomUUID exists only in secure contexts (https), and
+ * phones on the office network may open the pages over plain http. */
+export function newKey() {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+async function request(method, path, { body, form, raw, key } = {}) {
   const headers = {};
   const t = token();
   if (t) headers.Authorization = `Bearer ${t}`;
+  // The server replays the first response to a creating POST sent again with the same key (DESIGN 5).
+  if (key) headers["Idempotency-Key"] = key;
   let payload;
   if (form) payload = new URLSearchParams(form);
   else if (body !== undefined) { headers["Content-Type"] = "application/json"; payload = JSON.stringify(body); }
@@ -56,7 +69,8 @@ function onUnauthorized() {
 
 export const api = {
   get: (path) => request("GET", path),
-  post: (path, body) => request("POST", path, { body: body ?? {} }),
+  /** POST with an Idempotency-Key: pass `key` to retry the same request safely (the outbox does). */
+  post: (path, body, { key = newKey() } = {}) => request("POST", path, { body: body ?? {}, key }),
   patch: (path, body) => request("PATCH", path, { body: body ?? {} }),
   put: (path, body) => request("PUT", path, { body: body ?? {} }),
   del: (path) => request("DELETE", path),

@@ -4,6 +4,7 @@ import { $, h } from "./dom.js";
 import { Hub } from "./hub.js";
 import { initI18n, lang, onLangChange, setLang, t, tn } from "./i18n.js";
 import { PAGES, homeFor, mayOpen, pagesFor } from "./nav.js";
+import { confirmDropOnSignOut } from "./outbox.js";
 
 function toSignIn() {
   clearSession();
@@ -58,7 +59,12 @@ function renderHeader(user, pageId) {
       h("span", { "data-i18n": `role.${user.role}` }, tn("role", user.role))),
     langButton,
     h("button", { type: "button", class: "ghost", id: "sign-out", "data-i18n": "auth.sign_out",
-      onclick: async () => { await signOut(); location.href = "/static/index.html"; } }, t("auth.sign_out")));
+      onclick: async () => {
+        // Unsent field reports belong to this user: never left for whoever signs in next on this phone.
+        if (!confirmDropOnSignOut((n) => window.confirm(t("outbox.confirm_drop", { n })))) return;
+        await signOut();
+        location.href = "/static/index.html";
+      } }, t("auth.sign_out")));
   document.body.prepend(header);
   // The switch shows the other language's name.
   onLangChange(() => {

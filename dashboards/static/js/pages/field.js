@@ -3,7 +3,7 @@
 import { api, optional } from "../api.js";
 import { $, fill, formData, h, toast } from "../dom.js";
 import { onLangChange, t } from "../i18n.js";
-import { onOutboxChange, pendingCount, send } from "../outbox.js";
+import { onOutboxChange, pendingCount, send, startOutbox } from "../outbox.js";
 import { drillBadge, markDrill, showDrillInject, boardChannel, startPage } from "../shell.js";
 import { watchDrills } from "../drillnotice.js";
 import { fmt } from "../time.js";
@@ -110,6 +110,7 @@ async function run({ user, hub }) {
   const showOutbox = (n) => { $("#outbox").hidden = n === 0; $("#outbox").textContent = t("field.outbox", { n }); };
   onOutboxChange(showOutbox);
   showOutbox(pendingCount());
+  startOutbox();
 
   // -- orders: delivered when they reach the phone, read when shown, acknowledged by a tap ---------------
   const receipt = (o) => (o.receipts || []).find((r) => r.user_id === user.id) || null;
