@@ -30,7 +30,8 @@ async def test_housing_liaison_cannot_accept_a_handover_on_a_police_only_inciden
 ) -> None:
     police, housing = await login("police"), await login("housing")
     incident = await _police_only_incident(client, police)
-    assert (await client.get(f"/api/incidents/{incident['id']}", headers=housing)).status_code == 403
+    # Not visible reads as not existing (404), so ids outside housing's departments are not revealed.
+    assert (await client.get(f"/api/incidents/{incident['id']}", headers=housing)).status_code == 404
     matter = await _police_matter(client, police, incident["id"])
 
     # Asking a department that does not take part in the incident is refused up front, naming why.
