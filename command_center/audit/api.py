@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from command_center.audit import service
+from command_center.audit import anchor, service
 from command_center.auth.permissions import Permission
 from command_center.auth.roles import Principal
-from command_center.deps import SessionDep, requires
+from command_center.deps import SessionDep, SettingsDep, requires
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 
@@ -32,6 +32,8 @@ class ChainRead(BaseModel):
     entries: int
     first_broken_seq: int | None
     reason: str
+    legacy: int = 0
+    checkpoints: int = 0
 
 
 @router.get("", response_model=list[AuditEntryRead])
@@ -61,9 +63,14 @@ async def list_entries(
 
 @router.get("/verify", response_model=ChainRead)
 async def verify_chain(
-    session: SessionDep, _: Annotated[Principal, requires(Permission.audit_read)]
+    session: SessionDep, settings: SettingsDep, _: Annotated[Principal, requires(Permission.audit_read)]
 ) -> ChainRead:
-    report = await service.verify(session)
+    report = await service.verify(session, checkpoints=await anchor.read_all(settings))
     return ChainRead(
-        ok=report.ok, entries=report.entries, first_broken_seq=report.first_broken_seq, reason=report.reason
+        ok=report.ok,
+        entries=report.entries,
+        first_broken_seq=report.first_broken_seq,
+        reason=report.reason,
+        legacy=report.legacy,
+        checkpoints=report.checkpoints,
     )

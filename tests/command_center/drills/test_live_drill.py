@@ -33,6 +33,7 @@ async def _schedule(client, organizer) -> dict:  # type: ignore[no-untyped-def, 
         "window_start": now.isoformat(),
         "window_end": (now + timedelta(seconds=1)).isoformat(),
         "scenarios": ["test-quick-drill"],
+        "single_scenario": True,
         "time_scale": SCALE,
     }
     response = await client.post("/api/drills", json=body, headers=organizer)
