@@ -19,6 +19,7 @@ from command_center import __version__
 from command_center.audit import service as audit
 from command_center.audit.api import router as audit_router
 from command_center.audit.checkpointer import Checkpointer
+from command_center.audit_rules import build_audit_visibility
 from command_center.auth import service as auth_service
 from command_center.auth.api import router as auth_router
 from command_center.auth.roles import Principal, Role
@@ -99,6 +100,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.audit_visibility = build_audit_visibility()
     app.add_middleware(SecurityHeaders)
     _install_error_handlers(app)
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from command_center.audit import anchor, service
+from command_center.audit.visibility import AuditVisibility
 from command_center.auth.permissions import Permission
 from command_center.auth.roles import Principal
 from command_center.deps import SessionDep, SettingsDep, requires
@@ -38,13 +39,16 @@ class ChainRead(BaseModel):
 
 @router.get("", response_model=list[AuditEntryRead])
 async def list_entries(
+    request: Request,
     session: SessionDep,
-    _: Annotated[Principal, requires(Permission.audit_read)],
-    action: str | None = None,
-    before: int | None = None,
+    principal: Annotated[Principal, requires(Permission.audit_read)],
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AuditEntryRead]:
-    rows = await service.list_entries(session, action=action, before_seq=before, limit=limit)
+    """The newest entries the caller may read: only those about things it may read (no drill secrets)."""
+    visibility: AuditVisibility = request.app.state.audit_visibility
+    rows = await visibility.list_entries(session, principal, action=action, before_seq=before, limit=limit)
     return [
         AuditEntryRead(
             seq=r.seq,

@@ -212,14 +212,3 @@ async def head(session: AsyncSession) -> tuple[int, str]:
 
 async def count(session: AsyncSession) -> int:
     return int((await session.execute(select(func.count()).select_from(AuditEntry))).scalar_one())
-
-
-async def list_entries(
-    session: AsyncSession, *, action: str | None = None, before_seq: int | None = None, limit: int = 100
-) -> list[AuditEntry]:
-    query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(min(limit, 500))
-    if action:
-        query = query.where(AuditEntry.action == action)
-    if before_seq:
-        query = query.where(AuditEntry.seq < before_seq)
-    return list((await session.execute(query)).scalars().all())
