@@ -90,8 +90,8 @@ class Database:
             _serialise_sqlite_writers(self.engine)
         # The audit log's key rides on every session (``session.info``), so ``audit.record`` can chain an
         # entry in any transaction without each caller passing the key along.
-        info = {"audit_key": audit_key} if audit_key is not None else {}
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, info=info)
+        self.info: dict[str, Any] = {"audit_key": audit_key} if audit_key is not None else {}
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, info=self.info)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:

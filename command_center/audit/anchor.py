@@ -61,22 +61,23 @@ class FileAnchor:
 class RedisAnchor:
     """A Redis list of the same lines (a second copy, out of reach of whoever holds the database)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, key: str = REDIS_KEY) -> None:
         from redis.asyncio import Redis
 
         self.url = url
+        self.key = key
         self.client = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
 
     async def append(self, checkpoint: Checkpoint) -> None:
-        await self.client.rpush(REDIS_KEY, checkpoint.to_line())
+        await self.client.rpush(self.key, checkpoint.to_line())
 
     async def read(self) -> list[Checkpoint]:
-        lines = await self.client.lrange(REDIS_KEY, 0, -1)
+        lines = await self.client.lrange(self.key, 0, -1)
         found = []
-        for number, raw in enumerate(lines, 1):
+        for index, raw in enumerate(lines):
             text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
-            checkpoint = Checkpoint.from_line(text, f"redis {REDIS_KEY}[{number - 1}]")
-            found.append(checkpoint or Checkpoint(0, "", 0, "?", "", f"redis {REDIS_KEY}[{number - 1}]"))
+            source = f"redis {self.key}[{index}]"
+            found.append(Checkpoint.from_line(text, source) or Checkpoint(0, "", 0, "?", "", source))
         return found
 
     async def close(self) -> None:

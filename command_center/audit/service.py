@@ -186,6 +186,16 @@ async def verify(
             last_seq = row.seq
         session.expunge_all()
     entries = walk.expected_seq - 1
+    if entries and walk.legacy == entries:
+        return ChainReport(
+            False,
+            entries,
+            1,
+            "no entry carries a keyed hash: the log was rewritten without the key, or it predates the keyed "
+            "chain and was never upgraded (`command-center db upgrade` seals the old entries)",
+            walk.legacy,
+            len(checkpoints),
+        )
     newest = max(checkpoints, key=lambda c: c.seq, default=None)
     if newest is not None and newest.seq > entries:
         reason = (
@@ -198,6 +208,16 @@ async def verify(
         )
         return ChainReport(False, entries, entries + 1, reason, walk.legacy, len(checkpoints))
     return ChainReport(True, entries, None, "", walk.legacy, len(checkpoints))
+
+
+async def seal_legacy(session: AsyncSession) -> AuditEntry | None:
+    """Once, when a database is upgraded to the keyed chain: if the newest entry is unkeyed, append a keyed
+    ``audit.seal`` entry after it. Its HMAC covers the last legacy hash, so the old entries cannot be
+    rewritten afterwards, and a log without any keyed entry is from then on a sign of tampering."""
+    last = (await session.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1))).scalar()
+    if last is None or entry_hash(chain_key(root_key(session)), _fields(last)) == last.hash:
+        return None
+    return await record(session, action="audit.seal", detail={"legacy_entries": last.seq})
 
 
 async def head(session: AsyncSession) -> tuple[int, str]:
