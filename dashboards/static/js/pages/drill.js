@@ -94,7 +94,8 @@ async function run({ user, hub }) {
     try {
       const drill = await api.post("/api/drills", {
         window_start: officeInputToIso(data.window_start), window_end: officeInputToIso(data.window_end),
-        scenarios: pool, time_scale: data.time_scale || 1 });
+        scenarios: pool, time_scale: data.time_scale || 1,
+        single_scenario: event.target.elements.single_scenario.checked && pool.length === 1 });
       toast(t("drill.scheduled"), "ok");
       await select(drill.id);
     } catch (exc) { toast(exc.message, "error"); }
