@@ -49,7 +49,10 @@ def test_every_page_loads_under_the_csp_without_console_errors(browser: Any, ser
         errors: list[str] = []
         page.on("console", lambda m, errors=errors: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
-        page.on("response", lambda r, errors=errors: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        page.on(
+            "response",
+            lambda r, errors=errors: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+        )
         if user is not None:
             page.goto("/static/index.html")
             page.fill("#username", user)
