@@ -1,5 +1,6 @@
 """Password policy and the account lifecycle (DESIGN.md section 3): deactivate, reactivate, reset, change."""
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -128,14 +129,16 @@ async def test_a_user_changes_its_own_password(client, app) -> None:  # type: ig
     assert "user.change_password" in await _actions(app)
 
 
-def _cli(args: list[str], database_url: str, tmp_path, stdin: str | None = None):  # type: ignore[no-untyped-def]
+async def _cli(args: list[str], database_url: str, tmp_path, stdin: str | None = None):  # type: ignore[no-untyped-def]
+    """Run the CLI in a thread: blocking the loop would stall the app's own transactions (and the lock)."""
     env = {
         "PATH": os.environ["PATH"],
         "CC_DATABASE_URL": database_url,
         "CC_DEVELOPMENT": "true",
         "CC_SECRET_KEY": TEST_SECRET,
     }
-    return subprocess.run(
+    return await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "command_center", "user", *args],
         env=env,
         cwd=tmp_path,
@@ -148,16 +151,16 @@ def _cli(args: list[str], database_url: str, tmp_path, stdin: str | None = None)
 
 async def test_cli_deactivates_resets_and_reactivates(client, database_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     token = await token_for(client, "duty")
-    deactivated = _cli(["deactivate", "duty"], database_url, tmp_path)
+    deactivated = await _cli(["deactivate", "duty"], database_url, tmp_path)
     assert deactivated.returncode == 0, deactivated.stderr
     assert (await client.get("/api/auth/me", headers=bearer(token))).status_code == 401
-    weak = _cli(["reset-password", "duty", "--password-stdin"], database_url, tmp_path, "password1\n")
+    weak = await _cli(["reset-password", "duty", "--password-stdin"], database_url, tmp_path, "password1\n")
     assert weak.returncode == 2 and "at least 10" in weak.stderr and "Traceback" not in weak.stderr
-    reset = _cli(
+    reset = await _cli(
         ["reset-password", "duty", "--password-stdin"], database_url, tmp_path, "cli-new-passphrase\n"
     )
     assert reset.returncode == 0, reset.stderr
-    assert _cli(["reactivate", "duty"], database_url, tmp_path).returncode == 0
+    assert (await _cli(["reactivate", "duty"], database_url, tmp_path)).returncode == 0
     assert await token_for(client, "duty", "cli-new-passphrase")
-    unknown = _cli(["deactivate", "nobody"], database_url, tmp_path)
+    unknown = await _cli(["deactivate", "nobody"], database_url, tmp_path)
     assert unknown.returncode == 2 and "does not exist" in unknown.stderr
