@@ -51,10 +51,14 @@ async function run({ user, hub }) {
   async function loadScore() {
     if (!selected) return;
     const drill = drills.find((d) => d.id === selected);
-    try {
-      score = await api.get(`/api/drills/${selected}/score`);
-    } catch (exc) {
-      score = { status: drill?.status, note: exc.message }; // e.g. 409 before the start
+    if (!drill?.started_at) {
+      score = { status: drill?.status }; // no score before the start (asking would be a 400)
+    } else {
+      try {
+        score = await api.get(`/api/drills/${selected}/score`);
+      } catch (exc) {
+        score = { status: drill?.status, note: exc.message };
+      }
     }
     $("#drill-title").textContent = drill?.scenario_title ? title(drill.scenario_title) : `#${selected}`;
     const s = score?.score;
