@@ -104,6 +104,26 @@ async def create_user(
         roles = ", ".join(r.value for r in Role)
         raise ValidationFailed(f"unknown role '{role}'; choose one of: {roles}", field="role") from exc
     password_hash = await passwords.hash_new_password(password, user_name=name)
+    return await insert_user(
+        session,
+        name=name,
+        role=role,
+        department=department,
+        password_hash=password_hash,
+        display_name=display_name,
+    )
+
+
+async def insert_user(
+    session: AsyncSession,
+    *,
+    name: str,
+    role: Role,
+    department: str,
+    password_hash: str,
+    display_name: str = "",
+) -> User:
+    """Insert a user whose password the caller already checked and hashed (outside any transaction)."""
     if await get_user_by_name(session, name) is not None:
         raise Conflict(f"user '{name}' already exists", field="name")
     dept = await get_department(session, department)

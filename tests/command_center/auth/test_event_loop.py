@@ -62,12 +62,16 @@ async def test_twenty_sign_ins_leave_the_loop_free(app, client: httpx.AsyncClien
     done.set()
     await prober
     assert statuses == [200] * 20
-    worst = max(lags)
+    # A hash on the loop would stall it for a whole hash per sign-in, so nearly every probe would wait about
+    # ``one_hash``. In the pool the probe keeps running; on a loaded machine the OS may still delay a few.
+    lags.sort()
+    p90, worst = lags[int(len(lags) * 0.9)], lags[-1]
     print(
-        f"one Argon2 hash {one_hash * 1000:.0f} ms; "
-        f"worst event-loop lag during 20 sign-ins {worst * 1000:.0f} ms"
+        f"one Argon2 hash {one_hash * 1000:.0f} ms; event-loop lag during 20 sign-ins: "
+        f"p90 {p90 * 1000:.0f} ms, worst {worst * 1000:.0f} ms, {len(lags)} probes"
     )
-    assert worst < one_hash / 2, f"the loop stalled {worst:.3f} s (one hash takes {one_hash:.3f} s)"
+    assert p90 < one_hash / 4, f"the loop stalled: p90 {p90:.3f} s (one hash takes {one_hash:.3f} s)"
+    assert len(lags) > 40, "the loop hardly ran while the passwords were checked"
 
 
 def test_importing_the_app_hashes_nothing() -> None:
