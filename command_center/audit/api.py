@@ -9,9 +9,10 @@ from pydantic import BaseModel
 
 from command_center.audit import anchor, service
 from command_center.audit.visibility import AuditVisibility
-from command_center.auth.permissions import Permission
+from command_center.auth.permissions import Permission, department_scope
 from command_center.auth.roles import Principal
 from command_center.deps import SessionDep, SettingsDep, requires
+from command_center.errors import Forbidden
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 
@@ -67,8 +68,13 @@ async def list_entries(
 
 @router.get("/verify", response_model=ChainRead)
 async def verify_chain(
-    session: SessionDep, settings: SettingsDep, _: Annotated[Principal, requires(Permission.audit_read)]
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Annotated[Principal, requires(Permission.audit_read)],
 ) -> ChainRead:
+    """Check the whole chain and the checkpoints; only for roles that read every entry."""
+    if department_scope(principal) is not None:
+        raise Forbidden("checking the whole audit log is for roles that may read all of it")
     report = await service.verify(session, checkpoints=await anchor.read_all(settings))
     return ChainRead(
         ok=report.ok,

@@ -40,3 +40,9 @@ async def test_a_filtered_page_is_still_full(client, login) -> None:  # type: ig
         await client.get("/api/audit?limit=1&action=incident.create", headers=await login("police"))
     ).json()
     assert [e["target"] for e in entries] == [f"incident:{visible}"]
+
+
+async def test_only_whole_log_readers_check_the_whole_chain(client, login) -> None:  # type: ignore[no-untyped-def]
+    assert (await client.get("/api/audit/verify", headers=await login("police"))).status_code == 403
+    report = (await client.get("/api/audit/verify", headers=await login("organizer"))).json()
+    assert report["ok"] is True and report["entries"] >= 1
