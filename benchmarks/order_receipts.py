@@ -31,7 +31,7 @@ from websockets.asyncio.client import connect
 from command_center import demo
 from command_center.auth import service as auth
 from command_center.auth.models import User
-from command_center.auth.passwords import hash_password
+from command_center.auth.passwords import hash_new_password
 from command_center.db import Database
 from command_center.migrate import upgrade
 from command_center.settings import Settings
@@ -48,13 +48,13 @@ def _free_port() -> int:
 async def _prepare(url: str, clients: int) -> tuple[str, list[tuple[int, str]]]:
     """Create the officers and their tokens directly (one password hash reused: sign-in is not measured)."""
     settings = Settings(development=True, secret_key=SECRET, database_url=url)
-    database = Database(url)
+    database = Database.from_settings(settings)
     try:
         await upgrade(database)
         async with database.session() as session:
             await demo.seed(session)
             section = await auth.get_department(session, "section")
-            shared_hash = hash_password("benchmark-password")
+            shared_hash = await hash_new_password("benchmark-password", user_name="bench")
             users = [
                 User(
                     name=f"bench{i:05d}",

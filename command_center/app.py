@@ -10,24 +10,28 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from command_center import __version__, openapi
 from command_center.audit import service as audit
 from command_center.audit.api import router as audit_router
+from command_center.audit.checkpointer import Checkpointer
+from command_center.audit_rules import build_audit_visibility
 from command_center.auth import service as auth_service
 from command_center.auth.api import router as auth_router
-from command_center.auth.roles import Principal
+from command_center.auth.roles import Principal, Role
 from command_center.bodylimit import BodyLimitMiddleware
 from command_center.channels import register_domain_channels
-from command_center.db import Database
+from command_center.db import Database, utcnow
 from command_center.deadlines.runner import DeadlineSweeper
 from command_center.deadlines.service import MissHandler
 from command_center.drills.api import router as drills_router
 from command_center.drills.runner import DrillRunner
-from command_center.errors import CommandCenterError, Forbidden, NotAuthenticated
+from command_center.errors import CommandCenterError, Forbidden, NotAuthenticated, TooManyRequests
+from command_center.headers import SecurityHeaders
 from command_center.hub import Hub, create_broker
 from command_center.hub import router as hub_router
 from command_center.idempotency import IdempotencyMiddleware
@@ -63,7 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(settings.database_url)
+        db = Database.from_settings(settings)
         app.state.db = db
         hub = build_hub(settings, db)
         await hub.start()
@@ -77,12 +81,16 @@ def create_app(settings: Settings) -> FastAPI:
         signaling.install(hub, db, lambda: relay)
         drill_runner = DrillRunner(db, hub, settings, tick=settings.drill_tick_seconds, relay=relay)
         app.state.drill_runner = drill_runner
+        checkpointer = Checkpointer(db, settings, clock=lambda: getattr(app.state, "clock", utcnow)())
+        app.state.audit_checkpointer = checkpointer
         if settings.background_tasks:
             sweeper.start()
             drill_runner.start()
+            checkpointer.start()
         try:
             yield
         finally:
+            await checkpointer.stop()
             await drill_runner.stop()
             await relay.close()
             await sweeper.stop()
@@ -97,6 +105,8 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.audit_visibility = build_audit_visibility()
+    app.add_middleware(SecurityHeaders)
     _install_error_handlers(app)
     openapi.install(app)
     # Outermost last: the body limit runs before anything else reads a byte (authentication included).
@@ -119,17 +129,18 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(request: Request) -> JSONResponse:
-        """Report whether the database and the broker answer; 503 if either does not."""
+        """Whether the database and the broker answer (503 if not); only an admin sees versions and URLs."""
         database_ok = await request.app.state.db.ping()
         hub = getattr(request.app.state, "hub", None)
         broker_ok = await hub.broker.ping() if hub is not None else True
         ok = database_ok and broker_ok
-        body = {
-            "status": "ok" if ok else "degraded",
-            "version": __version__,
-            "database": {"ok": database_ok, "url": settings.database_url_redacted},
-            "broker": {"ok": broker_ok, "url": settings.broker_url_redacted},
-        }
+        body: dict[str, Any] = {"status": "ok" if ok else "degraded"}
+        if await _is_admin(request):
+            body.update(
+                version=__version__,
+                database={"ok": database_ok, "url": settings.database_url_redacted},
+                broker={"ok": broker_ok, "url": settings.broker_url_redacted},
+            )
         return JSONResponse(body, status_code=200 if ok else 503)
 
     static_dir = files("dashboards") / "static"
@@ -139,7 +150,27 @@ def create_app(settings: Settings) -> FastAPI:
     async def index() -> RedirectResponse:
         return RedirectResponse("/static/index.html")
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        """No icon (browsers ask for one on every page; a 404 would be a console error)."""
+        return Response(status_code=204)
+
     return app
+
+
+async def _is_admin(request: Request) -> bool:
+    """Whether the request carries an admin's valid bearer token (health details are for admins only)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return False
+    try:
+        async with request.app.state.db.session() as session:
+            principal = await auth_service.principal_for_token(
+                session, token.strip(), settings=request.app.state.settings
+            )
+    except (CommandCenterError, SQLAlchemyError, OSError):
+        return False
+    return principal.role is Role.admin
 
 
 def build_hub(settings: Settings, database: Database) -> Hub:
@@ -190,6 +221,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, Forbidden | NotAuthenticated) and not exc.audited:
             await _audit_denial(request, exc)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse(
             error_body(exc.code, exc.detail, exc.field, exc.params), exc.status_code, headers=headers
         )

@@ -20,7 +20,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from command_center.errors import ServiceUnavailable
-from command_center.settings import redact_url
+from command_center.settings import Settings, redact_url
 
 __all__ = ["Base", "Database", "JSONType", "UTCDateTime", "utcnow"]
 
@@ -92,7 +92,7 @@ JSONType = JSON().with_variant(JSON(none_as_null=True), "postgresql")
 class Database:
     """One async engine and its session factory, created in the app's lifespan and disposed there."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, audit_key: bytes | None = None) -> None:
         self.url = url
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
@@ -108,7 +108,15 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, echo=echo, connect_args=connect_args, **kwargs)
         if self.dialect == "sqlite":
             _serialise_sqlite_writers(self.engine)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # The audit log's key rides on every session (``session.info``), so ``audit.record`` can chain an
+        # entry in any transaction without each caller passing the key along.
+        self.info: dict[str, Any] = {"audit_key": audit_key} if audit_key is not None else {}
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, info=self.info)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        """The one way the application opens its database: the URL and the audit key, both from settings."""
+        return cls(settings.database_url, audit_key=settings.audit_key)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

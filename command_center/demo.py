@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from command_center.audit import service as audit
+from command_center.auth import passwords
 from command_center.auth import service as auth
 from command_center.auth.roles import Role
 from command_center.db import utcnow
@@ -61,24 +62,33 @@ USERS: tuple[DemoUser, ...] = (
 
 
 async def seed(session: AsyncSession) -> list[str]:
-    """Add whatever demo rows are missing; return what was added (empty on a second run)."""
+    """Add whatever demo rows are missing; return what was added (empty on a second run).
+
+    Pass a session with no work of its own: before hashing the missing users' passwords it ends the read
+    transaction, so Argon2 never runs while this session holds a transaction (on SQLite, the write lock).
+    """
     added: list[str] = []
+    missing = [user for user in USERS if await auth.get_user_by_name(session, user.name) is None]
+    hashes: dict[str, str] = {}
+    if missing:
+        await session.commit()
+        for user in missing:
+            hashes[user.name] = await passwords.hash_new_password(DEMO_PASSWORD, user_name=user.name)
     for code, name_zh, name_en in DEPARTMENTS:
         existing = {d.code for d in await auth.list_departments(session)}
         if code not in existing:
             await auth.ensure_department(session, code=code, name_zh=name_zh, name_en=name_en)
             added.append(f"department:{code}")
-    for user in USERS:
-        if await auth.get_user_by_name(session, user.name) is None:
-            await auth.create_user(
-                session,
-                name=user.name,
-                role=user.role,
-                department=user.department,
-                password=DEMO_PASSWORD,
-                display_name=user.display_name,
-            )
-            added.append(f"user:{user.name}")
+    for user in missing:
+        await auth.insert_user(
+            session,
+            name=user.name,
+            role=user.role,
+            department=user.department,
+            password_hash=hashes[user.name],
+            display_name=user.display_name,
+        )
+        added.append(f"user:{user.name}")
     added += await _seed_work(session)
     if added:
         await audit.record(session, action="demo.seed", detail={"added": added})

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from command_center.auth import service as auth_service
 from command_center.auth.permissions import Permission, require
 from command_center.auth.roles import Principal
-from command_center.db import Database
+from command_center.db import Database, utcnow
 from command_center.errors import NotAuthenticated
 from command_center.events import publish_outbox, take_outbox
 from command_center.settings import Settings
@@ -35,7 +36,14 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     await publish_outbox(getattr(request.app.state, "hub", None), take_outbox(session))
 
 
+def get_clock(request: Request) -> Callable[[], datetime]:
+    """The app's clock (``app.state.clock``, set by tests to control time), else the wall clock."""
+    clock: Callable[[], datetime] = getattr(request.app.state, "clock", utcnow)
+    return clock
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 # scope="function": commit before the response is sent, so a failed commit is the client's error too.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
@@ -71,6 +79,7 @@ def requires(permission: Permission) -> Any:
 
 
 __all__ = [
+    "ClockDep",
     "CurrentUser",
     "DatabaseDep",
     "SessionDep",

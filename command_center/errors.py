@@ -64,3 +64,14 @@ class TooLarge(CommandCenterError):
 class ServiceUnavailable(CommandCenterError):
     code = "unavailable"
     status_code = 503
+
+
+class TooManyRequests(CommandCenterError):
+    """Throttled: try again after ``retry_after`` seconds (sent as the ``Retry-After`` header)."""
+
+    code = "rate_limited"
+    status_code = 429
+
+    def __init__(self, detail: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(detail, field=field)
+        self.retry_after = max(1, retry_after)

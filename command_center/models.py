@@ -1,7 +1,7 @@
 """Every table of the application, imported in one place so Alembic and tests see the whole schema."""
 
 from command_center.audit.models import AuditEntry
-from command_center.auth.models import AccessToken, Department, User
+from command_center.auth.models import AccessToken, Department, SignInThrottle, User
 from command_center.db import Base
 from command_center.deadlines.models import Deadline
 from command_center.drills.models import Drill, DrillInject, DrillScenario
@@ -50,6 +50,7 @@ __all__ = [
     "RectificationItem",
     "Review",
     "ReviewCheck",
+    "SignInThrottle",
     "StreamRecord",
     "Task",
     "TaskForce",

@@ -6,6 +6,8 @@ recordings folder. PostgreSQL and Redis are switched on by URL alone.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -69,6 +71,21 @@ class Settings(BaseSettings):
     # Warn the drill organizer this many days before a quarter ends without its double-blind drill.
     drill_cadence_warning_days: int = Field(default=30, ge=0)
 
+    # Sign-in throttling (DESIGN.md section 3): failures per account and per client address within the
+    # window lock further attempts out for the lock-out time (HTTP 429 with Retry-After).
+    sign_in_max_failures: int = Field(default=5, ge=1)
+    sign_in_max_failures_per_address: int = Field(default=20, ge=1)
+    sign_in_window_seconds: float = Field(default=900, gt=0)
+    sign_in_lockout_seconds: float = Field(default=900, gt=0)
+    # Audit anchoring (DESIGN.md section 11): signed checkpoints outside the table, every interval.
+    audit_anchor_path: Path = Path("./var/audit-anchor.jsonl")
+    audit_checkpoint_seconds: float = Field(default=60, gt=0)
+    # Double-blind drills (DESIGN.md section 8): the shortest window a start time is drawn from.
+    drill_min_window_minutes: float = Field(default=60, ge=0)
+    # Media (DESIGN.md section 9): the only other centres and pull sources the platform contacts,
+    # as base URLs (JSON list), e.g. ["https://city-centre.example/", "rtsp://10.1.2.3:554/"].
+    media_allowed_targets: list[str] = Field(default_factory=list)
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -91,6 +108,11 @@ class Settings(BaseSettings):
         if len(self.secret_key) < 16:
             raise ValueError("CC_SECRET_KEY must be at least 16 characters long")
         return self
+
+    @property
+    def audit_key(self) -> bytes:
+        """The audit log's root key, derived from CC_SECRET_KEY so no second secret has to be managed."""
+        return hmac.new(self.secret_key.encode(), b"command-center/audit/v1", hashlib.sha256).digest()
 
     @property
     def zone(self) -> ZoneInfo:

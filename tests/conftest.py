@@ -28,6 +28,8 @@ from command_center.settings import Settings
 from tests.services import POSTGRES_URL, postgres_available, require
 
 TEST_SECRET = "test-secret-key-not-for-production"
+#: The audit key every test database is seeded with (the key the settings fixture derives).
+TEST_AUDIT_KEY = Settings(development=True, secret_key=TEST_SECRET).audit_key
 DEMO_PASSWORD = demo.DEMO_PASSWORD
 
 
@@ -41,7 +43,7 @@ def _cheap_password_hashing() -> Iterator[None]:
 
 
 async def _migrate_and_seed(url: str) -> None:
-    database = Database(url)
+    database = Database(url, audit_key=TEST_AUDIT_KEY)
     try:
         await upgrade(database)
         async with database.session() as session:
@@ -106,6 +108,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         database_url=database_url,
         broker_url="memory://",
         recordings_dir=tmp_path / "recordings",
+        audit_anchor_path=tmp_path / "audit-anchor.jsonl",
+        # Most drill tests run whole drills in seconds; tests of the minimum window set it themselves.
+        drill_min_window_minutes=0,
     )
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from command_center.audit import service
-from command_center.auth.permissions import Permission
+from command_center.audit import anchor, service
+from command_center.audit.visibility import AuditVisibility
+from command_center.auth.permissions import Permission, department_scope
 from command_center.auth.roles import Principal
-from command_center.deps import SessionDep, requires
+from command_center.deps import SessionDep, SettingsDep, requires
+from command_center.errors import Forbidden
 from command_center.limits import IdQuery
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
@@ -33,17 +35,22 @@ class ChainRead(BaseModel):
     entries: int
     first_broken_seq: int | None
     reason: str
+    legacy: int = 0
+    checkpoints: int = 0
 
 
 @router.get("", response_model=list[AuditEntryRead])
 async def list_entries(
+    request: Request,
     session: SessionDep,
-    _: Annotated[Principal, requires(Permission.audit_read)],
-    action: Annotated[str | None, Query(max_length=100)] = None,
+    principal: Annotated[Principal, requires(Permission.audit_read)],
+    action: Annotated[str | None, Query(max_length=64)] = None,
     before: IdQuery = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AuditEntryRead]:
-    rows = await service.list_entries(session, action=action, before_seq=before, limit=limit)
+    """The newest entries the caller may read: only those about things it may read (no drill secrets)."""
+    visibility: AuditVisibility = request.app.state.audit_visibility
+    rows = await visibility.list_entries(session, principal, action=action, before_seq=before, limit=limit)
     return [
         AuditEntryRead(
             seq=r.seq,
@@ -62,9 +69,19 @@ async def list_entries(
 
 @router.get("/verify", response_model=ChainRead)
 async def verify_chain(
-    session: SessionDep, _: Annotated[Principal, requires(Permission.audit_read)]
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Annotated[Principal, requires(Permission.audit_read)],
 ) -> ChainRead:
-    report = await service.verify(session)
+    """Check the whole chain and the checkpoints; only for roles that read every entry."""
+    if department_scope(principal) is not None:
+        raise Forbidden("checking the whole audit log is for roles that may read all of it")
+    report = await service.verify(session, checkpoints=await anchor.read_all(settings))
     return ChainRead(
-        ok=report.ok, entries=report.entries, first_broken_seq=report.first_broken_seq, reason=report.reason
+        ok=report.ok,
+        entries=report.entries,
+        first_broken_seq=report.first_broken_seq,
+        reason=report.reason,
+        legacy=report.legacy,
+        checkpoints=report.checkpoints,
     )

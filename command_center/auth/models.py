@@ -50,3 +50,18 @@ class AccessToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class SignInThrottle(Base):
+    """Recent failed sign-ins of one account (``user:NAME``) or one client address (``address:IP``).
+
+    A fixed window: ``failures`` counts the failures since ``window_start``; reaching the limit sets
+    ``locked_until``. Stored in the database so every server process enforces the same limits.
+    """
+
+    __tablename__ = "sign_in_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)

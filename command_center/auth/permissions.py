@@ -71,8 +71,17 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.audit_read,
         }
     ),
+    # Liaisons read the audit trail of what their department takes part in (filtered per subject).
     Role.liaison: frozenset(
-        {P.incident_read, P.taskforce_read, P.task_work, P.order_receive, P.stream_view, P.incident_write}
+        {
+            P.incident_read,
+            P.taskforce_read,
+            P.task_work,
+            P.order_receive,
+            P.stream_view,
+            P.incident_write,
+            P.audit_read,
+        }
     ),
     Role.evaluator: frozenset(
         {

@@ -37,4 +37,27 @@ class UserCreate(RequestBody):
     display_name: str = Field(default="", max_length=200)
     role: Role
     department: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=8, max_length=200)
+    password: str = Field(
+        min_length=1,
+        max_length=200,
+        description="at least 10 characters, not the user name, not a common password",
+    )
+
+
+class AccountRead(UserRead):
+    """A user as an administrator manages it: whether the account may sign in."""
+
+    active: bool
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=1, max_length=200)
+
+
+class PasswordReset(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(min_length=1, max_length=200)

@@ -16,15 +16,14 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from command_center.auth import passwords
 from command_center.auth.models import AccessToken, Department, User
-from command_center.auth.passwords import hash_password, needs_rehash, verify_password
 from command_center.auth.roles import HUMAN_ROLES, Principal, Role
 from command_center.db import utcnow
 from command_center.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
 from command_center.settings import Settings
 
 _NAME_MAX = 64
-_PASSWORD_MIN = 8
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,11 @@ async def create_user(
     password: str,
     display_name: str = "",
 ) -> User:
-    """Create a user; refuse unknown roles and departments, weak passwords and taken names."""
+    """Create a user; refuse unknown roles and departments, weak passwords and taken names.
+
+    The password is checked and hashed (in the worker pool) before the first query, so a caller that has not
+    yet used ``session`` holds no database lock while Argon2 runs.
+    """
     if (
         not name
         or len(name) > _NAME_MAX
@@ -102,8 +105,27 @@ async def create_user(
     except ValueError as exc:
         roles = ", ".join(r.value for r in HUMAN_ROLES)
         raise ValidationFailed(f"unknown role '{role}'; choose one of: {roles}", field="role") from exc
-    if len(password) < _PASSWORD_MIN:
-        raise ValidationFailed(f"password must be at least {_PASSWORD_MIN} characters", field="password")
+    password_hash = await passwords.hash_new_password(password, user_name=name)
+    return await insert_user(
+        session,
+        name=name,
+        role=role,
+        department=department,
+        password_hash=password_hash,
+        display_name=display_name,
+    )
+
+
+async def insert_user(
+    session: AsyncSession,
+    *,
+    name: str,
+    role: Role,
+    department: str,
+    password_hash: str,
+    display_name: str = "",
+) -> User:
+    """Insert a user whose password the caller already checked and hashed (outside any transaction)."""
     if await get_user_by_name(session, name) is not None:
         raise Conflict(f"user '{name}' already exists", field="name")
     dept = await get_department(session, department)
@@ -112,7 +134,7 @@ async def create_user(
         display_name=display_name or name,
         role=role.value,
         department_id=dept.id,
-        password_hash=hash_password(password),
+        password_hash=password_hash,
     )
     session.add(user)
     await session.flush()
@@ -120,14 +142,20 @@ async def create_user(
     return user
 
 
-async def authenticate(session: AsyncSession, *, name: str, password: str) -> User:
-    """Return the user if the password matches; one error for every failure, so names do not leak."""
-    user = await get_user_by_name(session, name)
-    if not verify_password(user.password_hash if user else None, password) or user is None or not user.active:
-        raise NotAuthenticated("wrong user name or password")
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    return user
+@dataclass(frozen=True)
+class Credentials:
+    """What a sign-in needs to know about an account, read in a short transaction before hashing."""
+
+    user_id: int
+    password_hash: str
+    active: bool
+
+
+async def credentials(session: AsyncSession, name: str) -> Credentials | None:
+    row = (
+        await session.execute(select(User.id, User.password_hash, User.active).where(User.name == name))
+    ).first()
+    return Credentials(row.id, row.password_hash, row.active) if row else None
 
 
 async def issue_token(session: AsyncSession, user: User, *, settings: Settings) -> IssuedToken:
@@ -175,16 +203,12 @@ async def revoke_token(session: AsyncSession, token_id: str) -> None:
         row.revoked_at = utcnow()
 
 
-async def revoke_all_for_user(session: AsyncSession, user_id: int) -> int:
-    rows = (
-        (
-            await session.execute(
-                select(AccessToken).where(AccessToken.user_id == user_id, AccessToken.revoked_at.is_(None))
-            )
-        )
-        .scalars()
-        .all()
+async def revoke_all_for_user(session: AsyncSession, user_id: int, *, keep_token_id: str = "") -> int:
+    """Revoke every live token of a user (but ``keep_token_id``, the one changing its own password)."""
+    query = select(AccessToken).where(
+        AccessToken.user_id == user_id, AccessToken.revoked_at.is_(None), AccessToken.id != keep_token_id
     )
+    rows = (await session.execute(query)).scalars().all()
     now = utcnow()
     for row in rows:
         row.revoked_at = now

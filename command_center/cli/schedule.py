@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from command_center.cli.common import load_settings
@@ -31,6 +31,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     schedule.add_argument(
         "--time-scale", type=float, default=1.0, help="compression for rehearsals (default 1)"
+    )
+    schedule.add_argument(
+        "--single-scenario",
+        action="store_true",
+        help="allow a pool of one scenario (the scenario is then no surprise); recorded in the audit log",
     )
     schedule.set_defaults(func=run_schedule)
 
@@ -58,7 +63,7 @@ def run_schedule(args: argparse.Namespace) -> int:
         texts.append((path.name, path.read_text(encoding="utf-8")))
 
     async def _run() -> tuple[int, str]:
-        database = Database(settings.database_url)
+        database = Database.from_settings(settings)
         try:
             await upgrade(database)
             async with database.session() as session:
@@ -73,8 +78,10 @@ def run_schedule(args: argparse.Namespace) -> int:
                         window_start=args.window[0],
                         window_end=args.window[1],
                         scenarios=keys,
+                        single_scenario=args.single_scenario,
                         time_scale=args.time_scale,
                     ),
+                    min_window=timedelta(minutes=settings.drill_min_window_minutes),
                 )
                 return drill.id, drill.commitment
         finally:

@@ -38,7 +38,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 async def _prepare(settings: Settings, *, with_demo: bool) -> list[str]:
-    database = Database(settings.database_url)
+    database = Database.from_settings(settings)
     try:
         await upgrade(database)
         if not with_demo:
@@ -53,7 +53,7 @@ def run_db_upgrade(args: argparse.Namespace) -> int:
     settings = load_settings()
 
     async def _run() -> str | None:
-        database = Database(settings.database_url)
+        database = Database.from_settings(settings)
         try:
             await upgrade(database)
             return await current_revision(database)

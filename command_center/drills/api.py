@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, status
@@ -9,7 +10,7 @@ from fastapi import APIRouter, status
 from command_center.auth.permissions import Permission, require
 from command_center.auth.roles import Principal
 from command_center.db import utcnow
-from command_center.deps import CurrentUser, SessionDep, requires
+from command_center.deps import CurrentUser, SessionDep, SettingsDep, requires
 from command_center.drills import scenarios, service
 from command_center.drills.schemas import DrillRead, DrillSchedule, DrillStop, ScenarioRead, ScenarioUpload
 from command_center.drills.sink import score_view
@@ -49,8 +50,15 @@ async def upload_scenario(
 
 
 @router.post("", response_model=DrillRead, status_code=status.HTTP_201_CREATED)
-async def schedule_drill(body: DrillSchedule, principal: CurrentUser, session: SessionDep) -> dict[str, Any]:
-    drill = await service.schedule(session, principal=principal, data=body)
+async def schedule_drill(
+    body: DrillSchedule, principal: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> dict[str, Any]:
+    drill = await service.schedule(
+        session,
+        principal=principal,
+        data=body,
+        min_window=timedelta(minutes=settings.drill_min_window_minutes),
+    )
     return await service.view(session, principal, drill)
 
 

@@ -33,7 +33,11 @@ class DrillSchedule(RequestBody):
 
     window_start: AwareDatetime
     window_end: AwareDatetime
-    scenarios: list[str] = Field(max_length=50, description="pool of scenario keys")
+    scenarios: list[str] = Field(max_length=50, description="pool of scenario keys (at least 2)")
+    single_scenario: bool = Field(
+        default=False,
+        description="run a pool of one scenario (the draw of the scenario is then not blind); recorded",
+    )
     time_scale: float = Field(default=1.0, ge=1.0, le=3600.0, description="compression for rehearsals")
 
 

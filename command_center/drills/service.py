@@ -8,7 +8,7 @@ can check it against the commitment they were shown.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -23,7 +23,7 @@ from command_center.drills import ending, planning
 from command_center.drills import scenarios as scenario_store
 from command_center.drills.models import Drill, DrillInject
 from command_center.drills.schemas import DrillSchedule
-from command_center.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from command_center.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from command_center.events import emit
 from command_center.incidents.models import Incident, IncidentEvent
 from simulation import InjectReleased, ObservedAction, Scenario
@@ -48,19 +48,50 @@ async def get(session: AsyncSession, drill_id: int) -> Drill:
     return drill
 
 
-async def schedule(
-    session: AsyncSession, *, principal: Principal | None, data: DrillSchedule, now: datetime | None = None
-) -> Drill:
-    """Draw and seal a plan; refuse an empty pool, unknown scenarios, bad or overlapping windows."""
-    if principal is not None:
-        require(principal, Permission.drill_manage)
-    now = now or utcnow()
+def _check_blind(data: DrillSchedule, *, now: datetime, min_window: timedelta) -> None:
+    """The rules that keep the draw blind (DESIGN.md section 8): a long enough window, a real pool."""
     if not data.scenarios:
-        raise ValidationFailed("the scenario pool is empty; name at least one scenario", field="scenarios")
+        raise ValidationFailed("the scenario pool is empty; name at least two scenarios", field="scenarios")
     if data.window_end <= data.window_start:
         raise ValidationFailed("window_end must be after window_start", field="window_end")
     if data.window_end <= now:
         raise ValidationFailed("the window has already passed", field="window_end")
+    if data.window_end - max(data.window_start, now) < min_window:
+        minutes = min_window.total_seconds() / 60
+        raise ValidationFailed(
+            f"the window must last at least {minutes:g} minutes from now (CC_DRILL_MIN_WINDOW_MINUTES), "
+            "or the start time is no surprise",
+            field="window_end",
+        )
+    pool = set(data.scenarios)
+    if len(pool) < 2 and not data.single_scenario:
+        raise ValidationFailed(
+            "a double-blind pool needs at least 2 scenarios; to run one scenario knowingly, "
+            "set single_scenario: true (it is recorded)",
+            field="scenarios",
+        )
+    if len(pool) > 1 and data.single_scenario:
+        raise ValidationFailed(
+            "single_scenario is for a pool of exactly one scenario", field="single_scenario"
+        )
+
+
+async def schedule(
+    session: AsyncSession,
+    *,
+    principal: Principal | None,
+    data: DrillSchedule,
+    now: datetime | None = None,
+    min_window: timedelta = timedelta(minutes=60),
+) -> Drill:
+    """Draw and seal a plan; refuse a pool or window too small to be blind, unknown scenarios, overlaps.
+
+    ``min_window`` is ``CC_DRILL_MIN_WINDOW_MINUTES``; the default is the setting's default.
+    """
+    if principal is not None:
+        require(principal, Permission.drill_manage)
+    now = now or utcnow()
+    _check_blind(data, now=now, min_window=min_window)
     await scenario_store.sync_shipped(session)
     pool = []
     for key in dict.fromkeys(data.scenarios):
@@ -109,7 +140,7 @@ async def schedule(
         action="drill.schedule",
         actor=principal,
         target=channel(drill.id),
-        detail={"commitment": drill.commitment, "pool": drill.pool},
+        detail={"commitment": drill.commitment, "pool": drill.pool, "single_scenario": data.single_scenario},
     )
     emit(session, "board", type="drill.scheduled", id=drill.id, drill=True, commitment=drill.commitment)
     return drill
@@ -172,13 +203,21 @@ async def list_drills(session: AsyncSession, principal: Principal) -> list[Drill
 
 
 async def stop(session: AsyncSession, *, principal: Principal, drill_id: int, reason: str) -> Drill:
-    """A real-world stop: end the drill at once for everyone; what it created closes; everyone is told."""
+    """A real-world stop: end the drill at once for everyone; what it created closes; everyone is told.
+
+    Commanders may stop a running drill (a real emergency comes first), but cancelling a scheduled one is
+    the organizer's alone: a participant who could cancel could also probe for, and dodge, a blind drill.
+    """
     if not (
         has_permission(principal, Permission.drill_manage)
         or has_permission(principal, Permission.incident_command)
     ):
         require(principal, Permission.drill_manage)
     drill = await get(session, drill_id)
+    if drill.status == "scheduled" and not has_permission(principal, Permission.drill_manage):
+        raise Forbidden(
+            f"only a drill organizer may cancel drill {drill_id}; participants cannot cancel drills"
+        )
     if drill.status not in ACTIVE:
         raise Conflict(f"drill {drill_id} is already {drill.status}")
     now = utcnow()

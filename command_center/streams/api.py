@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, status
 
-from command_center.deps import CurrentUser, SessionDep
+from command_center.deps import CurrentUser, SessionDep, SettingsDep
 from command_center.limits import IdQuery
 from command_center.streams import service
 from command_center.streams.schemas import (
@@ -97,6 +97,8 @@ async def stream_recordings(
 
 @router.post("/cascade", response_model=StreamRead, status_code=status.HTTP_201_CREATED)
 async def cascade(
-    body: CascadeRequest, request: Request, principal: CurrentUser, session: SessionDep
+    body: CascadeRequest, request: Request, principal: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    return service.view(await service.cascade(session, _relay(request), principal=principal, data=body))
+    """Relay a stream of another centre; ``source`` must be in CC_MEDIA_ALLOWED_TARGETS (else 403)."""
+    row = await service.cascade(session, _relay(request), principal=principal, data=body, settings=settings)
+    return service.view(row)

@@ -41,8 +41,10 @@ class CascadeRequest(RequestBody):
 
     model_config = ConfigDict(extra="forbid")
 
-    source: AnyHttpUrl
-    stream_id: str = Field(min_length=1, max_length=64)
+    source: AnyHttpUrl = Field(
+        description="base URL of the other centre; must be in CC_MEDIA_ALLOWED_TARGETS"
+    )
+    stream_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     token: str = Field(min_length=1, max_length=200, description="a bearer token valid at the source")
 
 

@@ -20,6 +20,8 @@ from command_center.errors import BadRequest, CommandCenterError, Forbidden, Not
 from command_center.events import emit
 from command_center.incidents import service as incidents
 from command_center.incidents.models import Incident
+from command_center.settings import Settings
+from command_center.streams import targets
 from command_center.streams.models import StreamRecord
 from command_center.streams.schemas import CascadeRequest, PublishOffer
 from streaming import BadSdp, CodecMismatch, Relay, SignalingError, StreamingError, UnknownStream
@@ -237,15 +239,16 @@ async def stop(session: AsyncSession, relay: Relay, *, principal: Principal, str
 
 
 async def cascade(
-    session: AsyncSession, relay: Relay, *, principal: Principal, data: CascadeRequest
+    session: AsyncSession, relay: Relay, *, principal: Principal, data: CascadeRequest, settings: Settings
 ) -> StreamRecord:
     """Become a viewer of a stream at another centre and relay it here (body-cam -> centre -> superior)."""
     require(principal, Permission.incident_command)
-    source = str(data.source).rstrip("/")
+    source = targets.resolve(settings, str(data.source), schemes=("http", "https"))
     await session.commit()
 
     async def signal(offer: dict[str, Any]) -> dict[str, Any]:
-        async with httpx.AsyncClient(base_url=source, timeout=20) as http:
+        # Only the allow-listed base URL and a fixed path; the remote's answer is never shown to the user.
+        async with httpx.AsyncClient(base_url=source, timeout=20, follow_redirects=False) as http:
             try:
                 response = await http.post(
                     f"/api/streams/{data.stream_id}/view",
@@ -253,12 +256,16 @@ async def cascade(
                     headers={"Authorization": f"Bearer {data.token}"},
                 )
             except httpx.HTTPError as exc:
-                raise SignalingError(f"{source}: {exc}") from exc
+                raise SignalingError(f"cannot reach {source} ({type(exc).__name__})") from exc
         if response.status_code == 404:
             raise UnknownStream(data.stream_id)
-        if response.status_code >= 400:
-            raise StreamingError(f"{source} refused: {response.status_code} {response.text[:200]}")
-        return response.json()
+        if response.status_code >= 300:
+            raise StreamingError(f"{source} refused the view request: HTTP {response.status_code}")
+        try:
+            answer: dict[str, Any] = response.json()
+        except ValueError as exc:
+            raise SignalingError(f"{source} did not answer with an SDP answer") from exc
+        return answer
 
     try:
         result = await relay.pull(

@@ -57,7 +57,7 @@ def test_user_add_refuses_bad_input_without_a_traceback(tmp_path: Path) -> None:
     short = _cli(
         ["user", "add", "a", "--role", "liaison", "--password-stdin"], tmp_path, dev, stdin="short\n"
     )
-    assert short.returncode == 2 and "at least 8" in short.stderr
+    assert short.returncode == 2 and "at least 10" in short.stderr
     dept = _cli(
         ["user", "add", "b", "--role", "liaison", "--department", "navy", "--password-stdin"],
         tmp_path,

@@ -82,7 +82,7 @@ async def _create_drill_incident(database_url: str, title: str) -> int:
     from command_center.incidents.schemas import IncidentCreate
     from command_center.settings import Settings
 
-    database = Database(database_url)
+    database = Database.from_settings(Settings(development=True, database_url=database_url))
     try:
         async with database.session() as session:
             engine = Principal(id=1, name="admin", role=Role.admin, department="section")
@@ -108,6 +108,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "CC_DATABASE_URL": database_url,
         "CC_RECORDINGS_DIR": str(folder / "recordings"),
         "CC_DEADLINE_SWEEP_SECONDS": "1",
+        "CC_DRILL_MIN_WINDOW_MINUTES": "0",  # the browser tests run whole drills in seconds
     }
     log = (folder / "server.log").open("w")
     process = subprocess.Popen(
@@ -210,6 +211,7 @@ def schedule_drill(server: Server, *, time_scale: float, delay: float = 1.0) -> 
                 "window_start": (now + timedelta(seconds=delay)).isoformat(),
                 "window_end": (now + timedelta(seconds=delay + 1)).isoformat(),
                 "scenarios": [key],
+                "single_scenario": True,
                 "time_scale": time_scale,
             },
         )

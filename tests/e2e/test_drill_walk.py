@@ -31,6 +31,7 @@ def _schedule(server: Server, delay: float = 4.0) -> dict[str, Any]:
                 "window_start": (now + timedelta(seconds=delay)).isoformat(),
                 "window_end": (now + timedelta(seconds=delay + 1)).isoformat(),
                 "scenarios": [KEY],
+                "single_scenario": True,
                 "time_scale": 30,
             },
         )

@@ -62,8 +62,9 @@ async def _review_due_days_ago(database_url: str, organizer: str) -> int:
     from command_center.drills import planning, scenarios
     from command_center.drills.models import Drill
     from tests.command_center.reviews.helpers import open_review_for
+    from tests.conftest import TEST_AUDIT_KEY
 
-    database = Database(database_url)
+    database = Database(database_url, audit_key=TEST_AUDIT_KEY)
     try:
         async with database.session() as session:
             organizer_id = (await session.execute(select(User.id).where(User.name == organizer))).scalar_one()

@@ -8,6 +8,7 @@ from sqlalchemy.exc import DBAPIError
 from command_center.audit import service as audit
 from command_center.auth.roles import Principal, Role
 from command_center.db import Database
+from tests.conftest import TEST_AUDIT_KEY, TEST_SECRET
 
 ACTOR = Principal(id=7, name="commander", role=Role.commander, department="section")
 
@@ -22,7 +23,7 @@ async def _append(database: Database, n: int) -> None:
 
 @pytest.fixture
 async def database(database_url: str):  # type: ignore[no-untyped-def]
-    db = Database(database_url)
+    db = Database(database_url, audit_key=TEST_AUDIT_KEY)
     yield db
     await db.dispose()
 
@@ -113,7 +114,13 @@ async def test_concurrent_appends_keep_one_chain(database: Database) -> None:
 
 async def test_cli_verify_reports_tampering(database: Database, database_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     await _append(database, 3)
-    env = {"CC_DATABASE_URL": database_url, "CC_DEVELOPMENT": "true", "PATH": "/usr/bin:/bin"}
+    env = {
+        "CC_DATABASE_URL": database_url,
+        "CC_DEVELOPMENT": "true",
+        "CC_SECRET_KEY": TEST_SECRET,
+        "CC_AUDIT_ANCHOR_PATH": str(tmp_path / "anchor.jsonl"),
+        "PATH": "/usr/bin:/bin",
+    }
     ok = subprocess.run(
         [sys.executable, "-m", "command_center", "audit", "verify"],
         env=env,

@@ -55,6 +55,7 @@ ALLOWED: dict[Role, set[Permission]] = {
         P.task_work,
         P.order_receive,
         P.stream_view,
+        P.audit_read,
     },
     Role.evaluator: {
         P.incident_read,

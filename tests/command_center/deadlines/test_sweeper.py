@@ -61,7 +61,7 @@ async def test_deadlines_survive_a_restart(settings: Settings) -> None:
 
 async def test_concurrent_sweepers_alert_exactly_once(settings: Settings) -> None:
     """Several processes sweep the same database at the same moment; each alert is won by exactly one."""
-    databases = [Database(settings.database_url) for _ in range(4)]
+    databases = [Database.from_settings(settings) for _ in range(4)]
     try:
         for _ in range(5):
             await _open_incident(databases[0], settings)

@@ -63,6 +63,7 @@ async def schedule(
         "window_start": clock.now.isoformat(),
         "window_end": (clock.now + timedelta(seconds=1)).isoformat(),
         "scenarios": [key],
+        "single_scenario": True,
     }
     response = await client.post("/api/drills", json=body, headers=organizer)
     assert response.status_code == 201, response.text

@@ -42,6 +42,7 @@ async def _schedule_rest(client, organizer, clock: DrillClock) -> int:  # type: 
         "window_start": clock.now.isoformat(),
         "window_end": (clock.now + timedelta(seconds=1)).isoformat(),
         "scenarios": [KEY],
+        "single_scenario": True,
         "time_scale": SCALE,
     }
     response = await client.post("/api/drills", json=body, headers=organizer)
@@ -57,8 +58,10 @@ async def _schedule_cli(settings, clock: DrillClock, monkeypatch, capsys, folder
     monkeypatch.setenv("CC_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("CC_SECRET_KEY", settings.secret_key)
     monkeypatch.setenv("CC_DEVELOPMENT", "true")
+    monkeypatch.setenv("CC_DRILL_MIN_WINDOW_MINUTES", "0")
     window = f"{clock.now.isoformat()}/{(clock.now + timedelta(seconds=1)).isoformat()}"
     argv = ["drill", "schedule", str(scenario_file), "--window", window, "--time-scale", str(SCALE)]
+    argv.append("--single-scenario")
     assert await asyncio.to_thread(cli_main, argv) == 0
     printed = capsys.readouterr().out
     assert "commitment" in printed and KEY not in printed  # blind, even to whoever ran it

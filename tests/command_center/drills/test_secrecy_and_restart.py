@@ -72,7 +72,12 @@ async def test_participants_see_only_the_commitment(client, login, live_server) 
     ],
 )
 async def test_bad_schedules_are_refused(client, login, change, status, field) -> None:  # type: ignore[no-untyped-def]
-    body = {**_window(3600, 3600), "scenarios": ["special-gate-blocking-2026"], **change}
+    body = {
+        **_window(3600, 3600),
+        "scenarios": ["special-gate-blocking-2026"],
+        "single_scenario": True,
+        **change,
+    }
     response = await client.post("/api/drills", json=body, headers=await login("organizer"))
     assert response.status_code == status, response.text
     assert response.json()["field"] == field
@@ -80,9 +85,13 @@ async def test_bad_schedules_are_refused(client, login, change, status, field) -
 
 async def test_overlapping_windows_are_refused(client, login) -> None:  # type: ignore[no-untyped-def]
     organizer = await login("organizer")
-    body = {**_window(3600, 3600), "scenarios": ["special-gate-blocking-2026"]}
+    body = {**_window(3600, 3600), "scenarios": ["special-gate-blocking-2026"], "single_scenario": True}
     assert (await client.post("/api/drills", json=body, headers=organizer)).status_code == 201
-    overlapping = {**_window(5400, 3600), "scenarios": ["special-gate-blocking-2026"]}
+    overlapping = {
+        **_window(5400, 3600),
+        "scenarios": ["special-gate-blocking-2026"],
+        "single_scenario": True,
+    }
     response = await client.post("/api/drills", json=overlapping, headers=organizer)
     assert response.status_code == 409 and "overlaps drill" in response.json()["detail"]
     assert (await client.post("/api/drills", json=body, headers=await login("duty"))).status_code == 403
@@ -100,7 +109,7 @@ async def test_invalid_uploaded_scenario_names_line_and_field(client, login) -> 
 async def test_real_world_stop_ends_the_drill_for_everyone(app, client, login, published) -> None:  # type: ignore[no-untyped-def]
     organizer = await login("organizer")
     await _upload(client, organizer)
-    body = {**_window(0, 0.5), "scenarios": ["test-quick-drill"], "time_scale": 300}
+    body = {**_window(0, 0.5), "scenarios": ["test-quick-drill"], "single_scenario": True, "time_scale": 300}
     drill = (await client.post("/api/drills", json=body, headers=organizer)).json()
     for _ in range(100):
         if (await client.get("/api/incidents?drill=true", headers=organizer)).json():
@@ -131,7 +140,12 @@ async def test_drill_resumes_after_a_server_restart(settings) -> None:  # type: 
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=first), base_url="http://a") as http:
             organizer = bearer(await token_for(http, "organizer"))
             await _upload(http, organizer)
-            body = {**_window(0, 0.2), "scenarios": ["test-quick-drill"], "time_scale": 300}
+            body = {
+                **_window(0, 0.2),
+                "scenarios": ["test-quick-drill"],
+                "single_scenario": True,
+                "time_scale": 300,
+            }
             drill = (await http.post("/api/drills", json=body, headers=organizer)).json()
             field = bearer(await token_for(http, "field1"))
             for _ in range(200):

@@ -114,7 +114,11 @@ async def test_cascade_to_a_superior_centre(live_server, client, login, settings
     superior_db = f"sqlite+aiosqlite:///{tmp_path / 'superior.db'}"
     await _migrate_and_seed(superior_db)
     superior_settings = settings.model_copy(
-        update={"database_url": superior_db, "recordings_dir": tmp_path / "superior-rec"}
+        update={
+            "database_url": superior_db,
+            "recordings_dir": tmp_path / "superior-rec",
+            "media_allowed_targets": [live_server],  # the superior centre may contact this one only
+        }
     )
     superior = create_app(superior_settings)
     import socket

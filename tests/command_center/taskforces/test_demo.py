@@ -7,10 +7,11 @@ from command_center.db import Database
 from command_center.ledger.models import LedgerItem
 from command_center.taskforces import service
 from command_center.taskforces.models import Task, TaskForce
+from tests.conftest import TEST_AUDIT_KEY
 
 
 async def test_demo_work_is_seeded_once(database_url: str) -> None:
-    database = Database(database_url)
+    database = Database(database_url, audit_key=TEST_AUDIT_KEY)
     try:
         async with database.session() as session:
             assert await demo.seed(session) == []  # the template was seeded already: nothing is added

@@ -71,10 +71,14 @@ async function run({ user, hub }) {
   async function loadScore() {
     if (!selected) return;
     const drill = drills.find((d) => d.id === selected);
-    try {
-      score = await api.get(`/api/drills/${selected}/score`);
-    } catch (exc) {
-      score = { status: drill?.status, note: exc.message }; // e.g. 409 before the start
+    if (!drill?.started_at) {
+      score = { status: drill?.status }; // no score before the start (asking would be a 400)
+    } else {
+      try {
+        score = await api.get(`/api/drills/${selected}/score`);
+      } catch (exc) {
+        score = { status: drill?.status, note: exc.message };
+      }
     }
     $("#drill-title").textContent = drill?.scenario_title ? title(drill.scenario_title) : `#${selected}`;
     const s = score?.score;
@@ -115,7 +119,8 @@ async function run({ user, hub }) {
     try {
       const drill = await api.post("/api/drills", {
         window_start: officeInputToIso(data.window_start), window_end: officeInputToIso(data.window_end),
-        scenarios: pool, time_scale: data.time_scale || 1 });
+        scenarios: pool, time_scale: data.time_scale || 1,
+        single_scenario: event.target.elements.single_scenario.checked && pool.length === 1 });
       toast(t("drill.scheduled"), "ok");
       await select(drill.id);
     } catch (exc) { toast(exc.message, "error"); }
