@@ -8,6 +8,7 @@ from command_center.drills.models import Drill, DrillInject, DrillScenario
 from command_center.incidents.models import Incident, IncidentEvent
 from command_center.ledger.models import LedgerHistory, LedgerItem
 from command_center.orders.models import Order, OrderReceipt
+from command_center.outbox import OutboxEvent
 from command_center.reviews.models import (
     RectificationEvidence,
     RectificationHistory,
@@ -43,6 +44,7 @@ __all__ = [
     "MatterHistory",
     "Order",
     "OrderReceipt",
+    "OutboxEvent",
     "RectificationEvidence",
     "RectificationHistory",
     "RectificationItem",

@@ -119,7 +119,15 @@ async def app(settings: Settings) -> AsyncIterator[object]:
 @pytest.fixture
 async def client(app: object) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+
+    async def relay_events(response: httpx.Response) -> None:
+        """Let the outbox relay publish what the request committed, so tests may assert at once."""
+        outbox = getattr(app.state, "outbox", None)  # type: ignore[attr-defined]
+        if outbox is not None:
+            await outbox.drain()
+
+    hooks = {"response": [relay_events]}
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", event_hooks=hooks) as http:
         yield http
 
 
@@ -160,9 +168,9 @@ def published(app) -> PublishedEvents:  # type: ignore[no-untyped-def]
     hub = getattr(app.state, "hub", None)
     original = getattr(hub, "publish", None)
 
-    async def publish(channel: str, data: dict) -> object:  # type: ignore[type-arg]
+    async def publish(channel: str, data: dict, **options: object) -> object:  # type: ignore[type-arg]
         record.append((channel, data))
-        return await original(channel, data) if original is not None else None
+        return await original(channel, data, **options) if original is not None else None
 
     if hub is None:
 
