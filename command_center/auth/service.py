@@ -21,6 +21,7 @@ from command_center.auth.passwords import hash_password, needs_rehash, verify_pa
 from command_center.auth.roles import Principal, Role
 from command_center.db import utcnow
 from command_center.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from command_center.events import revoke_connections
 from command_center.settings import Settings
 
 _NAME_MAX = 64
@@ -171,6 +172,7 @@ async def revoke_token(session: AsyncSession, token_id: str) -> None:
         raise NotFound("unknown token")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
+    revoke_connections(session, user_id=row.user_id, token_id=token_id)  # its open sockets close too
 
 
 async def revoke_all_for_user(session: AsyncSession, user_id: int) -> int:
@@ -186,6 +188,7 @@ async def revoke_all_for_user(session: AsyncSession, user_id: int) -> int:
     now = utcnow()
     for row in rows:
         row.revoked_at = now
+    revoke_connections(session, user_id=user_id)  # every open socket of the user closes too
     return len(rows)
 
 
