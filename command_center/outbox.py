@@ -28,7 +28,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import BigInteger, Integer, String, delete, select, text, update
+from sqlalchemy import BigInteger, Integer, String, delete, func, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from command_center.db import Base, Database, JSONType, UTCDateTime, utcnow
@@ -59,6 +59,9 @@ def write_rows(session: Session, messages: list[tuple[str, dict[str, Any]]]) -> 
     if not messages:
         return
     if session.get_bind().dialect.name == "postgresql":
+        # Flush the transaction's own work first: under the lock it only inserts these rows (which no one
+        # else locks) and commits, so a writer waiting here can never hold what the lock holder needs.
+        session.flush()
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK})
     session.add_all(OutboxEvent(channel=channel, data=data) for channel, data in messages)
 
@@ -207,5 +210,5 @@ class OutboxRelay:
     async def pending(self) -> int:
         """How many committed rows wait for the relay."""
         async with self._database.sessionmaker() as session:
-            query = select(OutboxEvent.id).where(OutboxEvent.published_at.is_(None))
-            return len((await session.execute(query)).all())
+            query = select(func.count()).select_from(OutboxEvent).where(OutboxEvent.published_at.is_(None))
+            return int(await session.scalar(query) or 0)
