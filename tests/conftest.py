@@ -127,7 +127,8 @@ async def client(app: object) -> AsyncIterator[httpx.AsyncClient]:
             await outbox.drain()
 
     hooks = {"response": [relay_events]}
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", event_hooks=hooks) as http:
+    base = "http://testserver"
+    async with httpx.AsyncClient(transport=transport, base_url=base, event_hooks=hooks) as http:
         yield http
 
 
@@ -172,6 +173,15 @@ def published(app) -> PublishedEvents:  # type: ignore[no-untyped-def]
         record.append((channel, data))
         return await original(channel, data, **options) if original is not None else None
 
+    original_many = getattr(hub, "publish_many", None)
+
+    async def publish_many(items: list) -> object:  # type: ignore[type-arg]
+        """The outbox relay's path: one call per batch of committed events."""
+        record.extend((channel, data) for channel, data, _ in items)
+        return await original_many(items) if original_many is not None else None
+
+    if original_many is not None:
+        hub.publish_many = publish_many
     if hub is None:
 
         class _Recorder:

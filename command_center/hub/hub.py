@@ -127,15 +127,23 @@ class Hub:
 
     async def publish(self, channel: str, data: dict[str, Any], *, id: str | None = None) -> Message:
         """Publish server-side (domain services); ``data`` needs a ``type``; ``id`` makes it idempotent."""
-        if not CHANNEL_RE.match(channel):
-            raise ValueError(f"malformed channel name {channel!r}")
-        if not isinstance(data.get("type"), str):
-            raise ValueError("hub messages need data['type']")
-        if channel == CONTROL:
-            self._on_control(data)  # this process at once; the others through the broker
-        key = None if id is None else f"server:{id}"
-        result = await self.broker.publish(channel, data, idempotency_key=key)
-        return result.message
+        return (await self.publish_many([(channel, data, id)]))[0]
+
+    async def publish_many(self, items: list[tuple[str, dict[str, Any], str | None]]) -> list[Message]:
+        """Publish ``(channel, data, id)`` items in order, in one broker round trip where it can."""
+        for channel, data, _ in items:
+            if not CHANNEL_RE.match(channel):
+                raise ValueError(f"malformed channel name {channel!r}")
+            if not isinstance(data.get("type"), str):
+                raise ValueError("hub messages need data['type']")
+        for channel, data, _ in items:
+            if channel == CONTROL:
+                self._on_control(data)  # this process at once; the others through the broker
+        keyed = [(c, d, None if i is None else f"server:{i}") for c, d, i in items]
+        if len(keyed) == 1:
+            channel, data, key = keyed[0]
+            return [(await self.broker.publish(channel, data, idempotency_key=key)).message]
+        return [result.message for result in await self.broker.publish_many(keyed)]
 
     # -- trust that follows the user ----------------------------------------------------------------------
 

@@ -14,12 +14,13 @@ import itertools
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from command_center.hub.broker.base import (
     Deliver,
+    PublishItem,
     PublishResult,
     Recovery,
     Reset,
@@ -143,6 +144,9 @@ class MemoryBroker:
         if channel in self._subscribed and self._deliver is not None:
             self._deliver(message)
         return PublishResult(message, False)
+
+    async def publish_many(self, items: Sequence[PublishItem]) -> list[PublishResult]:
+        return [await self.publish(c, d, idempotency_key=k) for c, d, k in items]
 
     def _original(self, channel: str, offset: int, data: dict[str, Any]) -> Message:
         """The message a repeated key first published, from history, or rebuilt around its offset."""

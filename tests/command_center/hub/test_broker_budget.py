@@ -73,3 +73,22 @@ async def test_an_outbox_key_is_published_once_across_processes() -> None:
     finally:
         await one.close()
         await two.close()
+
+
+@pytest.mark.parametrize("url", ["memory://", REDIS_URL])
+async def test_publish_many_keeps_order_and_keys(url: str) -> None:
+    """The relay's batch: in order, one offset each, a key already seen answered as a duplicate."""
+    if url.startswith("redis"):
+        require("redis", redis_available())
+    channel = f"taskforce:batch-{uuid.uuid4().hex[:8]}"
+    broker = create_broker(url, history_size=50)
+    await broker.start(lambda m: None, lambda c, p: None)
+    try:
+        await broker.publish(channel, {"type": "t", "n": 0}, idempotency_key="server:outbox:1")
+        items = [(channel, {"type": "t", "n": n}, f"server:outbox:{n + 1}") for n in range(4)]
+        results = await broker.publish_many(items)
+        assert [r.duplicate for r in results] == [True, False, False, False]
+        assert [r.message.offset for r in results] == [1, 2, 3, 4]
+        assert [r.message.data["n"] for r in results[1:]] == [1, 2, 3]
+    finally:
+        await broker.close()
