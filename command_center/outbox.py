@@ -144,7 +144,7 @@ class OutboxRelay:
                 raise
             except Exception as exc:
                 # The broker (or the database) is down: try again soon, then less often.
-                delay = min(max(delay * 2, 0.05), 1.0)
+                delay = min(max(delay * 2, 0.05), 0.25)
                 log.warning("outbox: relay pass failed (%s); retrying in %.2f s", exc, delay)
 
     async def drain(self) -> int:

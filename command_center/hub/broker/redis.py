@@ -63,6 +63,9 @@ from command_center.hub.protocol import Message, Position, dumps, utc_now_iso
 log = logging.getLogger(__name__)
 
 _PREFIX = "cc:hub:"
+#: Longest pause between attempts to reach Redis: a refused connection is cheap, and what waits (the
+#: outbox relay's backlog, subscribers' catch-up) should start within a fraction of a second of its return.
+_RETRY_CAP = 0.25
 _LIVE = "cc:hub:live:"
 
 # KEYS: seq, log, epoch, idem.  ARGV: epoch candidate, channel, ts, data json, maxlen, ttl ms, idem ttl s,
@@ -190,7 +193,7 @@ class RedisBroker:
                 if time.monotonic() + delay > deadline:
                     raise BrokerUnavailable(f"Redis unavailable during {what}: {exc}") from exc
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                delay = min(delay * 2, _RETRY_CAP)
 
     def _publish_call(
         self, channel: str, data: dict[str, Any], idempotency_key: str | None
@@ -369,7 +372,7 @@ class RedisBroker:
                     log.warning("hub: Redis pub/sub connection lost (%s); reconnecting", exc)
                 await self._drop_pubsub()
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                delay = min(delay * 2, _RETRY_CAP)
         finally:
             await self._drop_pubsub()
             await client.aclose()
