@@ -118,8 +118,9 @@ class Subscribers:
             if frame.get("op") == "message" and frame["data"].get("type") == "incident.created":
                 seen.setdefault(frame["data"]["incident"]["title"], []).append(now)
 
-    def holding(self, titles: list[str]) -> bool:
-        return all(title in seen for seen in self.seen for title in titles)
+    def holding(self, titles: list[str], first_only: bool = False) -> bool:
+        subscribers = self.seen[:1] if first_only else self.seen
+        return all(title in seen for seen in subscribers for title in titles)
 
     def close(self) -> None:
         for task in self.tasks:
@@ -184,8 +185,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         sent_down, posts_down = await phase(server, writers, "outage", args.outage, args.rate)
         redis.start()
         back = time.monotonic()
+        first_complete = None
         async with asyncio.timeout(60):
             while not subscribers.holding(list(sent_down)):
+                if first_complete is None and subscribers.holding(list(sent_down), first_only=True):
+                    first_complete = time.monotonic() - back
                 await asyncio.sleep(0.01)
         caught_up = time.monotonic() - back
         await asyncio.sleep(1.0)  # room for a duplicate to show
@@ -194,6 +198,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "writes": len(sent_down),
             "post": summary(posts_down),
             "all_delivered_after_redis_returned_s": round(caught_up, 2),
+            "first_subscriber_complete_s": round(first_complete or caught_up, 2),
+            "messages_to_deliver": len(sent_down) * args.subscribers,
             "duplicates": duplicates,
         }
         return {
@@ -207,6 +213,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "steady": steady,
             "outage": outage,
             "load_average": os.getloadavg(),
+            "client_cpu_s": round(time.process_time(), 1),
         }
     finally:
         subscribers.close()
