@@ -232,3 +232,21 @@ async def test_clients_publish_only_requests_stamped_with_their_sender(live_serv
     assert json.loads(await asyncio.wait_for(victim.recv(), 5)) == {"op": "pong"}
     await ws.close()
     await victim.close()
+
+
+async def test_the_python_client_is_told_and_stops_asking(live_server, client, login) -> None:  # type: ignore[no-untyped-def]
+    from command_center.hub.client import HubClient
+
+    commander = await login("commander")
+    taskforce = await _taskforce(client, commander)
+    channel = f"taskforce:{taskforce}"
+    url = live_server.replace("http", "ws") + "/ws"
+    async with HubClient(url, await token_for(client, "police")) as hub:
+        await hub.subscribe(channel)
+        removed = await client.delete(f"/api/taskforces/{taskforce}/members/police", headers=commander)
+        assert removed.status_code == 200
+        event = await asyncio.wait_for(hub.next(), 5)
+        while event.kind == "message":
+            event = await asyncio.wait_for(hub.next(), 5)
+        assert (event.kind, event.channel, event.data) == ("ended", channel, {"reason": "forbidden"})
+        assert channel not in hub.positions  # a reconnection will not ask for it again
