@@ -13,7 +13,8 @@ from fastapi import APIRouter
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from command_center.hub.connection import Connection, authenticate_first_frame
+from command_center.hub.connection import Connection
+from command_center.hub.handshake import authenticate_first_frame
 from command_center.hub.hub import Hub
 from command_center.hub.protocol import CLOSE_TOO_MANY, dumps
 

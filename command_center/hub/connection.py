@@ -21,21 +21,19 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from command_center.auth.roles import Principal
-from command_center.errors import CommandCenterError
 from command_center.hub.broker.base import BrokerUnavailable
 from command_center.hub.denials import DenialWindow
+from command_center.hub.limits import TokenBucket
 from command_center.hub.protocol import (
     BAD_REQUEST,
-    CLOSE_AUTH,
     CLOSE_GOING_AWAY,
     CLOSE_SLOW,
     CLOSE_TRY_AGAIN,
@@ -62,7 +60,7 @@ ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
 
 _ids = itertools.count(1)
 _PONG = dumps({"op": "pong"})
-_CLOSE_WAIT_SECONDS = 10.0
+CLOSE_WAIT_SECONDS = 10.0
 
 
 @dataclass(slots=True)
@@ -96,32 +94,7 @@ class HubOps(Protocol):
 
     async def disconnect(self, connection: Connection) -> None: ...
 
-    async def authenticate(self, token: str) -> Principal: ...
-
-
-class TokenBucket:
-    """``rate`` operations per second with a burst of one second's worth."""
-
-    __slots__ = ("_capacity", "_rate", "_stamp", "_tokens")
-
-    def __init__(self, rate: float) -> None:
-        self._rate = rate
-        self._capacity = max(1.0, rate)
-        self._tokens = self._capacity
-        self._stamp = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self._tokens = min(self._capacity, self._tokens + (now - self._stamp) * self._rate)
-        self._stamp = now
-        if self._tokens < 1.0:
-            return False
-        self._tokens -= 1.0
-        return True
-
-    def wait(self) -> float:
-        """Seconds until the next token."""
-        return max(0.0, (1.0 - self._tokens) / self._rate)
+    authenticate: Callable[[str], Awaitable[Principal]]
 
 
 async def _finish(coro: Coroutine[Any, Any, Any], waiting: Any) -> None:
@@ -224,12 +197,12 @@ class Connection:
 
         Answers to the client's own requests and history replays wait for the client to read (which
         in turn stops reading its requests: TCP pushes back) instead of overflowing the queue; a client
-        that reads nothing for ``_CLOSE_WAIT_SECONDS`` is closed with 4408 all the same.
+        that reads nothing for ``CLOSE_WAIT_SECONDS`` is closed with 4408 all the same.
         """
         if self._frames is not None and len(self._frames) >= self._queue_size // 2:
             space = self._space = asyncio.get_running_loop().create_future()
             try:
-                async with asyncio.timeout(_CLOSE_WAIT_SECONDS):
+                async with asyncio.timeout(CLOSE_WAIT_SECONDS):
                     await space
             except TimeoutError:
                 self.close(CLOSE_SLOW)
@@ -323,7 +296,7 @@ class Connection:
         code = self._close_code
         if code is not None:
             with contextlib.suppress(Exception):
-                async with asyncio.timeout(_CLOSE_WAIT_SECONDS):
+                async with asyncio.timeout(CLOSE_WAIT_SECONDS):
                     await websocket.close(code)
 
     def _writer_done(self, writer: asyncio.Task[None]) -> None:
@@ -398,40 +371,3 @@ class Connection:
             raise FrameError(BAD_REQUEST, "already authenticated")
         else:
             raise FrameError(BAD_REQUEST, f"unknown op {op[:40]!r}")
-
-
-async def authenticate_first_frame(hub: HubOps, websocket: WebSocket) -> Principal | None:
-    """Read the ``auth`` frame within the time limit; close with 4401 and return None if it fails."""
-    settings = hub.settings
-    try:
-        # asyncio.timeout, not wait_for: no extra task per connection (it shows in a reconnect storm).
-        async with asyncio.timeout(settings.ws_auth_timeout_seconds):
-            event = await websocket.receive()
-    except TimeoutError:
-        await _close(websocket, CLOSE_AUTH, "authentication timed out")
-        return None
-    except WebSocketDisconnect:
-        return None
-    if event["type"] == "websocket.disconnect":
-        return None
-    text = event.get("text")
-    token: Any = None
-    if text is not None and len(text) <= settings.ws_max_frame_bytes:
-        with contextlib.suppress(FrameError):
-            frame = parse_frame(text)
-            if frame["op"] == "auth":
-                token = frame.get("token")
-    if not isinstance(token, str) or not token:
-        await _close(websocket, CLOSE_AUTH, 'the first frame must be {"op":"auth","token":...}')
-        return None
-    try:
-        return await hub.authenticate(token)
-    except CommandCenterError:
-        await _close(websocket, CLOSE_AUTH, "invalid or expired token")
-        return None
-
-
-async def _close(websocket: WebSocket, code: int, reason: str) -> None:
-    with contextlib.suppress(Exception):
-        async with asyncio.timeout(_CLOSE_WAIT_SECONDS):
-            await websocket.close(code, reason)

@@ -246,7 +246,7 @@ class RedisBroker:
             pipe = self._redis.pipeline(transaction=False)
             for keys, args in calls:
                 await self._publish_script(keys=keys, args=args, client=pipe)
-            return await pipe.execute()  # type: ignore[no-any-return]
+            return await pipe.execute()
 
         replies = await self._retrying("publish", run)
         return [self._publish_result(c, d, r) for (c, d, _), r in zip(items, replies, strict=True)]
