@@ -3,13 +3,14 @@
 A client that asks again and again for what it may not have must not write an audit row per frame (1,500
 rows in seconds was observed). In each window the first denial of each (channel, op), up to
 ``IMMEDIATE`` of them, is audited at once (count 1), so an ordinary refusal is on record immediately; every
-other denial of the window is counted, and the count is written as one row when the window ends: at the
-next denial after it, or when the connection closes. At most ``IMMEDIATE + 1`` rows per minute, whatever
-the client sends.
+other denial of the window is counted, and the count is written as one row when the window ends (the hub
+sets a timer for it), or at the next denial after it, or when the connection closes. At most
+``IMMEDIATE + 1`` rows per minute, whatever the client sends.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,10 +30,11 @@ class Denied:
 class DenialWindow:
     """Per connection: decide which denials are written, and with what count."""
 
-    __slots__ = ("_clock", "_count", "_last", "_seen", "_started")
+    __slots__ = ("_clock", "_count", "_last", "_seen", "_started", "timer")
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
+        self.timer: asyncio.TimerHandle | None = None  # the hub's end-of-window flush
         self._started: float | None = None
         self._seen: set[tuple[str, str]] = set()  # audited at once in this window
         self._count = 0  # denials of this window not yet audited
@@ -54,6 +56,15 @@ class DenialWindow:
             self._count += 1
             self._last = key
         return rows
+
+    @property
+    def counting(self) -> bool:
+        """Denials wait to be written as the window's count."""
+        return self._count > 0
+
+    def due(self) -> bool:
+        """The window is over (by the injected clock)."""
+        return self._started is not None and self._clock() - self._started >= WINDOW_SECONDS
 
     def flush(self) -> list[Denied]:
         """End the window: the counted denials as one row (if any)."""

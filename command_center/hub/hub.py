@@ -36,7 +36,7 @@ from command_center.hub.channels import (
     REVOKED,
 )
 from command_center.hub.connection import Connection, Subscription
-from command_center.hub.denials import Denied
+from command_center.hub.denials import WINDOW_SECONDS, Denied
 from command_center.hub.policy import Action, ChannelPolicy, Verdict
 from command_center.hub.protocol import (
     CHANNEL_RE,
@@ -230,8 +230,19 @@ class Hub:
         await self._deny(connection, channel, op, ref)
 
     async def _deny(self, connection: Connection, channel: str, op: str, ref: Any) -> None:
-        await self._audit_denials(connection, connection.denials.deny(channel, op))
+        window = connection.denials
+        await self._audit_denials(connection, window.deny(channel, op))
+        if window.counting and window.timer is None:
+            # The window's count is written when it ends, even if the client stops asking.
+            window.timer = asyncio.get_running_loop().call_later(
+                WINDOW_SECONDS, lambda: self._spawn_hook(self._end_window(connection))
+            )
         raise FrameError(FORBIDDEN, f"{op} on {channel} is not allowed for you", ref)
+
+    async def _end_window(self, connection: Connection) -> None:
+        connection.denials.timer = None
+        if connection.denials.due():
+            await self._audit_denials(connection, connection.denials.flush())
 
     async def _audit_denials(self, connection: Connection, rows: list[Denied]) -> None:
         if self.on_denied is None:
@@ -346,6 +357,9 @@ class Hub:
                     del self._by_user[connection.principal.id]
         for channel in list(connection.subscriptions):
             await self.unsubscribe(connection, channel)
+        if connection.denials.timer is not None:
+            connection.denials.timer.cancel()
+            connection.denials.timer = None
         await self._audit_denials(connection, connection.denials.flush())
 
     # -- from the broker ------------------------------------------------------------------------------
