@@ -181,14 +181,22 @@ class Hub:
         self._spawn_hook(self._recheck(channel, held))
 
     async def _recheck(self, channel: str, held: list[tuple[Connection, Subscription]]) -> None:
+        # The rules of re-checked channels (task forces, incidents) depend on the role and department
+        # alone, so a thousand subscribers cost one check per kind of user, not a thousand queries.
+        verdicts: dict[tuple[str, str], Verdict] = {}
         for connection, sub in held:
             if connection.subscriptions.get(channel) is not sub:
                 continue
-            try:
-                verdict = await self.policy.check(connection.principal, channel, "subscribe")
-            except Exception:  # fail closed: the client may subscribe again and be checked afresh
-                log.exception("hub: re-checking %s for %s failed", channel, connection.principal.name)
-                verdict = Verdict.forbidden
+            principal = connection.principal
+            kind = (str(principal.role), principal.department)
+            verdict = verdicts.get(kind)
+            if verdict is None:
+                try:
+                    verdict = await self.policy.check(principal, channel, "subscribe")
+                except Exception:  # fail closed: the client may subscribe again and be checked afresh
+                    log.exception("hub: re-checking %s for %s failed", channel, principal.name)
+                    verdict = Verdict.forbidden
+                verdicts[kind] = verdict
             if connection.subscriptions.get(channel) is not sub:
                 continue
             if verdict is Verdict.allowed:
