@@ -29,7 +29,10 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import BigInteger, Integer, String, delete, func, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.pool import NullPool
 
 from command_center.db import Base, Database, JSONType, UTCDateTime, utcnow
 
@@ -99,6 +102,12 @@ class OutboxRelay:
         self._lock = asyncio.Lock()  # one batch at a time in this process
         self._last_prune = 0.0
         self._is_postgres = database.dialect == "postgresql"
+        # SQLite: the app's engine begins every transaction IMMEDIATE (it takes the write lock). The relay
+        # reads through an engine of its own instead, a plain WAL reader that never queues behind writers,
+        # so a message leaves as soon as its transaction commits; only the marking takes the write lock.
+        self._reader: AsyncEngine | None = None
+        if database.dialect == "sqlite" and make_url(database.url).database not in (None, "", ":memory:"):
+            self._reader = create_async_engine(database.url, poolclass=NullPool, connect_args={"timeout": 30})
         self.failures = 0  # consecutive failed publishes (for /healthz and tests)
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -177,9 +186,13 @@ class OutboxRelay:
                 .order_by(OutboxEvent.id)
                 .limit(self._batch)
             )
-            rows = (await session.execute(query)).all()
-            if not self._is_postgres:
-                await session.commit()  # SQLite: never hold the write lock while the broker answers
+            if self._reader is not None:
+                async with self._reader.connect() as reader:
+                    rows = (await reader.execute(query)).all()
+            else:
+                rows = (await session.execute(query)).all()
+                if not self._is_postgres:
+                    await session.commit()  # never hold SQLite's write lock while the broker answers
             if not rows:
                 return 0, False
             published: list[int] = []
