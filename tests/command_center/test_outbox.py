@@ -56,6 +56,9 @@ async def _until(predicate: Any, timeout: float = 10.0) -> None:
 
 async def test_events_are_written_with_the_change_and_only_if_it_commits(app) -> None:  # type: ignore[no-untyped-def]
     hub = app.state.hub = GatedHub()
+    await app.state.outbox.stop()
+    relay = OutboxRelay(app.state.db, lambda: hub, poll_seconds=3600)  # only a commit can wake it in time
+    relay.start()
     with pytest.raises(RuntimeError):
         async with app.state.db.session() as session:
             emit(session, "ledger", type="ledger.warning_raised", id=1)
@@ -69,6 +72,7 @@ async def test_events_are_written_with_the_change_and_only_if_it_commits(app) ->
     hub.up.set()
     await _until(lambda: len(hub.messages) == 3)  # woken by the commit, not by the poll
     assert [(c, i) for c, _, i in hub.messages] == [(r.channel, f"outbox:{r.id}") for r in rows]
+    await relay.stop()
 
 
 async def test_rest_writes_never_wait_on_the_broker(app) -> None:  # type: ignore[no-untyped-def]
