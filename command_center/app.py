@@ -40,6 +40,7 @@ from command_center.incidents.api import router as incidents_router
 from command_center.ledger import service as ledger
 from command_center.ledger.api import router as ledger_router
 from command_center.orders.api import router as orders_router
+from command_center.outbox import OutboxRelay
 from command_center.reviews import items as rectification
 from command_center.reviews import service as reviews
 from command_center.reviews.api import router as reviews_router
@@ -72,6 +73,15 @@ def create_app(settings: Settings) -> FastAPI:
         hub = build_hub(settings, db)
         await hub.start()
         app.state.hub = hub
+        # Read app.state.hub at each publish: tests swap in a recording hub after startup.
+        outbox = OutboxRelay(
+            db,
+            lambda: getattr(app.state, "hub", None),
+            poll_seconds=settings.outbox_poll_seconds,
+            retention_seconds=settings.outbox_retention_seconds,
+        )
+        app.state.outbox = outbox
+        outbox.start()
         sweeper = DeadlineSweeper(
             db, hub, interval=settings.deadline_sweep_seconds, on_missed=deadline_handlers()
         )
@@ -94,6 +104,7 @@ def create_app(settings: Settings) -> FastAPI:
             await drill_runner.stop()
             await relay.close()
             await sweeper.stop()
+            await outbox.stop()
             await hub.close()
             await db.dispose()
 
@@ -180,7 +191,7 @@ def build_hub(settings: Settings, database: Database) -> Hub:
         async with database.session() as session:
             return await auth_service.principal_for_token(session, token, settings=settings)
 
-    async def on_denied(principal: Principal, channel: str, op: str) -> None:
+    async def on_denied(principal: Principal, channel: str, op: str, count: int = 1) -> None:
         try:
             async with database.session() as session:
                 await audit.record(
@@ -189,7 +200,7 @@ def build_hub(settings: Settings, database: Database) -> Hub:
                     actor=principal,
                     target=f"ws {op} {channel}"[:200],
                     outcome="denied",
-                    detail={"code": "forbidden", "channel": channel, "op": op},
+                    detail={"code": "forbidden", "channel": channel, "op": op, "count": count},
                 )
         except Exception:
             log.exception("could not audit a hub denial")
@@ -198,6 +209,7 @@ def build_hub(settings: Settings, database: Database) -> Hub:
         settings.broker_url,
         history_size=settings.hub_history_size,
         history_seconds=settings.hub_history_seconds,
+        history_bytes=settings.hub_history_bytes,
     )
     hub = Hub(settings=settings, broker=broker, authenticate=authenticate, on_denied=on_denied)
     register_domain_channels(hub.policy, database)

@@ -15,7 +15,6 @@ from command_center.auth.permissions import Permission, require
 from command_center.auth.roles import Principal
 from command_center.db import Database, utcnow
 from command_center.errors import NotAuthenticated
-from command_center.events import publish_outbox, take_outbox
 from command_center.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False, description="token from POST /api/auth/token")
@@ -30,10 +29,13 @@ def get_database(request: Request) -> Database:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the endpoint returns, rolled back on any error."""
+    """One transaction per request: committed when the endpoint returns, rolled back on any error.
+
+    Events the request emitted commit with it as outbox rows; the relay publishes them afterwards, so a
+    request never waits on the broker (``command_center.outbox``).
+    """
     async with request.app.state.db.session() as session:
         yield session
-    await publish_outbox(getattr(request.app.state, "hub", None), take_outbox(session))
 
 
 def get_clock(request: Request) -> Callable[[], datetime]:

@@ -56,11 +56,6 @@ class Conflict(CommandCenterError):
     status_code = 409
 
 
-class TooLarge(CommandCenterError):
-    code = "too_large"
-    status_code = 413
-
-
 class ServiceUnavailable(CommandCenterError):
     code = "unavailable"
     status_code = 503

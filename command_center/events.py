@@ -1,29 +1,35 @@
 """Domain events: written in the same transaction as the change, published on the hub after it commits.
 
-Services call :func:`emit` with the session they changed; nothing reaches a screen unless the transaction
-commits, and a failed commit publishes nothing. :func:`unit_of_work` is the one way background work (the
-deadline sweep, the drill runner) opens a transaction, so it gets the same behaviour as a request.
+Services call :func:`emit` with the session they changed. The messages ride the session until it commits;
+at commit they become outbox rows of that same transaction (:mod:`command_center.outbox`), and the relay
+publishes them afterwards. Nothing reaches a screen unless the transaction commits, nothing committed is
+lost when the broker is down or the process dies, and no caller ever waits on the broker.
+
+:func:`unit_of_work` is the one way background work (the deadline sweep, the drill runner) opens a
+transaction, so it behaves exactly as a request does.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, Protocol
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from command_center.db import Database
+from command_center.hub import channels as names
+from command_center.outbox import WAKE, write_rows
 
-log = logging.getLogger(__name__)
-
-_OUTBOX = "command_center.outbox"
+_PENDING = "command_center.events.pending"
+_WROTE = "command_center.events.wrote"
 
 
 class Publisher(Protocol):
-    """What the hub offers the domain: publish one message on one channel."""
+    """What the hub offers: publish one message on one channel (kept for callers' type hints)."""
 
     async def publish(self, channel: str, data: dict[str, Any]) -> Any: ...
 
@@ -55,38 +61,65 @@ def emit(
     ``board`` is copied to the boards of the ``departments`` given.
     """
     data = jsonable({"type": type, "id": id, "drill": drill, **state})
-    outbox: list[tuple[str, dict[str, Any]]] = session.info.setdefault(_OUTBOX, [])
     targets = [channels] if isinstance(channels, str) else list(channels)
-    if "board" in targets:
-        targets += [department_board(d) for d in dict.fromkeys(departments)]
-    for channel in targets:
-        outbox.append((channel, data))
+    if names.BOARD in targets:
+        targets += [names.board(d) for d in dict.fromkeys(departments)]
+    pending = _pending(session.sync_session)
+    pending.extend((channel, data) for channel in targets)
+
+
+def revoke_connections(session: AsyncSession, *, user_id: int, token_id: str | None = None) -> None:
+    """Close the user's hub connections with 4401 on every process once this transaction commits.
+
+    With ``token_id``, only the connections opened with that token (sign-out); without, all of them
+    (``revoke-tokens``, deactivation). Call it in the transaction that revokes.
+    """
+    emit(session, names.CONTROL, type=names.REVOKED, id=user_id, token=token_id)
 
 
 def department_board(department: str) -> str:
-    return f"board:{department}"
+    return names.board(department)
 
 
-def take_outbox(session: AsyncSession) -> list[tuple[str, dict[str, Any]]]:
-    return session.info.pop(_OUTBOX, [])
+def _pending(session: Session) -> list[tuple[str, dict[str, Any]]]:
+    pending: list[tuple[str, dict[str, Any]]] | None = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = []
+        # Per session, not per class: only sessions that emitted pay for the hooks.
+        event.listen(session, "before_commit", _before_commit)
+        event.listen(session, "after_commit", _after_commit)
+        event.listen(session, "after_rollback", _after_rollback)
+    return pending
 
 
-async def publish_outbox(publisher: Publisher | None, events: list[tuple[str, dict[str, Any]]]) -> None:
-    """Publish committed events in order; a broker failure is logged, never undoes the committed change.
+def _before_commit(session: Session) -> None:
+    pending: list[tuple[str, dict[str, Any]]] = session.info.get(_PENDING) or []
+    if pending:
+        messages = list(pending)
+        pending.clear()
+        write_rows(session, messages)
+        session.info[_WROTE] = True
 
-    The database stays the source of truth: a screen that missed a message reloads the REST snapshot.
-    """
-    if publisher is None:
-        return
-    for channel, data in events:
-        try:
-            await publisher.publish(channel, data)
-        except Exception:
-            log.exception("could not publish %s on %s", data.get("type"), channel)
+
+def _after_commit(session: Session) -> None:
+    if session.info.pop(_WROTE, False):
+        wake = session.info.get(WAKE)
+        if wake is not None:
+            wake()
+
+
+def _after_rollback(session: Session) -> None:
+    pending = session.info.get(_PENDING)
+    if pending:
+        pending.clear()
+    session.info.pop(_WROTE, None)
 
 
 @asynccontextmanager
-async def unit_of_work(database: Database, publisher: Publisher | None) -> AsyncIterator[AsyncSession]:
+async def unit_of_work(database: Database, publisher: Any = None) -> AsyncIterator[AsyncSession]:
+    """A transaction for background work; its events leave through the outbox like a request's.
+
+    ``publisher`` is accepted for the callers written before the outbox and not used: the relay publishes.
+    """
     async with database.session() as session:
         yield session
-    await publish_outbox(publisher, take_outbox(session))

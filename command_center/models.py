@@ -9,6 +9,7 @@ from command_center.idempotency.models import IdempotencyKey
 from command_center.incidents.models import Incident, IncidentEvent
 from command_center.ledger.models import LedgerHistory, LedgerItem
 from command_center.orders.models import Order, OrderReceipt
+from command_center.outbox import OutboxEvent
 from command_center.reviews.models import (
     RectificationEvidence,
     RectificationHistory,
@@ -45,6 +46,7 @@ __all__ = [
     "MatterHistory",
     "Order",
     "OrderReceipt",
+    "OutboxEvent",
     "RectificationEvidence",
     "RectificationHistory",
     "RectificationItem",

@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     # Media (DESIGN.md section 9): the only other centres and pull sources the platform contacts,
     # as base URLs (JSON list), e.g. ["https://city-centre.example/", "rtsp://10.1.2.3:554/"].
     media_allowed_targets: list[str] = Field(default_factory=list)
+    # Hub trust (issue 11): every op is rate-limited per connection; connections per user are capped
+    # (close 4429); the memory broker's history has a byte budget; the outbox relay polls and prunes.
+    ws_op_rate: float = Field(default=100.0, gt=0, description="frames of any op per second per connection")
+    ws_max_connections_per_user: int = Field(default=20, ge=1)
+    hub_history_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    outbox_retention_seconds: float = Field(default=3600.0, ge=0)
 
     @field_validator("timezone")
     @classmethod

@@ -124,7 +124,16 @@ async def app(settings: Settings) -> AsyncIterator[object]:
 @pytest.fixture
 async def client(app: object) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+
+    async def relay_events(response: httpx.Response) -> None:
+        """Let the outbox relay publish what the request committed, so tests may assert at once."""
+        outbox = getattr(app.state, "outbox", None)  # type: ignore[attr-defined]
+        if outbox is not None:
+            await outbox.drain()
+
+    hooks = {"response": [relay_events]}
+    base = "http://testserver"
+    async with httpx.AsyncClient(transport=transport, base_url=base, event_hooks=hooks) as http:
         yield http
 
 
@@ -165,10 +174,19 @@ def published(app) -> PublishedEvents:  # type: ignore[no-untyped-def]
     hub = getattr(app.state, "hub", None)
     original = getattr(hub, "publish", None)
 
-    async def publish(channel: str, data: dict) -> object:  # type: ignore[type-arg]
+    async def publish(channel: str, data: dict, **options: object) -> object:  # type: ignore[type-arg]
         record.append((channel, data))
-        return await original(channel, data) if original is not None else None
+        return await original(channel, data, **options) if original is not None else None
 
+    original_many = getattr(hub, "publish_many", None)
+
+    async def publish_many(items: list) -> object:  # type: ignore[type-arg]
+        """The outbox relay's path: one call per batch of committed events."""
+        record.extend((channel, data) for channel, data, _ in items)
+        return await original_many(items) if original_many is not None else None
+
+    if original_many is not None:
+        hub.publish_many = publish_many
     if hub is None:
 
         class _Recorder:

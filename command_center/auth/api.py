@@ -43,13 +43,6 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def close_connections(request: Request, user_id: int) -> None:
-    """Tell the hub a user's tokens were revoked, so its open connections close (once the hub can)."""
-    hub = getattr(request.app.state, "hub", None)
-    if hub is not None and hasattr(hub, "revoke_user"):
-        await hub.revoke_user(user_id)
-
-
 @router.post(
     "/auth/token",
     response_model=TokenRead,
@@ -104,7 +97,6 @@ async def change_own_password(
         settings=settings,
         now=clock(),
     )
-    await close_connections(request, principal.id)
 
 
 @router.get("/auth/me", response_model=UserRead)
@@ -148,9 +140,7 @@ async def add_user(body: UserCreate, session: SessionDep, principal: UserManager
 
 
 @router.post("/users/{user_id}/revoke-tokens", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_user_tokens(
-    user_id: IdPath, request: Request, session: SessionDep, principal: UserManager
-) -> None:
+async def revoke_user_tokens(user_id: IdPath, session: SessionDep, principal: UserManager) -> None:
     revoked = await service.revoke_all_for_user(session, user_id)
     await audit.record(
         session,
@@ -160,7 +150,6 @@ async def revoke_user_tokens(
         detail={"revoked": revoked},
     )
     await session.commit()
-    await close_connections(request, user_id)
 
 
 def _account_read(user: User) -> AccountRead:
@@ -168,14 +157,11 @@ def _account_read(user: User) -> AccountRead:
 
 
 @router.post("/users/{user_id}/deactivate", response_model=AccountRead)
-async def deactivate_user(
-    user_id: IdPath, request: Request, session: SessionDep, principal: UserManager
-) -> AccountRead:
+async def deactivate_user(user_id: IdPath, session: SessionDep, principal: UserManager) -> AccountRead:
     """Disable an account: it cannot sign in, and every token it holds is revoked at once."""
     user = await accounts.set_active(session, actor=principal, user=user_id, active=False)
     read = _account_read(user)
     await session.commit()
-    await close_connections(request, user_id)
     return read
 
 
@@ -186,9 +172,8 @@ async def reactivate_user(user_id: IdPath, session: SessionDep, principal: UserM
 
 @router.post("/users/{user_id}/reset-password", response_model=AccountRead)
 async def reset_user_password(
-    user_id: IdPath, body: PasswordReset, request: Request, database: DatabaseDep, principal: UserManager
+    user_id: IdPath, body: PasswordReset, database: DatabaseDep, principal: UserManager
 ) -> AccountRead:
     """Set a new password for a user (who forgot theirs); its tokens are revoked and any lock-out lifted."""
     user = await accounts.reset_password(database, actor=principal, user=user_id, password=body.password)
-    await close_connections(request, user_id)
     return _account_read(user)

@@ -21,6 +21,7 @@ from command_center.auth.models import AccessToken, Department, User
 from command_center.auth.roles import HUMAN_ROLES, Principal, Role
 from command_center.db import utcnow
 from command_center.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from command_center.events import revoke_connections
 from command_center.settings import Settings
 
 _NAME_MAX = 64
@@ -201,6 +202,7 @@ async def revoke_token(session: AsyncSession, token_id: str) -> None:
         raise NotFound("unknown token")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
+    revoke_connections(session, user_id=row.user_id, token_id=token_id)  # its open sockets close too
 
 
 async def revoke_all_for_user(session: AsyncSession, user_id: int, *, keep_token_id: str = "") -> int:
@@ -212,6 +214,10 @@ async def revoke_all_for_user(session: AsyncSession, user_id: int, *, keep_token
     now = utcnow()
     for row in rows:
         row.revoked_at = now
+        if keep_token_id:  # the sockets of the kept token stay open
+            revoke_connections(session, user_id=user_id, token_id=row.id)
+    if not keep_token_id:
+        revoke_connections(session, user_id=user_id)  # every open socket of the user closes too
     return len(rows)
 
 

@@ -13,9 +13,10 @@ from fastapi import APIRouter
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from command_center.hub.connection import Connection, authenticate_first_frame
+from command_center.hub.connection import Connection
+from command_center.hub.handshake import authenticate_first_frame
 from command_center.hub.hub import Hub
-from command_center.hub.protocol import dumps
+from command_center.hub.protocol import CLOSE_TOO_MANY, dumps
 
 
 class HubEndpoint:
@@ -30,7 +31,10 @@ class HubEndpoint:
             return
         settings = hub.settings
         connection = Connection(hub, principal, send, settings.ws_send_queue, settings.ws_publish_rate)
-        hub.register(connection)
+        if not hub.register(connection):
+            limit = settings.ws_max_connections_per_user
+            await websocket.close(CLOSE_TOO_MANY, f"at most {limit} connections per user")
+            return
         connection.send(dumps({"op": "welcome", "user": connection.user}))
         await connection.run(websocket)
 

@@ -64,9 +64,10 @@ class ConnectionLost(CommandCenterError):
 @dataclass(frozen=True, slots=True)
 class Event:
     """A message of a subscribed channel, or a ``reset``: the channel continues at ``offset`` in ``epoch``
-    and what came before could not be recovered (reload the snapshot)."""
+    and what came before could not be recovered (reload the snapshot), or ``ended``: the server ended the
+    subscription (``data`` holds its ``reason``, e.g. ``forbidden``) and will not be asked for it again."""
 
-    kind: Literal["message", "reset"]
+    kind: Literal["message", "reset", "ended"]
     channel: str
     offset: int
     epoch: str
@@ -353,6 +354,10 @@ class HubClient:
             self._on_subscribed(frame)
         elif op == "error":
             self._on_error(frame)
+        elif op == "unsubscribed" and frame.get("reason"):  # the server ended it: do not resubscribe
+            channel = str(frame.get("channel"))
+            self.positions.pop(channel, None)
+            self._inbox.put_nowait(Event("ended", channel, 0, "", {"reason": frame["reason"]}))
         elif op in {"unsubscribed", "presence", "pong"}:
             future = self._pop_request(_ANSWERS[op], frame.get("channel"))
             if future is not None and not future.done():

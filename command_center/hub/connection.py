@@ -6,6 +6,13 @@ to thousands of clients costs most); otherwise it joins a bounded queue drained 
 the queue is full the client is not keeping up: it is closed with 4408 and recovers on reconnect with
 ``since``. Incoming frames are handled one at a time, so answers leave in request order (messages may
 interleave); answers and history replays are paced by the client's reading, never dropped.
+
+Every frame a client sends costs a token of the connection's bucket (``CC_WS_OP_RATE`` per second): a
+client past its rate gets one ``rate_limited`` error and the connection stops reading until a token is
+back, so a flood waits in the client's TCP buffers instead of in the server's CPU.
+
+The module knows the hub only as the :class:`HubOps` protocol, so ``hub.py`` imports it and not the
+reverse.
 """
 
 from __future__ import annotations
@@ -14,20 +21,19 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from command_center.auth.roles import Principal
-from command_center.errors import CommandCenterError
 from command_center.hub.broker.base import BrokerUnavailable
+from command_center.hub.denials import DenialWindow
+from command_center.hub.limits import TokenBucket
 from command_center.hub.protocol import (
     BAD_REQUEST,
-    CLOSE_AUTH,
     CLOSE_GOING_AWAY,
     CLOSE_SLOW,
     CLOSE_TRY_AGAIN,
@@ -37,6 +43,7 @@ from command_center.hub.protocol import (
     FrameError,
     Message,
     Position,
+    check_depth,
     dumps,
     error_frame,
     parse_client_id,
@@ -45,9 +52,7 @@ from command_center.hub.protocol import (
     require_channel,
     subscribed_frame,
 )
-
-if TYPE_CHECKING:
-    from command_center.hub.hub import Hub
+from command_center.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -55,37 +60,41 @@ ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
 
 _ids = itertools.count(1)
 _PONG = dumps({"op": "pong"})
-_CLOSE_WAIT_SECONDS = 10.0
+CLOSE_WAIT_SECONDS = 10.0
 
 
 @dataclass(slots=True)
 class Subscription:
-    """A connection's state on one channel: last offset sent, and a buffer while history is replayed."""
+    """A connection's state on one channel: last offset sent, and a buffer while history is replayed.
+
+    ``held``: the buffer holds live messages while the hub re-checks the right to the channel.
+    """
 
     epoch: str = ""
     last: int = 0
     buffer: list[Message] | None = field(default_factory=list)
+    held: bool = False
 
 
-class TokenBucket:
-    """``rate`` operations per second with a burst of one second's worth."""
+class HubOps(Protocol):
+    """What a connection asks of the hub (``hub.Hub`` implements it)."""
 
-    __slots__ = ("_capacity", "_rate", "_stamp", "_tokens")
+    settings: Settings
+    clock: Callable[[], float]
 
-    def __init__(self, rate: float) -> None:
-        self._rate = rate
-        self._capacity = max(1.0, rate)
-        self._tokens = self._capacity
-        self._stamp = time.monotonic()
+    async def client_publish(
+        self, connection: Connection, channel: str, client_id: str | int, data: dict[str, Any]
+    ) -> Message: ...
 
-    def take(self) -> bool:
-        now = time.monotonic()
-        self._tokens = min(self._capacity, self._tokens + (now - self._stamp) * self._rate)
-        self._stamp = now
-        if self._tokens < 1.0:
-            return False
-        self._tokens -= 1.0
-        return True
+    async def subscribe(self, connection: Connection, channel: str, since: Position | None) -> None: ...
+
+    async def unsubscribe(self, connection: Connection, channel: str) -> None: ...
+
+    async def presence(self, connection: Connection, channel: str) -> list[dict[str, Any]]: ...
+
+    async def disconnect(self, connection: Connection) -> None: ...
+
+    authenticate: Callable[[str], Awaitable[Principal]]
 
 
 async def _finish(coro: Coroutine[Any, Any, Any], waiting: Any) -> None:
@@ -112,11 +121,13 @@ class Connection:
         "_close_code",
         "_frames",
         "_inflight",
+        "_ops",
         "_queue_size",
         "_raw_send",
         "_space",
         "_task",
         "_writer",
+        "denials",
         "hub",
         "id",
         "principal",
@@ -124,11 +135,13 @@ class Connection:
     )
 
     def __init__(
-        self, hub: Hub, principal: Principal, raw_send: ASGISend, queue_size: int, publish_rate: float
+        self, hub: HubOps, principal: Principal, raw_send: ASGISend, queue_size: int, publish_rate: float
     ) -> None:
         self.id = f"c{next(_ids)}"
         self.hub = hub
         self.principal = principal
+        self.denials = DenialWindow(hub.clock)
+        self._ops = TokenBucket(hub.settings.ws_op_rate)
         self.subscriptions: dict[str, Subscription] = {}
         self._raw_send = raw_send
         # Idle connections are the common case (10,000 of them must stay under 30 KiB each): the queue
@@ -184,12 +197,12 @@ class Connection:
 
         Answers to the client's own requests and history replays wait for the client to read (which
         in turn stops reading its requests: TCP pushes back) instead of overflowing the queue; a client
-        that reads nothing for ``_CLOSE_WAIT_SECONDS`` is closed with 4408 all the same.
+        that reads nothing for ``CLOSE_WAIT_SECONDS`` is closed with 4408 all the same.
         """
         if self._frames is not None and len(self._frames) >= self._queue_size // 2:
             space = self._space = asyncio.get_running_loop().create_future()
             try:
-                async with asyncio.timeout(_CLOSE_WAIT_SECONDS):
+                async with asyncio.timeout(CLOSE_WAIT_SECONDS):
                     await space
             except TimeoutError:
                 self.close(CLOSE_SLOW)
@@ -283,7 +296,7 @@ class Connection:
         code = self._close_code
         if code is not None:
             with contextlib.suppress(Exception):
-                async with asyncio.timeout(_CLOSE_WAIT_SECONDS):
+                async with asyncio.timeout(CLOSE_WAIT_SECONDS):
                     await websocket.close(code)
 
     def _writer_done(self, writer: asyncio.Task[None]) -> None:
@@ -306,6 +319,10 @@ class Connection:
             if len(text) > limit // 4 and len(text.encode()) > limit:
                 await self.reply(error_frame(TOO_LARGE, f"frame exceeds {limit} bytes"))
                 continue
+            if not self._ops.take():
+                await self.reply(error_frame(RATE_LIMITED, "too many frames; slow down"))
+                await asyncio.sleep(self._ops.wait())  # read nothing meanwhile: TCP pushes back
+                continue
             try:
                 await self._handle(text)
             except FrameError as exc:
@@ -314,6 +331,9 @@ class Connection:
                 log.warning("hub: broker unavailable; closing %s with %d", self.id, CLOSE_TRY_AGAIN)
                 self.close(CLOSE_TRY_AGAIN)
                 return
+            except (ValueError, TypeError, RecursionError) as exc:  # a frame no check foresaw: say so, stay
+                log.warning("hub: frame of %s could not be handled: %r", self.id, exc)
+                await self.reply(error_frame(BAD_REQUEST, "this frame could not be handled"))
 
     async def _handle(self, text: str) -> None:
         frame = parse_frame(text)
@@ -325,6 +345,7 @@ class Connection:
             data = frame.get("data")
             if not isinstance(data, dict) or not isinstance(data.get("type"), str):
                 raise FrameError(BAD_REQUEST, "publish needs 'data', an object with a 'type'", client_id)
+            check_depth(data, client_id)
             if not self._bucket.take():
                 raise FrameError(RATE_LIMITED, "too many publishes; slow down", client_id)
             message = await hub.client_publish(self, channel, client_id, data)
@@ -350,40 +371,3 @@ class Connection:
             raise FrameError(BAD_REQUEST, "already authenticated")
         else:
             raise FrameError(BAD_REQUEST, f"unknown op {op[:40]!r}")
-
-
-async def authenticate_first_frame(hub: Hub, websocket: WebSocket) -> Principal | None:
-    """Read the ``auth`` frame within the time limit; close with 4401 and return None if it fails."""
-    settings = hub.settings
-    try:
-        # asyncio.timeout, not wait_for: no extra task per connection (it shows in a reconnect storm).
-        async with asyncio.timeout(settings.ws_auth_timeout_seconds):
-            event = await websocket.receive()
-    except TimeoutError:
-        await _close(websocket, CLOSE_AUTH, "authentication timed out")
-        return None
-    except WebSocketDisconnect:
-        return None
-    if event["type"] == "websocket.disconnect":
-        return None
-    text = event.get("text")
-    token: Any = None
-    if text is not None and len(text) <= settings.ws_max_frame_bytes:
-        with contextlib.suppress(FrameError):
-            frame = parse_frame(text)
-            if frame["op"] == "auth":
-                token = frame.get("token")
-    if not isinstance(token, str) or not token:
-        await _close(websocket, CLOSE_AUTH, 'the first frame must be {"op":"auth","token":...}')
-        return None
-    try:
-        return await hub.authenticate(token)
-    except CommandCenterError:
-        await _close(websocket, CLOSE_AUTH, "invalid or expired token")
-        return None
-
-
-async def _close(websocket: WebSocket, code: int, reason: str) -> None:
-    with contextlib.suppress(Exception):
-        async with asyncio.timeout(_CLOSE_WAIT_SECONDS):
-            await websocket.close(code, reason)

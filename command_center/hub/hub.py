@@ -8,29 +8,46 @@ The lead's app builds it in the lifespan::
     ...
     await hub.close()
 
-Domain services publish with ``await hub.publish(channel, data)`` and add channel rules with
-``hub.policy.register(prefix, checker)``.
+Domain events reach it through the transactional outbox (``events.emit`` -> ``outbox.OutboxRelay`` ->
+``hub.publish``); the hub's own server frames (signaling answers) use ``hub.publish`` directly. Channel
+rules are added with ``hub.policy.register(prefix, checker)``.
+
+Trust follows the user (DESIGN.md section 4): a revocation, published on the ``control`` channel through
+the outbox, closes that user's connections with 4401 on every process; a message that changes who may read
+its channel (``channels.ACCESS_CHANGE_TYPES``) makes the hub re-check that channel's subscribers, holding
+their deliveries meanwhile, and end the subscriptions that lost the right.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from command_center.auth.roles import Principal
 from command_center.hub.broker.base import Broker
+from command_center.hub.channels import (
+    ACCESS_CHANGE_TYPES,
+    CLIENT_REQUEST_TYPES,
+    CONTROL,
+    RECHECKED_PREFIXES,
+    REVOKED,
+)
 from command_center.hub.connection import Connection, Subscription
+from command_center.hub.denials import WINDOW_SECONDS, Denied
 from command_center.hub.policy import Action, ChannelPolicy, Verdict
 from command_center.hub.protocol import (
     CHANNEL_RE,
+    CLOSE_AUTH,
     CLOSE_GOING_AWAY,
     FORBIDDEN,
     UNKNOWN_CHANNEL,
     FrameError,
     Message,
     Position,
+    dumps,
     subscribed_frame,
 )
 from command_center.settings import Settings
@@ -38,7 +55,8 @@ from command_center.settings import Settings
 log = logging.getLogger(__name__)
 
 Authenticate = Callable[[str], Awaitable[Principal]]
-OnDenied = Callable[[Principal, str, str], Awaitable[None]]
+#: ``(principal, channel, op, count)``: one audit row standing for ``count`` denials on one connection.
+OnDenied = Callable[[Principal, str, str, int], Awaitable[None]]
 PublishHook = Callable[[Principal, str, Message], Awaitable[None]]
 
 
@@ -53,13 +71,20 @@ class Hub:
         authenticate: Authenticate,
         on_denied: OnDenied | None = None,
         policy: ChannelPolicy | None = None,
+        client_types: Collection[str] | None = CLIENT_REQUEST_TYPES,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.broker = broker
         self.authenticate = authenticate
         self.on_denied = on_denied
         self.policy = policy if policy is not None else ChannelPolicy()
+        #: The ``type`` values clients may publish (None: any, for test servers of the protocol alone).
+        self.client_types = client_types
+        self.clock = clock
         self.connections: set[Connection] = set()
+        self._by_user: dict[int, set[Connection]] = {}
+        self._control: asyncio.Task[None] | None = None
         self._subscribers: dict[str, set[Connection]] = {}
         self._ready: dict[str, asyncio.Future[None]] = {}
         self._started = False
@@ -71,8 +96,23 @@ class Hub:
     async def start(self) -> None:
         await self.broker.start(self._deliver, self._reset)
         self._started = True
+        self._control = asyncio.create_task(self._listen_control(), name="hub-control")
+
+    async def _listen_control(self) -> None:
+        """Listen to ``control`` for the process's life; keep trying while the broker is down at start."""
+        delay = 0.05
+        while True:
+            try:
+                await self.broker.subscribe(CONTROL)
+                return
+            except Exception as exc:
+                log.warning("hub: cannot listen to %s yet (%s); retrying", CONTROL, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     async def close(self) -> None:
+        if self._control is not None:
+            self._control.cancel()
         for connection in list(self.connections):
             connection.close(CLOSE_GOING_AWAY)
         # Let the connections send their close frames before the broker goes.
@@ -87,18 +127,99 @@ class Hub:
 
     async def publish(self, channel: str, data: dict[str, Any], *, id: str | None = None) -> Message:
         """Publish server-side (domain services); ``data`` needs a ``type``; ``id`` makes it idempotent."""
-        if not CHANNEL_RE.match(channel):
-            raise ValueError(f"malformed channel name {channel!r}")
-        if not isinstance(data.get("type"), str):
-            raise ValueError("hub messages need data['type']")
-        key = None if id is None else f"server:{id}"
-        result = await self.broker.publish(channel, data, idempotency_key=key)
-        return result.message
+        return (await self.publish_many([(channel, data, id)]))[0]
+
+    async def publish_many(self, items: list[tuple[str, dict[str, Any], str | None]]) -> list[Message]:
+        """Publish ``(channel, data, id)`` items in order, in one broker round trip where it can."""
+        for channel, data, _ in items:
+            if not CHANNEL_RE.match(channel):
+                raise ValueError(f"malformed channel name {channel!r}")
+            if not isinstance(data.get("type"), str):
+                raise ValueError("hub messages need data['type']")
+        for channel, data, _ in items:
+            if channel == CONTROL:
+                self._on_control(data)  # this process at once; the others through the broker
+        keyed = [(c, d, None if i is None else f"server:{i}") for c, d, i in items]
+        if len(keyed) == 1:
+            channel, data, key = keyed[0]
+            return [(await self.broker.publish(channel, data, idempotency_key=key)).message]
+        return [result.message for result in await self.broker.publish_many(keyed)]
+
+    # -- trust that follows the user ----------------------------------------------------------------------
+
+    def revoke_user(self, user_id: int, token_id: str | None = None) -> int:
+        """Close this process's connections of ``user_id`` (of one token, if given) with 4401.
+
+        Other processes learn of a revocation from the ``control`` channel: call
+        ``events.revoke_connections(session, ...)`` in the revoking transaction rather than this.
+        """
+        closed = 0
+        for connection in tuple(self._by_user.get(user_id, ())):
+            if token_id is None or connection.principal.token_id == token_id:
+                connection.close(CLOSE_AUTH)
+                closed += 1
+        if closed:
+            log.info("hub: closed %d connection(s) of user %s (revoked)", closed, user_id)
+        return closed
+
+    def _on_control(self, data: dict[str, Any]) -> None:
+        if data.get("type") == REVOKED:
+            user_id, token = data.get("id"), data.get("token")
+            if isinstance(user_id, int):
+                self.revoke_user(user_id, token if isinstance(token, str) else None)
+
+    def _hold_for_recheck(self, channel: str, subscribers: set[Connection]) -> None:
+        """Hold the subscribers' deliveries on ``channel`` until their right to it is checked again."""
+        held: list[tuple[Connection, Subscription]] = []
+        for connection in subscribers:
+            sub = connection.subscriptions.get(channel)
+            if sub is None:
+                continue
+            if sub.buffer is None:
+                sub.buffer, sub.held = [], True
+            held.append((connection, sub))
+        self._spawn_hook(self._recheck(channel, held))
+
+    async def _recheck(self, channel: str, held: list[tuple[Connection, Subscription]]) -> None:
+        # The rules of re-checked channels (task forces, incidents) depend on the role and department
+        # alone, so a thousand subscribers cost one check per kind of user, not a thousand queries.
+        verdicts: dict[tuple[str, str], Verdict] = {}
+        for connection, sub in held:
+            if connection.subscriptions.get(channel) is not sub:
+                continue
+            principal = connection.principal
+            kind = (str(principal.role), principal.department)
+            verdict = verdicts.get(kind)
+            if verdict is None:
+                try:
+                    verdict = await self.policy.check(principal, channel, "subscribe")
+                except Exception:  # fail closed: the client may subscribe again and be checked afresh
+                    log.exception("hub: re-checking %s for %s failed", channel, principal.name)
+                    verdict = Verdict.forbidden
+                verdicts[kind] = verdict
+            if connection.subscriptions.get(channel) is not sub:
+                continue
+            if verdict is Verdict.allowed:
+                if sub.held:
+                    buffered, sub.buffer, sub.held = sub.buffer or [], None, False
+                    for message in buffered:
+                        connection.deliver(message)
+                continue
+            await self.unsubscribe(connection, channel)
+            connection.send(dumps({"op": "unsubscribed", "channel": channel, "reason": "forbidden"}))
 
     # -- operations of connections ----------------------------------------------------------------------
 
-    def register(self, connection: Connection) -> None:
+    def register(self, connection: Connection) -> bool:
+        """Admit a connection, unless its user already holds the most connections allowed (then False)."""
+        mine = self._by_user.setdefault(connection.principal.id, set())
+        if len(mine) >= self.settings.ws_max_connections_per_user:
+            if not mine:
+                del self._by_user[connection.principal.id]
+            return False
+        mine.add(connection)
         self.connections.add(connection)
+        return True
 
     async def _permit(
         self,
@@ -114,17 +235,40 @@ class Hub:
             return
         if verdict is Verdict.unknown:
             raise FrameError(UNKNOWN_CHANNEL, f"no such channel {channel}", ref)
-        if self.on_denied is not None:
-            try:
-                await self.on_denied(connection.principal, channel, op)
-            except Exception:
-                log.exception("hub: on_denied failed for %s on %s", connection.principal.name, channel)
+        await self._deny(connection, channel, op, ref)
+
+    async def _deny(self, connection: Connection, channel: str, op: str, ref: Any) -> None:
+        window = connection.denials
+        await self._audit_denials(connection, window.deny(channel, op))
+        if window.counting and window.timer is None:
+            # The window's count is written when it ends, even if the client stops asking.
+            window.timer = asyncio.get_running_loop().call_later(
+                WINDOW_SECONDS, lambda: self._spawn_hook(self._end_window(connection))
+            )
         raise FrameError(FORBIDDEN, f"{op} on {channel} is not allowed for you", ref)
+
+    async def _end_window(self, connection: Connection) -> None:
+        connection.denials.timer = None
+        if connection.denials.due():
+            await self._audit_denials(connection, connection.denials.flush())
+
+    async def _audit_denials(self, connection: Connection, rows: list[Denied]) -> None:
+        if self.on_denied is None:
+            return
+        for row in rows:
+            try:
+                await self.on_denied(connection.principal, row.channel, row.op, row.count)
+            except Exception:
+                log.exception("hub: on_denied failed for %s on %s", connection.principal.name, row.channel)
 
     async def client_publish(
         self, connection: Connection, channel: str, client_id: str | int, data: dict[str, Any]
     ) -> Message:
         await self._permit(connection, channel, "publish", "publish", client_id, data)
+        if self.client_types is not None and data.get("type") not in self.client_types:
+            await self._deny(connection, channel, "publish", client_id)
+        # Who sent it is the server's to say: a client cannot pass for the server or for someone else.
+        data = {**data, "from": connection.user}
         kind = "s" if isinstance(client_id, str) else "i"
         key = f"{connection.principal.id}:{kind}:{client_id}"
         result = await self.broker.publish(channel, data, idempotency_key=key)
@@ -212,16 +356,33 @@ class Hub:
         return await self.broker.presence(channel)
 
     async def disconnect(self, connection: Connection) -> None:
-        self.connections.discard(connection)
+        if connection in self.connections:
+            self.connections.discard(connection)
+            mine = self._by_user.get(connection.principal.id)
+            if mine is not None:
+                mine.discard(connection)
+                if not mine:
+                    del self._by_user[connection.principal.id]
         for channel in list(connection.subscriptions):
             await self.unsubscribe(connection, channel)
+        if connection.denials.timer is not None:
+            connection.denials.timer.cancel()
+            connection.denials.timer = None
+        await self._audit_denials(connection, connection.denials.flush())
 
     # -- from the broker ------------------------------------------------------------------------------
 
     def _deliver(self, message: Message) -> None:
-        subscribers = self._subscribers.get(message.channel)
+        channel = message.channel
+        if channel == CONTROL:
+            self._on_control(message.data)
+            return
+        subscribers = self._subscribers.get(channel)
         if not subscribers:
             return
+        # Parsing the frame only on the few channels whose audience can shrink keeps fan-out cheap.
+        if channel.startswith(RECHECKED_PREFIXES) and message.data.get("type") in ACCESS_CHANGE_TYPES:
+            self._hold_for_recheck(channel, subscribers)
         for connection in tuple(subscribers):
             try:
                 connection.deliver(message)
@@ -231,6 +392,3 @@ class Hub:
     def _reset(self, channel: str, position: Position) -> None:
         for connection in tuple(self._subscribers.get(channel, ())):
             connection.reset(channel, position)
-
-    def subscriber_count(self, channel: str) -> int:
-        return len(self._subscribers.get(channel, ()))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from command_center.auth.roles import Principal, Role
+from command_center.hub.channels import BOARD, CLIENT_REQUEST_TYPES, LEDGER
 from command_center.hub.protocol import split_channel
 
 Action = Literal["subscribe", "publish"]
@@ -101,15 +102,16 @@ async def _read_only(principal: Principal, arg: str | None, action: Action) -> b
 
 
 async def _user_channel(principal: Principal, arg: str | None, action: Action) -> bool:
-    """``user:{id}``: only that user reads; anyone may send it WebRTC signaling (see ``_signaling_only``)."""
-    if action == "subscribe":
-        return arg == str(principal.id)
-    return True
+    """``user:{id}``: only that user reads it, and only that user sends requests on it (``_requests_only``).
+
+    Nobody publishes into another person's channel: answers there are the server's alone, so a forged
+    ``webrtc.answer`` cannot reach a victim, and no client can make channels for users that do not exist.
+    """
+    return arg == str(principal.id)
 
 
-def _signaling_only(principal: Principal, arg: str | None, data: dict[str, Any]) -> bool:
-    kind = data.get("type")
-    return isinstance(kind, str) and kind.startswith("webrtc.")
+def _requests_only(principal: Principal, arg: str | None, data: dict[str, Any]) -> bool:
+    return data.get("type") in CLIENT_REQUEST_TYPES
 
 
 async def _drill_channel(principal: Principal, arg: str | None, action: Action) -> bool:
@@ -118,7 +120,7 @@ async def _drill_channel(principal: Principal, arg: str | None, action: Action) 
 
 
 def _register_builtins(policy: ChannelPolicy) -> None:
-    policy.register("board", _read_only, arg="none")
-    policy.register("ledger", _read_only, arg="none")
-    policy.register("user", _user_channel, arg="required", data_check=_signaling_only)
+    policy.register(BOARD, _read_only, arg="none")
+    policy.register(LEDGER, _read_only, arg="none")
+    policy.register("user", _user_channel, arg="required", data_check=_requests_only)
     policy.register("drill", _drill_channel, arg="required")

@@ -16,6 +16,8 @@ from typing import Any, Final, NamedTuple
 #: Close codes (DESIGN.md section 4): authentication failed, missing or late; the client stopped reading.
 CLOSE_AUTH: Final = 4401
 CLOSE_SLOW: Final = 4408
+#: The user already holds ``CC_WS_MAX_CONNECTIONS_PER_USER`` connections.
+CLOSE_TOO_MANY: Final = 4429
 #: The broker (Redis) stayed unreachable during a request: reconnect later, resend unacknowledged ids.
 CLOSE_TRY_AGAIN: Final = 1013
 CLOSE_GOING_AWAY: Final = 1001
@@ -34,6 +36,11 @@ NOT_SUBSCRIBED: Final = "not_subscribed"
 CHANNEL_RE: Final = re.compile(r"^[a-z]+(:[A-Za-z0-9_.-]{1,64})?$")
 
 MAX_CLIENT_ID_LENGTH: Final = 128
+#: Offsets and integer ids are signed 64-bit everywhere (Redis stream ids, database columns).
+MAX_INT: Final = 2**63 - 1
+MAX_EPOCH_LENGTH: Final = 64
+#: How deep a published ``data`` object may nest; deeper is a bad request, never a dropped connection.
+MAX_DATA_DEPTH: Final = 16
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -138,6 +145,8 @@ def parse_frame(text: str) -> dict[str, Any]:
         frame = json.loads(text)
     except ValueError as exc:
         raise FrameError(BAD_REQUEST, "frame is not valid JSON") from exc
+    except RecursionError as exc:  # deeply nested arrays or objects
+        raise FrameError(BAD_REQUEST, f"frame nests too deeply (at most {MAX_DATA_DEPTH} levels)") from exc
     if not isinstance(frame, dict):
         raise FrameError(BAD_REQUEST, "frame must be a JSON object")
     op = frame.get("op")
@@ -155,9 +164,6 @@ def require_channel(frame: dict[str, Any], ref: Any = None) -> str:
     return channel
 
 
-MAX_OFFSET = 2**63 - 1
-
-
 def parse_since(frame: dict[str, Any]) -> Position | None:
     since = frame.get("since")
     if since is None:
@@ -165,12 +171,24 @@ def parse_since(frame: dict[str, Any]) -> Position | None:
     if not isinstance(since, dict):
         raise FrameError(BAD_REQUEST, '\'since\' must be {"offset": N, "epoch": E}')
     offset, epoch = since.get("offset"), since.get("epoch")
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0 or not isinstance(epoch, str):
+    if not isinstance(offset, int) or isinstance(offset, bool) or not isinstance(epoch, str):
         raise FrameError(BAD_REQUEST, '\'since\' must be {"offset": N, "epoch": E}')
-    if offset > MAX_OFFSET or len(epoch) > 64:
-        # Offsets are 64-bit in every broker (Redis stream ids); a larger one names no message.
-        raise FrameError(BAD_REQUEST, f"'since.offset' must be at most {MAX_OFFSET}")
+    if not 0 <= offset <= MAX_INT or len(epoch) > MAX_EPOCH_LENGTH:
+        raise FrameError(BAD_REQUEST, f"'since.offset' must be 0 to {MAX_INT}, 'since.epoch' a short string")
     return Position(offset, epoch)
+
+
+def check_depth(data: Any, ref: Any = None, limit: int = MAX_DATA_DEPTH) -> None:
+    """Refuse ``data`` nested deeper than ``limit`` (checked without recursion)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            raise FrameError(BAD_REQUEST, f"'data' nests too deeply (at most {limit} levels)", ref)
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
 
 
 def parse_client_id(frame: dict[str, Any]) -> str | int:
@@ -179,4 +197,6 @@ def parse_client_id(frame: dict[str, Any]) -> str | int:
         raise FrameError(BAD_REQUEST, "publish needs an 'id' (string or integer) chosen by the client")
     if isinstance(client_id, str) and not (0 < len(client_id) <= MAX_CLIENT_ID_LENGTH):
         raise FrameError(BAD_REQUEST, f"'id' must be 1 to {MAX_CLIENT_ID_LENGTH} characters", None)
+    if isinstance(client_id, int) and not -MAX_INT <= client_id <= MAX_INT:
+        raise FrameError(BAD_REQUEST, "'id' must fit in 64 bits", None)
     return client_id

@@ -8,7 +8,7 @@ from the bounded history.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -37,6 +37,10 @@ class Recovery:
     messages: list[Message] = field(default_factory=list)
 
 
+#: ``(channel, data, idempotency key or None)``: one message of ``Broker.publish_many``.
+PublishItem = tuple[str, dict[str, Any], str | None]
+
+
 @dataclass(slots=True)
 class PublishResult:
     message: Message
@@ -58,6 +62,10 @@ class Broker(Protocol):
         self, channel: str, data: dict[str, Any], *, idempotency_key: str | None = None
     ) -> PublishResult:
         """Append to the channel's history, assigning the next offset atomically, and fan out."""
+        ...
+
+    async def publish_many(self, items: Sequence[PublishItem]) -> list[PublishResult]:
+        """Publish several messages in order, in as few round trips as the backend allows (the relay's)."""
         ...
 
     async def subscribe(self, channel: str) -> None:

@@ -1,9 +1,11 @@
 """The in-memory broker: one process, no dependencies; the default (``memory://``).
 
 Each channel keeps a deque of its last ``history_size`` messages (and drops those older than
-``history_seconds`` on read and write), a counter and an epoch. The epoch is random per broker instance,
-so after a restart every client that asks to recover is told ``recovered: false`` instead of being handed
-offsets that now mean something else.
+``history_seconds`` on read and write), a counter and an epoch. All channels together hold at most
+``history_bytes`` of frames: past that, the oldest messages of the whole broker go first (a recovery that
+needed them is answered ``recovered: false``), so a flood of large frames cannot grow the process.
+The epoch is random per broker instance, so after a restart every client that asks to recover is told
+``recovered: false`` instead of being handed offsets that now mean something else.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import itertools
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from command_center.hub.broker.base import (
     Deliver,
+    PublishItem,
     PublishResult,
     Recovery,
     Reset,
@@ -34,6 +37,11 @@ class _Channel:
     presence: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+def _size(message: Message) -> int:
+    # Python str of ASCII frames costs about its length plus a fixed header; close enough for a budget.
+    return len(message.frame) + 120
+
+
 class MemoryBroker:
     """Per-channel bounded history and offsets in this process."""
 
@@ -42,18 +50,26 @@ class MemoryBroker:
         *,
         history_size: int = 1000,
         history_seconds: float = 86400,
+        history_bytes: int = 64 * 1024 * 1024,
         idempotency_seconds: float = 86400,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.epoch = secrets.token_hex(4)
         self._history_size = history_size
         self._history_seconds = history_seconds
+        self._history_bytes = history_bytes
+        #: Bytes of frames held in all histories, and every held message in publish order (the eviction
+        #: queue; entries of messages already trimmed from their channel are skipped when reached).
+        self.history_bytes = 0
+        self._held = 0
+        self._order: deque[tuple[_Channel, int, int]] = deque()
         self._idempotency_seconds = idempotency_seconds
         self._clock = clock
         self._channels: dict[str, _Channel] = {}
         self._subscribed: set[str] = set()
-        # Idempotency keys live as long as history (bounded the same way: by age, and by count).
-        self._seen: dict[str, tuple[float, Message]] = {}
+        # Idempotency keys live as long as history (bounded the same way: by age, and by count); they keep
+        # the offset only, never the frame, so remembered keys cost a few bytes each.
+        self._seen: dict[str, tuple[float, int]] = {}
         self._deliver: Deliver | None = None
 
     async def start(self, deliver: Deliver, reset: Reset) -> None:
@@ -73,11 +89,31 @@ class MemoryBroker:
 
     def _trim(self, state: _Channel, now: float) -> None:
         history = state.history
-        while len(history) > self._history_size:
-            history.popleft()
         horizon = now - self._history_seconds
-        while history and history[0][0] < horizon:
-            history.popleft()
+        while history and (len(history) > self._history_size or history[0][0] < horizon):
+            self._drop(history)
+
+    def _drop(self, history: deque[tuple[float, Message]]) -> None:
+        self.history_bytes -= _size(history.popleft()[1])
+        self._held -= 1
+
+    def _hold(self, state: _Channel, now: float, message: Message) -> None:
+        """Append to the channel's history, then evict the broker's oldest messages past the byte budget."""
+        size = _size(message)
+        state.history.append((now, message))
+        self.history_bytes += size
+        self._held += 1
+        self._order.append((state, message.offset, size))
+        self._trim(state, now)
+        order = self._order
+        while self.history_bytes > self._history_bytes and order:
+            old_state, offset, _ = order.popleft()
+            history = old_state.history
+            if history and history[0][1].offset == offset:
+                self._drop(history)
+        # Entries of messages trimmed by count or age linger in the queue: compact it now and then.
+        if len(order) > 2 * self._held + 1024:
+            self._order = deque(e for e in order if e[0].history and e[0].history[0][1].offset <= e[1])
 
     def _trim_seen(self, now: float) -> None:
         seen = self._seen
@@ -97,18 +133,29 @@ class MemoryBroker:
             key = f"{channel}\x00{idempotency_key}"
             seen = self._seen.get(key)
             if seen is not None and now - seen[0] <= self._idempotency_seconds:
-                return PublishResult(seen[1], True)
+                return PublishResult(self._original(channel, seen[1], data), True)
         state = self._channel(channel)
         state.offset += 1
         message = Message.build(channel, state.offset, self.epoch, data)
-        state.history.append((now, message))
-        self._trim(state, now)
+        self._hold(state, now, message)
         if idempotency_key is not None:
-            self._seen[key] = (now, message)
+            self._seen[key] = (now, message.offset)
             self._trim_seen(now)
         if channel in self._subscribed and self._deliver is not None:
             self._deliver(message)
         return PublishResult(message, False)
+
+    async def publish_many(self, items: Sequence[PublishItem]) -> list[PublishResult]:
+        return [await self.publish(c, d, idempotency_key=k) for c, d, k in items]
+
+    def _original(self, channel: str, offset: int, data: dict[str, Any]) -> Message:
+        """The message a repeated key first published, from history, or rebuilt around its offset."""
+        state = self._channels.get(channel)
+        if state is not None and state.history:
+            first = state.history[0][1].offset
+            if first <= offset < first + len(state.history):
+                return state.history[offset - first][1]
+        return Message.build(channel, offset, self.epoch, data)
 
     async def subscribe(self, channel: str) -> None:
         self._subscribed.add(channel)

@@ -10,6 +10,7 @@ from command_center.deadlines.runner import DeadlineSweeper
 from command_center.events import unit_of_work
 from command_center.incidents import service as incidents
 from command_center.incidents.schemas import IncidentCreate
+from command_center.outbox import OutboxRelay
 from command_center.settings import Settings
 
 DUTY = Principal(id=3, name="duty", role=Role.duty_officer, department="section")
@@ -19,7 +20,7 @@ class Recorder:
     def __init__(self) -> None:
         self.messages: list[tuple[str, dict]] = []  # type: ignore[type-arg]
 
-    async def publish(self, channel: str, data: dict) -> None:  # type: ignore[type-arg]
+    async def publish(self, channel: str, data: dict, *, id: str | None = None) -> None:  # type: ignore[type-arg]
         self.messages.append((channel, data))
 
     def alerts(self) -> list[tuple[str, int]]:
@@ -50,11 +51,12 @@ async def test_deadlines_survive_a_restart(settings: Settings) -> None:
     later = utcnow() + timedelta(minutes=40)
     second = create_app(settings)
     async with second.router.lifespan_context(second):
-        recorder = Recorder()
+        recorder = second.state.hub = Recorder()  # what the app's outbox relay publishes
         sweeper = DeadlineSweeper(
             second.state.db, recorder, interval=1, on_missed=deadline_handlers(), clock=lambda: later
         )
         assert await sweeper.run_once() == 2
+        await second.state.outbox.drain()
         assert sorted(t for t, _ in recorder.alerts()) == ["deadline.missed", "deadline.missed"]
         assert await sweeper.run_once() == 0
 
@@ -72,7 +74,10 @@ async def test_concurrent_sweepers_alert_exactly_once(settings: Settings) -> Non
             for db, rec in zip(databases, recorders, strict=True)
         ]
         won = await asyncio.gather(*(s.run_once() for s in sweepers))
-        alerts = [a for rec in recorders for a in rec.alerts()]
+        # What they committed leaves through the outbox, whichever process's relay sends it.
+        relayed = Recorder()
+        await OutboxRelay(databases[1], lambda: relayed).drain()
+        alerts = relayed.alerts()
         assert sum(won) == len(alerts) == 10  # 5 phone reports missed + 5 written-report warnings
         assert len(set(alerts)) == len(alerts)
     finally:

@@ -60,7 +60,7 @@ async def taskforce_rule(principal: Principal, arg: str | None, action: str) -> 
 def build_app(settings: Settings) -> FastAPI:
     denials: list[dict[str, Any]] = []
 
-    async def on_denied(principal: Principal, channel: str, op: str) -> None:
+    async def on_denied(principal: Principal, channel: str, op: str, count: int = 1) -> None:
         denials.append({"user": principal.name, "channel": channel, "op": op})
 
     @asynccontextmanager
@@ -70,7 +70,15 @@ def build_app(settings: Settings) -> FastAPI:
             history_size=settings.hub_history_size,
             history_seconds=settings.hub_history_seconds,
         )
-        hub = Hub(settings=settings, broker=broker, authenticate=authenticate, on_denied=on_denied)
+        # Any client ``type`` on the test-only channels: these tests are of the protocol, not the product's
+        # request types (tests/command_center/hub/test_trust.py checks those on the real app).
+        hub = Hub(
+            settings=settings,
+            broker=broker,
+            authenticate=authenticate,
+            on_denied=on_denied,
+            client_types=None,
+        )
         hub.policy.register("taskforce", taskforce_rule)
         await hub.start()
         app.state.hub = hub

@@ -23,7 +23,8 @@ async def test_subscribe_publish_and_iterate(memory_server: ServerProcess) -> No
             "message",
             "taskforce:9",
             ack["offset"],
-            {"type": "note", "id": 1, "drill": False},
+            # Client-published messages carry the sender as the server knows it (DESIGN.md section 4).
+            {"type": "note", "id": 1, "drill": False, "from": client.user},
         )
         assert [u["name"] for u in await client.presence("taskforce:9")] == ["bob"]
         await client.ping()

@@ -53,7 +53,11 @@ async def test_message_published_on_one_process_reaches_the_other(
     assert (message["offset"], message["epoch"], message["data"]) == (
         ack["offset"],
         subscribed["epoch"],
-        {"type": "note", "n": 1},
+        {
+            "type": "note",
+            "n": 1,
+            "from": {"id": 2, "name": "bob", "role": "commander", "department": "section"},
+        },
     )
     # Server-side publish on B reaches A; both processes agree on offsets and the epoch.
     result = await b.publish(channel, {"type": "incident.created", "id": 1, "drill": False})

@@ -22,7 +22,10 @@ async def test_builtin_rules() -> None:
     assert await check(LIAISON, "ledger", "subscribe") is Verdict.allowed
     assert await check(LIAISON, "user:3", "subscribe") is Verdict.allowed
     assert await check(LIAISON, "user:1", "subscribe") is Verdict.forbidden
-    assert await check(LIAISON, "user:1", "publish", {"type": "webrtc.answer"}) is Verdict.allowed
+    # Requests on one's own channel only; answers are the server's (issue 11: forged webrtc.answer).
+    assert await check(LIAISON, "user:3", "publish", {"type": "webrtc.view"}) is Verdict.allowed
+    assert await check(LIAISON, "user:3", "publish", {"type": "webrtc.answer"}) is Verdict.forbidden
+    assert await check(LIAISON, "user:1", "publish", {"type": "webrtc.view"}) is Verdict.forbidden
     assert await check(LIAISON, "user:1", "publish", {"type": "order.issued"}) is Verdict.forbidden
     for principal in (ORGANIZER, EVALUATOR, ADMIN):
         assert await check(principal, "drill:4", "subscribe") is Verdict.allowed

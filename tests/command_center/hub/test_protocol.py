@@ -174,7 +174,8 @@ async def test_publish_ack_offsets_and_idempotency(memory_server: ServerProcess)
     received = [await recv(sub) for _ in range(3)]
     assert [m["offset"] for m in received] == [start + 1, start + 2, start + 3]
     assert all(m["op"] == "message" and m["epoch"] == epoch and m["channel"] == channel for m in received)
-    assert received[0]["data"] == {"type": "note", "n": 0}
+    carol = {"id": 3, "name": "carol", "role": "liaison", "department": "police"}
+    assert received[0]["data"] == {"type": "note", "n": 0, "from": carol}
     assert received[0]["ts"].endswith("Z")
     # Nothing else arrives (the duplicate was not fanned out).
     assert await request(sub, {"op": "ping"}) == {"op": "pong"}
@@ -197,10 +198,16 @@ async def test_user_channel_signaling_and_drill_channel(memory_server: ServerPro
     carol = await authed(memory_server.ws, "tok-carol")
     assert (await request(carol, {"op": "subscribe", "channel": "user:3"}))["op"] == "subscribed"
     frank = await authed(memory_server.ws, "tok-frank")
-    offer = {"type": "webrtc.offer", "sdp": "v=0", "from": 6}
-    ack = await request(frank, {"op": "publish", "channel": "user:3", "id": "o1", "data": offer})
-    assert ack["op"] == "ack"
-    assert (await recv(carol))["data"] == offer
+    # Nobody publishes into another person's channel (issue 11: a forged answer could pass for the server's).
+    offer = {"type": "webrtc.view", "sdp": "v=0", "from": 6}
+    denied = await request(frank, {"op": "publish", "channel": "user:3", "id": "o1", "data": offer})
+    assert (denied["code"], denied["ref"]) == ("forbidden", "o1")
+    # A request on one's own channel is published, stamped with the sender the server knows.
+    await carol.send(json.dumps({"op": "publish", "channel": "user:3", "id": "o2", "data": offer}))
+    frames = [await recv(carol), await recv(carol)]  # the ack and the message, in either order
+    assert {f["op"] for f in frames} == {"ack", "message"}
+    carol_user = {"id": 3, "name": "carol", "role": "liaison", "department": "police"}
+    assert next(f for f in frames if f["op"] == "message")["data"] == {**offer, "from": carol_user}
     erin = await authed(memory_server.ws, "tok-erin")  # organizer
     assert (await request(erin, {"op": "subscribe", "channel": "drill:5"}))["op"] == "subscribed"
     denied = await request(

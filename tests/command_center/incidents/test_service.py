@@ -216,10 +216,8 @@ async def test_deadline_sweep_warns_then_escalates_once(app, client, login, publ
 
     async def sweep_at(minutes: float) -> int:
         async with app.state.db.session() as session:
-            from command_center.events import publish_outbox, take_outbox
-
             count = await sweep(session, now=started + timedelta(minutes=minutes), on_missed=handlers)
-        await publish_outbox(app.state.hub, take_outbox(session))
+        await app.state.outbox.drain()
         return count
 
     assert await sweep_at(5) == 0

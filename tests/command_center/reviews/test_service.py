@@ -93,14 +93,17 @@ async def test_late_meeting_is_flagged_and_overdue_items_escalate(
     drill_id, review_id = opened
     async with unit_of_work(app.state.db, app.state.hub) as session:
         await sweep(session, now=utcnow() + timedelta(days=2, hours=1), on_missed=deadline_handlers())
+    await app.state.outbox.drain()  # the relay publishes what the sweep committed
     assert published.of_type("deadline.warning")  # the reminder a day before
     assert not published.of_type("review.meeting_overdue")
     async with unit_of_work(app.state.db, app.state.hub) as session:
         await sweep(session, now=utcnow() + timedelta(days=4), on_missed=deadline_handlers())
+    await app.state.outbox.drain()  # the relay publishes what the sweep committed
     assert published.channels_of("review.meeting_overdue") == {"board", f"drill:{drill_id}"}
     assert not published.of_type("rectification.overdue")
     async with unit_of_work(app.state.db, app.state.hub) as session:
         await sweep(session, now=utcnow() + timedelta(days=31), on_missed=deadline_handlers())
+    await app.state.outbox.drain()  # the relay publishes what the sweep committed
     overdue = published.of_type("rectification.overdue")
     assert {channel for channel, _ in overdue} == {"board", f"drill:{drill_id}"}
     assert len({data["id"] for _, data in overdue}) == 2

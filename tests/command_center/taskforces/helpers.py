@@ -23,7 +23,7 @@ class RecordingHub:
         self.messages: list[tuple[str, dict[str, Any]]] = []
         self.broker = self
 
-    async def publish(self, channel: str, data: dict[str, Any]) -> None:
+    async def publish(self, channel: str, data: dict[str, Any], *, id: str | None = None) -> None:
         self.messages.append((channel, data))
 
     async def ping(self) -> bool:
@@ -47,7 +47,9 @@ async def sweep_at(app: Any, when: datetime) -> int:
     sweeper = DeadlineSweeper(
         app.state.db, app.state.hub, interval=1, on_missed=deadline_handlers(), clock=lambda: when
     )
-    return await sweeper.run_once()
+    count = await sweeper.run_once()
+    await app.state.outbox.drain()  # what the sweep committed reaches the (recording) hub now
+    return count
 
 
 def future(**delta: float) -> str:
