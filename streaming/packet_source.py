@@ -333,12 +333,15 @@ async def _in_thread(function: Callable[[], None], name: str) -> None:
             done.set_exception(error)
 
     def run() -> None:
+        error: BaseException | None = None
         try:
             function()
         except BaseException as exc:  # handed to the awaiting coroutine, never lost in the thread
-            loop.call_soon_threadsafe(settle, exc)
-        else:
-            loop.call_soon_threadsafe(settle, None)
+            error = exc
+        try:
+            loop.call_soon_threadsafe(settle, error)
+        except RuntimeError:  # the loop closed while we ran: nobody is waiting any more
+            pass
 
     threading.Thread(target=run, name=name, daemon=True).start()
     await done
