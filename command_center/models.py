@@ -4,6 +4,7 @@ from command_center.audit.models import AuditEntry
 from command_center.auth.models import AccessToken, Department, User
 from command_center.db import Base
 from command_center.deadlines.models import Deadline
+from command_center.devices.models import Device
 from command_center.drills.models import Drill, DrillInject, DrillScenario
 from command_center.incidents.models import Incident, IncidentEvent
 from command_center.ledger.models import LedgerHistory, LedgerItem
@@ -32,6 +33,7 @@ __all__ = [
     "Base",
     "Deadline",
     "Department",
+    "Device",
     "Drill",
     "DrillInject",
     "DrillScenario",

@@ -9,10 +9,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from gb_simulator import Behaviour, DeviceSimulator
-
 from streaming import Relay
 from streaming.gb28181 import DeviceEvent, Gateway, GatewayConfig, ha1
+from tests.streaming.gb_simulator import Behaviour, DeviceSimulator
 
 DOMAIN = "3402000000"
 DEVICE = "34020000001320000001"

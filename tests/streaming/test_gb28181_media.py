@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gb_fixtures import DEVICE, Clock, device, running_gateway
-from gb_simulator import Behaviour
-from media_files import encode_file
 
 from streaming import Relay
 from streaming.gb28181 import PlayFailed
+from tests.streaming.gb_fixtures import DEVICE, Clock, device, running_gateway
+from tests.streaming.gb_simulator import Behaviour
+from tests.streaming.media_files import encode_file
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from gb_fixtures import DEVICE, Clock, device, running_gateway
-from gb_simulator import Behaviour
 
 from streaming import Relay
+from tests.streaming.gb_fixtures import DEVICE, Clock, device, running_gateway
+from tests.streaming.gb_simulator import Behaviour
 
 
 @pytest.fixture
