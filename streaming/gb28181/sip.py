@@ -9,6 +9,7 @@ put GB2312 display names in From/Contact.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -98,6 +99,7 @@ class SipMessage:
         return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + self.body
 
 
+@functools.lru_cache(maxsize=512)
 def _canonical(name: str) -> str:
     lowered = name.strip().lower()
     return _COMPACT.get(lowered, lowered)

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import cast
@@ -22,6 +23,7 @@ from streaming.gb28181.sip import SipMessage, SipParseError, parse, split_stream
 logger = logging.getLogger(__name__)
 
 #: ``handler(request, peer, raw_bytes)``; it answers with ``peer.reply(...)`` (ACK needs none).
+REPLY_CACHE_SECONDS = 32.0
 Handler = Callable[[SipMessage, "Peer", bytes], Awaitable[None]]
 
 
@@ -86,6 +88,7 @@ class SipEndpoint:
         self._tcp: asyncio.Server | None = None
         self._pending: dict[str, asyncio.Future[SipMessage]] = {}
         self._replies: dict[tuple[str, str], tuple[float, Peer, SipMessage]] = {}
+        self._reply_order: deque[tuple[float, tuple[str, str]]] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
         self.received_count = 0
@@ -167,11 +170,15 @@ class SipEndpoint:
             logger.exception("SIP handler failed on %s from %s:%s", message.method, *peer.addr)
 
     def remember_reply(self, request: SipMessage, peer: Peer, reply: SipMessage) -> None:
+        """Keep final answers 32 s (RFC 3261 timer J) for retransmitted requests; expire oldest first."""
         now = self._clock()
-        if len(self._replies) > 256:
-            self._replies = {k: v for k, v in self._replies.items() if now - v[0] < 32}
+        while self._reply_order and now - self._reply_order[0][0] >= REPLY_CACHE_SECONDS:
+            _, key = self._reply_order.popleft()
+            self._replies.pop(key, None)
         if request.branch and reply.status >= 200:
-            self._replies[(request.branch, request.method or "")] = (now, peer, reply)
+            key = (request.branch, request.method or "")
+            self._replies[key] = (now, peer, reply)
+            self._reply_order.append((now, key))
 
     # -- out ------------------------------------------------------------------------------------------
 

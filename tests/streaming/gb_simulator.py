@@ -181,11 +181,22 @@ class DeviceSimulator:
         branch = re.search(rb"branch=([^;\r\n]+)", data).group(1).decode()  # type: ignore[union-attr]
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self._waiting[branch] = future
-        self.send(data)
+        loop = asyncio.get_running_loop()
+        deadline, interval = loop.time() + timeout, 0.5
         try:
-            return await asyncio.wait_for(future, timeout)
+            while True:
+                self.send(data)  # over UDP a lost request or answer is retransmitted (RFC 3261 timer A)
+                try:
+                    return await asyncio.wait_for(
+                        asyncio.shield(future), min(interval, deadline - loop.time())
+                    )
+                except TimeoutError:
+                    if loop.time() >= deadline or self.transport != "UDP":
+                        raise
+                interval *= 2
         finally:
             self._waiting.pop(branch, None)
+            future.cancel()
 
     async def register(self, expires: int = 3600, password: str | None = None) -> Message:
         """REGISTER, answer the Digest challenge; return the final response (200 or 403)."""
