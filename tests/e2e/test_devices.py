@@ -24,7 +24,8 @@ DIAGNOSIS = {
             "name": "ssrc",
             "ok": False,
             "detail": "RTP arrived with SSRC 0000000042, but the INVITE asked for y=0200000001",
-            "setting": "device: use the SSRC of the INVITE's y= line, or CC_SIP_SSRC_CHECK=false to accept any",
+            "setting": "device: use the SSRC of the INVITE's y= line, "
+            "or CC_SIP_SSRC_CHECK=false to accept any",
         },
         {"name": "ps_parse", "ok": None, "detail": "not reached", "setting": None},
         {"name": "keyframe", "ok": None, "detail": "not reached", "setting": None},
