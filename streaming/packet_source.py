@@ -145,7 +145,7 @@ class _Normaliser:
         self._first: int | None = None
         self._last: int | None = None
 
-    def frames(self, packet: av.Packet) -> list[tuple[bytes, int, bool]]:
+    def frames(self, packet: av.Packet[Any]) -> list[tuple[bytes, int, bool]]:
         """Return ``(annex_b_or_vp8_bytes, rtp_timestamp, keyframe)`` for one demuxed packet."""
         packets = self._bsf.filter(packet) if self._bsf is not None else [packet]
         out = []
@@ -159,7 +159,7 @@ class _Normaliser:
             out.append((data, self._timestamp(item), keyframe))
         return out
 
-    def _timestamp(self, packet: av.Packet) -> int:
+    def _timestamp(self, packet: av.Packet[Any]) -> int:
         value = packet.pts if packet.pts is not None else packet.dts
         if value is None or packet.time_base is None:
             ts = (self._last + self._step) if self._last is not None else 0
