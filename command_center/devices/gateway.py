@@ -40,7 +40,13 @@ async def start_gateway(
         return None
     bridge = DeviceBridge(database, hub, relay, settings.sip_domain)
     gateway = Gateway(gateway_config(settings), relay, bridge)
-    await gateway.start()
+    try:
+        await gateway.start()
+    except OSError as exc:
+        raise RuntimeError(
+            f"the GB/T 28181 gateway cannot listen on {settings.sip_host}:{settings.sip_port} "
+            f"(UDP and TCP): {exc}; change CC_SIP_PORT or CC_SIP_HOST"
+        ) from exc
     bridge.gateway = gateway
     log.info(
         "GB/T 28181 gateway on %s:%s (UDP+TCP), domain %s",

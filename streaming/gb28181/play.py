@@ -105,7 +105,9 @@ class PlaySession:
 
     def _open_container(self) -> av.container.InputContainer:
         probe = str(self.gateway.config.probesize)
-        return av.open(self.pipe, format="mpeg", options={"probesize": probe, "analyzeduration": "0"})
+        return av.open(
+            self.pipe, mode="r", format="mpeg", options={"probesize": probe, "analyzeduration": "0"}
+        )
 
     async def _invite(self) -> None:
         gateway, config = self.gateway, self.gateway.config

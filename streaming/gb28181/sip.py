@@ -164,7 +164,7 @@ def _start_line(line: str) -> SipMessage:
 
 def split_stream(buffer: bytearray) -> list[bytes]:
     """Take every complete message off the front of a TCP receive buffer (Content-Length framing)."""
-    out = []
+    out: list[bytes] = []
     while True:
         while buffer[:2] == b"\r\n":  # keep-alive CRLFs (RFC 5626)
             del buffer[:2]

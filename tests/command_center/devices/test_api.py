@@ -169,6 +169,13 @@ async def test_watching_a_device_plays_it_into_the_streams_list(app, client, log
         ]
         device = await _device(client, commander)
         assert device["plays"][0]["stream_id"] == answer["id"]
+        await sim.send_position(31.23, 121.47)  # MobilePosition goes to the device and its live stream
+
+        async def on_the_map() -> bool:
+            stream = (await client.get(f"/api/streams/{answer['id']}", headers=commander)).json()
+            return (stream["position"] or {}).get("lat") == 31.23
+
+        await _until(on_the_map)
         audit = (await client.get("/api/audit?action=stream.view", headers=await login("admin"))).json()
         assert audit[0]["target"] == f"stream:{answer['id']}"
     finally:
