@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 
 from command_center.db import Database
@@ -43,6 +44,14 @@ async def start_gateway(
     try:
         await gateway.start()
     except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            # With `serve --workers N` the first worker holds the port; the others serve no devices.
+            log.warning(
+                "CC_SIP_PORT %s is held by another process (another worker?): this process runs no "
+                "GB/T 28181 gateway",
+                settings.sip_port,
+            )
+            return None
         raise RuntimeError(
             f"the GB/T 28181 gateway cannot listen on {settings.sip_host}:{settings.sip_port} "
             f"(UDP and TCP): {exc}; change CC_SIP_PORT or CC_SIP_HOST"

@@ -49,6 +49,10 @@ async def test_udp_play_reaches_an_aiortc_viewer_untranscoded(
         assert viewer.stamps, "decodable pictures carrying the encoder's stamps: nothing was re-encoded"
         assert await gateway.play(DEVICE) == stream_id, "a second viewer's play joins the running stream"
         assert len(sim.invites) == 1
+        await gateway.stop_play(DEVICE, sim.channels[0])
+        await _wait_for(lambda: sim.bye_count == 1)
+        manifest = relay.manifest(stream_id)
+        assert manifest and manifest[0]["sha256"], "recorded like any other stream, with its SHA-256"
 
 
 async def test_tcp_passive_play_with_rfc4571_framing(relay: Relay, clock: Clock, ps_file: Path):

@@ -218,3 +218,23 @@ async def test_a_failed_play_leaves_its_diagnosis_on_the_device(
     finally:
         await viewer.close()
         await sim.close()
+
+
+async def test_a_second_process_on_the_same_sip_port_runs_without_a_gateway(app, settings) -> None:  # type: ignore[no-untyped-def]
+    from command_center.app import create_app
+
+    taken = settings.model_copy(update={"sip_port": app.state.gateway.port})
+    assert taken.sip_enabled
+    second = create_app(taken)
+    async with second.router.lifespan_context(second):
+        assert second.state.gateway is None
+
+
+async def test_without_cc_sip_port_no_sip_port_is_opened(settings) -> None:  # type: ignore[no-untyped-def]
+    from command_center.app import create_app
+
+    plain = Settings(**settings.model_dump(exclude={"sip_port"}))
+    assert not plain.sip_enabled
+    application = create_app(plain)
+    async with application.router.lifespan_context(application):
+        assert application.state.gateway is None
