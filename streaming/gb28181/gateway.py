@@ -165,7 +165,7 @@ class Gateway:
             self.emit("offline", state.device_id, {"reason": reason})
             for key in [k for k in self.plays if k[0] == state.device_id]:
                 self.spawn(self.stop_play(*key, reason="device offline"))
-        self._check_viewers()
+        self._check_plays()
         return [state.device_id for state, _ in gone]
 
     async def _sweeper(self) -> None:
@@ -294,23 +294,29 @@ class Gateway:
         channel = channel_id or state.default_channel()
         key = (device_id, channel)
         existing = self.plays.get(key)
+        if existing is not None and existing.starting is not None:
+            return await asyncio.shield(existing.starting)  # a viewer arriving during the INVITE
         if existing is not None and existing.stream_id and existing.feed and existing.feed.live:
             return existing.stream_id
         tcp = (transport or self.config.media_transport).upper() == "TCP"
         ssrc = sdp.ssrc_for(self.config.domain, next(self._ssrc_seq))
         session = PlaySession(self, device_id, channel, tcp=tcp, ssrc=ssrc)
+        starting = session.starting = asyncio.get_running_loop().create_future()
         self.plays[key] = session
         try:
             stream_id = await session.start(self._stray)
-        except PlayFailed as failure:
-            self.plays.pop(key, None)
-            self.emit(
-                "play_failed", device_id, {"channel_id": channel, "diagnosis": failure.diagnosis.to_dict()}
-            )
+        except BaseException as exc:
+            if self.plays.get(key) is session:
+                self.plays.pop(key)
+            if isinstance(exc, PlayFailed):
+                data = {"channel_id": channel, "diagnosis": exc.diagnosis.to_dict()}
+                self.emit("play_failed", device_id, data)
+            starting.set_exception(exc if isinstance(exc, Exception) else DeviceOffline("play cancelled"))
+            starting.exception()  # retrieved: only the viewers that joined the attempt await it
             raise
-        except BaseException:
-            self.plays.pop(key, None)
-            raise
+        finally:
+            session.starting = None
+        starting.set_result(stream_id)
         self.emit("play_started", device_id, {"channel_id": channel, "stream_id": stream_id, "ssrc": ssrc})
         return stream_id
 
@@ -331,13 +337,21 @@ class Gateway:
         if self.plays.get((session.device_id, session.channel_id)) is session:
             self.spawn(self.stop_play(session.device_id, session.channel_id, reason=reason))
 
-    def _check_viewers(self) -> None:
-        """BYE a play whose last viewer left (or that nobody watched) ``idle_seconds`` ago."""
-        if not self.config.bye_on_last_viewer:
-            return
+    def _check_plays(self) -> None:
+        """End a play whose RTP stopped (``media_timeout``) or whose last viewer left ``idle_seconds`` ago.
+
+        Media time is real time (``time.monotonic``, as the RTP receiver stamps packets), not ``clock``.
+        """
         now = time.monotonic()
         for (device_id, channel_id), session in list(self.plays.items()):
-            if session.feed is None or session.first_frame_at is None:
+            if session.feed is None or session.first_frame_at is None or session.receiver is None:
+                continue
+            last = session.receiver.stats.last_at or session.first_frame_at
+            if now - last > self.config.media_timeout:
+                reason = f"no RTP for {self.config.media_timeout:g} s"
+                self.spawn(self.stop_play(device_id, channel_id, reason=reason))
+                continue
+            if not self.config.bye_on_last_viewer:
                 continue
             if session.feed.viewers:
                 session.idle_since = None

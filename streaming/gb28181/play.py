@@ -56,6 +56,8 @@ class PlaySession:
         self.started_at: float | None = None
         self.first_frame_at: float | None = None
         self.idle_since: float | None = None
+        #: Set while the INVITE is under way, so a second viewer joins this attempt instead of another.
+        self.starting: asyncio.Future[str] | None = None
         self.closed = False
 
     @property

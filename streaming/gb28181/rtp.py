@@ -56,6 +56,7 @@ class MediaStats:
     packets: int = 0
     bytes: int = 0
     first_at: float | None = None
+    last_at: float | None = None
     sources: set[tuple[str, int]] = field(default_factory=set)
     ssrcs: dict[int, int] = field(default_factory=dict)
     payload_types: set[int] = field(default_factory=set)
@@ -143,8 +144,9 @@ class RtpReceiver:
             return
         stats.packets += 1
         stats.bytes += len(data)
+        stats.last_at = self._clock()
         if stats.first_at is None:
-            stats.first_at = self._clock()
+            stats.first_at = stats.last_at
         self.arrived.set()
         stats.ssrcs[packet.ssrc] = stats.ssrcs.get(packet.ssrc, 0) + 1
         stats.payload_types.add(packet.payload_type)

@@ -3,6 +3,7 @@ and the diagnosis that names the failing hop when video never comes."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -179,10 +180,28 @@ async def test_bye_when_the_last_viewer_leaves(relay: Relay, clock: Clock, ps_fi
 
 
 async def _wait_for(predicate, timeout: float = 10.0) -> None:
-    import asyncio
-
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():
         assert loop.time() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
+
+
+async def test_viewers_arriving_together_share_one_invite(relay: Relay, clock: Clock, ps_file: Path):
+    async with running_gateway(relay, clock) as (gateway, events), device(gateway, media=ps_file) as sim:
+        await events.wait("catalog")
+        ids = await asyncio.gather(*(gateway.play(DEVICE) for _ in range(3)))
+        assert len(set(ids)) == 1 and len(sim.invites) == 1
+
+
+async def test_a_play_whose_rtp_stops_is_ended_and_announced(relay: Relay, clock: Clock, tmp_path: Path):
+    short = encode_file(tmp_path / "short.ps", container="mpeg", frames=30)  # 1.2 s of video
+    async with (
+        running_gateway(relay, clock, media_timeout=1.0) as (gateway, events),
+        device(gateway, media=short) as sim,
+    ):
+        stream_id = await gateway.play(DEVICE)
+        stopped = await events.wait("play_stopped")
+        assert stopped.data["reason"] == "no RTP for 1 s"
+        await _wait_for(lambda: sim.bye_count == 1)
+        assert not gateway.plays and stream_id not in {s.id for s in relay.streams()}
