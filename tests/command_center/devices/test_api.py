@@ -223,7 +223,7 @@ async def test_a_failed_play_leaves_its_diagnosis_on_the_device(
 async def test_a_second_process_on_the_same_sip_port_runs_without_a_gateway(app, settings) -> None:  # type: ignore[no-untyped-def]
     from command_center.app import create_app
 
-    taken = settings.model_copy(update={"sip_port": app.state.gateway.port})
+    taken = settings.model_copy(update={"sip_port": app.state.gateway.port, "background_tasks": False})
     assert taken.sip_enabled
     second = create_app(taken)
     async with second.router.lifespan_context(second):
@@ -233,7 +233,7 @@ async def test_a_second_process_on_the_same_sip_port_runs_without_a_gateway(app,
 async def test_without_cc_sip_port_no_sip_port_is_opened(settings) -> None:  # type: ignore[no-untyped-def]
     from command_center.app import create_app
 
-    plain = Settings(**settings.model_dump(exclude={"sip_port"}))
+    plain = Settings(**settings.model_dump(exclude={"sip_port", "background_tasks"}), background_tasks=False)
     assert not plain.sip_enabled
     application = create_app(plain)
     async with application.router.lifespan_context(application):
