@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Path, Request, status
 
 from command_center.deps import CurrentUser, SessionDep
 from command_center.devices import service
@@ -12,6 +12,7 @@ from command_center.devices.schemas import DeviceCreate, DeviceRead, DeviceView
 from command_center.streams.schemas import Answer
 
 router = APIRouter(prefix="/api/devices", tags=["devices"])
+DeviceId = Annotated[str, Path(pattern=r"^\d{20}$", description="the 20-digit GB/T 28181 device id")]
 
 
 @router.post("", response_model=DeviceRead, status_code=status.HTTP_201_CREATED)
@@ -30,7 +31,7 @@ async def list_devices(request: Request, principal: CurrentUser, session: Sessio
 
 @router.get("/{device_id}", response_model=DeviceRead)
 async def get_device(
-    device_id: str, request: Request, principal: CurrentUser, session: SessionDep
+    device_id: DeviceId, request: Request, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
     row, officer = await service.get_visible(session, principal, device_id)
     gateway = getattr(request.app.state, "gateway", None)
@@ -39,7 +40,7 @@ async def get_device(
 
 @router.post("/{device_id}/view", response_model=Answer)
 async def view_device(
-    device_id: str, body: DeviceView, request: Request, principal: CurrentUser, session: SessionDep
+    device_id: DeviceId, body: DeviceView, request: Request, principal: CurrentUser, session: SessionDep
 ) -> Answer:
     """Start (or join) the device's live video and answer the viewer's offer; ``id`` is the stream id."""
     stream_id, sdp = await service.watch(

@@ -138,7 +138,10 @@ async def watch(
             f"device {device_id} did not deliver video: {exc.diagnosis.summary}"
         ) from exc
     if await session.get(StreamRecord, stream_id) is None:
-        session.add(_stream_row(stream_id, row, officer, channel_id))
+        playing = [
+            p["channel_id"] for p in gateway.snapshot(device_id)["plays"] if p["stream_id"] == stream_id
+        ]
+        session.add(_stream_row(stream_id, row, officer, playing[0] if playing else channel_id))
         await session.flush()
         stream = await session.get(StreamRecord, stream_id)
         assert stream is not None

@@ -82,6 +82,8 @@ async def test_only_admins_register_devices_and_bad_input_is_named(client, login
         (DEVICE, "field1", False, True)
     ]
     assert "password" not in str(listed) and PASSWORD not in str(listed)
+    bad_path = await client.get("/api/devices/" + "9" * 300, headers=admin)
+    assert bad_path.status_code == 422 and "device_id" in bad_path.text
     # A liaison of another department does not see the section's devices.
     assert (await client.get("/api/devices", headers=await login("fire"))).json() == []
 
@@ -157,6 +159,11 @@ async def test_watching_a_device_plays_it_into_the_streams_list(app, client, log
     try:
         assert (await sim.register()).status == 200
         commander = await login("commander")
+
+        async def catalogued() -> bool:
+            return bool((await _device(client, commander))["channels"])
+
+        await _until(catalogued)  # the camera channel comes from the Catalog
         body = {"sdp": viewer.pc.localDescription.sdp, "type": "offer"}
         response = await client.post(f"/api/devices/{DEVICE}/view", json=body, headers=commander)
         assert response.status_code == 200, response.text
