@@ -106,6 +106,7 @@ class Gateway:
         self.endpoint = SipEndpoint(
             self._handlers.handle, host=config.host, port=config.port, timeout=config.invite_timeout
         )
+        self.endpoint.on_unmatched_response = self._reack
         self._cseq = itertools.count(1)
         self._sn = itertools.count(1)
         self._ssrc_seq = itertools.count(1)
@@ -319,6 +320,14 @@ class Gateway:
         starting.set_result(stream_id)
         self.emit("play_started", device_id, {"channel_id": channel, "stream_id": stream_id, "ssrc": ssrc})
         return stream_id
+
+    def _reack(self, response: SipMessage) -> None:
+        """A device repeats its 200 to our INVITE until it gets the ACK: answer each repeat with one."""
+        if response.status != 200 or response.cseq[1] != "INVITE":
+            return
+        for session in self.plays.values():
+            if session.dialog is not None and session.dialog.call_id == response.call_id:
+                self.send_in_dialog(session.device_id, session.dialog, "ACK")
 
     def _stray(self, ssrc: int, port: int) -> None:
         """RTP with ``ssrc`` hit ``port``: if it belongs to another play, that play's port is wrong."""

@@ -92,6 +92,9 @@ class SipEndpoint:
         self._tasks: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
         self.received_count = 0
+        self._provisional: set[str] = set()
+        #: Called with responses that match no pending request (set by the gateway to re-send ACK).
+        self.on_unmatched_response: Callable[[SipMessage], None] | None = None
 
     async def start(self) -> None:
         """Bind UDP and TCP on the same port (with port 0, the same free port for both)."""
@@ -152,8 +155,13 @@ class SipEndpoint:
             return
         if not message.is_request:
             future = self._pending.get(message.branch)
-            if future is not None and not future.done() and message.status >= 200:
+            if future is None or future.done():
+                if self.on_unmatched_response is not None:
+                    self.on_unmatched_response(message)  # e.g. a retransmitted 200 whose ACK was lost
+            elif message.status >= 200:
                 future.set_result(message)
+            else:
+                self._provisional.add(message.branch)  # 1xx: stop retransmitting (RFC 3261 17.1.1.2)
             return
         cached = self._replies.get((message.branch, message.method or ""))
         if cached is not None and message.branch:
@@ -207,10 +215,11 @@ class SipEndpoint:
                 wait = min(interval, left) if peer.transport == "UDP" else left
                 with contextlib.suppress(asyncio.TimeoutError):
                     return await asyncio.wait_for(asyncio.shield(future), wait)
-                if peer.transport == "UDP":
+                if peer.transport == "UDP" and branch not in self._provisional:
                     self.send_to(peer, message)
                     interval = min(interval * 2, 4.0)
         finally:
             self._pending.pop(branch, None)
+            self._provisional.discard(branch)
             if not future.done():
                 future.cancel()

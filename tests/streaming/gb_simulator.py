@@ -74,6 +74,8 @@ class Behaviour:
     text_encoding: str = "gb18030"
     declared_encoding: str = "GB2312"
     nul_padding: bool = False
+    answer_delay: float = 0.0  # send 100 Trying at once and the 200 this much later
+    repeat_200: bool = False  # send the 200 twice, as a device does when the first ACK is lost
 
 
 class DeviceSimulator:
@@ -107,6 +109,7 @@ class DeviceSimulator:
         self.first_port: int | None = None
         self.streams: dict[str, asyncio.Task[None]] = {}
         self.packets_sent = 0
+        self.acks = 0
 
     # -- transport ------------------------------------------------------------------------------------
 
@@ -259,9 +262,11 @@ class DeviceSimulator:
         if method == "INVITE":
             self.invites.append(message)
             if self.behaviour.answer_invite is not None:
-                self._answer_invite(message)
+                self._tasks.append(asyncio.ensure_future(self._answer_invite_later(message)))
         elif method == "ACK":
-            self._start_stream(message)
+            self.acks += 1
+            if message.headers.get("call-id") not in self.streams:
+                self._start_stream(message)
         elif method == "BYE":
             self._reply(message, 200)
             task = self.streams.pop(message.headers.get("call-id", ""), None)
@@ -319,6 +324,15 @@ class DeviceSimulator:
         else:
             return
         await self._transact(self._request("MESSAGE", body))
+
+    async def _answer_invite_later(self, invite: Message) -> None:
+        if self.behaviour.answer_delay:
+            self._reply(invite, 100)
+            await asyncio.sleep(self.behaviour.answer_delay)
+        self._answer_invite(invite)
+        if self.behaviour.repeat_200:
+            await asyncio.sleep(0.05)
+            self._answer_invite(invite)
 
     def _answer_invite(self, invite: Message) -> None:
         sdp = invite.body.decode()

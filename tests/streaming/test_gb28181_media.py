@@ -205,3 +205,16 @@ async def test_a_play_whose_rtp_stops_is_ended_and_announced(relay: Relay, clock
         assert stopped.data["reason"] == "no RTP for 1 s"
         await _wait_for(lambda: sim.bye_count == 1)
         assert not gateway.plays and stream_id not in {s.id for s in relay.streams()}
+
+
+async def test_trying_stops_invite_retransmission_and_a_repeated_200_is_acked_again(
+    relay: Relay, clock: Clock, ps_file: Path
+):
+    behaviour = Behaviour(answer_delay=1.2, repeat_200=True)  # past the 0.5 s and 1 s retransmit timers
+    async with (
+        running_gateway(relay, clock) as (gateway, _events),
+        device(gateway, media=ps_file, behaviour=behaviour) as sim,
+    ):
+        await gateway.play(DEVICE)
+        assert len(sim.invites) == 1, "100 Trying stopped the UDP retransmissions"
+        await _wait_for(lambda: sim.acks == 2)
