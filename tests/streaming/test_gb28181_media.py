@@ -48,6 +48,8 @@ async def test_udp_play_reaches_an_aiortc_viewer_untranscoded(
         await viewer.wait_frames(5, timeout=20)
         assert viewer.codec == "video/H264" and viewer.sizes == {(320, 240)}
         assert viewer.stamps, "decodable pictures carrying the encoder's stamps: nothing was re-encoded"
+        # A joining viewer's keyframe request reaches the camera as MANSCDP DeviceControl IFameCmd.
+        await _wait_for(lambda: sim.iframe_requests >= 1)
         assert await gateway.play(DEVICE) == stream_id, "a second viewer's play joins the running stream"
         assert len(sim.invites) == 1
         await gateway.stop_play(DEVICE, sim.channels[0])
