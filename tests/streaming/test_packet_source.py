@@ -7,10 +7,10 @@ from pathlib import Path
 
 import av
 import pytest
+from media_files import encode_file
 
 from streaming import CodecMismatch, Relay
 from streaming.packet_source import PacketSource, PushedBytes, SourceError, UnsupportedCodec, forward_into
-from tests.streaming.media_files import encode_file
 
 
 async def _wait(predicate, timeout: float = 10.0) -> None:
