@@ -28,6 +28,8 @@ from command_center.channels import register_domain_channels
 from command_center.db import Database, utcnow
 from command_center.deadlines.runner import DeadlineSweeper
 from command_center.deadlines.service import MissHandler
+from command_center.devices.api import router as devices_router
+from command_center.devices.gateway import start_gateway
 from command_center.drills.api import router as drills_router
 from command_center.drills.runner import DrillRunner
 from command_center.errors import CommandCenterError, Forbidden, NotAuthenticated, TooManyRequests
@@ -89,6 +91,7 @@ def create_app(settings: Settings) -> FastAPI:
         relay = Relay(settings.recordings_dir, StreamBridge(db, hub))
         app.state.relay = relay
         signaling.install(hub, db, lambda: relay)
+        app.state.gateway = await start_gateway(settings, db, hub, relay)
         drill_runner = DrillRunner(db, hub, settings, tick=settings.drill_tick_seconds, relay=relay)
         app.state.drill_runner = drill_runner
         checkpointer = Checkpointer(db, settings, clock=lambda: getattr(app.state, "clock", utcnow)())
@@ -102,6 +105,8 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             await checkpointer.stop()
             await drill_runner.stop()
+            if app.state.gateway is not None:
+                await app.state.gateway.close()
             await relay.close()
             await sweeper.stop()
             await outbox.stop()
@@ -135,6 +140,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(orders_router)
     app.include_router(drills_router)
     app.include_router(streams_router)
+    app.include_router(devices_router)
     app.include_router(reviews_router)
     app.include_router(drill_plan_router)
 

@@ -4,6 +4,7 @@ from command_center.audit.models import AuditEntry
 from command_center.auth.models import AccessToken, Department, SignInThrottle, User
 from command_center.db import Base
 from command_center.deadlines.models import Deadline
+from command_center.devices.models import Device
 from command_center.drills.models import Drill, DrillInject, DrillScenario
 from command_center.idempotency.models import IdempotencyKey
 from command_center.incidents.models import Incident, IncidentEvent
@@ -34,6 +35,7 @@ __all__ = [
     "Base",
     "Deadline",
     "Department",
+    "Device",
     "Drill",
     "DrillInject",
     "DrillScenario",

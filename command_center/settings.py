@@ -93,6 +93,28 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     outbox_retention_seconds: float = Field(default=3600.0, ge=0)
 
+    # GB/T 28181 gateway (DESIGN.md section 10). It starts only when CC_SIP_PORT is set explicitly.
+    sip_port: int = Field(default=5060, ge=0, le=65535)
+    sip_host: str = "0.0.0.0"  # devices are on the network
+    sip_domain: str = Field(
+        default="3402000000", pattern=r"^\d{10}$", description="10-digit SIP domain/realm"
+    )
+    sip_media_host: str = Field(default="127.0.0.1", description="the address devices send RTP to (SDP c=)")
+    sip_rtp_port_min: int = Field(default=30000, ge=1, le=65535)
+    sip_rtp_port_max: int = Field(default=30499, ge=1, le=65535)
+    sip_media_transport: Literal["UDP", "TCP"] = "UDP"
+    sip_invite_timeout_seconds: float = Field(default=5.0, gt=0)
+    sip_media_timeout_seconds: float = Field(default=8.0, gt=0)
+    sip_keepalive_seconds: float = Field(default=60.0, gt=0, description="offline after 3 missed")
+    sip_ssrc_check: bool = True
+    sip_bye_on_last_viewer: bool = True
+    sip_idle_seconds: float = Field(default=15.0, ge=0, description="BYE this long after the last viewer")
+
+    @property
+    def sip_enabled(self) -> bool:
+        """True when CC_SIP_PORT was given (environment or constructor), not merely defaulted."""
+        return "sip_port" in self.model_fields_set
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

@@ -7,13 +7,14 @@ export const PAGES = {
   field: { href: "/static/field.html", key: "nav.field" },
   drill: { href: "/static/drill.html", key: "nav.drill" },
   review: { href: "/static/review.html", key: "nav.review" },
+  devices: { href: "/static/devices.html", key: "nav.devices" },
 };
 
 /** The incident page is reached from the board or the field page; it is allowed wherever incidents are. */
 const ROLE_PAGES = {
-  admin: ["board", "video", "taskforce", "field", "drill", "review", "incident"],
-  commander: ["board", "video", "taskforce", "review", "incident"],
-  duty_officer: ["board", "video", "taskforce", "review", "incident"],
+  admin: ["board", "video", "taskforce", "field", "drill", "review", "incident", "devices"],
+  commander: ["board", "video", "taskforce", "review", "incident", "devices"],
+  duty_officer: ["board", "video", "taskforce", "review", "incident", "devices"],
   field_officer: ["field", "incident"],
   organizer: ["drill", "review", "board", "incident"],
   liaison: ["taskforce", "board", "video", "incident"],
