@@ -41,6 +41,9 @@ from command_center.settings import Settings
 from command_center.streams import signaling
 from command_center.streams.api import router as streams_router
 from command_center.streams.bridge import StreamBridge
+from command_center.streams.placement import Process
+from command_center.streams.whep import router as whep_router
+from command_center.streams.whip import router as whip_router
 from command_center.taskforces import tasks
 from command_center.taskforces.api import matters_router, tasks_router
 from command_center.taskforces.api import router as taskforces_router
@@ -67,8 +70,16 @@ def create_app(settings: Settings) -> FastAPI:
             db, hub, interval=settings.deadline_sweep_seconds, on_missed=deadline_handlers()
         )
         app.state.deadline_sweeper = sweeper
-        relay = Relay(settings.recordings_dir, StreamBridge(db, hub))
+        relay = Relay(
+            settings.recordings_dir,
+            StreamBridge(db, hub),
+            max_streams=settings.relay_max_streams,
+            max_viewers=settings.relay_max_viewers,
+            retry_after=settings.relay_retry_after_seconds,
+        )
         app.state.relay = relay
+        app.state.process = Process(settings.own_url)
+        app.state.whep_sessions = {}
         signaling.install(hub, db, lambda: relay)
         drill_runner = DrillRunner(db, hub, settings, tick=settings.drill_tick_seconds)
         app.state.drill_runner = drill_runner
@@ -105,6 +116,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(orders_router)
     app.include_router(drills_router)
     app.include_router(streams_router)
+    app.include_router(whip_router)
+    app.include_router(whep_router)
     app.include_router(reviews_router)
 
     @app.get("/healthz", tags=["ops"])
@@ -179,7 +192,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _domain_error(request: Request, exc: CommandCenterError) -> JSONResponse:
         if isinstance(exc, Forbidden | NotAuthenticated) and not exc.audited:
             await _audit_denial(request, exc)
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else {}
+        headers.update(getattr(exc, "headers", None) or {})  # e.g. Retry-After on a full relay
         return JSONResponse(error_body(exc.code, exc.detail, exc.field), exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)

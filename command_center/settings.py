@@ -55,6 +55,17 @@ class Settings(BaseSettings):
     background_tasks: bool = True
     max_text_length: int = Field(default=4000, ge=100)
 
+    # Streaming: this process's address for others (WHIP/WHEP 307 to a stream's owner), relay capacity
+    # (beyond it WHIP/WHEP answer 503 with Retry-After), and where pull ingest may connect (issue 16).
+    public_url: str | None = Field(default=None, description="e.g. http://10.0.0.5:8000; default host:port")
+    relay_max_streams: int = Field(default=200, ge=1)
+    relay_max_viewers: int = Field(default=1000, ge=1)
+    relay_retry_after_seconds: int = Field(default=10, ge=1)
+    media_allowed_targets: list[str] = Field(
+        default_factory=list,
+        description="URL prefixes pull ingest may open, e.g. rtsp://10.1.2.3:554/ (JSON list in CC_*)",
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -77,6 +88,11 @@ class Settings(BaseSettings):
         if len(self.secret_key) < 16:
             raise ValueError("CC_SECRET_KEY must be at least 16 characters long")
         return self
+
+    @property
+    def own_url(self) -> str:
+        """Where other processes and redirected clients reach this one."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def zone(self) -> ZoneInfo:

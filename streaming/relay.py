@@ -21,7 +21,7 @@ from typing import Any
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from streaming.aiortc_internals import on_keyframe_request
-from streaming.errors import CodecMismatch, SignalingError, StreamingError, UnknownStream
+from streaming.errors import CodecMismatch, RelayFull, SignalingError, StreamingError, UnknownStream
 from streaming.events import EventType, StreamEvent, StreamEvents, StreamInfo
 from streaming.negotiation import (
     answered_codecs,
@@ -46,6 +46,15 @@ class PublishResult:
     answer_sdp: str
 
 
+@dataclass(frozen=True, slots=True)
+class ViewResult:
+    """One viewer connection: ``session_id`` ends it (``close_view``), as a WHEP session resource does."""
+
+    stream_id: str
+    session_id: str
+    answer_sdp: str
+
+
 class Relay:
     """Ingest, forward, record. One per process; the application makes it in its lifespan and closes it."""
 
@@ -59,6 +68,9 @@ class Relay:
         health_interval: float = 2.0,
         keyframe_interval: float = 0.3,
         configuration: RTCConfiguration | None = None,
+        max_streams: int | None = None,
+        max_viewers: int | None = None,
+        retry_after: int = 10,
     ) -> None:
         self.recordings_dir = Path(recordings_dir)
         self._events = events
@@ -67,6 +79,11 @@ class Relay:
         self._health_interval = health_interval
         self._keyframe_interval = keyframe_interval
         self._configuration = configuration
+        #: Capacity of this process; beyond it ``publish`` and ``view`` raise ``RelayFull``.
+        self.max_streams = max_streams
+        self.max_viewers = max_viewers
+        self._retry_after = retry_after
+        self._views: dict[str, tuple[Stream, RTCPeerConnection]] = {}
         self._streams: dict[str, Stream] = {}
         self._event_queue: asyncio.Queue[StreamEvent] = asyncio.Queue(1000)
         self._tasks: list[asyncio.Task[None]] = []
@@ -92,6 +109,8 @@ class Relay:
         if not kinds:
             raise CodecMismatch("the offer has none of VP8, H264 or opus; the relay does not transcode")
         existing = self._live(stream_id) if stream_id is not None else None
+        if existing is None:
+            self._check_stream_capacity()
         pc = RTCPeerConnection(self._configuration)
         for kind in sorted(kinds):
             transceiver = pc.addTransceiver(kind, direction="recvonly")
@@ -164,7 +183,16 @@ class Relay:
 
     async def view(self, stream_id: str, offer_sdp: str) -> str:
         """Answer a viewer's offer; the viewer gets exactly the publisher's codecs (no transcoding)."""
+        return (await self.open_view(stream_id, offer_sdp)).answer_sdp
+
+    async def open_view(self, stream_id: str, offer_sdp: str) -> ViewResult:
+        """Like ``view``, and name the viewer connection so that ``close_view`` can end it."""
         stream = self._live(stream_id)
+        if self.max_viewers is not None and self.viewer_count >= self.max_viewers:
+            raise RelayFull(
+                f"this relay already serves {self.viewer_count} viewers (limit {self.max_viewers})",
+                self._retry_after,
+            )
         pinned = check_viewer_codecs(parse_offer(offer_sdp), stream.codecs)
         pc = RTCPeerConnection(self._configuration)
         tracks: list[ForwardingTrack] = []
@@ -184,16 +212,38 @@ class Relay:
             await pc.close()
             raise
         stream.viewer_pcs.add(pc)
+        session_id = uuid.uuid4().hex
+        self._views[session_id] = (stream, pc)
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
             if pc.connectionState in ("failed", "closed"):
                 stream.viewer_pcs.discard(pc)
+                self._views.pop(session_id, None)
                 for track in tracks:
                     track.stop()
                 await pc.close()
 
-        return pc.localDescription.sdp
+        return ViewResult(stream.id, session_id, pc.localDescription.sdp)
+
+    async def close_view(self, session_id: str) -> bool:
+        """End one viewer connection; False if there is none by that id (already gone)."""
+        found = self._views.pop(session_id, None)
+        if found is None:
+            return False
+        stream, pc = found
+        stream.viewer_pcs.discard(pc)
+        await pc.close()
+        return True
+
+    def view_stream(self, session_id: str) -> str | None:
+        """The stream a live viewer session watches, or None."""
+        found = self._views.get(session_id)
+        return found[0].id if found else None
+
+    @property
+    def viewer_count(self) -> int:
+        return sum(s.viewer_count for s in self._streams.values())
 
     def forwarding_delays(self, stream_id: str) -> list[float]:
         """Recent seconds video frames waited in this relay before each viewer's sender took them."""
@@ -269,6 +319,13 @@ class Relay:
         if stream is None or not stream.live:
             raise UnknownStream(str(stream_id))
         return stream
+
+    def _check_stream_capacity(self) -> None:
+        if self.max_streams is not None and len(self._streams) >= self.max_streams:
+            raise RelayFull(
+                f"this relay already holds {len(self._streams)} streams (limit {self.max_streams})",
+                self._retry_after,
+            )
 
     def _new_stream(self, record: bool, metadata: dict[str, Any]) -> Stream:
         if self._closed:

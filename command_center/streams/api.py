@@ -29,7 +29,9 @@ def _relay(request: Request) -> Relay:
 async def publish(
     body: PublishOffer, request: Request, principal: CurrentUser, session: SessionDep
 ) -> Answer:
-    stream_id, sdp = await service.publish(session, _relay(request), principal=principal, data=body)
+    stream_id, sdp = await service.publish(
+        session, _relay(request), principal=principal, data=body, here=request.app.state.process
+    )
     return Answer(id=stream_id, sdp=sdp)
 
 

@@ -31,3 +31,6 @@ class StreamRecord(Base):
     health: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     codecs: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
     segments: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)  # the recording manifest
+    # The process whose relay holds the stream, and where others send its WHIP/WHEP requests (307).
+    owner: Mapped[str] = mapped_column(String(64), default="")
+    owner_url: Mapped[str] = mapped_column(String(300), default="")

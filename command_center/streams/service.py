@@ -13,7 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from command_center.audit import service as audit
-from command_center.auth.permissions import Permission, department_scope, require, require_department
+from command_center.auth.permissions import (
+    Permission,
+    department_scope,
+    has_permission,
+    require,
+    require_department,
+)
 from command_center.auth.roles import Principal
 from command_center.db import utcnow
 from command_center.errors import BadRequest, CommandCenterError, Forbidden, NotFound, ServiceUnavailable
@@ -21,19 +27,54 @@ from command_center.events import emit
 from command_center.incidents import service as incidents
 from command_center.incidents.models import Incident
 from command_center.streams.models import StreamRecord
+from command_center.streams.placement import Process
 from command_center.streams.schemas import CascadeRequest, PublishOffer
-from streaming import BadSdp, CodecMismatch, Relay, SignalingError, StreamingError, UnknownStream
+from streaming import (
+    BadSdp,
+    CodecMismatch,
+    Relay,
+    RelayFull,
+    SignalingError,
+    StreamingError,
+    UnknownStream,
+    ViewResult,
+)
+
+
+class CodecRefused(BadRequest):
+    """A well-formed offer whose media the relay cannot take without transcoding (WHIP/WHEP: 406)."""
+
+    code = "codec_mismatch"
+
+
+class RelayBusy(ServiceUnavailable):
+    """This process's relay is full; ``headers`` carries ``Retry-After`` (RFC 9725 section 4.6)."""
+
+    code = "relay_full"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 def translate(exc: StreamingError) -> CommandCenterError:
     """Map the media library's errors onto the API's error shape."""
     if isinstance(exc, UnknownStream):
         return NotFound(f"stream {exc} is not live (it ended, or never existed)", field="stream_id")
-    if isinstance(exc, BadSdp | CodecMismatch):
+    if isinstance(exc, RelayFull):
+        return RelayBusy(exc.detail, exc.retry_after)
+    if isinstance(exc, CodecMismatch):
+        return CodecRefused(f"unusable SDP offer: {exc}", field="sdp")
+    if isinstance(exc, BadSdp):
         return BadRequest(f"unusable SDP offer: {exc}", field="sdp")
     if isinstance(exc, SignalingError):
         return ServiceUnavailable(f"the source did not answer: {exc}")
     return BadRequest(str(exc))
+
+
+def commands(principal: Principal) -> bool:
+    """Whether the caller may stop others' streams and viewing sessions (the command room)."""
+    return has_permission(principal, Permission.incident_command)
 
 
 def view(row: StreamRecord) -> dict[str, Any]:
@@ -117,7 +158,12 @@ async def list_streams(
 
 
 async def publish(
-    session: AsyncSession, relay: Relay, *, principal: Principal, data: PublishOffer
+    session: AsyncSession,
+    relay: Relay,
+    *,
+    principal: Principal,
+    data: PublishOffer,
+    here: Process | None = None,
 ) -> tuple[str, str]:
     """Accept a field officer's offer (new stream, or a reconnection to the officer's own live stream)."""
     require(principal, Permission.stream_publish)
@@ -147,6 +193,8 @@ async def publish(
             segments=[],
             codecs={},
         )
+        if here is not None:
+            here.claim(row)
         session.add(row)
         await audit.record(
             session,
@@ -171,26 +219,45 @@ async def publish(
     return result.stream_id, result.answer_sdp
 
 
+async def viewable(session: AsyncSession, principal: Principal, stream_id: str) -> StreamRecord:
+    """The row of a live stream the caller may watch (404 when it ended, 403 when not theirs)."""
+    row = await get_visible(session, principal, stream_id)
+    if row.ended_at is not None:
+        raise NotFound(f"stream {stream_id} has ended; its recordings stay", field="stream_id")
+    return row
+
+
 async def watch(
     session: AsyncSession, relay: Relay, *, principal: Principal, stream_id: str, offer_sdp: str
 ) -> str:
     """Answer a viewer's offer; every view is audited (who watched which stream, when)."""
-    row = await get_visible(session, principal, stream_id)
-    if row.ended_at is not None:
-        raise NotFound(f"stream {stream_id} has ended; its recordings stay", field="stream_id")
+    return (
+        await open_view(session, relay, principal=principal, stream_id=stream_id, offer_sdp=offer_sdp)
+    ).answer_sdp
+
+
+async def open_view(
+    session: AsyncSession, relay: Relay, *, principal: Principal, stream_id: str, offer_sdp: str
+) -> ViewResult:
+    """``watch``, keeping the viewer session's id (WHEP's session resource)."""
+    row = await viewable(session, principal, stream_id)
     await session.commit()  # hold no database lock during the negotiation
     try:
-        answer = await relay.view(stream_id, offer_sdp)
+        result = await relay.open_view(stream_id, offer_sdp)
     except StreamingError as exc:
         raise translate(exc) from exc
+    await record_view(session, principal, row)
+    return result
+
+
+async def record_view(session: AsyncSession, principal: Principal, row: StreamRecord) -> None:
     await audit.record(
         session,
         action="stream.view",
         actor=principal,
-        target=f"stream:{stream_id}",
+        target=f"stream:{row.id}",
         detail={"incident_id": row.incident_id, "drill": row.drill},
     )
-    return answer
 
 
 async def update_position(

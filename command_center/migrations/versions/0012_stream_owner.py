@@ -1,0 +1,27 @@
+"""stream owner: the process holding a stream and its public URL (WHIP/WHEP redirects)
+
+Revision ID: 0012
+Revises: 0006
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0012"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("streams", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("owner", sa.String(length=64), nullable=False, server_default=""))
+        batch_op.add_column(sa.Column("owner_url", sa.String(length=300), nullable=False, server_default=""))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("streams", schema=None) as batch_op:
+        batch_op.drop_column("owner_url")
+        batch_op.drop_column("owner")

@@ -1,0 +1,148 @@
+"""WHIP ingest and WHEP playback (RFC 9725, draft-ietf-wish-whep) against real aiortc peers."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from command_center.settings import Settings
+from streaming import StreamingError
+from tests.command_center.streams.whip_helpers import offer_with, whep_viewer, whip_publisher
+from tests.conftest import TEST_SECRET, bearer, token_for
+
+SDP = {"Content-Type": "application/sdp"}
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path) -> Settings:  # type: ignore[no-untyped-def]
+    """One stream and one viewer fill this relay, so the 503 path is reachable with real peers."""
+    return Settings(
+        development=True,
+        secret_key=TEST_SECRET,
+        database_url=database_url,
+        recordings_dir=tmp_path / "recordings",
+        relay_max_streams=1,
+        relay_max_viewers=1,
+        relay_retry_after_seconds=7,
+    )
+
+
+@pytest.mark.slow
+async def test_whip_publish_whep_view_and_delete(live_server, client, login) -> None:  # type: ignore[no-untyped-def]
+    field_token = await token_for(client, "field1")
+    commander_token = await token_for(client, "commander")
+    async with httpx.AsyncClient(timeout=20) as http:
+        publisher, whip = await whip_publisher(http, live_server, field_token)
+        viewer = None
+        try:
+            stream_id = publisher.stream_id
+            assert whip.session_url == f"{live_server}/api/whip/{stream_id}"
+            assert whip.etag and whip.etag.startswith('"')
+            # The raw exchange: 201, application/sdp, Location and ETag.
+            raw = await http.post(
+                f"{live_server}/api/whep/{stream_id}",
+                content=await offer_with("video", "video/VP8"),
+                headers={**SDP, **bearer(commander_token)},
+            )
+            assert raw.status_code == 201, raw.text
+            assert raw.headers["content-type"].startswith("application/sdp")
+            assert raw.text.startswith("v=0") and raw.headers["etag"]
+            assert raw.headers["location"].startswith(f"/api/whep/{stream_id}/")
+            gone = await http.delete(
+                f"{live_server}{raw.headers['location']}", headers=bearer(commander_token)
+            )
+            assert gone.status_code == 200
+            again = await http.delete(
+                f"{live_server}{raw.headers['location']}", headers=bearer(commander_token)
+            )
+            assert again.status_code == 404
+
+            viewer, whep = await whep_viewer(http, live_server, commander_token, stream_id)
+            await viewer.wait_frames(10, timeout=20)
+            # The relay is full (one viewer): 503 with Retry-After, as RFC 9725 section 4.6 allows.
+            full = await http.post(
+                f"{live_server}/api/whep/{stream_id}",
+                content=await offer_with("video", "video/VP8"),
+                headers={**SDP, **bearer(commander_token)},
+            )
+            assert full.status_code == 503 and full.headers["retry-after"] == "7", full.text
+            busy = await http.post(
+                f"{live_server}/api/whip",
+                content=await offer_with("video", "video/VP8"),
+                headers={**SDP, **bearer(field_token)},
+            )
+            assert busy.status_code == 503 and busy.headers["retry-after"] == "7"
+            # A viewer's session is its own: another user cannot end it.
+            police = await http.delete(whep.session_url, headers=bearer(await token_for(client, "field2")))
+            assert police.status_code in (403, 404)
+            assert await whep.delete() == 200
+            audit = (await client.get("/api/audit?action=stream.view", headers=await login("admin"))).json()
+            assert {e["actor_name"] for e in audit} == {"commander"}
+            # DELETE on the WHIP session ends the stream.
+            assert await whip.delete() == 200
+            live = (await client.get("/api/streams", headers=await login("commander"))).json()
+            assert live == []
+        finally:
+            if viewer is not None:
+                await viewer.close()
+            await publisher.close()
+
+
+async def test_whip_edge_answers_as_the_rfc_says(client, login) -> None:  # type: ignore[no-untyped-def]
+    field = await login("field1")
+    options = await client.options("/api/whip")
+    assert options.status_code == 204 and options.headers["accept-post"] == "application/sdp"
+    assert (await client.options("/api/whep/abc")).headers["accept-post"] == "application/sdp"
+    wrong_type = await client.post(
+        "/api/whip", content="v=0\r\n", headers={**field, "Content-Type": "text/plain"}
+    )
+    assert wrong_type.status_code == 415 and wrong_type.headers["accept-post"] == "application/sdp"
+    assert wrong_type.json()["error"] == "unsupported_media_type"
+    json_body = await client.post("/api/whip", json={"sdp": "v=0", "type": "offer"}, headers=field)
+    assert json_body.status_code == 415
+    malformed = await client.post("/api/whip", content="hello", headers={**field, **SDP})
+    assert malformed.status_code == 400 and malformed.json()["field"] == "sdp"
+    garbage = await client.post("/api/whip", content="v=0\r\nm=video x\r\n", headers={**field, **SDP})
+    assert garbage.status_code == 400
+    # Valid SDP whose media would need transcoding (G.711 only): 406 Not Acceptable.
+    pcmu = await client.post(
+        "/api/whip", content=await offer_with("audio", "audio/PCMU"), headers={**field, **SDP}
+    )
+    assert pcmu.status_code == 406 and pcmu.json()["error"] == "not_acceptable", pcmu.text
+    anonymous = await client.post("/api/whip", content="v=0\r\n", headers=SDP)
+    assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"] == "Bearer"
+    huge = await client.post("/api/whip", content="v=0\r\n" + "a=x\r\n" * 20000, headers={**field, **SDP})
+    assert huge.status_code == 413
+    evaluator = await client.post(
+        "/api/whip",
+        content=await offer_with("video", "video/VP8"),
+        headers={**await login("evaluator"), **SDP},
+    )
+    assert evaluator.status_code == 403
+    assert (await client.patch("/api/whip/abc", content="a=x", headers=field)).status_code == 501
+    assert (await client.patch("/api/whep/abc/def", content="a=x", headers=field)).status_code == 501
+    unknown = await client.post(
+        "/api/whep/nope",
+        content=await offer_with("video", "video/VP8"),
+        headers={**SDP, **await login("commander")},
+    )
+    assert unknown.status_code == 404
+
+
+@pytest.mark.slow
+async def test_whep_viewer_without_the_publishers_codec_gets_406(live_server, client) -> None:  # type: ignore[no-untyped-def]
+    async with httpx.AsyncClient(timeout=20) as http:
+        publisher, _ = await whip_publisher(
+            http, live_server, await token_for(client, "field1"), video_codec="video/VP8"
+        )
+        try:
+            with pytest.raises(StreamingError, match="406"):
+                await whep_viewer(
+                    http,
+                    live_server,
+                    await token_for(client, "commander"),
+                    publisher.stream_id,
+                    codecs=["video/H264"],
+                )
+        finally:
+            await publisher.close()
