@@ -43,6 +43,7 @@ from command_center.streams.api import router as streams_router
 from command_center.streams.bridge import StreamBridge
 from command_center.streams.placement import Process
 from command_center.streams.whep import router as whep_router
+from command_center.streams.whip import SdpCors
 from command_center.streams.whip import router as whip_router
 from command_center.taskforces import tasks
 from command_center.taskforces.api import matters_router, tasks_router
@@ -118,6 +119,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(streams_router)
     app.include_router(whip_router)
     app.include_router(whep_router)
+    app.add_middleware(SdpCors)
     app.include_router(reviews_router)
 
     @app.get("/healthz", tags=["ops"])

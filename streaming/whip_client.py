@@ -43,9 +43,9 @@ class WhipClient:
         return response.text
 
     async def publish_signal(self, offer: dict[str, Any]) -> dict[str, Any]:
-        """The ``streaming.Publisher`` signal (a reconnection simply publishes anew over WHIP)."""
-        params = {"incident_id": offer["incident_id"]} if offer.get("incident_id") else None
-        answer = await self.post_offer(offer["sdp"], params)
+        """The ``streaming.Publisher`` signal; a reconnection asks for its stream with ``?stream_id=``."""
+        params = {k: offer[k] for k in ("incident_id", "stream_id") if offer.get(k)}
+        answer = await self.post_offer(offer["sdp"], params or None)
         assert self.session_url is not None
         return {"id": self.session_url.rstrip("/").rsplit("/", 1)[-1], "sdp": answer, "type": "answer"}
 

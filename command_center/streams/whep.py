@@ -84,7 +84,7 @@ async def whep_stop(
         raise Forbidden("only the viewer who opened this session, or a commander, ends it")
     await relay.close_view(session_id)
     _sessions(request).pop(session_id, None)
-    return Response(status_code=200, headers={"Access-Control-Allow-Origin": "*"})
+    return Response(status_code=200)
 
 
 @router.patch("/api/whep/{stream_id}/{session_id}", include_in_schema=False)

@@ -11,7 +11,7 @@ cannot forward; ``501`` for ``PATCH`` (no trickle ICE: the answer carries every 
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -122,14 +122,12 @@ def sdp_created(answer_sdp: str, location: str) -> Response:
 
 
 def options_answer(methods: str) -> Response:
-    """``OPTIONS`` (also the browsers' CORS preflight): what may be posted here, and how."""
+    """``OPTIONS`` (also the browsers' CORS preflight, completed by ``SdpCors``): what may be sent here."""
     headers = {
         "Accept-Post": SDP,
         "Allow": methods,
-        "Access-Control-Allow-Origin": "*",
         "Access-Control-Allow-Methods": methods,
         "Access-Control-Allow-Headers": ALLOW_HEADERS,
-        "Access-Control-Expose-Headers": EXPOSE_HEADERS,
     }
     return Response(status_code=204, headers=headers)
 
@@ -150,9 +148,16 @@ async def whip_publish(
     principal: Caller,
     session: SessionDep,
     incident_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    stream_id: Annotated[
+        str | None, Query(max_length=64, description="resume your own live stream after a drop")
+    ] = None,
 ) -> Response:
-    """Publish a stream from any WHIP client (OBS, GStreamer, hardware encoders, the field page)."""
-    data = PublishOffer(sdp=offer, type="offer", incident_id=incident_id)
+    """Publish a stream from any WHIP client (OBS, GStreamer, hardware encoders, the field page).
+
+    ``stream_id`` (an extension; plain WHIP clients never send it) lets a publisher whose connection
+    dropped take over its live stream again, so viewers keep watching; 404 when it has ended.
+    """
+    data = PublishOffer(sdp=offer, type="offer", incident_id=incident_id, stream_id=stream_id)
     try:
         stream_id, answer = await service.publish(
             session, relay_of(request), principal=principal, data=data, here=process_of(request)
@@ -177,9 +182,39 @@ async def whip_stop(request: Request, stream_id: str, principal: Caller, session
     if row.ended_at is not None:
         raise NotFound(f"stream {stream_id} has already ended", field="stream_id")
     await service.stop(session, relay_of(request), principal=principal, stream_id=row.id)
-    return Response(status_code=200, headers={"Access-Control-Allow-Origin": "*"})
+    return Response(status_code=200)
 
 
 @router.patch("/api/whip/{stream_id}", include_in_schema=False)
 async def whip_patch(stream_id: str) -> Response:
     raise NotImplementedHere("no trickle ICE or ICE restart: the answer already carries every candidate")
+
+
+class SdpCors:
+    """ASGI middleware: every answer under ``/api/whip`` and ``/api/whep`` may be read cross-origin.
+
+    WHIP/WHEP clients send the bearer token themselves (no cookies), so ``*`` exposes nothing a caller
+    could not already ask for; it lets a page follow a 307 to another process and read the answer there.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("path", "") if scope.get("type") == "http" else ""
+        if not path.startswith(("/api/whip", "/api/whep")):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cors(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                replaced = (b"access-control-allow-origin", b"access-control-expose-headers")
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in replaced]
+                headers += [
+                    (b"access-control-allow-origin", b"*"),
+                    (b"access-control-expose-headers", EXPOSE_HEADERS.encode()),
+                ]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
