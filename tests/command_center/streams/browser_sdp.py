@@ -7,7 +7,9 @@ would write from the RFC. Each is a function ``page.evaluate`` calls with one ar
 GATHERED = """
 const gathered = (pc) => new Promise((resolve) => {
   if (pc.iceGatheringState === "complete") return resolve();
-  pc.addEventListener("icegatheringstatechange", () => { if (pc.iceGatheringState === "complete") resolve(); });
+  pc.addEventListener("icegatheringstatechange", () => {
+    if (pc.iceGatheringState === "complete") resolve();
+  });
 });
 """
 
@@ -15,7 +17,8 @@ WHIP_PUBLISH = (
     "async ({url, token}) => {"
     + GATHERED
     + """
-  const media = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: true });
+  const constraints = { video: { width: 640, height: 480 }, audio: true };
+  const media = await navigator.mediaDevices.getUserMedia(constraints);
   const pc = new RTCPeerConnection();
   for (const track of media.getTracks()) pc.addTransceiver(track, { direction: "sendonly" });
   await pc.setLocalDescription(await pc.createOffer());
