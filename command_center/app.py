@@ -38,7 +38,7 @@ from command_center.reviews import items as rectification
 from command_center.reviews import service as reviews
 from command_center.reviews.api import router as reviews_router
 from command_center.settings import Settings
-from command_center.streams import signaling
+from command_center.streams import forwarding, signaling
 from command_center.streams.api import router as streams_router
 from command_center.streams.bridge import StreamBridge
 from command_center.streams.placement import Process
@@ -79,9 +79,10 @@ def create_app(settings: Settings) -> FastAPI:
             retry_after=settings.relay_retry_after_seconds,
         )
         app.state.relay = relay
-        app.state.process = Process(settings.own_url)
+        app.state.process = process = Process(settings.own_url)
         app.state.whep_sessions = {}
-        signaling.install(hub, db, lambda: relay)
+        signaling.install(hub, db, lambda: relay, process)
+        await forwarding.install(hub, process, lambda: relay)
         drill_runner = DrillRunner(db, hub, settings, tick=settings.drill_tick_seconds)
         app.state.drill_runner = drill_runner
         if settings.background_tasks:

@@ -67,6 +67,8 @@ class Hub:
         #: server-side reactions to client messages, such as WebRTC signaling on ``user:{id}``.
         self.publish_hooks: list[PublishHook] = []
         self._hook_tasks: set[asyncio.Future[None]] = set()
+        #: Server-side listeners by channel (``listen``): process-to-process requests through the broker.
+        self._listeners: dict[str, list[Callable[[Message], None]]] = {}
 
     async def start(self) -> None:
         await self.broker.start(self._deliver, self._reset)
@@ -94,6 +96,19 @@ class Hub:
         key = None if id is None else f"server:{id}"
         result = await self.broker.publish(channel, data, idempotency_key=key)
         return result.message
+
+    async def listen(self, channel: str, callback: Callable[[Message], None]) -> None:
+        """Hear every live message of ``channel`` in this process (no history, no client, no policy).
+
+        For channels no client may subscribe to, such as ``relay:{process}`` where other processes send
+        this one the WebRTC requests for the streams it holds.
+        """
+        if not CHANNEL_RE.match(channel):
+            raise ValueError(f"malformed channel name {channel!r}")
+        first = channel not in self._listeners
+        self._listeners.setdefault(channel, []).append(callback)
+        if first:
+            await self.broker.subscribe(channel)
 
     # -- operations of connections ----------------------------------------------------------------------
 
@@ -219,6 +234,11 @@ class Hub:
     # -- from the broker ------------------------------------------------------------------------------
 
     def _deliver(self, message: Message) -> None:
+        for listener in self._listeners.get(message.channel, ()):
+            try:
+                listener(message)
+            except Exception:
+                log.exception("hub: listener on %s failed", message.channel)
         subscribers = self._subscribers.get(message.channel)
         if not subscribers:
             return
