@@ -32,7 +32,7 @@ from streaming.negotiation import (
     parse_offer,
 )
 from streaming.recording import SegmentRecorder, read_manifest
-from streaming.stream import Stream
+from streaming.stream import FeedSink, Stream
 from streaming.track import ForwardingTrack
 
 logger = logging.getLogger(__name__)
@@ -178,6 +178,39 @@ class Relay:
             self._spawn(replaced.close())
         self._emit(stream, "publisher_reconnected" if existing else "started", {"cascade": True})
         return PublishResult(stream.id, answer.sdp)
+
+    def open_feed(
+        self,
+        codecs: dict[str, str],
+        *,
+        stream_id: str | None = None,
+        record: bool = True,
+        metadata: dict[str, Any] | None = None,
+        request_keyframe: Callable[[], bool] | None = None,
+    ) -> Feed:
+        """Start (or, with ``stream_id``, take over) a stream whose source pushes encoded frames itself.
+
+        For sources that are not WebRTC peers (a demuxed RTSP/RTMP pull, a GB/T 28181 camera): ``codecs``
+        maps kind to mime type (``{"video": "video/H264"}``), fixed for the stream's life because viewers
+        are pinned to it. Raises ``CodecMismatch`` for anything the relay cannot forward untranscoded.
+        """
+        for kind, mime in codecs.items():
+            if mime.lower() not in _lower(forwardable(kind)):
+                raise CodecMismatch(f"{kind} codec {mime} cannot be forwarded; the relay does not transcode")
+        existing = self._live(stream_id) if stream_id is not None else None
+        if existing is not None:
+            for kind, mime in codecs.items():
+                pinned = existing.codecs.get(kind)
+                if pinned is not None and pinned.lower() != mime.lower():
+                    raise CodecMismatch(f"stream {existing.id} is {pinned}; a new source sends {mime}")
+        stream = existing or self._new_stream(record, metadata or {})
+        sink, replaced = stream.attach_feed(request_keyframe)
+        for kind, mime in codecs.items():
+            stream.codecs[kind] = mime
+        if replaced is not None:
+            self._spawn(replaced.close())
+        self._emit(stream, "publisher_reconnected" if existing else "started", {"feed": True})
+        return Feed(self, stream, sink)
 
     # -- viewing -----------------------------------------------------------------------------------------
 
@@ -413,6 +446,41 @@ class Relay:
                 if stream.live:
                     health = await stream.sample_health()
                     self._emit(stream, "health", asdict(health))
+
+
+class Feed:
+    """A pushing source's handle on its stream: ``push`` frames, watch ``viewers``, ``lost`` or ``stop``."""
+
+    def __init__(self, relay: Relay, stream: Stream, sink: FeedSink) -> None:
+        self._relay = relay
+        self._stream = stream
+        self._sink = sink
+        self.stream_id = stream.id
+
+    def push(self, kind: str, mime: str, clock_rate: int, data: bytes, timestamp: int) -> None:
+        """Forward one complete encoded frame (Annex B access unit for H.264) with its RTP timestamp."""
+        self._sink(kind, mime, clock_rate, data, timestamp)
+
+    @property
+    def live(self) -> bool:
+        return self._stream.live
+
+    @property
+    def viewers(self) -> int:
+        """WebRTC viewers now (in-process subscribers and the recorder are not counted)."""
+        return self._stream.viewer_count
+
+    def lost(self) -> None:
+        """The source stopped; viewers stay for the relay's reconnect grace unless a new feed takes over."""
+        stream = self._stream
+        stream.feed_lost(
+            self._sink, self._relay._reconnect_grace, lambda: self._relay._spawn(self._relay._end(stream))
+        )
+
+    async def stop(self) -> None:
+        """End the stream now, unless another feed or publisher has taken it over."""
+        if self._stream.live and self._stream.owns(self._sink):
+            await self._relay._end(self._stream)
 
 
 def _allowed(existing: Stream | None, kind: str) -> list[str]:

@@ -32,11 +32,22 @@ _STEP = {"video": 3000, "audio": 960}
 Emit = Callable[[EventType, dict[str, Any]], None]
 
 
-class _Upstream:
-    """One publisher connection (a browser, the CLI, or a viewer of another relay in a cascade)."""
+#: ``(kind, mime_type, clock_rate, data, rtp_timestamp)``: one encoded frame pushed by a non-WebRTC source.
+FeedSink = Callable[[str, str, int, bytes, int], None]
 
-    def __init__(self, pc: RTCPeerConnection) -> None:
+
+class _Upstream:
+    """One publisher connection (a browser, the CLI, or a viewer of another relay in a cascade), or a feed.
+
+    A feed (``pc`` is None) is a source that is not a WebRTC peer (a demuxed pull, a GB/T 28181 device):
+    it pushes encoded frames itself, and keyframe requests go to its ``request_keyframe`` callable.
+    """
+
+    def __init__(
+        self, pc: RTCPeerConnection | None, request_keyframe: Callable[[], bool] | None = None
+    ) -> None:
         self.pc = pc
+        self.request_keyframe = request_keyframe
         self.receivers: dict[str, RTCRtpReceiver] = {}
         self.first_timestamp: dict[str, int] = {}
 
@@ -57,6 +68,19 @@ class _Timeline:
         out = ts + self.offset
         self.last = out
         return out
+
+
+class _FeedSink:
+    """The callable a feed pushes frames through; bound to one upstream so a replaced feed is ignored."""
+
+    __slots__ = ("stream", "upstream")
+
+    def __init__(self, stream: Stream, upstream: _Upstream) -> None:
+        self.stream = stream
+        self.upstream = upstream
+
+    def __call__(self, kind: str, mime: str, rate: int, data: bytes, ts: int) -> None:
+        self.stream._on_frame(self.upstream, kind, mime, rate, data, ts)
 
 
 class Stream:
@@ -92,7 +116,9 @@ class Stream:
 
     @property
     def connected(self) -> bool:
-        return self._upstream is not None and self._upstream.pc.connectionState == "connected"
+        if self._upstream is None:
+            return False
+        return self._upstream.pc is None or self._upstream.pc.connectionState == "connected"
 
     @property
     def upstream_pc(self) -> RTCPeerConnection | None:
@@ -121,6 +147,36 @@ class Stream:
                 track.need_keyframe()
         self.keyframes.request()
         return old.pc if old else None
+
+    def attach_feed(
+        self, request_keyframe: Callable[[], bool] | None = None
+    ) -> tuple[FeedSink, RTCPeerConnection | None]:
+        """Make a pushing source the upstream; return its frame sink and the connection it replaces.
+
+        ``request_keyframe`` is called (rate-limited) when a viewer needs a keyframe; it returns whether a
+        request was sent. Frames pushed through an old sink after a replacement are ignored.
+        """
+        upstream = _Upstream(None, request_keyframe)
+        old, self._upstream = self._upstream, upstream
+        if self._lost_timer is not None:
+            self._lost_timer.cancel()
+            self._lost_timer = None
+        if old is not None:
+            for track in self._tracks["video"]:
+                track.need_keyframe()
+        self.keyframes.request()
+        return _FeedSink(self, upstream), old.pc if old else None
+
+    def owns(self, sink: FeedSink) -> bool:
+        """Whether ``sink`` still feeds this stream (no other source took it over)."""
+        return isinstance(sink, _FeedSink) and sink.upstream is self._upstream
+
+    def feed_lost(self, sink: FeedSink, grace: float, on_expired: Callable[[], None]) -> None:
+        """The feed behind ``sink`` stopped: keep viewers ``grace`` seconds in case a new feed takes over."""
+        if not isinstance(sink, _FeedSink) or sink.upstream is not self._upstream or self._lost_timer:
+            return
+        self._emit("publisher_lost", {})
+        self._lost_timer = asyncio.get_running_loop().call_later(grace, on_expired)
 
     def _frame_handler(self, upstream: _Upstream, kind: str) -> Callable[[str, int, bytes, int], None]:
         def on_frame(mime: str, rate: int, data: bytes, ts: int) -> None:
@@ -183,6 +239,8 @@ class Stream:
             self.recorder.offer(frame)
 
     def _send_picture_loss(self) -> bool:
+        if self._upstream is not None and self._upstream.pc is None:
+            return bool(self._upstream.request_keyframe and self._upstream.request_keyframe())
         receiver = self._upstream.receivers.get("video") if self._upstream else None
         if receiver is None:
             return False
@@ -279,7 +337,7 @@ class Stream:
         for kind in self._tracks:
             for track in list(self._tracks[kind]):
                 track.stop()
-        pcs = list(self.viewer_pcs) + ([self._upstream.pc] if self._upstream else [])
+        pcs = list(self.viewer_pcs) + ([self._upstream.pc] if self._upstream and self._upstream.pc else [])
         self.viewer_pcs.clear()
         self._upstream = None
         await asyncio.gather(*(pc.close() for pc in pcs), return_exceptions=True)
