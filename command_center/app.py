@@ -38,7 +38,7 @@ from command_center.reviews import items as rectification
 from command_center.reviews import service as reviews
 from command_center.reviews.api import router as reviews_router
 from command_center.settings import Settings
-from command_center.streams import forwarding, signaling
+from command_center.streams import forwarding, pulls, signaling
 from command_center.streams.api import router as streams_router
 from command_center.streams.bridge import StreamBridge
 from command_center.streams.placement import Process
@@ -49,6 +49,7 @@ from command_center.taskforces import tasks
 from command_center.taskforces.api import matters_router, tasks_router
 from command_center.taskforces.api import router as taskforces_router
 from streaming import Relay
+from streaming.pull import Puller
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.relay = relay
         app.state.process = process = Process(settings.own_url)
         app.state.whep_sessions = {}
+        app.state.puller = puller = Puller(relay, on_new_stream=pulls.continuation(db, hub))
         signaling.install(hub, db, lambda: relay, process)
         await forwarding.install(hub, process, lambda: relay)
         drill_runner = DrillRunner(db, hub, settings, tick=settings.drill_tick_seconds)
@@ -92,6 +94,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await drill_runner.stop()
+            await puller.close()
             await relay.close()
             await sweeper.stop()
             await hub.close()

@@ -7,13 +7,14 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 
 from command_center.deps import CurrentUser, SessionDep
-from command_center.streams import service
+from command_center.streams import pulls, service
 from command_center.streams.schemas import (
     Answer,
     CascadeRequest,
     Offer,
     PositionUpdate,
     PublishOffer,
+    PullRequest,
     StreamRead,
 )
 from streaming import Relay
@@ -81,9 +82,10 @@ async def report_position(
 async def stop_stream(
     stream_id: str, request: Request, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
-    return service.view(
-        await service.stop(session, _relay(request), principal=principal, stream_id=stream_id)
+    row = await service.stop(
+        session, _relay(request), principal=principal, stream_id=stream_id, puller=request.app.state.puller
     )
+    return service.view(row)
 
 
 @router.get("/{stream_id}/recordings")
@@ -99,3 +101,19 @@ async def cascade(
     body: CascadeRequest, request: Request, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
     return service.view(await service.cascade(session, _relay(request), principal=principal, data=body))
+
+
+@router.post("/pull", response_model=StreamRead, status_code=status.HTTP_201_CREATED)
+async def pull(
+    body: PullRequest, request: Request, principal: CurrentUser, session: SessionDep
+) -> dict[str, Any]:
+    """Pull an rtsp:// or rtmp:// source on the allow-list; H.264/VP8 forwarded untranscoded."""
+    row = await pulls.start(
+        session,
+        request.app.state.puller,
+        principal=principal,
+        data=body,
+        targets=request.app.state.settings.media_allowed_targets,
+        here=request.app.state.process,
+    )
+    return service.view(row)

@@ -39,6 +39,7 @@ from streaming import (
     UnknownStream,
     ViewResult,
 )
+from streaming.pull import Puller
 
 
 class CodecRefused(BadRequest):
@@ -280,10 +281,19 @@ async def update_position(
     return row
 
 
-async def stop(session: AsyncSession, relay: Relay, *, principal: Principal, stream_id: str) -> StreamRecord:
+async def stop(
+    session: AsyncSession,
+    relay: Relay,
+    *,
+    principal: Principal,
+    stream_id: str,
+    puller: Puller | None = None,
+) -> StreamRecord:
     row = await get(session, stream_id)
     if row.officer_id != principal.id:
         require(principal, Permission.incident_command)
+    if puller is not None:
+        await puller.stop(stream_id)  # a pulled source must not reconnect to a stream that was stopped
     try:
         await relay.stop(stream_id)
     except UnknownStream:

@@ -181,7 +181,9 @@ async def whip_stop(request: Request, stream_id: str, principal: Caller, session
         return redirect_to_owner(request, owner, principal, request.app.state.settings)
     if row.ended_at is not None:
         raise NotFound(f"stream {stream_id} has already ended", field="stream_id")
-    await service.stop(session, relay_of(request), principal=principal, stream_id=row.id)
+    await service.stop(
+        session, relay_of(request), principal=principal, stream_id=row.id, puller=request.app.state.puller
+    )
     return Response(status_code=200)
 
 

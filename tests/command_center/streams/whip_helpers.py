@@ -33,6 +33,8 @@ async def whep_viewer(
     await viewer.pc.setLocalDescription(await viewer.pc.createOffer())
     answer = await whep.post_offer(viewer.pc.localDescription.sdp)
     await viewer.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    video = next(t for t in viewer.pc.getTransceivers() if t.kind == "video")
+    viewer.codec = video._codecs[0].mimeType if video._codecs else None
     return viewer, whep
 
 
