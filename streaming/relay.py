@@ -20,7 +20,7 @@ from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from streaming.aiortc_internals import on_keyframe_request
+from streaming.aiortc_internals import answer_as_dtls_server, on_keyframe_request
 from streaming.errors import CodecMismatch, RelayFull, SignalingError, StreamingError, UnknownStream
 from streaming.events import EventType, StreamEvent, StreamEvents, StreamInfo
 from streaming.negotiation import (
@@ -119,6 +119,7 @@ class Relay:
         try:
             await apply_offer(pc, offer_sdp)
             replaced = stream.attach_upstream(pc, kinds)  # no await since apply_offer: receivers not started
+            answer_as_dtls_server(pc)
             self._watch_upstream(stream, pc)
             pc.on("datachannel", stream.on_data_channel)
             await pc.setLocalDescription(await pc.createAnswer())
@@ -238,6 +239,7 @@ class Relay:
                 on_keyframe_request(transceiver.sender, stream.keyframes.request)
         try:
             await apply_offer(pc, offer_sdp)
+            answer_as_dtls_server(pc)
             await pc.setLocalDescription(await pc.createAnswer())
         except BaseException:
             for track in tracks:
