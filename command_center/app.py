@@ -41,6 +41,7 @@ from command_center.settings import Settings
 from command_center.streams import forwarding, pulls, signaling
 from command_center.streams.api import router as streams_router
 from command_center.streams.bridge import StreamBridge
+from command_center.streams.cascades import Cascades, Sources
 from command_center.streams.placement import Process
 from command_center.streams.whep import router as whep_router
 from command_center.streams.whip import SdpCors
@@ -72,17 +73,21 @@ def create_app(settings: Settings) -> FastAPI:
             db, hub, interval=settings.deadline_sweep_seconds, on_missed=deadline_handlers()
         )
         app.state.deadline_sweeper = sweeper
+        process = Process(settings.own_url)
         relay = Relay(
             settings.recordings_dir,
-            StreamBridge(db, hub),
+            StreamBridge(db, hub, process),
             max_streams=settings.relay_max_streams,
             max_viewers=settings.relay_max_viewers,
             retry_after=settings.relay_retry_after_seconds,
         )
         app.state.relay = relay
-        app.state.process = process = Process(settings.own_url)
+        app.state.process = process
         app.state.whep_sessions = {}
         app.state.puller = puller = Puller(relay, on_new_stream=pulls.continuation(db, hub))
+        app.state.cascades = cascade_links = Cascades(relay, settings.secret_key)
+        app.state.sources = Sources(puller, cascade_links)
+        await cascade_links.resume(db, hub, process)
         signaling.install(hub, db, lambda: relay, process)
         await forwarding.install(hub, process, lambda: relay)
         drill_runner = DrillRunner(db, hub, settings, tick=settings.drill_tick_seconds)
@@ -94,6 +99,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await drill_runner.stop()
+            await cascade_links.close()
             await puller.close()
             await relay.close()
             await sweeper.stop()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
@@ -36,6 +38,9 @@ from streaming.stream import FeedSink, Stream
 from streaming.track import ForwardingTrack
 
 logger = logging.getLogger(__name__)
+
+#: Stream ids are uuid4 hex; an adopted id must look like one (it names a recordings folder).
+_STREAM_ID = re.compile(r"[0-9a-f]{32}")
 
 Signal = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -99,23 +104,26 @@ class Relay:
         stream_id: str | None = None,
         record: bool = True,
         metadata: dict[str, Any] | None = None,
+        adopt: bool = False,
     ) -> PublishResult:
         """Accept a publisher's offer; with ``stream_id``, a reconnection that takes over that live stream.
 
-        Raises ``BadSdp``, ``CodecMismatch`` (nothing forwardable: VP8, H.264, Opus) or ``UnknownStream``.
+        ``adopt`` revives ``stream_id`` when this relay does not hold it (it lived in a process that has
+        since restarted), so the stream keeps its id. Raises ``BadSdp``, ``CodecMismatch`` (nothing
+        forwardable: VP8, H.264, Opus) or ``UnknownStream``.
         """
         offered = parse_offer(offer_sdp)
         kinds = {k for k, mimes in offered.items() if {m.lower() for m in mimes} & _lower(forwardable(k))}
         if not kinds:
             raise CodecMismatch("the offer has none of VP8, H264 or opus; the relay does not transcode")
-        existing = self._live(stream_id) if stream_id is not None else None
+        existing = self._existing(stream_id, adopt)
         if existing is None:
             self._check_stream_capacity()
         pc = RTCPeerConnection(self._configuration)
         for kind in sorted(kinds):
             transceiver = pc.addTransceiver(kind, direction="recvonly")
             transceiver.setCodecPreferences(capabilities(kind, _allowed(existing, kind)))
-        stream = existing or self._new_stream(record, metadata or {})
+        stream = existing or self._new_stream(record, metadata or {}, stream_id if adopt else None)
         try:
             await apply_offer(pc, offer_sdp)
             replaced = stream.attach_upstream(pc, kinds)  # no await since apply_offer: receivers not started
@@ -143,19 +151,23 @@ class Relay:
         stream_id: str | None = None,
         record: bool = True,
         metadata: dict[str, Any] | None = None,
+        adopt: bool = False,
     ) -> PublishResult:
         """Ingest a stream by viewing it elsewhere (cascade): ``signal(offer) -> answer`` reaches the source.
+
+        ``stream_id`` re-pulls into that live stream (its viewers stay); with ``adopt`` it also revives an
+        id this relay does not hold (a cascade resumed after this process restarted).
 
         The source is any WebRTC endpoint that answers a receive-only offer, such as another relay's
         ``view`` (a command centre feeding its superior department). Keyframe requests from this relay's
         viewers travel up the chain as PLI.
         """
-        existing = self._live(stream_id) if stream_id is not None else None
+        existing = self._existing(stream_id, adopt)
         pc = RTCPeerConnection(self._configuration)
         for kind in ("video", "audio"):
             transceiver = pc.addTransceiver(kind, direction="recvonly")
             transceiver.setCodecPreferences(capabilities(kind, _allowed(existing, kind)))
-        stream = existing or self._new_stream(record, metadata or {})
+        stream = existing or self._new_stream(record, metadata or {}, stream_id if adopt else None)
         try:
             replaced = stream.attach_upstream(pc, {"video", "audio"})
             await pc.setLocalDescription(await pc.createOffer())
@@ -280,6 +292,10 @@ class Relay:
     def viewer_count(self) -> int:
         return sum(s.viewer_count for s in self._streams.values())
 
+    def silence(self, stream_id: str) -> float:
+        """Seconds since the stream's last frame arrived (from any upstream); UnknownStream if not live."""
+        return time.monotonic() - self._live(stream_id).last_frame_at
+
     def forwarding_delays(self, stream_id: str) -> list[float]:
         """Recent seconds video frames waited in this relay before each viewer's sender took them."""
         return self._live(stream_id).forwarding_delays()
@@ -362,11 +378,21 @@ class Relay:
                 self._retry_after,
             )
 
-    def _new_stream(self, record: bool, metadata: dict[str, Any]) -> Stream:
+    def _existing(self, stream_id: str | None, adopt: bool) -> Stream | None:
+        """The live stream ``stream_id`` names; None for a new one (or, with ``adopt``, a revived id)."""
+        if stream_id is None:
+            return None
+        if adopt and stream_id not in self._streams:
+            if not _STREAM_ID.fullmatch(stream_id):
+                raise UnknownStream(stream_id)
+            return None
+        return self._live(stream_id)
+
+    def _new_stream(self, record: bool, metadata: dict[str, Any], stream_id: str | None = None) -> Stream:
         if self._closed:
             raise StreamingError("the relay is closed")
         self._start_tasks()
-        stream_id = uuid.uuid4().hex
+        stream_id = stream_id or uuid.uuid4().hex
         loop = asyncio.get_running_loop()
 
         def recorder(stream: Stream) -> SegmentRecorder:

@@ -83,7 +83,7 @@ async def stop_stream(
     stream_id: str, request: Request, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
     row = await service.stop(
-        session, _relay(request), principal=principal, stream_id=stream_id, puller=request.app.state.puller
+        session, _relay(request), principal=principal, stream_id=stream_id, sources=request.app.state.sources
     )
     return service.view(row)
 
@@ -100,7 +100,10 @@ async def stream_recordings(
 async def cascade(
     body: CascadeRequest, request: Request, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
-    return service.view(await service.cascade(session, _relay(request), principal=principal, data=body))
+    row = await request.app.state.cascades.start(
+        session, principal=principal, data=body, here=request.app.state.process
+    )
+    return service.view(row)
 
 
 @router.post("/pull", response_model=StreamRead, status_code=status.HTTP_201_CREATED)

@@ -34,3 +34,8 @@ class StreamRecord(Base):
     # The process whose relay holds the stream, and where others send its WHIP/WHEP requests (307).
     owner: Mapped[str] = mapped_column(String(64), default="")
     owner_url: Mapped[str] = mapped_column(String(300), default="")
+    # Stopped on purpose (DELETE): a reconnecting publisher or a restarted process never revives it.
+    stopped: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A cascade's bearer token at its source, encrypted with a key derived from CC_SECRET_KEY, so a
+    # restarted process resumes the cascade; cleared when the stream is stopped.
+    cascade_secret: Mapped[str | None] = mapped_column(String(1000), nullable=True)

@@ -6,9 +6,8 @@ stream to an incident and an officer, and keeps the registry rows every process 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,7 +27,7 @@ from command_center.incidents import service as incidents
 from command_center.incidents.models import Incident
 from command_center.streams.models import StreamRecord
 from command_center.streams.placement import Process
-from command_center.streams.schemas import CascadeRequest, PublishOffer
+from command_center.streams.schemas import PublishOffer
 from streaming import (
     BadSdp,
     CodecMismatch,
@@ -39,7 +38,12 @@ from streaming import (
     UnknownStream,
     ViewResult,
 )
-from streaming.pull import Puller
+
+
+class Sources(Protocol):
+    """What feeds streams besides publishers (pulls, cascades); stopping a stream stops its source."""
+
+    async def stop(self, stream_id: str) -> Any: ...
 
 
 class CodecRefused(BadRequest):
@@ -171,14 +175,18 @@ async def publish(
     incident = await _incident(session, data.incident_id)
     if incident is not None:
         require_department(principal, set(incident.departments), f"incident {incident.id}")
+    adopt = False
     if data.stream_id is not None:
         existing = await get(session, data.stream_id)
         if existing.officer_id != principal.id:
             raise Forbidden(f"stream {data.stream_id} belongs to another officer")
+        # A stream whose process restarted keeps its id when its publisher comes back (never one that
+        # was stopped on purpose).
+        adopt = here is not None and not existing.stopped and existing.owner != here.id
     metadata = {"officer": principal.name, "officer_id": principal.id, "incident_id": data.incident_id}
     await session.commit()  # negotiation takes a while: hold no database lock meanwhile
     try:
-        result = await relay.publish(data.sdp, stream_id=data.stream_id, metadata=metadata)
+        result = await relay.publish(data.sdp, stream_id=data.stream_id, metadata=metadata, adopt=adopt)
     except StreamingError as exc:
         raise translate(exc) from exc
     row = await session.get(StreamRecord, result.stream_id)
@@ -206,6 +214,9 @@ async def publish(
         )
     else:
         row.connected = True
+        row.ended_at = None
+        if here is not None:
+            here.claim(row)
         await audit.record(session, action="stream.reconnect", actor=principal, target=f"stream:{row.id}")
     await session.flush()
     emit(
@@ -287,13 +298,15 @@ async def stop(
     *,
     principal: Principal,
     stream_id: str,
-    puller: Puller | None = None,
+    sources: Sources | None = None,
 ) -> StreamRecord:
     row = await get(session, stream_id)
     if row.officer_id != principal.id:
         require(principal, Permission.incident_command)
-    if puller is not None:
-        await puller.stop(stream_id)  # a pulled source must not reconnect to a stream that was stopped
+    row.stopped = True  # stopped on purpose: no reconnection or restart brings it back
+    row.cascade_secret = None
+    if sources is not None:
+        await sources.stop(stream_id)  # a pull or cascade must not feed a stream that was stopped
     try:
         await relay.stop(stream_id)
     except UnknownStream:
@@ -310,67 +323,6 @@ async def stop(
         drill=row.drill,
         stream=view(row),
     )
-    return row
-
-
-async def cascade(
-    session: AsyncSession, relay: Relay, *, principal: Principal, data: CascadeRequest
-) -> StreamRecord:
-    """Become a viewer of a stream at another centre and relay it here (body-cam -> centre -> superior)."""
-    require(principal, Permission.incident_command)
-    source = str(data.source).rstrip("/")
-    await session.commit()
-
-    async def signal(offer: dict[str, Any]) -> dict[str, Any]:
-        async with httpx.AsyncClient(base_url=source, timeout=20) as http:
-            try:
-                response = await http.post(
-                    f"/api/streams/{data.stream_id}/view",
-                    json=offer,
-                    headers={"Authorization": f"Bearer {data.token}"},
-                )
-            except httpx.HTTPError as exc:
-                raise SignalingError(f"{source}: {exc}") from exc
-        if response.status_code == 404:
-            raise UnknownStream(data.stream_id)
-        if response.status_code >= 400:
-            raise StreamingError(f"{source} refused: {response.status_code} {response.text[:200]}")
-        return response.json()
-
-    try:
-        result = await relay.pull(
-            signal, metadata={"officer": f"{source} {data.stream_id}", "cascade": source}
-        )
-    except StreamingError as exc:
-        raise translate(exc) from exc
-    row = StreamRecord(
-        id=result.stream_id,
-        officer_id=None,
-        officer_name=f"上级/下级中心 {source}",
-        department=principal.department,
-        source=f"{source}/streams/{data.stream_id}",
-        started_at=utcnow(),
-        segments=[],
-        codecs={},
-    )
-    session.add(row)
-    emit(
-        session,
-        channels(row),
-        departments=await audience(session, row),
-        type="stream.started",
-        id=row.id,
-        drill=False,
-        stream=view(row),
-    )
-    await audit.record(
-        session,
-        action="stream.cascade",
-        actor=principal,
-        target=f"stream:{row.id}",
-        detail={"source": source, "source_stream": data.stream_id},
-    )
-    await session.flush()
     return row
 
 

@@ -182,7 +182,7 @@ async def whip_stop(request: Request, stream_id: str, principal: Caller, session
     if row.ended_at is not None:
         raise NotFound(f"stream {stream_id} has already ended", field="stream_id")
     await service.stop(
-        session, relay_of(request), principal=principal, stream_id=row.id, puller=request.app.state.puller
+        session, relay_of(request), principal=principal, stream_id=row.id, sources=request.app.state.sources
     )
     return Response(status_code=200)
 
