@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -146,3 +148,38 @@ async def test_whep_viewer_without_the_publishers_codec_gets_406(live_server, cl
                 )
         finally:
             await publisher.close()
+
+
+@pytest.mark.slow
+async def test_stream_publish_command_uses_whip(live_server, client, login, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import argparse
+
+    from command_center.cli import stream as stream_cli
+    from command_center.streams import whip
+    from tests.conftest import DEMO_PASSWORD
+
+    parser = argparse.ArgumentParser()
+    stream_cli.register(parser.add_subparsers(dest="command", required=True))
+    argv = ["stream", "publish", "--server", live_server, "--user", "field1", "--password-stdin"]
+    args = parser.parse_args([*argv, "--duration", "3"])
+    seen: list[str] = []
+    original = whip.sdp_created
+
+    def spy(answer_sdp: str, location: str):  # type: ignore[no-untyped-def]
+        seen.append(location)  # only the WHIP/WHEP edges answer this way
+        return original(answer_sdp, location)
+
+    monkeypatch.setattr(whip, "sdp_created", spy)
+    running = asyncio.create_task(stream_cli._publish(args, DEMO_PASSWORD))
+    try:
+        commander = await login("commander")
+        for _ in range(200):
+            listed = (await client.get("/api/streams", headers=commander)).json()
+            if listed:
+                break
+            await asyncio.sleep(0.05)
+        assert [s["officer"] for s in listed] == ["张警员"]
+        audit = (await client.get("/api/audit?action=stream.publish", headers=await login("admin"))).json()
+        assert len(audit) == 1 and seen == [f"/api/whip/{listed[0]['id']}"]
+    finally:
+        assert await running == 0
