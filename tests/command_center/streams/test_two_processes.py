@@ -97,3 +97,42 @@ async def _login(http: httpx.AsyncClient, base: str, name: str) -> str:
     response = await http.post(f"{base}/api/auth/token", data={"username": name, "password": DEMO_PASSWORD})
     assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
+
+
+@pytest.mark.browser
+async def test_chromium_follows_the_307_to_the_owner(cluster_database, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A browser drops Authorization on a cross-origin redirect; the ticket in the 307 carries it."""
+    from tests.command_center.streams.browser_sdp import DELETE, WHEP_VIEW
+    from tests.command_center.streams.test_interop_browser import ARGS
+    from tests.services import chromium_path
+
+    path = chromium_path()
+    require("chromium", path is not None)
+    from playwright.async_api import async_playwright
+
+    async with (
+        serve_processes(cluster_database, tmp_path) as (owner, other),
+        httpx.AsyncClient(timeout=30) as http,
+    ):
+        publisher, _ = await whip_publisher(http, owner, await _login(http, owner, "field1"))
+        commander = await _login(http, other, "commander")
+        try:
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(executable_path=path, args=ARGS)
+                try:
+                    page = await browser.new_page()
+                    await page.goto(f"{other}/healthz")  # a page of the process that does not hold it
+                    watched = await page.evaluate(
+                        WHEP_VIEW,
+                        {"url": f"{other}/api/whep/{publisher.stream_id}", "token": commander, "frames": 15},
+                    )
+                    assert watched["status"] == 201 and watched["redirected"], watched
+                    assert watched["location"].startswith(f"{owner}/api/whep/"), watched
+                    assert watched["decoded"] >= 15, watched
+                    assert (
+                        await page.evaluate(DELETE, {"url": watched["location"], "token": commander}) == 200
+                    )
+                finally:
+                    await browser.close()
+        finally:
+            await publisher.close()

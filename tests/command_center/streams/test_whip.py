@@ -183,3 +183,22 @@ async def test_stream_publish_command_uses_whip(live_server, client, login, monk
         assert len(audit) == 1 and seen == [f"/api/whip/{listed[0]['id']}"]
     finally:
         assert await running == 0
+
+
+async def test_whip_incident_id_links_the_stream(client, login) -> None:  # type: ignore[no-untyped-def]
+    body = {"title": "东门聚集", "category": "collective_petition", "departments": ["police"]}
+    incident = (await client.post("/api/incidents", json=body, headers=await login("duty"))).json()
+    field = await login("field1")
+    offer = await offer_with("audio", "audio/opus")  # a send-only publisher offer
+    created = await client.post(
+        f"/api/whip?incident_id={incident['id']}", content=offer, headers={**field, **SDP}
+    )
+    assert created.status_code == 201, created.text
+    stream_id = created.headers["location"].rsplit("/", 1)[-1]
+    row = (await client.get(f"/api/streams/{stream_id}", headers=await login("police"))).json()
+    assert row["incident_id"] == incident["id"]
+    unknown = await client.post("/api/whip?incident_id=999999", content=offer, headers={**field, **SDP})
+    assert unknown.status_code == 404
+    bad = await client.post("/api/whip?incident_id=abc", content=offer, headers={**field, **SDP})
+    assert bad.status_code == 422 and bad.json()["field"] == "incident_id"
+    assert (await client.delete(created.headers["location"], headers=field)).status_code == 200
