@@ -38,19 +38,14 @@ from command_center.reviews import items as rectification
 from command_center.reviews import service as reviews
 from command_center.reviews.api import router as reviews_router
 from command_center.settings import Settings
-from command_center.streams import forwarding, pulls, signaling
+from command_center.streams import runtime as streams_runtime
 from command_center.streams.api import router as streams_router
-from command_center.streams.bridge import StreamBridge
-from command_center.streams.cascades import Cascades, Sources
-from command_center.streams.placement import Process
 from command_center.streams.whep import router as whep_router
 from command_center.streams.whip import SdpCors
 from command_center.streams.whip import router as whip_router
 from command_center.taskforces import tasks
 from command_center.taskforces.api import matters_router, tasks_router
 from command_center.taskforces.api import router as taskforces_router
-from streaming import Relay
-from streaming.pull import Puller
 
 log = logging.getLogger(__name__)
 
@@ -73,23 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
             db, hub, interval=settings.deadline_sweep_seconds, on_missed=deadline_handlers()
         )
         app.state.deadline_sweeper = sweeper
-        process = Process(settings.own_url)
-        relay = Relay(
-            settings.recordings_dir,
-            StreamBridge(db, hub, process),
-            max_streams=settings.relay_max_streams,
-            max_viewers=settings.relay_max_viewers,
-            retry_after=settings.relay_retry_after_seconds,
-        )
-        app.state.relay = relay
-        app.state.process = process
-        app.state.whep_sessions = {}
-        app.state.puller = puller = Puller(relay, on_new_stream=pulls.continuation(db, hub))
-        app.state.cascades = cascade_links = Cascades(relay, settings.secret_key)
-        app.state.sources = Sources(puller, cascade_links)
-        await cascade_links.resume(db, hub, process)
-        signaling.install(hub, db, lambda: relay, process)
-        await forwarding.install(hub, process, lambda: relay)
+        media = await streams_runtime.start(app.state, settings, db, hub)
         drill_runner = DrillRunner(db, hub, settings, tick=settings.drill_tick_seconds)
         app.state.drill_runner = drill_runner
         if settings.background_tasks:
@@ -99,9 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await drill_runner.stop()
-            await cascade_links.close()
-            await puller.close()
-            await relay.close()
+            await media.close()
             await sweeper.stop()
             await hub.close()
             await db.dispose()
