@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, status
+from fastapi.responses import RedirectResponse
 
 from command_center.deps import CurrentUser, SessionDep
 from command_center.streams import pulls, service
+from command_center.streams.placement import owner_url
+from command_center.streams.redirect import redirect_to_owner
 from command_center.streams.schemas import (
     Answer,
     CascadeRequest,
@@ -17,6 +20,7 @@ from command_center.streams.schemas import (
     PullRequest,
     StreamRead,
 )
+from command_center.streams.whip import Caller
 from streaming import Relay
 
 router = APIRouter(prefix="/api/streams", tags=["streams"])
@@ -52,10 +56,15 @@ async def get_stream(stream_id: str, principal: CurrentUser, session: SessionDep
     return service.view(await service.get_visible(session, principal, stream_id))
 
 
-@router.post("/{stream_id}/view", response_model=Answer)
+@router.post("/{stream_id}/view", response_model=Answer, responses={307: {"description": "held elsewhere"}})
 async def view_stream(
-    stream_id: str, body: Offer, request: Request, principal: CurrentUser, session: SessionDep
-) -> Answer:
+    stream_id: str, body: Offer, request: Request, principal: Caller, session: SessionDep
+) -> Answer | RedirectResponse:
+    """Answer a viewer's offer; a stream held by another process is answered 307 to that process."""
+    row = await service.viewable(session, principal, stream_id[:64])
+    owner = owner_url(row, request.app.state.process)
+    if owner is not None:
+        return redirect_to_owner(request, owner, principal, request.app.state.settings)
     sdp = await service.watch(
         session, _relay(request), principal=principal, stream_id=stream_id, offer_sdp=body.sdp
     )

@@ -44,7 +44,10 @@ def view_signal(source: str, stream_id: str, token: str):  # type: ignore[no-unt
         async with httpx.AsyncClient(base_url=source, timeout=20) as http:
             try:
                 response = await http.post(
-                    f"/api/streams/{stream_id}/view", json=offer, headers={"Authorization": f"Bearer {token}"}
+                    f"/api/streams/{stream_id}/view",
+                    json=offer,
+                    headers={"Authorization": f"Bearer {token}"},
+                    follow_redirects=True,  # a source with several processes sends us to the owner
                 )
             except httpx.HTTPError as exc:
                 raise SignalingError(f"{source}: {exc}") from exc

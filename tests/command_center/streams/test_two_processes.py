@@ -57,6 +57,20 @@ async def test_publish_on_one_process_and_watch_through_the_other(cluster_databa
             )
             assert raw.status_code == 307, raw.text
             assert raw.headers["location"].startswith(f"{owner}/api/whep/{stream_id}?ticket=")
+            # The JSON REST view is redirected the same way (a cascade's signal follows it).
+            body = {"sdp": await offer_with("video", "video/VP8"), "type": "offer"}
+            rest = await http.post(
+                f"{other}/api/streams/{stream_id}/view", json=body, headers=bearer(commander)
+            )
+            assert rest.status_code == 307
+            assert rest.headers["location"].startswith(f"{owner}/api/streams/{stream_id}/view?ticket=")
+            followed = await http.post(
+                f"{other}/api/streams/{stream_id}/view",
+                json=body,
+                headers=bearer(commander),
+                follow_redirects=True,
+            )
+            assert followed.status_code == 200 and followed.json()["sdp"].startswith("v=0"), followed.text
             viewer, whep = await whep_viewer(http, other, commander, stream_id)
             viewers.append(viewer)
             assert whep.session_url and whep.session_url.startswith(f"{owner}/api/whep/{stream_id}/")
