@@ -1,6 +1,10 @@
 """Benchmark the forwarding relay against aiortc's stock transcoding MediaRelay; print ONE JSON object.
 
     python benchmarks/video_relay.py [--quick] [--levels 1,10,50,100] [--window 8] [--decoded 2]
+    python benchmarks/video_relay.py --signaling whip [--source synthetic|rtsp] [--cross-process] [--quick]
+
+``--signaling whip`` runs the platform itself (``command-center serve``) with WHIP ingest, WHEP viewers,
+optionally a pulled RTSP camera and the cross-process 307 path: see ``benchmarks/whip_bench.py``.
 
 Three kinds of process, so the relay's own CPU can be measured apart from the load generators:
 * the relay (``--role relay``): ``streaming.Relay`` (mode ``forward``) or a stock aiortc pipeline (mode
@@ -422,7 +426,23 @@ def main() -> None:
     parser.add_argument(
         "--probes", type=int, default=5, help="late joiners timed one by one at the top level"
     )
+    parser.add_argument(
+        "--signaling", choices=["bare", "whip"], default="bare", help="whip: the whole platform"
+    )
+    parser.add_argument(
+        "--source", choices=["synthetic", "rtsp"], default="synthetic", help="with --signaling whip"
+    )
+    parser.add_argument("--cross-process", action="store_true", help="WHEP via a second process (307)")
+    parser.add_argument("--postgres-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
     args = parser.parse_args()
+    if args.signaling == "whip":
+        from whip_bench import run
+
+        args.levels = [int(x) for x in (args.levels or ("1,10" if args.quick else "1,10,50,100")).split(",")]
+        args.window = args.window or (3.0 if args.quick else 8.0)
+        run(args)
+        return
     if args.role != "bench":
         logging.basicConfig(level=logging.WARNING, format=f"{args.role}: %(levelname)s %(name)s %(message)s")
     if args.role == "relay":

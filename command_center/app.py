@@ -48,13 +48,14 @@ from command_center.reviews import service as reviews
 from command_center.reviews.api import router as reviews_router
 from command_center.reviews.plan_api import router as drill_plan_router
 from command_center.settings import Settings
-from command_center.streams import signaling
+from command_center.streams import runtime as streams_runtime
 from command_center.streams.api import router as streams_router
-from command_center.streams.bridge import StreamBridge
+from command_center.streams.whep import router as whep_router
+from command_center.streams.whip import SdpCors
+from command_center.streams.whip import router as whip_router
 from command_center.taskforces import tasks
 from command_center.taskforces.api import matters_router, tasks_router
 from command_center.taskforces.api import router as taskforces_router
-from streaming import Relay
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +89,9 @@ def create_app(settings: Settings) -> FastAPI:
             db, hub, interval=settings.deadline_sweep_seconds, on_missed=deadline_handlers()
         )
         app.state.deadline_sweeper = sweeper
-        relay = Relay(settings.recordings_dir, StreamBridge(db, hub))
-        app.state.relay = relay
-        signaling.install(hub, db, lambda: relay)
-        app.state.gateway = await start_gateway(settings, db, hub, relay)
-        drill_runner = DrillRunner(db, hub, settings, tick=settings.drill_tick_seconds, relay=relay)
+        media = await streams_runtime.start(app.state, settings, db, hub)
+        app.state.gateway = await start_gateway(settings, db, hub, app.state.relay)
+        drill_runner = DrillRunner(db, hub, settings, tick=settings.drill_tick_seconds, relay=app.state.relay)
         app.state.drill_runner = drill_runner
         checkpointer = Checkpointer(db, settings, clock=lambda: getattr(app.state, "clock", utcnow)())
         app.state.audit_checkpointer = checkpointer
@@ -107,7 +106,7 @@ def create_app(settings: Settings) -> FastAPI:
             await drill_runner.stop()
             if app.state.gateway is not None:
                 await app.state.gateway.close()
-            await relay.close()
+            await media.close()
             await sweeper.stop()
             await outbox.stop()
             await hub.close()
@@ -122,6 +121,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.audit_visibility = build_audit_visibility()
+    app.add_middleware(SdpCors)  # WHIP/WHEP clients on other origins (browsers, OBS) read the answer
     app.add_middleware(SecurityHeaders)
     _install_error_handlers(app)
     openapi.install(app)
@@ -141,6 +141,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(drills_router)
     app.include_router(streams_router)
     app.include_router(devices_router)
+    app.include_router(whip_router)
+    app.include_router(whep_router)
     app.include_router(reviews_router)
     app.include_router(drill_plan_router)
 
@@ -238,9 +240,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _domain_error(request: Request, exc: CommandCenterError) -> JSONResponse:
         if isinstance(exc, Forbidden | NotAuthenticated) and not exc.audited:
             await _audit_denial(request, exc)
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else {}
+        headers.update(getattr(exc, "headers", None) or {})  # e.g. Retry-After on a full relay
         if isinstance(exc, TooManyRequests):
-            headers = {"Retry-After": str(exc.retry_after)}
+            headers["Retry-After"] = str(exc.retry_after)
         return JSONResponse(
             error_body(exc.code, exc.detail, exc.field, exc.params), exc.status_code, headers=headers
         )

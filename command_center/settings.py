@@ -115,6 +115,13 @@ class Settings(BaseSettings):
         """True when CC_SIP_PORT was given (environment or constructor), not merely defaulted."""
         return "sip_port" in self.model_fields_set
 
+    # Streaming: this process's address for others (WHIP/WHEP 307 to a stream's owner), relay capacity
+    # (beyond it WHIP/WHEP answer 503 with Retry-After); pull sources come from media_allowed_targets.
+    public_url: str | None = Field(default=None, description="e.g. http://10.0.0.5:8000; default host:port")
+    relay_max_streams: int = Field(default=200, ge=1)
+    relay_max_viewers: int = Field(default=1000, ge=1)
+    relay_retry_after_seconds: int = Field(default=10, ge=1)
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -142,6 +149,11 @@ class Settings(BaseSettings):
     def audit_key(self) -> bytes:
         """The audit log's root key, derived from CC_SECRET_KEY so no second secret has to be managed."""
         return hmac.new(self.secret_key.encode(), b"command-center/audit/v1", hashlib.sha256).digest()
+
+    @property
+    def own_url(self) -> str:
+        """Where other processes and redirected clients reach this one."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def zone(self) -> ZoneInfo:

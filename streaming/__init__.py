@@ -4,16 +4,24 @@ A pure library on aiortc and PyAV; it knows nothing of incidents, users or HTTP.
 ``Relay`` and implements ``StreamEvents`` to hear about streams.
 """
 
-from streaming.errors import BadSdp, CodecMismatch, SignalingError, StreamingError, UnknownStream
+from streaming.errors import (
+    BadSdp,
+    CodecMismatch,
+    RelayFull,
+    SignalingError,
+    StreamingError,
+    UnknownStream,
+)
 from streaming.events import EventType, Health, Position, StreamEvent, StreamEvents, StreamInfo
 from streaming.frames import EncodedFrame, is_keyframe
 from streaming.publisher import Publisher
 from streaming.recording import read_manifest, sha256_file, verify_manifest
-from streaming.relay import PublishResult, Relay, Signal
+from streaming.relay import PublishResult, Relay, Signal, ViewResult
 from streaming.scene import SceneVideoTrack
 from streaming.sources import SyntheticVideoTrack, open_source
 from streaming.stamp import Stamp, read_stamp, stamp_frame
 from streaming.track import ForwardingTrack
+from streaming.whip_client import WhipClient
 
 __all__ = [
     "BadSdp",
@@ -26,6 +34,7 @@ __all__ = [
     "PublishResult",
     "Publisher",
     "Relay",
+    "RelayFull",
     "SceneVideoTrack",
     "Signal",
     "SignalingError",
@@ -36,6 +45,8 @@ __all__ = [
     "StreamingError",
     "SyntheticVideoTrack",
     "UnknownStream",
+    "ViewResult",
+    "WhipClient",
     "is_keyframe",
     "open_source",
     "read_manifest",

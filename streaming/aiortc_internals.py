@@ -13,6 +13,10 @@ encoder reads, so with pre-encoded ``av.Packet`` input the request is silently d
   marker bit completes it, and an audio packet (one Opus frame) as soon as it is in order.
 * ``send_picture_loss``: ask the publisher for a keyframe with the receiver's own RTCP PLI.
 * ``on_keyframe_request``: route a viewer's PLI/FIR arriving at a sender to a callback.
+* ``answer_as_dtls_server``: answer ``a=setup:passive`` so the peer starts the DTLS handshake. As the
+  answerer aiortc otherwise takes the client role and may send its ClientHello before the peer has even
+  read the answer (it is still in the WHIP response); browsers buffer it, GStreamer's webrtcbin does not
+  and its handshake fails. With the relay as server, the first DTLS packet always comes from the peer.
 
 ``tests/streaming/test_aiortc_internals.py`` pins these assumptions.
 """
@@ -24,7 +28,7 @@ import queue
 from collections.abc import Callable
 from typing import Any
 
-from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtp import RtpPacket
 from aiortc.utils import uint16_add
@@ -150,3 +154,16 @@ def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> N
     """Call ``callback`` whenever the remote viewer sends PLI or FIR to this sender."""
     # _handle_rtcp_packet calls self._send_keyframe(); an instance attribute shadows the method.
     sender._send_keyframe = callback  # type: ignore[method-assign]
+
+
+def answer_as_dtls_server(pc: RTCPeerConnection) -> None:
+    """After ``setRemoteDescription(offer)`` and before ``createAnswer``: answer ``a=setup:passive``.
+
+    Only where the offer left the choice to us (``actpass``); a peer that insists on a role keeps it.
+    """
+    transports = [t.receiver.transport for t in pc.getTransceivers()]
+    if pc.sctp is not None:
+        transports.append(pc.sctp.transport)
+    for transport in transports:
+        if transport is not None and getattr(transport, "_role", None) == "auto":
+            transport._set_role("server")

@@ -33,3 +33,11 @@ class CodecMismatch(BadSdp):
 
 class SignalingError(StreamingError):
     """The signaling callable of a publisher or a pulled stream failed or answered nonsense."""
+
+
+class RelayFull(StreamingError):
+    """The relay holds as many streams or viewers as it was configured to; try again later or elsewhere."""
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

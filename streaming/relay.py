@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
@@ -20,8 +22,8 @@ from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from streaming.aiortc_internals import on_keyframe_request
-from streaming.errors import CodecMismatch, SignalingError, StreamingError, UnknownStream
+from streaming.aiortc_internals import answer_as_dtls_server, on_keyframe_request
+from streaming.errors import CodecMismatch, RelayFull, SignalingError, StreamingError, UnknownStream
 from streaming.events import EventType, StreamEvent, StreamEvents, StreamInfo
 from streaming.negotiation import (
     answered_codecs,
@@ -37,12 +39,24 @@ from streaming.track import ForwardingTrack
 
 logger = logging.getLogger(__name__)
 
+#: Stream ids are uuid4 hex; an adopted id must look like one (it names a recordings folder).
+_STREAM_ID = re.compile(r"[0-9a-f]{32}")
+
 Signal = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True, slots=True)
 class PublishResult:
     stream_id: str
+    answer_sdp: str
+
+
+@dataclass(frozen=True, slots=True)
+class ViewResult:
+    """One viewer connection: ``session_id`` ends it (``close_view``), as a WHEP session resource does."""
+
+    stream_id: str
+    session_id: str
     answer_sdp: str
 
 
@@ -59,6 +73,9 @@ class Relay:
         health_interval: float = 2.0,
         keyframe_interval: float = 0.3,
         configuration: RTCConfiguration | None = None,
+        max_streams: int | None = None,
+        max_viewers: int | None = None,
+        retry_after: int = 10,
     ) -> None:
         self.recordings_dir = Path(recordings_dir)
         self._events = events
@@ -67,6 +84,11 @@ class Relay:
         self._health_interval = health_interval
         self._keyframe_interval = keyframe_interval
         self._configuration = configuration
+        #: Capacity of this process; beyond it ``publish`` and ``view`` raise ``RelayFull``.
+        self.max_streams = max_streams
+        self.max_viewers = max_viewers
+        self._retry_after = retry_after
+        self._views: dict[str, tuple[Stream, RTCPeerConnection]] = {}
         self._streams: dict[str, Stream] = {}
         self._event_queue: asyncio.Queue[StreamEvent] = asyncio.Queue(1000)
         self._tasks: list[asyncio.Task[None]] = []
@@ -82,24 +104,30 @@ class Relay:
         stream_id: str | None = None,
         record: bool = True,
         metadata: dict[str, Any] | None = None,
+        adopt: bool = False,
     ) -> PublishResult:
         """Accept a publisher's offer; with ``stream_id``, a reconnection that takes over that live stream.
 
-        Raises ``BadSdp``, ``CodecMismatch`` (nothing forwardable: VP8, H.264, Opus) or ``UnknownStream``.
+        ``adopt`` revives ``stream_id`` when this relay does not hold it (it lived in a process that has
+        since restarted), so the stream keeps its id. Raises ``BadSdp``, ``CodecMismatch`` (nothing
+        forwardable: VP8, H.264, Opus) or ``UnknownStream``.
         """
         offered = parse_offer(offer_sdp)
         kinds = {k for k, mimes in offered.items() if {m.lower() for m in mimes} & _lower(forwardable(k))}
         if not kinds:
             raise CodecMismatch("the offer has none of VP8, H264 or opus; the relay does not transcode")
-        existing = self._live(stream_id) if stream_id is not None else None
+        existing = self._existing(stream_id, adopt)
+        if existing is None:
+            self._check_stream_capacity()
         pc = RTCPeerConnection(self._configuration)
         for kind in sorted(kinds):
             transceiver = pc.addTransceiver(kind, direction="recvonly")
             transceiver.setCodecPreferences(capabilities(kind, _allowed(existing, kind)))
-        stream = existing or self._new_stream(record, metadata or {})
+        stream = existing or self._new_stream(record, metadata or {}, stream_id if adopt else None)
         try:
             await apply_offer(pc, offer_sdp)
             replaced = stream.attach_upstream(pc, kinds)  # no await since apply_offer: receivers not started
+            answer_as_dtls_server(pc)
             self._watch_upstream(stream, pc)
             pc.on("datachannel", stream.on_data_channel)
             await pc.setLocalDescription(await pc.createAnswer())
@@ -123,19 +151,23 @@ class Relay:
         stream_id: str | None = None,
         record: bool = True,
         metadata: dict[str, Any] | None = None,
+        adopt: bool = False,
     ) -> PublishResult:
         """Ingest a stream by viewing it elsewhere (cascade): ``signal(offer) -> answer`` reaches the source.
+
+        ``stream_id`` re-pulls into that live stream (its viewers stay); with ``adopt`` it also revives an
+        id this relay does not hold (a cascade resumed after this process restarted).
 
         The source is any WebRTC endpoint that answers a receive-only offer, such as another relay's
         ``view`` (a command centre feeding its superior department). Keyframe requests from this relay's
         viewers travel up the chain as PLI.
         """
-        existing = self._live(stream_id) if stream_id is not None else None
+        existing = self._existing(stream_id, adopt)
         pc = RTCPeerConnection(self._configuration)
         for kind in ("video", "audio"):
             transceiver = pc.addTransceiver(kind, direction="recvonly")
             transceiver.setCodecPreferences(capabilities(kind, _allowed(existing, kind)))
-        stream = existing or self._new_stream(record, metadata or {})
+        stream = existing or self._new_stream(record, metadata or {}, stream_id if adopt else None)
         try:
             replaced = stream.attach_upstream(pc, {"video", "audio"})
             await pc.setLocalDescription(await pc.createOffer())
@@ -197,7 +229,16 @@ class Relay:
 
     async def view(self, stream_id: str, offer_sdp: str) -> str:
         """Answer a viewer's offer; the viewer gets exactly the publisher's codecs (no transcoding)."""
+        return (await self.open_view(stream_id, offer_sdp)).answer_sdp
+
+    async def open_view(self, stream_id: str, offer_sdp: str) -> ViewResult:
+        """Like ``view``, and name the viewer connection so that ``close_view`` can end it."""
         stream = self._live(stream_id)
+        if self.max_viewers is not None and self.viewer_count >= self.max_viewers:
+            raise RelayFull(
+                f"this relay already serves {self.viewer_count} viewers (limit {self.max_viewers})",
+                self._retry_after,
+            )
         pinned = check_viewer_codecs(parse_offer(offer_sdp), stream.codecs)
         pc = RTCPeerConnection(self._configuration)
         tracks: list[ForwardingTrack] = []
@@ -210,6 +251,7 @@ class Relay:
                 on_keyframe_request(transceiver.sender, stream.keyframes.request)
         try:
             await apply_offer(pc, offer_sdp)
+            answer_as_dtls_server(pc)
             await pc.setLocalDescription(await pc.createAnswer())
         except BaseException:
             for track in tracks:
@@ -217,16 +259,42 @@ class Relay:
             await pc.close()
             raise
         stream.viewer_pcs.add(pc)
+        session_id = uuid.uuid4().hex
+        self._views[session_id] = (stream, pc)
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
             if pc.connectionState in ("failed", "closed"):
                 stream.viewer_pcs.discard(pc)
+                self._views.pop(session_id, None)
                 for track in tracks:
                     track.stop()
                 await pc.close()
 
-        return pc.localDescription.sdp
+        return ViewResult(stream.id, session_id, pc.localDescription.sdp)
+
+    async def close_view(self, session_id: str) -> bool:
+        """End one viewer connection; False if there is none by that id (already gone)."""
+        found = self._views.pop(session_id, None)
+        if found is None:
+            return False
+        stream, pc = found
+        stream.viewer_pcs.discard(pc)
+        await pc.close()
+        return True
+
+    def view_stream(self, session_id: str) -> str | None:
+        """The stream a live viewer session watches, or None."""
+        found = self._views.get(session_id)
+        return found[0].id if found else None
+
+    @property
+    def viewer_count(self) -> int:
+        return sum(s.viewer_count for s in self._streams.values())
+
+    def silence(self, stream_id: str) -> float:
+        """Seconds since the stream's last frame arrived (from any upstream); UnknownStream if not live."""
+        return time.monotonic() - self._live(stream_id).last_frame_at
 
     def forwarding_delays(self, stream_id: str) -> list[float]:
         """Recent seconds video frames waited in this relay before each viewer's sender took them."""
@@ -303,11 +371,28 @@ class Relay:
             raise UnknownStream(str(stream_id))
         return stream
 
-    def _new_stream(self, record: bool, metadata: dict[str, Any]) -> Stream:
+    def _check_stream_capacity(self) -> None:
+        if self.max_streams is not None and len(self._streams) >= self.max_streams:
+            raise RelayFull(
+                f"this relay already holds {len(self._streams)} streams (limit {self.max_streams})",
+                self._retry_after,
+            )
+
+    def _existing(self, stream_id: str | None, adopt: bool) -> Stream | None:
+        """The live stream ``stream_id`` names; None for a new one (or, with ``adopt``, a revived id)."""
+        if stream_id is None:
+            return None
+        if adopt and stream_id not in self._streams:
+            if not _STREAM_ID.fullmatch(stream_id):
+                raise UnknownStream(stream_id)
+            return None
+        return self._live(stream_id)
+
+    def _new_stream(self, record: bool, metadata: dict[str, Any], stream_id: str | None = None) -> Stream:
         if self._closed:
             raise StreamingError("the relay is closed")
         self._start_tasks()
-        stream_id = uuid.uuid4().hex
+        stream_id = stream_id or uuid.uuid4().hex
         loop = asyncio.get_running_loop()
 
         def recorder(stream: Stream) -> SegmentRecorder:

@@ -110,6 +110,8 @@ class Stream:
         self._lost_timer: asyncio.TimerHandle | None = None
         self._pending: set[asyncio.Task[None]] = set()
         self._peer_rtt_ms: float | None = None
+        #: ``time.monotonic()`` of the last frame from any upstream (a cascade notices a silent source).
+        self.last_frame_at = time.monotonic()
         self.recorder = recorder_factory(self) if recorder_factory else None
 
     # -- upstream ----------------------------------------------------------------------------------------
@@ -230,6 +232,7 @@ class Stream:
         self.codecs[kind] = mime
         if keyframe and kind == "video":
             self.keyframes.keyframe_arrived()
+        self.last_frame_at = time.monotonic()
         if kind == "video":
             self._counters["frames"] += 1
         self._counters["bytes"] += len(data)

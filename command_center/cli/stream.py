@@ -1,7 +1,8 @@
 """``command-center stream publish``: a field device without a browser, and the publisher tests use.
 
-Only the HTTP glue lives here (log in, POST the offer to ``/api/streams``); connecting, media and
-reconnection are ``streaming.Publisher``'s. A reconnection posts ``"stream_id"`` so viewers keep watching.
+Only the HTTP glue lives here (log in, then WHIP: POST the offer as ``application/sdp`` to ``/api/whip``);
+connecting, media and reconnection are ``streaming.Publisher``'s. A reconnection posts ``?stream_id=`` so
+viewers keep watching.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import httpx
 
 from command_center.errors import CommandCenterError
-from streaming import Publisher, SignalingError, StreamingError, UnknownStream, open_source
+from streaming import Publisher, SignalingError, StreamingError, UnknownStream, WhipClient, open_source
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 class StreamsApi:
-    """The two REST calls the publisher needs; re-logs in once when the token has expired.
+    """Sign-in, WHIP publishing and (for cascades) viewing; re-logs in once when the token has expired.
 
     Errors follow ``streaming.Publisher``'s contract: ``SignalingError`` for what a retry may fix (server
     unreachable, 5xx), another ``StreamingError`` for refusals (bad login, bad offer, forbidden).
@@ -51,6 +52,7 @@ class StreamsApi:
         self._user = user
         self._password = password
         self._token: str | None = None
+        self.whip = WhipClient(client, "/api/whip", self.token)
 
     async def login(self) -> None:
         try:
@@ -63,12 +65,16 @@ class StreamsApi:
             raise StreamingError(f"login failed for {self._user!r}: {_detail(response)}")
         self._token = str(response.json()["access_token"])
 
+    async def token(self, refresh: bool = False) -> str:
+        """The bearer token, signing in again when the last one was refused."""
+        if self._token is None or refresh:
+            await self.login()
+        assert self._token is not None
+        return self._token
+
     async def signal(self, offer: dict[str, Any]) -> dict[str, Any]:
-        """POST /api/streams; the ``streaming.Publisher`` signal."""
-        response = await self._post("/api/streams", offer)
-        if response.status_code == 404 and "stream_id" in offer:
-            raise UnknownStream(str(offer["stream_id"]))
-        return self._answer(response)
+        """WHIP ``POST /api/whip``; the ``streaming.Publisher`` signal."""
+        return await self.whip.publish_signal(offer)
 
     def view_signal(self, stream_id: str) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:
         """POST /api/streams/{id}/view, as a ``Relay.pull`` signal (a superior centre pulling a stream)."""

@@ -92,6 +92,8 @@ class Hub:
         #: server-side reactions to client messages, such as WebRTC signaling on ``user:{id}``.
         self.publish_hooks: list[PublishHook] = []
         self._hook_tasks: set[asyncio.Future[None]] = set()
+        #: Server-side listeners by channel (``listen``): process-to-process requests through the broker.
+        self._listeners: dict[str, list[Callable[[Message], None]]] = {}
 
     async def start(self) -> None:
         await self.broker.start(self._deliver, self._reset)
@@ -207,6 +209,19 @@ class Hub:
                 continue
             await self.unsubscribe(connection, channel)
             connection.send(dumps({"op": "unsubscribed", "channel": channel, "reason": "forbidden"}))
+
+    async def listen(self, channel: str, callback: Callable[[Message], None]) -> None:
+        """Hear every live message of ``channel`` in this process (no history, no client, no policy).
+
+        For channels no client may subscribe to, such as ``relay:{process}`` where other processes send
+        this one the WebRTC requests for the streams it holds.
+        """
+        if not CHANNEL_RE.match(channel):
+            raise ValueError(f"malformed channel name {channel!r}")
+        first = channel not in self._listeners
+        self._listeners.setdefault(channel, []).append(callback)
+        if first:
+            await self.broker.subscribe(channel)
 
     # -- operations of connections ----------------------------------------------------------------------
 
@@ -377,6 +392,11 @@ class Hub:
         if channel == CONTROL:
             self._on_control(message.data)
             return
+        for listener in self._listeners.get(channel, ()):
+            try:
+                listener(message)
+            except Exception:
+                log.exception("hub: listener on %s failed", channel)
         subscribers = self._subscribers.get(channel)
         if not subscribers:
             return

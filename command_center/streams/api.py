@@ -5,18 +5,23 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, status
+from fastapi.responses import RedirectResponse
 
 from command_center.deps import CurrentUser, SessionDep, SettingsDep
 from command_center.limits import IdQuery
-from command_center.streams import service
+from command_center.streams import pulls, service
+from command_center.streams.placement import owner_url
+from command_center.streams.redirect import redirect_to_owner
 from command_center.streams.schemas import (
     Answer,
     CascadeRequest,
     Offer,
     PositionUpdate,
     PublishOffer,
+    PullRequest,
     StreamRead,
 )
+from command_center.streams.whip import Caller
 from streaming import Relay
 
 StreamId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -32,7 +37,9 @@ def _relay(request: Request) -> Relay:
 async def publish(
     body: PublishOffer, request: Request, principal: CurrentUser, session: SessionDep
 ) -> Answer:
-    stream_id, sdp = await service.publish(session, _relay(request), principal=principal, data=body)
+    stream_id, sdp = await service.publish(
+        session, _relay(request), principal=principal, data=body, here=request.app.state.process
+    )
     return Answer(id=stream_id, sdp=sdp)
 
 
@@ -52,10 +59,15 @@ async def get_stream(stream_id: StreamId, principal: CurrentUser, session: Sessi
     return service.view(await service.get_visible(session, principal, stream_id))
 
 
-@router.post("/{stream_id}/view", response_model=Answer)
+@router.post("/{stream_id}/view", response_model=Answer, responses={307: {"description": "held elsewhere"}})
 async def view_stream(
-    stream_id: StreamId, body: Offer, request: Request, principal: CurrentUser, session: SessionDep
-) -> Answer:
+    stream_id: StreamId, body: Offer, request: Request, principal: Caller, session: SessionDep
+) -> Answer | RedirectResponse:
+    """Answer a viewer's offer; a stream held by another process is answered 307 to that process."""
+    row = await service.viewable(session, principal, stream_id)
+    owner = owner_url(row, request.app.state.process)
+    if owner is not None:
+        return redirect_to_owner(request, owner, principal, request.app.state.settings)
     sdp = await service.watch(
         session, _relay(request), principal=principal, stream_id=stream_id, offer_sdp=body.sdp
     )
@@ -82,9 +94,10 @@ async def report_position(
 async def stop_stream(
     stream_id: StreamId, request: Request, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
-    return service.view(
-        await service.stop(session, _relay(request), principal=principal, stream_id=stream_id)
+    row = await service.stop(
+        session, _relay(request), principal=principal, stream_id=stream_id, sources=request.app.state.sources
     )
+    return service.view(row)
 
 
 @router.get("/{stream_id}/recordings")
@@ -97,8 +110,26 @@ async def stream_recordings(
 
 @router.post("/cascade", response_model=StreamRead, status_code=status.HTTP_201_CREATED)
 async def cascade(
-    body: CascadeRequest, request: Request, principal: CurrentUser, session: SessionDep, settings: SettingsDep
+    body: CascadeRequest, request: Request, principal: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
     """Relay a stream of another centre; ``source`` must be in CC_MEDIA_ALLOWED_TARGETS (else 403)."""
-    row = await service.cascade(session, _relay(request), principal=principal, data=body, settings=settings)
+    row = await request.app.state.cascades.start(
+        session, principal=principal, data=body, here=request.app.state.process
+    )
+    return service.view(row)
+
+
+@router.post("/pull", response_model=StreamRead, status_code=status.HTTP_201_CREATED)
+async def pull(
+    body: PullRequest, request: Request, principal: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Pull an rtsp:// or rtmp:// source on the allow-list; H.264/VP8 forwarded untranscoded."""
+    row = await pulls.start(
+        session,
+        request.app.state.puller,
+        principal=principal,
+        data=body,
+        settings=settings,
+        here=request.app.state.process,
+    )
     return service.view(row)

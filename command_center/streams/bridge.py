@@ -13,6 +13,7 @@ from command_center.audit import service as audit
 from command_center.db import Database
 from command_center.events import Publisher, emit, jsonable, unit_of_work
 from command_center.streams.models import StreamRecord
+from command_center.streams.placement import Process
 from command_center.streams.service import audience, channels, view
 from streaming import StreamEvent
 
@@ -22,15 +23,18 @@ log = logging.getLogger(__name__)
 class StreamBridge:
     """Implements ``streaming.StreamEvents`` for the application."""
 
-    def __init__(self, database: Database, publisher: Publisher | None) -> None:
+    def __init__(self, database: Database, publisher: Publisher | None, here: Process | None = None) -> None:
         self._database = database
         self._publisher = publisher
+        self._here = here
 
     async def on_stream_event(self, event: StreamEvent) -> None:
         async with unit_of_work(self._database, self._publisher) as session:
             row = await session.get(StreamRecord, event.stream_id)
             if row is None:  # the API has not committed the row yet; the next event will find it
                 return
+            if self._here is not None and not self._here.holds(row):
+                return  # another process took the stream over (its publisher came back there)
             info = event.info
             row.codecs = dict(info.codecs)
             if info.position is not None:

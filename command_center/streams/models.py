@@ -31,3 +31,11 @@ class StreamRecord(Base):
     health: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     codecs: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
     segments: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)  # the recording manifest
+    # The process whose relay holds the stream, and where others send its WHIP/WHEP requests (307).
+    owner: Mapped[str] = mapped_column(String(64), default="")
+    owner_url: Mapped[str] = mapped_column(String(300), default="")
+    # Stopped on purpose (DELETE): a reconnecting publisher or a restarted process never revives it.
+    stopped: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A cascade's bearer token at its source, encrypted with a key derived from CC_SECRET_KEY, so a
+    # restarted process resumes the cascade; cleared when the stream is stopped.
+    cascade_secret: Mapped[str | None] = mapped_column(String(1000), nullable=True)

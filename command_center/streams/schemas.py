@@ -48,6 +48,18 @@ class CascadeRequest(RequestBody):
     token: str = Field(min_length=1, max_length=200, description="a bearer token valid at the source")
 
 
+class PullRequest(RequestBody):
+    """Pull an RTSP or RTMP source from an existing camera platform (it must be on the allow-list)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(
+        min_length=8, max_length=500, pattern=r"^(rtsp|rtmp)://", description="rtsp:// or rtmp://"
+    )
+    officer: str | None = Field(default=None, max_length=200, description="what the wall shows as its name")
+    incident_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
 class StreamRead(BaseModel):
     id: str
     officer: str

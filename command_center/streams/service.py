@@ -6,14 +6,19 @@ stream to an incident and an officer, and keeps the registry rows every process 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from command_center.audit import service as audit
-from command_center.auth.permissions import Permission, department_scope, require, require_department
+from command_center.auth.permissions import (
+    Permission,
+    department_scope,
+    has_permission,
+    require,
+    require_department,
+)
 from command_center.auth.roles import Principal
 from command_center.db import utcnow
 from command_center.errors import BadRequest, CommandCenterError, Forbidden, NotFound, ServiceUnavailable
@@ -23,19 +28,60 @@ from command_center.incidents.models import Incident
 from command_center.settings import Settings
 from command_center.streams import targets
 from command_center.streams.models import StreamRecord
-from command_center.streams.schemas import CascadeRequest, PublishOffer
-from streaming import BadSdp, CodecMismatch, Relay, SignalingError, StreamingError, UnknownStream
+from command_center.streams.placement import Process
+from command_center.streams.schemas import PublishOffer
+from streaming import (
+    BadSdp,
+    CodecMismatch,
+    Relay,
+    RelayFull,
+    SignalingError,
+    StreamingError,
+    UnknownStream,
+    ViewResult,
+)
+
+
+class Sources(Protocol):
+    """What feeds streams besides publishers (pulls, cascades); stopping a stream stops its source."""
+
+    async def stop(self, stream_id: str) -> Any: ...
+
+
+class CodecRefused(BadRequest):
+    """A well-formed offer whose media the relay cannot take without transcoding (WHIP/WHEP: 406)."""
+
+    code = "codec_mismatch"
+
+
+class RelayBusy(ServiceUnavailable):
+    """This process's relay is full; ``headers`` carries ``Retry-After`` (RFC 9725 section 4.6)."""
+
+    code = "relay_full"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 def translate(exc: StreamingError) -> CommandCenterError:
     """Map the media library's errors onto the API's error shape."""
     if isinstance(exc, UnknownStream):
         return NotFound(f"stream {exc} is not live (it ended, or never existed)", field="stream_id")
-    if isinstance(exc, BadSdp | CodecMismatch):
+    if isinstance(exc, RelayFull):
+        return RelayBusy(exc.detail, exc.retry_after)
+    if isinstance(exc, CodecMismatch):
+        return CodecRefused(f"unusable SDP offer: {exc}", field="sdp")
+    if isinstance(exc, BadSdp):
         return BadRequest(f"unusable SDP offer: {exc}", field="sdp")
     if isinstance(exc, SignalingError):
         return ServiceUnavailable(f"the source did not answer: {exc}")
     return BadRequest(str(exc))
+
+
+def commands(principal: Principal) -> bool:
+    """Whether the caller may stop others' streams and viewing sessions (the command room)."""
+    return has_permission(principal, Permission.incident_command)
 
 
 def view(row: StreamRecord) -> dict[str, Any]:
@@ -119,21 +165,30 @@ async def list_streams(
 
 
 async def publish(
-    session: AsyncSession, relay: Relay, *, principal: Principal, data: PublishOffer
+    session: AsyncSession,
+    relay: Relay,
+    *,
+    principal: Principal,
+    data: PublishOffer,
+    here: Process | None = None,
 ) -> tuple[str, str]:
     """Accept a field officer's offer (new stream, or a reconnection to the officer's own live stream)."""
     require(principal, Permission.stream_publish)
     incident = await _incident(session, data.incident_id)
     if incident is not None:
         require_department(principal, set(incident.departments), f"incident {incident.id}")
+    adopt = False
     if data.stream_id is not None:
         existing = await get(session, data.stream_id)
         if existing.officer_id != principal.id:
             raise Forbidden(f"stream {data.stream_id} belongs to another officer")
+        # A stream whose process restarted keeps its id when its publisher comes back (never one that
+        # was stopped on purpose).
+        adopt = here is not None and not existing.stopped and existing.owner != here.id
     metadata = {"officer": principal.name, "officer_id": principal.id, "incident_id": data.incident_id}
     await session.commit()  # negotiation takes a while: hold no database lock meanwhile
     try:
-        result = await relay.publish(data.sdp, stream_id=data.stream_id, metadata=metadata)
+        result = await relay.publish(data.sdp, stream_id=data.stream_id, metadata=metadata, adopt=adopt)
     except StreamingError as exc:
         raise translate(exc) from exc
     row = await session.get(StreamRecord, result.stream_id)
@@ -149,6 +204,8 @@ async def publish(
             segments=[],
             codecs={},
         )
+        if here is not None:
+            here.claim(row)
         session.add(row)
         await audit.record(
             session,
@@ -159,6 +216,9 @@ async def publish(
         )
     else:
         row.connected = True
+        row.ended_at = None
+        if here is not None:
+            here.claim(row)
         await audit.record(session, action="stream.reconnect", actor=principal, target=f"stream:{row.id}")
     await session.flush()
     emit(
@@ -173,26 +233,45 @@ async def publish(
     return result.stream_id, result.answer_sdp
 
 
+async def viewable(session: AsyncSession, principal: Principal, stream_id: str) -> StreamRecord:
+    """The row of a live stream the caller may watch (404 when it ended, 403 when not theirs)."""
+    row = await get_visible(session, principal, stream_id)
+    if row.ended_at is not None:
+        raise NotFound(f"stream {stream_id} has ended; its recordings stay", field="stream_id")
+    return row
+
+
 async def watch(
     session: AsyncSession, relay: Relay, *, principal: Principal, stream_id: str, offer_sdp: str
 ) -> str:
     """Answer a viewer's offer; every view is audited (who watched which stream, when)."""
-    row = await get_visible(session, principal, stream_id)
-    if row.ended_at is not None:
-        raise NotFound(f"stream {stream_id} has ended; its recordings stay", field="stream_id")
+    return (
+        await open_view(session, relay, principal=principal, stream_id=stream_id, offer_sdp=offer_sdp)
+    ).answer_sdp
+
+
+async def open_view(
+    session: AsyncSession, relay: Relay, *, principal: Principal, stream_id: str, offer_sdp: str
+) -> ViewResult:
+    """``watch``, keeping the viewer session's id (WHEP's session resource)."""
+    row = await viewable(session, principal, stream_id)
     await session.commit()  # hold no database lock during the negotiation
     try:
-        answer = await relay.view(stream_id, offer_sdp)
+        result = await relay.open_view(stream_id, offer_sdp)
     except StreamingError as exc:
         raise translate(exc) from exc
+    await record_view(session, principal, row)
+    return result
+
+
+async def record_view(session: AsyncSession, principal: Principal, row: StreamRecord) -> None:
     await audit.record(
         session,
         action="stream.view",
         actor=principal,
-        target=f"stream:{stream_id}",
+        target=f"stream:{row.id}",
         detail={"incident_id": row.incident_id, "drill": row.drill},
     )
-    return answer
 
 
 async def update_position(
@@ -215,10 +294,21 @@ async def update_position(
     return row
 
 
-async def stop(session: AsyncSession, relay: Relay, *, principal: Principal, stream_id: str) -> StreamRecord:
+async def stop(
+    session: AsyncSession,
+    relay: Relay,
+    *,
+    principal: Principal,
+    stream_id: str,
+    sources: Sources | None = None,
+) -> StreamRecord:
     row = await get(session, stream_id)
     if row.officer_id != principal.id:
         require(principal, Permission.incident_command)
+    row.stopped = True  # stopped on purpose: no reconnection or restart brings it back
+    row.cascade_secret = None
+    if sources is not None:
+        await sources.stop(stream_id)  # a pull or cascade must not feed a stream that was stopped
     try:
         await relay.stop(stream_id)
     except UnknownStream:
@@ -235,72 +325,6 @@ async def stop(session: AsyncSession, relay: Relay, *, principal: Principal, str
         drill=row.drill,
         stream=view(row),
     )
-    return row
-
-
-async def cascade(
-    session: AsyncSession, relay: Relay, *, principal: Principal, data: CascadeRequest, settings: Settings
-) -> StreamRecord:
-    """Become a viewer of a stream at another centre and relay it here (body-cam -> centre -> superior)."""
-    require(principal, Permission.incident_command)
-    source = targets.resolve(settings, str(data.source), schemes=("http", "https"))
-    await session.commit()
-
-    async def signal(offer: dict[str, Any]) -> dict[str, Any]:
-        # Only the allow-listed base URL and a fixed path; the remote's answer is never shown to the user.
-        async with httpx.AsyncClient(base_url=source, timeout=20, follow_redirects=False) as http:
-            try:
-                response = await http.post(
-                    f"/api/streams/{data.stream_id}/view",
-                    json=offer,
-                    headers={"Authorization": f"Bearer {data.token}"},
-                )
-            except httpx.HTTPError as exc:
-                raise SignalingError(f"cannot reach {source} ({type(exc).__name__})") from exc
-        if response.status_code == 404:
-            raise UnknownStream(data.stream_id)
-        if response.status_code >= 300:
-            raise StreamingError(f"{source} refused the view request: HTTP {response.status_code}")
-        try:
-            answer: dict[str, Any] = response.json()
-        except ValueError as exc:
-            raise SignalingError(f"{source} did not answer with an SDP answer") from exc
-        return answer
-
-    try:
-        result = await relay.pull(
-            signal, metadata={"officer": f"{source} {data.stream_id}", "cascade": source}
-        )
-    except StreamingError as exc:
-        raise translate(exc) from exc
-    row = StreamRecord(
-        id=result.stream_id,
-        officer_id=None,
-        officer_name=f"上级/下级中心 {source}",
-        department=principal.department,
-        source=f"{source}/streams/{data.stream_id}",
-        started_at=utcnow(),
-        segments=[],
-        codecs={},
-    )
-    session.add(row)
-    emit(
-        session,
-        channels(row),
-        departments=await audience(session, row),
-        type="stream.started",
-        id=row.id,
-        drill=False,
-        stream=view(row),
-    )
-    await audit.record(
-        session,
-        action="stream.cascade",
-        actor=principal,
-        target=f"stream:{row.id}",
-        detail={"source": source, "source_stream": data.stream_id},
-    )
-    await session.flush()
     return row
 
 

@@ -8,6 +8,7 @@ A client publishes a request on its own ``user:{id}`` channel and receives the a
     <- {"type": "webrtc.error", "id": REQ, "request": REQ, "drill": false, "error": CODE, "detail": "..."}
 
 The same service functions as the REST endpoints decide and audit, so both paths obey the same rules.
+A view of a stream held by another process is forwarded to it through the broker (``forwarding.py``).
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ from command_center.errors import CommandCenterError
 from command_center.events import unit_of_work
 from command_center.hub import Hub, Message
 from command_center.streams import service
+from command_center.streams.forwarding import forward_view
+from command_center.streams.placement import Process
 from command_center.streams.schemas import Offer, PublishOffer
 from streaming import Relay
 
 REQUESTS = ("webrtc.publish", "webrtc.view")
 
 
-def install(hub: Hub, database: Database, relay: Callable[[], Relay]) -> None:
+def install(hub: Hub, database: Database, relay: Callable[[], Relay], here: Process | None = None) -> None:
     async def on_client_publish(principal: Principal, channel: str, message: Message) -> None:
         data = message.data
         kind = data.get("type")
@@ -45,10 +48,24 @@ def install(hub: Hub, database: Database, relay: Callable[[], Relay]) -> None:
                         incident_id=data.get("incident_id"),
                         stream_id=data.get("stream_id"),
                     )
-                    stream_id, sdp = await service.publish(session, relay(), principal=principal, data=offer)
+                    stream_id, sdp = await service.publish(
+                        session, relay(), principal=principal, data=offer, here=here
+                    )
                 else:
-                    stream_id = str(data.get("stream_id") or "")
+                    stream_id = str(data.get("stream_id") or "")[:64]
                     checked = Offer(sdp=data.get("sdp"), type="offer")
+                    row = await service.viewable(session, principal, stream_id)
+                    if here is not None and not here.holds(row):
+                        await service.record_view(session, principal, row)
+                        await forward_view(
+                            hub,
+                            owner=row.owner,
+                            reply=channel,
+                            request=request,
+                            stream_id=stream_id,
+                            offer_sdp=checked.sdp,
+                        )
+                        return
                     sdp = await service.watch(
                         session, relay(), principal=principal, stream_id=stream_id, offer_sdp=checked.sdp
                     )

@@ -7,8 +7,9 @@ import asyncio
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.rtp import RTCP_PSFB_PLI, RtcpPsfbPacket, RtpPacket
+from streaming_helpers import Viewer, relay_signal
 
-from streaming import StreamingError, SyntheticVideoTrack
+from streaming import Publisher, Relay, StreamingError, SyntheticVideoTrack
 from streaming.aiortc_internals import (
     _EagerJitterBuffer,
     on_keyframe_request,
@@ -120,3 +121,28 @@ def test_eager_jitter_buffer_passes_audio_packets_straight_through():
     assert buffer.add(_rtp(9, 2880, b"z", False))[1] is None
     assert buffer.add(_rtp(8, 1920, b"y", False))[1].data == b"y"
     assert [f.data for f in buffer.take_pending()] == [b"z"]
+
+
+async def test_the_relay_answers_as_dtls_server(relay: Relay) -> None:
+    """a=setup:passive: the peer speaks first, so one that has not read the answer yet loses nothing."""
+    answers: list[str] = []
+    signal = relay_signal(relay)
+
+    async def capture(offer: dict) -> dict:  # type: ignore[type-arg]
+        answer = await signal(offer)
+        answers.append(answer["sdp"])
+        return answer
+
+    publisher = Publisher(capture, lambda: [SyntheticVideoTrack()])
+    try:
+        stream_id = await publisher.connect()
+        assert "a=setup:passive" in answers[0] and "a=setup:active" not in answers[0]
+        viewer = Viewer()
+        try:
+            await viewer.watch(relay, stream_id)
+            assert "a=setup:passive" in viewer.pc.remoteDescription.sdp
+            await viewer.wait_frames(3, timeout=15)
+        finally:
+            await viewer.close()
+    finally:
+        await publisher.close()

@@ -16,7 +16,7 @@ from streaming import Publisher, Relay, SignalingError, StreamingError, UnknownS
 
 
 def fake_server(relay: Relay, log: list[dict]) -> httpx.MockTransport:
-    """/api/auth/token and /api/streams as the lead's app answers them."""
+    """/api/auth/token, WHIP /api/whip and /api/streams/{id}/view as the app answers them."""
 
     async def handle(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/api/auth/token":
@@ -24,10 +24,12 @@ def fake_server(relay: Relay, log: list[dict]) -> httpx.MockTransport:
             if form != {"username": "officer1", "password": "secret"}:
                 return httpx.Response(401, json={"error": "unauthorized", "detail": "bad credentials"})
             return httpx.Response(200, json={"access_token": "t0k", "token_type": "bearer", "expires_in": 60})
-        if request.url.path == "/api/streams" and request.method == "POST":
+        if request.url.path == "/api/whip" and request.method == "POST":
             if request.headers.get("authorization") != "Bearer t0k":
                 return httpx.Response(401, json={"error": "unauthorized", "detail": "no token"})
-            body = json.loads(request.content)
+            if request.headers.get("content-type") != "application/sdp":
+                return httpx.Response(415, json={"error": "unsupported_media_type", "detail": "sdp"})
+            body = {"sdp": request.content.decode(), **dict(request.url.params)}
             log.append(body)
             try:
                 result = await relay.publish(body["sdp"], stream_id=body.get("stream_id"))
@@ -35,8 +37,8 @@ def fake_server(relay: Relay, log: list[dict]) -> httpx.MockTransport:
                 return httpx.Response(404, json={"error": "not_found", "detail": exc.detail})
             except StreamingError as exc:
                 return httpx.Response(400, json={"error": "bad_request", "detail": exc.detail})
-            answer = {"id": result.stream_id, "sdp": result.answer_sdp, "type": "answer"}
-            return httpx.Response(200, json=answer)
+            headers = {"Location": f"/api/whip/{result.stream_id}", "Content-Type": "application/sdp"}
+            return httpx.Response(201, content=result.answer_sdp, headers=headers)
         if request.url.path.endswith("/view") and request.method == "POST":
             stream_id = request.url.path.split("/")[3]
             try:
@@ -55,7 +57,7 @@ async def test_publish_reconnects_to_the_same_stream(relay: Relay):
         api = stream_cli.StreamsApi(client, "officer1", "secret")
         publisher = Publisher(api.signal, lambda: open_source("synthetic")[0], incident_id="inc-7")
         stream_id = await publisher.connect()
-        assert log[0]["type"] == "offer" and log[0]["incident_id"] == "inc-7" and "stream_id" not in log[0]
+        assert log[0]["incident_id"] == "inc-7" and "stream_id" not in log[0]
         assert "a=candidate" in log[0]["sdp"], "non-trickle: the offer carries its candidates"
         await asyncio.sleep(0.3)
         await publisher.pc.close()  # the connection fails; run() reconnects

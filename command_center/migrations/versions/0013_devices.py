@@ -12,7 +12,7 @@ from alembic import op
 import command_center.db
 
 revision = "0013"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

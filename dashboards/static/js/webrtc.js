@@ -1,5 +1,6 @@
-// WebRTC over REST signaling (DESIGN.md section 9, non-trickle): publish the field camera, view a stream.
-import { api } from "./api.js";
+// WebRTC with standard signaling (DESIGN.md section 9, non-trickle): the field camera publishes with WHIP
+// (RFC 9725), the video wall plays with WHEP; both are a POST of application/sdp answered 201 + Location.
+import { api, ApiError, token } from "./api.js";
 
 const ICE_WAIT_MS = 3000;
 const RETRY_MS = [1000, 2000, 4000, 8000, 15000];
@@ -12,6 +13,34 @@ function iceGathered(pc) {
     pc.addEventListener("icegatheringstatechange", done);
     setTimeout(resolve, ICE_WAIT_MS);
   });
+}
+
+/** POST an SDP offer (WHIP/WHEP); fetch follows a 307 to the process holding the stream. Resolves to
+ * {sdp, location} with the session URL made absolute against where the answer came from. */
+export async function postSdp(url, sdp) {
+  const headers = { "Content-Type": "application/sdp" };
+  const t = token();
+  if (t) headers.Authorization = `Bearer ${t}`;
+  let response;
+  try {
+    response = await fetch(url, { method: "POST", headers, body: sdp });
+  } catch (exc) {
+    throw new ApiError(0, "network", String(exc.message || exc));
+  }
+  if (response.status !== 201) {
+    let info = {};
+    try { info = await response.json(); } catch { /* not JSON */ }
+    throw new ApiError(response.status, info.error || "http_error", info.detail || response.statusText, info.field);
+  }
+  const location = new URL(response.headers.get("Location"), response.url).href;
+  return { sdp: await response.text(), location };
+}
+
+/** DELETE a WHIP/WHEP session resource; failures are ignored (the session also ends on disconnect). */
+export async function endSession(url) {
+  if (!url) return;
+  const t = token();
+  try { await fetch(url, { method: "DELETE", headers: t ? { Authorization: `Bearer ${t}` } : {} }); } catch { /* gone */ }
 }
 
 /** The field officer's camera + microphone + GPS ("telemetry" data channel), reconnecting on failure. */
@@ -45,8 +74,9 @@ export class Publisher {
     this.pc = null;
     for (const track of this.media?.getTracks() || []) track.stop();
     this.media = null;
-    if (this.streamId) { try { await api.del(`/api/streams/${encodeURIComponent(this.streamId)}`); } catch { /* ends on disconnect */ } }
+    if (this.streamId) await endSession(this.session || `/api/whip/${encodeURIComponent(this.streamId)}`);
     this.streamId = null;
+    this.session = null;
     this.onState("idle");
   }
 
@@ -73,20 +103,21 @@ export class Publisher {
     try {
       await pc.setLocalDescription(await pc.createOffer());
       await iceGathered(pc);
-      const body = { sdp: pc.localDescription.sdp, type: "offer" };
-      if (this.incidentId) body.incident_id = this.incidentId;
+      const query = new URLSearchParams();
+      if (this.incidentId) query.set("incident_id", this.incidentId);
       // The same stream id resumes the stream after a network drop (viewers stay attached).
-      if (this.streamId) body.stream_id = this.streamId;
+      if (this.streamId) query.set("stream_id", this.streamId);
       let answer;
       try {
-        answer = await api.post("/api/streams", body);
+        answer = await postSdp(`/api/whip?${query}`, pc.localDescription.sdp);
       } catch (exc) {
-        if (!body.stream_id || exc.status !== 404) throw exc;
-        delete body.stream_id;
-        answer = await api.post("/api/streams", body);
+        if (!query.has("stream_id") || exc.status !== 404) throw exc;
+        query.delete("stream_id");
+        answer = await postSdp(`/api/whip?${query}`, pc.localDescription.sdp);
       }
       if (pc !== this.pc) return;
-      this.streamId = String(answer.id);
+      this.session = answer.location;
+      this.streamId = decodeURIComponent(new URL(answer.location).pathname.split("/").pop());
       await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
     } catch (exc) {
       if (pc !== this.pc) return;
@@ -121,7 +152,8 @@ export class Publisher {
   }
 }
 
-/** Open a receive-only connection to a live stream; resolves to {pc, stream}. The server audits it. */
+/** Open a receive-only connection to a live stream over WHEP; resolves to {pc, media, close}. The server
+ * audits the view; close() ends the WHEP session and the connection. */
 export async function viewStream(streamId, onTrack) {
   const pc = new RTCPeerConnection();
   pc.addTransceiver("video", { direction: "recvonly" });
@@ -130,8 +162,14 @@ export async function viewStream(streamId, onTrack) {
   pc.ontrack = (event) => { media.addTrack(event.track); onTrack?.(media); };
   await pc.setLocalDescription(await pc.createOffer());
   await iceGathered(pc);
-  const answer = await api.post(`/api/streams/${encodeURIComponent(streamId)}/view`,
-    { sdp: pc.localDescription.sdp, type: "offer" });
+  let answer;
+  try {
+    answer = await postSdp(`/api/whep/${encodeURIComponent(streamId)}`, pc.localDescription.sdp);
+  } catch (exc) {
+    pc.close();
+    throw exc;
+  }
   await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
-  return { pc, media };
+  const close = () => { pc.close(); endSession(answer.location); };
+  return { pc, media, session: answer.location, close };
 }

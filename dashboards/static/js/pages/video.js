@@ -48,10 +48,11 @@ async function run({ user, hub }) {
 
   async function connect(tile) {
     try {
-      const { pc } = await viewStream(tile.info.id, (media) => { tile.video.srcObject = media; });
+      const { pc, close } = await viewStream(tile.info.id, (media) => { tile.video.srcObject = media; });
       tile.pc = pc;
+      tile.close = close; // ends the WHEP session too
       pc.onconnectionstatechange = () => {
-        if (pc.connectionState === "failed" && tiles.get(tile.info.id) === tile) { pc.close(); setTimeout(() => connect(tile), 2000); }
+        if (pc.connectionState === "failed" && tiles.get(tile.info.id) === tile) { close(); setTimeout(() => connect(tile), 2000); }
       };
     } catch (exc) {
       tile.el.querySelector(".overlay").append(h("span", { class: "error" }, exc.message));
@@ -63,7 +64,7 @@ async function run({ user, hub }) {
     available = streams !== null;
     const live = new Map((streams || []).map((s) => [String(s.id), s]));
     for (const [id, tile] of tiles) {
-      if (!live.has(id)) { tile.pc?.close(); tile.el.remove(); tiles.delete(id); }
+      if (!live.has(id)) { (tile.close || (() => tile.pc?.close()))(); tile.el.remove(); tiles.delete(id); }
     }
     for (const [id, info] of live) {
       let tile = tiles.get(id);

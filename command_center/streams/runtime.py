@@ -1,0 +1,54 @@
+"""The media side of one server process, made in the app's lifespan and closed there.
+
+The relay (with this process's capacity), the process identity other processes redirect to, pulls,
+self-healing cascades (resumed at start), hub signaling and the broker channel where other processes
+forward WebRTC requests for the streams held here. ``app.state`` gets ``relay``, ``process``, ``puller``,
+``cascades``, ``sources`` and ``whep_sessions`` for the routers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from command_center.db import Database
+from command_center.hub import Hub
+from command_center.settings import Settings
+from command_center.streams import forwarding, pulls, signaling
+from command_center.streams.bridge import StreamBridge
+from command_center.streams.cascades import Cascades, Sources
+from command_center.streams.placement import Process
+from streaming import Relay
+from streaming.pull import Puller
+
+
+class Media:
+    def __init__(self, relay: Relay, puller: Puller, cascades: Cascades) -> None:
+        self.relay = relay
+        self.puller = puller
+        self.cascades = cascades
+
+    async def close(self) -> None:
+        await self.cascades.close()
+        await self.puller.close()
+        await self.relay.close()
+
+
+async def start(state: Any, settings: Settings, database: Database, hub: Hub) -> Media:
+    """Build and start everything; ``state`` is the app's ``app.state``."""
+    process = Process(settings.own_url)
+    relay = Relay(
+        settings.recordings_dir,
+        StreamBridge(database, hub, process),
+        max_streams=settings.relay_max_streams,
+        max_viewers=settings.relay_max_viewers,
+        retry_after=settings.relay_retry_after_seconds,
+    )
+    puller = Puller(relay, on_new_stream=pulls.continuation(database, hub))
+    cascades = Cascades(relay, settings)
+    state.relay, state.process, state.puller, state.cascades = relay, process, puller, cascades
+    state.sources = Sources(puller, cascades)
+    state.whep_sessions = {}
+    await cascades.resume(database, hub, process)
+    signaling.install(hub, database, lambda: relay, process)
+    await forwarding.install(hub, process, lambda: relay)
+    return Media(relay, puller, cascades)

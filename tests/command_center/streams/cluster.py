@@ -1,0 +1,98 @@
+"""Two real ``command-center serve`` processes sharing PostgreSQL and Redis, for the several-process tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from tests.conftest import TEST_SECRET
+from tests.services import REDIS_URL
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    async with httpx.AsyncClient(timeout=2) as http:
+        while loop.time() < deadline:
+            if process.poll() is not None:
+                raise AssertionError(f"serve at {url} exited with {process.returncode}")
+            try:
+                if (await http.get(f"{url}/healthz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"serve at {url} did not become healthy in {timeout} s")
+
+
+@asynccontextmanager
+async def serve_processes(
+    database_url: str, tmp_path: Path, count: int = 2, redis_db: int = 11
+) -> AsyncIterator[list[str]]:
+    """Start ``count`` serve processes; yield their base URLs; stop them at the end."""
+    broker = REDIS_URL.rsplit("/", 1)[0] + f"/{redis_db}"
+    processes: list[subprocess.Popen[bytes]] = []
+    urls: list[str] = []
+    logs: list[IO[bytes]] = []
+    try:
+        for index in range(count):
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            env = {
+                **os.environ,
+                "CC_DATABASE_URL": database_url,
+                "CC_BROKER_URL": broker,
+                "CC_SECRET_KEY": TEST_SECRET,
+                "CC_PUBLIC_URL": url,
+                "CC_RECORDINGS_DIR": str(tmp_path / f"recordings-{index}"),
+                "CC_BACKGROUND_TASKS": "false",
+            }
+            log = (tmp_path / f"serve-{index}.log").open("wb")
+            logs.append(log)
+            processes.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "command_center",
+                        "serve",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                    ],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+            urls.append(url)
+        for url, process in zip(urls, processes, strict=True):
+            await wait_healthy(url, process)
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for log in logs:
+            log.close()

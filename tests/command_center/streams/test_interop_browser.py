@@ -1,0 +1,59 @@
+"""Interop with a stack we did not write: headless Chromium doing WHIP and WHEP with plain fetch."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.command_center.streams.browser_sdp import DELETE, WHEP_VIEW, WHIP_PUBLISH
+from tests.conftest import token_for
+from tests.services import chromium_path, require
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+]
+
+
+@pytest.fixture
+async def chromium():  # type: ignore[no-untyped-def]
+    path = chromium_path()
+    require("chromium", path is not None)
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=path, args=ARGS)
+        yield browser
+        await browser.close()
+
+
+async def test_chromium_publishes_with_whip_and_plays_with_whep(live_server, app, client, chromium) -> None:  # type: ignore[no-untyped-def]
+    field, commander = await token_for(client, "field1"), await token_for(client, "commander")
+    publisher = await chromium.new_page()
+    await publisher.goto(f"{live_server}/healthz")
+    published = await publisher.evaluate(WHIP_PUBLISH, {"url": "/api/whip", "token": field})
+    assert published["status"] == 201, published
+    assert published["type"].startswith("application/sdp") and published["etag"]
+    stream_id = published["location"].rsplit("/", 1)[-1]
+    assert published["location"] == f"{live_server}/api/whip/{stream_id}"
+
+    # The viewer's page has another origin (localhost vs 127.0.0.1): CORS preflight and exposed headers.
+    viewer = await chromium.new_page()
+    await viewer.goto(live_server.replace("127.0.0.1", "localhost") + "/healthz")
+    watched = await viewer.evaluate(
+        WHEP_VIEW, {"url": f"{live_server}/api/whep/{stream_id}", "token": commander, "frames": 15}
+    )
+    assert watched["status"] == 201, watched
+    assert watched["decoded"] >= 15 and watched["width"] == 640, watched
+    publisher_codec = app.state.relay.get(stream_id).codecs["video"]
+    assert watched["codec"].lower() == publisher_codec.lower(), "pinned to the publisher's codec"
+    assert await viewer.evaluate(DELETE, {"url": watched["location"], "token": commander}) == 200
+    assert await publisher.evaluate(DELETE, {"url": published["location"], "token": field}) == 200
+    ended = (
+        await client.get(f"/api/streams/{stream_id}", headers={"Authorization": f"Bearer {commander}"})
+    ).json()
+    assert ended["ended_at"] is not None
