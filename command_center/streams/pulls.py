@@ -14,7 +14,7 @@ from command_center.audit import service as audit
 from command_center.auth.permissions import Permission, require, require_department
 from command_center.auth.roles import Principal
 from command_center.db import Database, utcnow
-from command_center.errors import CommandCenterError, Forbidden
+from command_center.errors import CommandCenterError
 from command_center.events import emit, unit_of_work
 from command_center.hub import Hub
 from command_center.settings import Settings

@@ -25,8 +25,6 @@ from command_center.errors import BadRequest, CommandCenterError, Forbidden, Not
 from command_center.events import emit
 from command_center.incidents import service as incidents
 from command_center.incidents.models import Incident
-from command_center.settings import Settings
-from command_center.streams import targets
 from command_center.streams.models import StreamRecord
 from command_center.streams.placement import Process
 from command_center.streams.schemas import PublishOffer
