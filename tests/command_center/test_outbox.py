@@ -22,7 +22,7 @@ from tests.conftest import token_for
 
 pytestmark = pytest.mark.timeout(60)
 
-INCIDENT = {"title": "东门聚集", "category": "collective_petition", "headcount": 12}
+INCIDENT = {"title": "东门聚集", "category": "skip_level_petition", "headcount": 12}
 
 
 class GatedHub:

@@ -50,14 +50,16 @@ async def test_admin_deactivates_and_reactivates_an_account(client, login, app) 
     field_token = await token_for(client, "field1")
     closed: list[int] = []
 
-    async def revoke_user(user_id: int) -> None:  # the hub's hook (issue 11 closes open connections)
+    def revoke_user(user_id: int, token_id: str | None = None) -> int:  # the hub closes the user's sockets
         closed.append(user_id)
+        return 1
 
     app.state.hub.revoke_user = revoke_user
     field_id = await _user_id(client, admin, "field1")
     response = await client.post(f"/api/users/{field_id}/deactivate", headers=admin)
     assert response.status_code == 200, response.text
     assert response.json()["active"] is False and response.json()["name"] == "field1"
+    await app.state.outbox.drain()  # the revocation reaches every process's hub through the outbox
     assert closed == [field_id]
     assert (await client.get("/api/auth/me", headers=bearer(field_token))).status_code == 401
     signin = await client.post("/api/auth/token", data={"username": "field1", "password": DEMO_PASSWORD})

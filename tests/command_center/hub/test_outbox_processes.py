@@ -21,7 +21,7 @@ from tests.command_center.hub.conftest import RedisServer
 
 pytestmark = pytest.mark.timeout(180)
 
-INCIDENT = {"title": "东门聚集", "category": "collective_petition"}
+INCIDENT = {"title": "东门聚集", "category": "skip_level_petition"}
 
 
 @pytest.fixture
