@@ -34,6 +34,8 @@ from command_center.incidents.api import router as incidents_router
 from command_center.ledger import service as ledger
 from command_center.ledger.api import router as ledger_router
 from command_center.orders.api import router as orders_router
+from command_center.pages import mount_vendor
+from command_center.pages import router as pages_router
 from command_center.reviews import items as rectification
 from command_center.reviews import service as reviews
 from command_center.reviews.api import router as reviews_router
@@ -49,8 +51,10 @@ from streaming import Relay
 log = logging.getLogger(__name__)
 
 
-def error_body(code: str, detail: str, field: str | None = None) -> dict[str, Any]:
-    return {"error": code, "detail": detail, "field": field}
+def error_body(
+    code: str, detail: str, field: str | None = None, params: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {"error": code, "detail": detail, "field": field, "params": params or {}}
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -106,6 +110,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(drills_router)
     app.include_router(streams_router)
     app.include_router(reviews_router)
+    app.include_router(pages_router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(request: Request) -> JSONResponse:
@@ -122,6 +127,7 @@ def create_app(settings: Settings) -> FastAPI:
         }
         return JSONResponse(body, status_code=200 if ok else 503)
 
+    mount_vendor(app)
     static_dir = files("dashboards") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir), html=True), name="static")
 
@@ -180,7 +186,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, Forbidden | NotAuthenticated) and not exc.audited:
             await _audit_denial(request, exc)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
-        return JSONResponse(error_body(exc.code, exc.detail, exc.field), exc.status_code, headers=headers)
+        return JSONResponse(
+            error_body(exc.code, exc.detail, exc.field, exc.params), exc.status_code, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -194,7 +202,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         detail = f"{field}: {message}" if field else message
         if len(errors) > 1:
             detail += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
-        return JSONResponse(error_body("validation_error", detail, field), 422)
+        # The pydantic error type (``missing``, ``string_too_long``, ...) and its limits let pages say it
+        # in the user's language.
+        params = {"rule": f"input.{first.get('type', 'invalid')}"}
+        params |= {k: v for k, v in (first.get("ctx") or {}).items() if isinstance(v, int | float | str)}
+        return JSONResponse(error_body("validation_error", detail, field, params), 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

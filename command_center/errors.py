@@ -1,7 +1,9 @@
 """The application's root exception and the domain errors that map to one JSON error shape.
 
-Every error a client sees is ``{"error": CODE, "detail": "...", "field": ...}``; services raise these
-exceptions and the handlers in ``app.py`` turn them into responses, so routers never build error bodies.
+Every error a client sees is ``{"error": CODE, "detail": "...", "field": ..., "params": {...}}``; services
+raise these exceptions and the handlers in ``app.py`` turn them into responses, so routers never build error
+bodies. ``detail`` is English for logs and developers; pages translate by ``error`` and ``params`` (where a
+rule was broken, ``params["rule"]`` names it), so no user reads ``detail``.
 """
 
 from __future__ import annotations
@@ -13,10 +15,14 @@ class CommandCenterError(Exception):
     code = "error"
     status_code = 500
 
-    def __init__(self, detail: str, *, field: str | None = None) -> None:
+    def __init__(
+        self, detail: str, *, field: str | None = None, params: dict[str, object] | None = None
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.field = field
+        #: Stable, translatable facts: ``rule`` (which rule was broken) and the values a message needs.
+        self.params = params or {}
         #: Set once a denial has been written to the audit log, so the error handler does not repeat it.
         self.audited = False
 

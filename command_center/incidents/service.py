@@ -66,7 +66,7 @@ async def get_for_action(session: AsyncSession, principal: Principal, incident_i
     require(principal, Permission.incident_write)
     incident = await get_visible(session, principal, incident_id)
     if incident.closed_at is not None:
-        raise Conflict(f"incident {incident_id} is closed")
+        raise Conflict(f"incident {incident_id} is closed", params={"rule": "incident.closed"})
     return incident
 
 
@@ -193,7 +193,9 @@ async def create(
     now = now or utcnow()
     started_at = data.started_at or now
     if started_at > now + timedelta(minutes=1):
-        raise ValidationFailed("started_at is in the future", field="started_at")
+        raise ValidationFailed(
+            "started_at is in the future", field="started_at", params={"rule": "time.future"}
+        )
     first = data.first_department or principal.department
     departments = await _check_departments(session, [first, *data.departments])
     require_department(principal, set(departments), "this incident")

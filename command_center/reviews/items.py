@@ -70,7 +70,9 @@ async def check_department(session: AsyncSession, code: str) -> None:
 
 def check_future(deadline: datetime, now: datetime) -> None:
     if deadline <= now:
-        raise ValidationFailed("the deadline must be in the future", field="deadline")
+        raise ValidationFailed(
+            "the deadline must be in the future", field="deadline", params={"rule": "time.past"}
+        )
 
 
 async def _schedule(session: AsyncSession, item: RectificationItem, review: Review, now: datetime) -> None:
@@ -274,7 +276,10 @@ async def add_evidence(
     require(principal, Permission.review_write)
     item = await get(session, item_id)
     if item.status == ItemStatus.verified:
-        raise Conflict(f"rectification item {item_id} is verified; its evidence is final")
+        raise Conflict(
+            f"rectification item {item_id} is verified; its evidence is final",
+            params={"rule": "item.verified_final"},
+        )
     now = utcnow()
     session.add(
         RectificationEvidence(
@@ -317,6 +322,7 @@ async def change_status(
             f"rectification item {item_id} is '{current.value}'; it cannot become '{target.value}' "
             f"(allowed: {allowed})",
             field="status",
+            params={"rule": "item.transition", "status": current.value, "target": target.value},
         )
     now = utcnow()
     if target == ItemStatus.closed:
@@ -331,13 +337,19 @@ async def change_status(
                 f"evidence entry (description and reference: a URL or document number) with "
                 f"POST /api/reviews/items/{item_id}/evidence first",
                 field="evidence",
+                params={"rule": "item.close_needs_evidence"},
             )
     if target == ItemStatus.verified and item.closed_by_id == principal.id:
         raise Forbidden(
-            f"rectification item {item_id} was closed by '{principal.name}'; another reviewer must verify it"
+            f"rectification item {item_id} was closed by '{principal.name}'; another reviewer must verify it",
+            params={"rule": "item.verify_by_other"},
         )
     if current == ItemStatus.closed and target == ItemStatus.in_progress and not data.note.strip():
-        raise ValidationFailed("reopening a closed item needs a note saying what is missing", field="note")
+        raise ValidationFailed(
+            "reopening a closed item needs a note saying what is missing",
+            field="note",
+            params={"rule": "item.reopen_needs_note"},
+        )
     session.add(_history(item, target.value, actor=principal, note=data.note, at=now))
     item.status = target.value
     if target == ItemStatus.closed:
@@ -366,7 +378,10 @@ async def update(
     require(principal, Permission.review_write)
     item = await get(session, item_id)
     if ItemStatus(item.status) in DONE:
-        raise Conflict(f"rectification item {item_id} is {item.status}; reopen it before changing it")
+        raise Conflict(
+            f"rectification item {item_id} is {item.status}; reopen it before changing it",
+            params={"rule": "item.reopen_first", "status": item.status},
+        )
     now = utcnow()
     changed: dict[str, Any] = {}
     if data.department is not None and data.department != item.department:

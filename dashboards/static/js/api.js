@@ -1,14 +1,18 @@
-// REST client: bearer token from sessionStorage; the server's {error, detail, field} becomes an ApiError.
+// REST client: bearer token from sessionStorage; the server's {error, detail, field, params} becomes an
+// ApiError whose message is in the user's language (errors.js).
+import { describeError } from "./errors.js";
 
 const TOKEN_KEY = "cc.token";
 const USER_KEY = "cc.user";
 
 export class ApiError extends Error {
-  constructor(status, code, detail, field = null) {
-    super(detail || code || `HTTP ${status}`);
+  constructor(status, code, detail, field = null, params = {}) {
+    super(describeError({ status, code, params, field }) || detail || code || `HTTP ${status}`);
     this.status = status;
     this.code = code;
+    this.detail = detail;
     this.field = field;
+    this.params = params || {};
     this.network = status === 0;
   }
 }
@@ -38,7 +42,8 @@ async function request(method, path, { body, form, raw } = {}) {
     let info = {};
     try { info = await response.json(); } catch { /* not JSON */ }
     if (response.status === 401 && path !== "/api/auth/token") onUnauthorized();
-    throw new ApiError(response.status, info.error || "http_error", info.detail || response.statusText, info.field);
+    throw new ApiError(response.status, info.error || "http_error", info.detail || response.statusText, info.field,
+      info.params);
   }
   if (raw) return response;
   if (response.status === 204) return null;

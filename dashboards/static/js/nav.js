@@ -2,6 +2,7 @@
 
 export const PAGES = {
   board: { href: "/static/board.html", key: "nav.board" },
+  ledger: { href: "/static/ledger.html", key: "nav.ledger" },
   video: { href: "/static/video.html", key: "nav.video" },
   taskforce: { href: "/static/taskforce.html", key: "nav.taskforce" },
   field: { href: "/static/field.html", key: "nav.field" },
@@ -11,13 +12,13 @@ export const PAGES = {
 
 /** The incident page is reached from the board or the field page; it is allowed wherever incidents are. */
 const ROLE_PAGES = {
-  admin: ["board", "video", "taskforce", "field", "drill", "review", "incident"],
-  commander: ["board", "video", "taskforce", "review", "incident"],
-  duty_officer: ["board", "video", "taskforce", "review", "incident"],
+  admin: ["board", "ledger", "video", "taskforce", "field", "drill", "review", "incident"],
+  commander: ["board", "ledger", "video", "taskforce", "review", "incident"],
+  duty_officer: ["board", "ledger", "video", "taskforce", "review", "incident"],
   field_officer: ["field", "incident"],
-  organizer: ["drill", "review", "board", "incident"],
+  organizer: ["drill", "review", "board", "ledger", "incident"],
   liaison: ["taskforce", "board", "video", "incident"],
-  evaluator: ["board", "drill", "review", "incident"],
+  evaluator: ["review", "drill", "board", "ledger", "incident"],
 };
 
 /** Roles that may change live incidents (create, report, advance stages); evaluators and organizers read. */
@@ -25,6 +26,7 @@ const INCIDENT_WRITERS = new Set(["admin", "commander", "duty_officer", "field_o
 const INCIDENT_COMMANDERS = new Set(["admin", "commander"]);
 const ORDER_ISSUERS = new Set(["admin", "commander", "duty_officer"]);
 const DRILL_MANAGERS = new Set(["admin", "organizer"]);
+const LEDGER_WRITERS = new Set(["admin", "commander", "duty_officer"]);
 const REVIEW_WRITERS = new Set(["admin", "commander", "organizer", "evaluator"]);
 
 export const pagesFor = (role) => (ROLE_PAGES[role] || []).filter((p) => p in PAGES);
@@ -36,4 +38,5 @@ export const can = {
   issueOrders: (role) => ORDER_ISSUERS.has(role),
   manageDrills: (role) => DRILL_MANAGERS.has(role),
   writeReviews: (role) => REVIEW_WRITERS.has(role),
+  writeLedger: (role) => LEDGER_WRITERS.has(role),
 };

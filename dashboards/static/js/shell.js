@@ -1,6 +1,7 @@
 // Page bootstrap: translations, the signed-in user, the role check, the header and the hub connection.
 import { api, clearSession, currentUser, signOut, token } from "./api.js";
 import { $, h } from "./dom.js";
+import { setDepartmentNames } from "./errors.js";
 import { Hub } from "./hub.js";
 import { initI18n, lang, onLangChange, setLang, t, tn } from "./i18n.js";
 import { PAGES, homeFor, mayOpen, pagesFor } from "./nav.js";
@@ -98,9 +99,20 @@ export async function loadDepartments() {
   }
   return departments;
 }
+/** People's display names by login, from a cached /api/users: pages show 王指挥, never "commander". */
+let people = null;
+export async function loadPeople() {
+  if (!people) {
+    try { people = new Map((await api.get("/api/users")).map((u) => [u.name, u.display_name || u.name])); } catch { people = new Map(); }
+  }
+  return people;
+}
+export const personName = (login) => people?.get(login) || login || "—";
+
 /** Join names the way each language does: 、 in Chinese, commas in English. */
 export const joinNames = (names) => names.join(lang() === "en" ? ", " : "、");
 
+setDepartmentNames((code) => deptName(code));
 export function deptName(code) {
   const d = (departments || []).find((x) => x.code === code);
   if (!d) return code || "—";

@@ -5,8 +5,9 @@ import { countdown, elapsed, worstStatus } from "../countdown.js";
 import { $, fill, formData, h, toast } from "../dom.js";
 import { onLangChange, t, tn } from "../i18n.js";
 import { can } from "../nav.js";
-import { deptName, joinNames, drillBadge, loadDepartments, markDrill, showDrillInject, boardChannel, startPage } from "../shell.js";
+import { deptName, joinNames, drillBadge, loadDepartments, loadPeople, markDrill, personName, showDrillInject, boardChannel, startPage } from "../shell.js";
 import { fmt } from "../time.js";
+import { departmentPicker, pickedDepartments } from "../departments.js";
 
 const STAGES = ["information_report", "on_site_control", "de_escalation", "response_to_demands", "follow_up"];
 const CATEGORIES = ["collective_petition", "skip_level_petition", "disruptive_petition", "extreme_behaviour"];
@@ -18,7 +19,8 @@ async function run({ user, hub }) {
   const incidents = new Map();
   const side = { ledger: [], orders: null, taskforces: null, streams: null };
   const fresh = new Set();
-  await loadDepartments();
+  await Promise.all([loadDepartments(), loadPeople()]);
+  let pickPoint = null;
 
   // A liaison sees only incidents its department takes part in (the REST list is already scoped).
   const visible = (i) => user.role !== "liaison" || (i.departments || []).includes(user.department);
@@ -138,9 +140,10 @@ async function run({ user, hub }) {
         `${tn("colour", c)} ${side.ledger.filter((i) => i.colour === c).length}`)));
     $("#ledger-count").textContent = rows.length;
     fill($("#ledger"), rows.length ? rows.map((item) =>
-      h("li", { class: `colour-${item.colour}-item`, dataset: { id: item.id, colour: item.colour } },
+      h("li", { class: `colour-${item.colour}-item clickable`, dataset: { id: item.id, colour: item.colour },
+        onclick: () => { location.href = `/static/ledger.html?id=${item.id}`; } },
         h("div", { class: "row" }, h("span", { class: `badge colour-${item.colour}` }, tn("colour", item.colour)),
-          h("strong", {}, item.title)),
+          h("a", { href: `/static/ledger.html?id=${item.id}`, class: "strong" }, item.title)),
         h("div", { class: "row muted" }, deptName(item.responsible_department), "·", item.leader_in_charge, "·",
           item.warning_due_at ? countdown({ kind: "warning", due_at: item.warning_due_at }, { label: false }) :
             fmt(item.due_at, "short")))) : h("li", { class: "empty" }, t("board.none")));
@@ -154,34 +157,52 @@ async function run({ user, hub }) {
   // One row per recipient who has not acknowledged; the time since issue shows how long it waits.
   const orderItem = (o) => markDrill(h("li", { dataset: { id: o.order_id, user: o.user_id } },
     h("div", { class: "row" }, drillBadge(o), h("strong", {}, o.text)),
-    h("div", { class: "row muted" }, `→ ${o.user_name} · ${deptName(o.department)}`,
+    h("div", { class: "row muted" }, `→ ${personName(o.user_name)} · ${deptName(o.department)}`,
       h("span", {}, t(o.read_at ? "order.read" : o.delivered_at ? "order.delivered" : "order.sent")),
       elapsed(o.issued_at),
-      o.incident_id ? h("a", { href: `/static/incident.html?id=${o.incident_id}` }, `#${o.incident_id}`) : null)), o);
+      o.incident_id ? h("a", { href: `/static/incident.html?id=${o.incident_id}` }, incidents.get(o.incident_id)?.title || t("incident.open")) : null)), o);
   const taskforceItem = (tf) => markDrill(h("li", { dataset: { id: tf.id } },
     h("div", { class: "row" }, drillBadge(tf), h("a", { href: `/static/taskforce.html?id=${tf.id}` }, tf.name)),
     h("div", { class: "muted" }, joinNames((tf.members || []).map((m) => deptName(m.department))))), tf);
   const streamItem = (s) => markDrill(h("li", { dataset: { id: s.id } },
-    h("div", { class: "row" }, drillBadge(s), h("strong", {}, s.officer || s.id), s.connected === false ? h("span", { class: "badge" }, t("video.disconnected")) : null),
-    h("div", { class: "row muted" }, s.incident_id ? h("a", { href: `/static/incident.html?id=${s.incident_id}` }, `#${s.incident_id}`) : null,
+    h("div", { class: "row" }, drillBadge(s), h("a", { href: `/static/video.html?stream=${encodeURIComponent(s.id)}`, class: "strong" }, personName(s.officer) || s.id), s.connected === false ? h("span", { class: "badge" }, t("video.disconnected")) : null),
+    h("div", { class: "row muted" }, s.incident_id ? h("a", { href: `/static/incident.html?id=${s.incident_id}` }, incidents.get(s.incident_id)?.title || t("incident.open")) : null,
       fmt(s.started_at, "time"))), s);
 
   // -- new incident (writers only) ---------------------------------------------------------------------
   if (can.writeIncidents(user.role)) {
     const dialog = $("#incident-dialog");
+    const form = $("#incident-form");
     $("#new-incident").hidden = false;
-    $("#new-incident").addEventListener("click", () => {
+    $("#new-incident").addEventListener("click", async () => {
+      const departments = await loadDepartments();
       fill($("#category-select"), CATEGORIES.map((c) => h("option", { value: c }, tn("category", c))));
+      // A liaison opens incidents for its own department (the server checks the same).
+      const firsts = user.role === "liaison" ? departments.filter((d) => d.code === user.department) : departments;
+      fill($("#first-department"), firsts.map((d) => h("option", { value: d.code, selected: d.code === user.department }, deptName(d.code))));
+      fill($("#departments-pick"), departmentPicker(departments, { exclude: [] }));
+      const forces = side.taskforces || [];
+      fill($("#taskforce-select"), h("option", { value: "" }, t("incident.no_taskforce")),
+        forces.filter((tf) => !tf.closed_at && !tf.drill).map((tf) => h("option", { value: tf.id }, tf.name)));
       dialog.showModal();
+      pickPoint?.open();
     });
     $("#incident-cancel").addEventListener("click", () => dialog.close());
-    $("#incident-form").addEventListener("submit", async (event) => {
+    form.addEventListener("submit", async (event) => {
       event.preventDefault();
+      const { lat, lon, taskforce, ...body } = formData(form);
+      if (lat != null && lon != null) body.location = { lat, lon };
+      body.departments = pickedDepartments(form);
       try {
-        const incident = await api.post("/api/incidents", formData(event.target));
+        let incident = await api.post("/api/incidents", body);
+        if (taskforce) {
+          // Linking makes every member department of the task force take part, so its liaisons see it.
+          await api.post(`/api/taskforces/${taskforce}/incidents`, { incident_id: incident.id });
+          incident = await api.get(`/api/incidents/${incident.id}`);
+        }
         upsert(incident, { flash: true });
         dialog.close();
-        event.target.reset();
+        form.reset();
         toast(t("incident.created"), "ok");
       } catch (exc) { toast(exc.message, "error"); }
     });
