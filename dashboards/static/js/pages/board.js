@@ -8,6 +8,7 @@ import { can } from "../nav.js";
 import { deptName, joinNames, drillBadge, loadDepartments, loadPeople, markDrill, personName, showDrillInject, boardChannel, startPage } from "../shell.js";
 import { fmt } from "../time.js";
 import { departmentPicker, pickedDepartments } from "../departments.js";
+import { createMap } from "../map.js";
 
 const STAGES = ["information_report", "on_site_control", "de_escalation", "response_to_demands", "follow_up"];
 const CATEGORIES = ["collective_petition", "skip_level_petition", "disruptive_petition", "extreme_behaviour"];
@@ -21,6 +22,7 @@ async function run({ user, hub }) {
   const fresh = new Set();
   await Promise.all([loadDepartments(), loadPeople()]);
   let pickPoint = null;
+  let boardMap = null;
 
   // A liaison sees only incidents its department takes part in (the REST list is already scoped).
   const visible = (i) => user.role !== "liaison" || (i.departments || []).includes(user.department);
@@ -50,6 +52,7 @@ async function run({ user, hub }) {
   async function loadStreams() {
     side.streams = await optional("/api/streams", null);
     renderList("streams", side.streams, streamItem);
+    boardMap?.setOfficers(side.streams || []);
   }
   const guard = (fn) => () => fn().catch((exc) => console.warn(fn.name, exc));
 
@@ -94,6 +97,7 @@ async function run({ user, hub }) {
     fill($("#stages"), columns);
     fresh.clear();
     renderStats();
+    renderMap();
   }
 
   function card(incident) {
@@ -110,6 +114,14 @@ async function run({ user, hub }) {
       open.length ? h("div", { class: "deadlines" }, open.map((d) => countdown(d))) : null);
     el._deadlines = open;
     return markDrill(el, incident);
+  }
+
+  function renderMap() {
+    if (!boardMap) return;
+    const open = [...incidents.values()];
+    boardMap.setIncidents(open, { urgency: (i) => worstStatus((i.deadlines || []).filter((d) => !d.done_at)) || "pending" });
+    boardMap.setZones(open);
+    boardMap.setOfficers(side.streams || []);
   }
 
   function renderStats() {
@@ -185,7 +197,11 @@ async function run({ user, hub }) {
       fill($("#taskforce-select"), h("option", { value: "" }, t("incident.no_taskforce")),
         forces.filter((tf) => !tf.closed_at && !tf.drill).map((tf) => h("option", { value: tf.id }, tf.name)));
       dialog.showModal();
-      pickPoint?.open();
+      if (!pickPoint) {
+        pickPoint = await createMap($("#pick-map"));
+        pickPoint.setPick((lat, lon) => { $("#pick-lat").value = lat.toFixed(6); $("#pick-lon").value = lon.toFixed(6); });
+      }
+      pickPoint.refresh();
     });
     $("#incident-cancel").addEventListener("click", () => dialog.close());
     form.addEventListener("submit", async (event) => {
@@ -209,6 +225,8 @@ async function run({ user, hub }) {
   }
 
   // -- start -------------------------------------------------------------------------------------------
+  boardMap = await createMap($("#board-map")).catch((exc) => { console.warn("map", exc); return null; });
+  if (boardMap) $("#map-crs").textContent = $("#board-map").dataset.crs;
   onLangChange(() => { renderIncidents(); renderLedger(); guard(loadOrders)(); guard(loadTaskforces)(); guard(loadStreams)(); });
   setInterval(tickStats, 1000);
   await Promise.all([guard(loadIncidents)(), guard(loadLedger)(), guard(loadOrders)(), guard(loadTaskforces)(), guard(loadStreams)()]);
