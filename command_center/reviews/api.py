@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+from fastapi.responses import FileResponse
 
 from command_center.auth import service as auth
 from command_center.deps import CurrentUser, SessionDep, SettingsDep
+from command_center.errors import NotFound
 from command_center.drills import service as drills
-from command_center.reviews import export, items, service, trends
+from command_center.reviews import evidence, export, items, service, trends
 from command_center.reviews.schemas import (
     EvidenceCreate,
     FindingCreate,
@@ -132,3 +134,45 @@ async def add_evidence(
 ) -> dict[str, Any]:
     item = await items.add_evidence(session, principal=principal, item_id=item_id, data=body)
     return await items.view_one(session, item)
+
+
+@router.post(
+    "/items/{item_id}/evidence/file", response_model=ItemRead, status_code=status.HTTP_201_CREATED
+)
+async def upload_evidence(
+    item_id: int,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="the evidence document, photo or scan")],
+    description: Annotated[str, Form(min_length=1, max_length=4000)],
+) -> dict[str, Any]:
+    """Upload a file as evidence (multipart): stored by SHA-256, its hash in the item and the audit log."""
+    await items.get_readable(session, principal, item_id)  # refuse before storing anything
+    stored = await evidence.store(
+        settings.evidence_dir,
+        file,
+        file_name=file.filename,
+        content_type=file.content_type,
+        max_bytes=settings.evidence_max_bytes,
+    )
+    body = EvidenceCreate(description=description, reference=f"sha256:{stored.sha256}", sha256=stored.sha256)
+    item = await items.add_evidence(session, principal=principal, item_id=item_id, data=body, file=stored)
+    return await items.view_one(session, item)
+
+
+@router.get("/evidence/{evidence_id}/file", response_class=FileResponse)
+async def download_evidence(
+    evidence_id: int, principal: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> FileResponse:
+    """The uploaded file under its original name; the download is audited."""
+    row = await items.evidence_file(session, principal=principal, evidence_id=evidence_id)
+    path = evidence.path_for(settings.evidence_dir, row.sha256 or "")
+    if not path.is_file():
+        raise NotFound(f"the file of evidence {evidence_id} is missing from the store", field="evidence_id")
+    return FileResponse(
+        path,
+        media_type=row.content_type or "application/octet-stream",
+        filename=row.file_name,
+        headers={"X-Content-SHA256": row.sha256 or "", "X-Content-Type-Options": "nosniff"},
+    )

@@ -25,6 +25,7 @@ from command_center.deadlines import service as deadlines
 from command_center.deadlines.models import Deadline
 from command_center.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from command_center.events import emit
+from command_center.reviews.evidence import EvidenceFile
 from command_center.reviews.models import (
     RectificationEvidence,
     RectificationHistory,
@@ -222,6 +223,9 @@ async def views(
                     "description": e.description,
                     "reference": e.reference,
                     "sha256": e.sha256,
+                    "file_name": e.file_name,
+                    "file_size": e.file_size,
+                    "content_type": e.content_type,
                     "added_at": e.added_at,
                     "added_by": e.added_by_name,
                 }
@@ -271,8 +275,14 @@ async def view_one(
 
 
 async def add_evidence(
-    session: AsyncSession, *, principal: Principal, item_id: int, data: EvidenceCreate
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    item_id: int,
+    data: EvidenceCreate,
+    file: EvidenceFile | None = None,
 ) -> RectificationItem:
+    """Record evidence: a reference (URL, document number) or an uploaded file stored by its SHA-256."""
     require(principal, Permission.review_write)
     item = await get(session, item_id)
     if item.status == ItemStatus.verified:
@@ -286,7 +296,10 @@ async def add_evidence(
             item_id=item.id,
             description=data.description,
             reference=data.reference,
-            sha256=data.sha256.lower() if data.sha256 else None,
+            sha256=file.sha256 if file else data.sha256.lower() if data.sha256 else None,
+            file_name=file.file_name if file else None,
+            file_size=file.size if file else None,
+            content_type=file.content_type if file else None,
             added_at=now,
             added_by_id=principal.id,
             added_by_name=principal.name,
@@ -298,7 +311,8 @@ async def add_evidence(
         action="rectification.evidence",
         actor=principal,
         target=subject(item.id),
-        detail={"reference": data.reference, "sha256": data.sha256},
+        detail={"reference": data.reference, "sha256": file.sha256 if file else data.sha256}
+        | ({"file_name": file.file_name, "size": file.size} if file else {}),
     )
     await _emit_changed(session, item, now, "rectification.evidence_added")
     return item
@@ -430,3 +444,21 @@ async def on_deadline_missed(session: AsyncSession, deadline: Deadline, now: dat
         review_id=review.id,
         item=(await views(session, [item], {review.id: review.drill_id}, now))[0],
     )
+
+
+async def evidence_file(
+    session: AsyncSession, *, principal: Principal, evidence_id: int
+) -> RectificationEvidence:
+    """An uploaded evidence row for download; reading it is audited (chain of custody)."""
+    require(principal, Permission.review_read)
+    row = await session.get(RectificationEvidence, evidence_id)
+    if row is None or row.sha256 is None or row.file_name is None:
+        raise NotFound(f"evidence {evidence_id} has no uploaded file", field="evidence_id")
+    await audit.record(
+        session,
+        action="rectification.evidence_download",
+        actor=principal,
+        target=subject(row.item_id),
+        detail={"evidence_id": row.id, "sha256": row.sha256},
+    )
+    return row

@@ -25,12 +25,13 @@ export function clearSession() {
   sessionStorage.removeItem(USER_KEY);
 }
 
-async function request(method, path, { body, form, raw } = {}) {
+async function request(method, path, { body, form, multipart, raw } = {}) {
   const headers = {};
   const t = token();
   if (t) headers.Authorization = `Bearer ${t}`;
   let payload;
   if (form) payload = new URLSearchParams(form);
+  else if (multipart) payload = multipart; // FormData: the browser sets the multipart boundary itself
   else if (body !== undefined) { headers["Content-Type"] = "application/json"; payload = JSON.stringify(body); }
   let response;
   try {
@@ -66,6 +67,7 @@ export const api = {
   put: (path, body) => request("PUT", path, { body: body ?? {} }),
   del: (path) => request("DELETE", path),
   raw: (path) => request("GET", path, { raw: true }),
+  upload: (path, formData) => request("POST", path, { multipart: formData }),
 };
 
 /** GET that answers `fallback` when the resource does not exist yet (404/405, an API still being built)
