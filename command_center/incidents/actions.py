@@ -205,7 +205,8 @@ async def open_online_track(
     incident = await get_for_action(session, principal, incident_id)
     if incident.online_track:
         raise Conflict(
-            f"incident {incident_id} already has an online track", params={"rule": "incident.online_track_open"}
+            f"incident {incident_id} already has an online track",
+            params={"rule": "incident.online_track_open"},
         )
     incident.online_track = True
     if CYBERSPACE_DEPARTMENT not in incident.departments:

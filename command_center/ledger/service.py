@@ -188,7 +188,11 @@ async def build(
         raise ValidationFailed(
             f"subdomain '{data.subdomain.value}' is not part of '{data.domain.value}' (choose: {choices})",
             field="subdomain",
-            params={"rule": "ledger.subdomain", "subdomain": data.subdomain.value, "domain": data.domain.value},
+            params={
+                "rule": "ledger.subdomain",
+                "subdomain": data.subdomain.value,
+                "domain": data.domain.value,
+            },
         )
     await _check_department(session, data.responsible_department, "responsible_department")
     item = LedgerItem(

@@ -10,8 +10,8 @@ from fastapi.responses import FileResponse
 
 from command_center.auth import service as auth
 from command_center.deps import CurrentUser, SessionDep, SettingsDep
-from command_center.errors import NotFound
 from command_center.drills import service as drills
+from command_center.errors import NotFound
 from command_center.reviews import evidence, export, items, service, trends
 from command_center.reviews.schemas import (
     EvidenceCreate,
@@ -136,9 +136,7 @@ async def add_evidence(
     return await items.view_one(session, item)
 
 
-@router.post(
-    "/items/{item_id}/evidence/file", response_model=ItemRead, status_code=status.HTTP_201_CREATED
-)
+@router.post("/items/{item_id}/evidence/file", response_model=ItemRead, status_code=status.HTTP_201_CREATED)
 async def upload_evidence(
     item_id: int,
     principal: CurrentUser,

@@ -7,6 +7,7 @@ its hash, so anyone can check it has not changed since it was recorded (the hash
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import tempfile
@@ -50,7 +51,7 @@ async def store(
     folder: Path, upload: Readable, *, file_name: str | None, content_type: str | None, max_bytes: int
 ) -> EvidenceFile:
     """Stream ``upload`` into the folder; refuse an empty file or one over ``max_bytes``."""
-    folder.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
     digest = hashlib.sha256()
     size = 0
     handle, temp_name = tempfile.mkstemp(prefix=".upload-", dir=folder)
@@ -66,15 +67,15 @@ async def store(
                         params={"rule": "evidence.too_large", "max_mb": round(max_bytes / 2**20, 1)},
                     )
                 digest.update(chunk)
-                out.write(chunk)
+                await asyncio.to_thread(out.write, chunk)  # disk writes off the event loop
         if size == 0:
             raise ValidationFailed("the file is empty", field="file", params={"rule": "evidence.empty"})
         sha256 = digest.hexdigest()
         target = path_for(folder, sha256)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
         os.replace(temp, target)
     finally:
-        temp.unlink(missing_ok=True)
+        await asyncio.to_thread(temp.unlink, missing_ok=True)
     return EvidenceFile(
         sha256=sha256,
         size=size,

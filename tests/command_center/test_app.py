@@ -38,7 +38,7 @@ async def test_openapi_docs_are_served(client: httpx.AsyncClient) -> None:
 async def test_unknown_route_uses_the_error_shape(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/nothing-here")
     assert response.status_code == 404
-    assert response.json() == {"error": "not_found", "detail": "Not Found", "field": None}
+    assert response.json() == {"error": "not_found", "detail": "Not Found", "field": None, "params": {}}
 
 
 async def test_every_app_is_independent(settings: Settings) -> None:

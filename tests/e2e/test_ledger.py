@@ -1,4 +1,5 @@
-"""The ledger page (台账): add an item, change its colour with a reason, resolve it, escalate it; board rows open it."""
+"""The ledger page (台账): add an item, change its colour with a reason, resolve it, escalate it into an
+incident; the board's ledger rows open the item."""
 
 from __future__ import annotations
 

@@ -40,6 +40,7 @@ async def test_wrong_password_is_401_in_the_error_shape_and_audited(client: http
         "error": "unauthorized",
         "detail": "wrong user name or password",
         "field": None,
+        "params": {},
     }
     denied = await _audit_actions(app, "denied")
     assert [(e.action, e.target) for e in denied] == [("auth.sign_in", "user:commander")]
@@ -95,6 +96,7 @@ async def test_missing_role_is_403_and_audited(client: httpx.AsyncClient, login,
         "error": "forbidden",
         "detail": "role 'duty_officer' may not user.manage",
         "field": None,
+        "params": {"rule": "role.permission", "role": "duty_officer", "permission": "user.manage"},
     }
     denied = await _audit_actions(app, "denied")
     assert denied[-1].action == "access.denied"
@@ -131,6 +133,7 @@ async def test_bad_user_input_names_the_field(client: httpx.AsyncClient, login) 
         "error": "not_found",
         "detail": "unknown department 'navy'",
         "field": "department",
+        "params": {},
     }
     duplicate = await client.post(
         "/api/users",

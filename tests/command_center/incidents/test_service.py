@@ -193,6 +193,7 @@ async def test_unknown_department_writes_nothing(client, login) -> None:  # type
         "error": "not_found",
         "detail": "unknown department 'navy'",
         "field": "departments",
+        "params": {},
     }
     assert (await client.get("/api/incidents", headers=duty)).json() == []
 

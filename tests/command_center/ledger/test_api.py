@@ -170,7 +170,7 @@ async def test_bad_input_is_refused_and_nothing_is_written(client, login, app) -
     for body, code, field in cases:
         response = await client.post("/api/ledger", json=body, headers=duty)
         assert response.status_code == code, (field, response.text)
-        assert set(response.json()) == {"error", "detail", "field"}
+        assert set(response.json()) == {"error", "detail", "field", "params"}
         assert response.json()["field"] == field
     assert await _count(app) == before
 
