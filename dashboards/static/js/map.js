@@ -6,6 +6,7 @@ import { loadConfig } from "./config.js";
 import { fromMap, toMap } from "./coords.js";
 import { h } from "./dom.js";
 import { t } from "./i18n.js";
+import { personName } from "./shell.js";
 
 const ZONE_STYLE = {
   cordon: { color: "#e5484d" },
@@ -37,6 +38,11 @@ function offlineGrid(L) {
       const ctx = tile.getContext("2d");
       ctx.fillStyle = "#101b28";
       ctx.fillRect(0, 0, size.x, size.y);
+      ctx.strokeStyle = "#1c2c3f";
+      for (let i = 1; i < 4; i += 1) { // minor lines every quarter tile
+        const at = Math.round((size.x * i) / 4) + 0.5;
+        ctx.beginPath(); ctx.moveTo(at, 0); ctx.lineTo(at, size.y); ctx.moveTo(0, at); ctx.lineTo(size.x, at); ctx.stroke();
+      }
       ctx.strokeStyle = "#2b3f56";
       ctx.strokeRect(0.5, 0.5, size.x, size.y);
       const nw = this._map.unproject(coords.scaleBy(size), coords.z);
@@ -121,7 +127,7 @@ export async function createMap(el, { onStream = null, now = () => Date.now() } 
         radius: 7, weight: 2, color: stale ? "#6b7785" : "#fff", fillColor: stale ? "#6b7785" : "#2fb36d", fillOpacity: 0.95,
         className: `map-officer${stale ? " stale" : ""}`,
       });
-      const name = s.officer_display || s.officer || s.id;
+      const name = personName(s.officer) || s.id;
       const ago = stale ? ` · ${t("map.seen_ago", { s: Math.round(age) })}` : "";
       marker.bindTooltip(`${name}${ago}`, { permanent: true, direction: "top", className: `map-label${stale ? " stale" : ""}` });
       const watch = h("a", { href: `/static/video.html?stream=${encodeURIComponent(s.id)}`, class: "map-watch",

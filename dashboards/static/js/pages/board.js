@@ -9,6 +9,7 @@ import { deptName, joinNames, drillBadge, loadDepartments, loadPeople, markDrill
 import { fmt } from "../time.js";
 import { departmentPicker, pickedDepartments } from "../departments.js";
 import { createMap } from "../map.js";
+import { streamBadge, streamState } from "../streamstate.js";
 
 const STAGES = ["information_report", "on_site_control", "de_escalation", "response_to_demands", "follow_up"];
 const CATEGORIES = ["collective_petition", "skip_level_petition", "disruptive_petition", "extreme_behaviour"];
@@ -177,7 +178,7 @@ async function run({ user, hub }) {
     h("div", { class: "row" }, drillBadge(tf), h("a", { href: `/static/taskforce.html?id=${tf.id}` }, tf.name)),
     h("div", { class: "muted" }, joinNames((tf.members || []).map((m) => deptName(m.department))))), tf);
   const streamItem = (s) => markDrill(h("li", { dataset: { id: s.id } },
-    h("div", { class: "row" }, drillBadge(s), h("a", { href: `/static/video.html?stream=${encodeURIComponent(s.id)}`, class: "strong" }, personName(s.officer) || s.id), s.connected === false ? h("span", { class: "badge" }, t("video.disconnected")) : null),
+    h("div", { class: "row" }, drillBadge(s), h("a", { href: `/static/video.html?stream=${encodeURIComponent(s.id)}`, class: "strong" }, personName(s.officer) || s.id), streamState(s) !== "live" ? streamBadge(s) : null),
     h("div", { class: "row muted" }, s.incident_id ? h("a", { href: `/static/incident.html?id=${s.incident_id}` }, incidents.get(s.incident_id)?.title || t("incident.open")) : null,
       fmt(s.started_at, "time"))), s);
 

@@ -5,7 +5,9 @@ import { countdown } from "../countdown.js";
 import { $, fill, formData, h, params, toast } from "../dom.js";
 import { onLangChange, t, tn } from "../i18n.js";
 import { can, homeFor } from "../nav.js";
-import { deptName, joinNames, drillBadge, loadDepartments, markDrill, startPage } from "../shell.js";
+import { deptName, joinNames, drillBadge, loadDepartments, loadPeople, markDrill, personName, startPage } from "../shell.js";
+import { createMap } from "../map.js";
+import { streamBadge } from "../streamstate.js";
 import { sitePlan } from "../siteplan.js";
 import { fmt } from "../time.js";
 
@@ -18,7 +20,9 @@ async function run({ user, hub }) {
   const id = Number(params().get("id"));
   let incident = null;
   let events = [];
-  await loadDepartments();
+  let incidentMap = null;
+  let liveStreams = [];
+  await Promise.all([loadDepartments(), loadPeople()]);
 
   async function load() {
     try {
@@ -86,7 +90,15 @@ async function run({ user, hub }) {
     }
   }
 
+  function renderMap() {
+    if (!incidentMap) return;
+    incidentMap.setIncidents([incident]);
+    incidentMap.setZones([incident]);
+    incidentMap.setOfficers(liveStreams);
+  }
+
   function renderZones() {
+    renderMap();
     fill($("#siteplan"), incident.location || Object.keys(incident.zones || {}).length
       ? sitePlan(incident) : h("p", { class: "empty" }, t("incident.no_location")));
     const zones = Object.values(incident.zones || {});
@@ -115,7 +127,7 @@ async function run({ user, hub }) {
   function renderTimeline(freshId = null) {
     fill($("#timeline"), events.map((e) => markDrill(h("li", { class: e.id === freshId ? "new" : null, dataset: { action: e.action } },
       h("time", {}, fmt(e.at, "time")), drillBadge(e), h("strong", {}, actionName(e.action)), " ",
-      h("span", { class: "muted" }, `${e.actor_name}${e.actor_department ? ` · ${deptName(e.actor_department)}` : ""}`),
+      h("span", { class: "muted" }, `${personName(e.actor_name)}${e.actor_department ? ` · ${deptName(e.actor_department)}` : ""}`),
       detailText(e) ? h("div", { class: "detail" }, detailText(e)) : null), e)).reverse());
   }
 
@@ -123,10 +135,12 @@ async function run({ user, hub }) {
     // Ended streams stay listed for their recordings (chain of custody).
     const streams = await optional(`/api/streams?include_ended=true&incident_id=${id}`, null);
     const mine = streams && streams.filter((s) => s.incident_id === id);
+    liveStreams = (mine || []).filter((s) => !s.ended_at);
+    incidentMap?.setOfficers(liveStreams);
     fill($("#streams"), mine === null ? h("li", { class: "empty" }, t("board.not_available"))
-      : mine.length ? mine.map((s) => markDrill(h("li", {}, drillBadge(s),
+      : mine.length ? mine.map((s) => markDrill(h("li", { dataset: { stream: s.id } }, h("div", { class: "row" }, drillBadge(s),
         h("a", { href: `/static/video.html?stream=${encodeURIComponent(s.id)}` },
-          s.officer || s.id), " · ", fmt(s.started_at, "time"), s.connected === false ? ` · ${t("video.disconnected")}` : ""), s))
+          personName(s.officer) || s.id), fmt(s.started_at, "time"), streamBadge(s))), s))
       : h("li", { class: "empty" }, t("incident.no_streams")));
     const recordings = (await Promise.all((mine || []).map((s) =>
       optional(`/api/streams/${encodeURIComponent(s.id)}/recordings`, [])))).flat().filter(Boolean);
@@ -213,7 +227,9 @@ async function run({ user, hub }) {
   $("#export-docx").addEventListener("click", () => download(`/api/incidents/${id}/timeline.docx`, `incident-${id}-timeline.docx`).catch((e) => toast(e.message, "error")));
 
   onLangChange(() => { if (incident) render(); loadMedia(); });
+  incidentMap = await createMap($("#incident-map")).catch((exc) => { console.warn("map", exc); return null; });
   await load();
+  if (incident) incidentMap?.fit();
   loadMedia().catch(() => {});
   loadRecipients().catch(() => {});
   hub.subscribe(`incident:${id}`, { onMessage, onReset: load });
