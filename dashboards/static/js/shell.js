@@ -1,6 +1,7 @@
 // Page bootstrap: translations, the signed-in user, the role check, the header and the hub connection.
 import { api, clearSession, currentUser, signOut, token } from "./api.js";
 import { $, h } from "./dom.js";
+import { installAlerts } from "./alerts.js";
 import { setDepartmentNames } from "./errors.js";
 import { Hub } from "./hub.js";
 import { initI18n, lang, onLangChange, setLang, t, tn } from "./i18n.js";
@@ -40,6 +41,7 @@ export async function startPage(pageId, { hub: withHub = true } = {}) {
     });
     hub.connect();
     window.cc = { hub }; // for the operator's console and the browser tests
+    installAlerts(hub, user, boardChannel(user));
   }
   return { user, hub, main };
 }
