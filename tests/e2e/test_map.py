@@ -27,9 +27,7 @@ def _external_requests(page, server) -> list[str]:
     seen: list[str] = []
     page.on(
         "request",
-        lambda r: seen.append(r.url)
-        if not r.url.startswith((server.url, "data:", "blob:"))
-        else None,
+        lambda r: seen.append(r.url) if not r.url.startswith((server.url, "data:", "blob:")) else None,
     )
     return seen
 
@@ -115,9 +113,10 @@ def test_gcj02_setting_shifts_the_drawing_not_the_stored_position(open_page, ser
     assert drawn[0] == pytest.approx(39.910093, abs=2e-5)
     assert drawn[1] == pytest.approx(116.403719, abs=2e-5)
     # A point picked on GCJ-02 tiles is stored as WGS-84: the inverse undoes the shift to < 1 cm.
-    back = page.evaluate(f"import('/static/js/coords.js').then(c => c.fromMap('GCJ-02', {drawn[0]}, {drawn[1]}))")
+    coords = "import('/static/js/coords.js').then(c => c.{})"
+    back = page.evaluate(coords.format(f"fromMap('GCJ-02', {drawn[0]}, {drawn[1]})"))
     assert back == pytest.approx([39.908692, 116.397477], abs=1e-7)
-    outside = page.evaluate("import('/static/js/coords.js').then(c => c.toMap('GCJ-02', 51.5, -0.12))")
+    outside = page.evaluate(coords.format("toMap('GCJ-02', 51.5, -0.12)"))
     assert outside == [51.5, -0.12]  # GCJ-02 applies only inside China
 
 
@@ -132,7 +131,8 @@ def test_tile_url_setting_loads_tiles_from_the_template(open_page, server):
         route.fulfill(json=body)
 
     page.route("**/api/config", tiled)
-    page.route("**/tiles-test/**", lambda route: route.fulfill(path=str(ROOT / "dashboards/static/favicon.svg")))
+    tile = str(ROOT / "dashboards/static/favicon.svg")
+    page.route("**/tiles-test/**", lambda route: route.fulfill(path=tile))
     page.goto("/static/board.html")
     page.wait_for_selector("#board-map[data-ready=true][data-base=tiles]")
     page.wait_for_function("document.querySelectorAll('#board-map img.leaflet-tile').length > 0")
