@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from fastapi.responses import FileResponse
 
-from command_center.auth import service as auth
 from command_center.deps import CurrentUser, SessionDep, SettingsDep
 from command_center.drills import service as drills
 from command_center.errors import NotFound
+from command_center.names import export_names
 from command_center.reviews import evidence, export, items, service, trends
 from command_center.reviews.schemas import (
     EvidenceCreate,
@@ -84,12 +84,16 @@ async def record_meeting(
 
 @router.get("/{review_id}/export.docx", response_class=Response)
 async def export_docx(
-    review_id: int, principal: CurrentUser, session: SessionDep, settings: SettingsDep
+    review_id: int,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    lang: Literal["zh-CN", "en"] = "zh-CN",
 ) -> Response:
+    """The review as an A4 Word document, Chinese unless ``lang=en``."""
     review = await service.get_readable(session, principal, review_id)
     drill = await drills.get(session, review.drill_id)
     scenario, released, actions = await drills.event_log(session, drill.id)
-    departments = {d.code: d.name_zh for d in await auth.list_departments(session)}
     body = await asyncio.to_thread(  # plotting and zipping take CPU: keep the event loop free
         export.review_docx,
         scenario,
@@ -97,8 +101,9 @@ async def export_docx(
         actions,
         await service.view(session, review),
         zone=settings.zone,
-        departments=departments,
+        names=await export_names(session),
         time_scale=drill.time_scale,
+        language=lang,
     )
     return Response(
         body,
