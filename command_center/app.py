@@ -43,6 +43,7 @@ from command_center.settings import Settings
 from command_center.streams import signaling
 from command_center.streams.api import router as streams_router
 from command_center.streams.bridge import StreamBridge
+from command_center.streams.playback import router as playback_router
 from command_center.taskforces import tasks
 from command_center.taskforces.api import matters_router, tasks_router
 from command_center.taskforces.api import router as taskforces_router
@@ -111,6 +112,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(streams_router)
     app.include_router(reviews_router)
     app.include_router(pages_router)
+    app.include_router(playback_router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(request: Request) -> JSONResponse:

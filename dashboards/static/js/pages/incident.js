@@ -3,11 +3,12 @@
 import { api, download, optional } from "../api.js";
 import { countdown } from "../countdown.js";
 import { $, fill, formData, h, params, toast } from "../dom.js";
-import { onLangChange, t, tn } from "../i18n.js";
+import { lang, onLangChange, t, tn } from "../i18n.js";
 import { can, homeFor } from "../nav.js";
 import { deptName, joinNames, drillBadge, loadDepartments, loadPeople, markDrill, personName, startPage } from "../shell.js";
 import { createMap } from "../map.js";
 import { streamBadge } from "../streamstate.js";
+import { recordingItem } from "../recordings.js";
 import { sitePlan } from "../siteplan.js";
 import { fmt } from "../time.js";
 
@@ -142,11 +143,10 @@ async function run({ user, hub }) {
         h("a", { href: `/static/video.html?stream=${encodeURIComponent(s.id)}` },
           personName(s.officer) || s.id), fmt(s.started_at, "time"), streamBadge(s))), s))
       : h("li", { class: "empty" }, t("incident.no_streams")));
-    const recordings = (await Promise.all((mine || []).map((s) =>
-      optional(`/api/streams/${encodeURIComponent(s.id)}/recordings`, [])))).flat().filter(Boolean);
+    const recordings = (await Promise.all((mine || []).map(async (s) =>
+      ((await optional(`/api/streams/${encodeURIComponent(s.id)}/recordings`, [])) || []).map((r) => [s, r])))).flat();
     fill($("#recordings"), recordings.length ? [h("li", { class: "muted" }, t("incident.recordings")),
-      ...recordings.map((r) => h("li", { class: "evidence" }, fmt(r.started_at || r.start || r.at, "datetime"), " · ",
-        r.file || r.name || r.path || "", r.sha256 ? ` · SHA-256 ${String(r.sha256).slice(0, 16)}…` : ""))] : []);
+      ...recordings.map(([s, r]) => recordingItem(s.id, r, $("#player")))] : []);
   }
 
   function onMessage(data) {
@@ -224,7 +224,7 @@ async function run({ user, hub }) {
   }
 
   $("#export-csv").addEventListener("click", () => download(`/api/incidents/${id}/timeline.csv`, `incident-${id}-timeline.csv`).catch((e) => toast(e.message, "error")));
-  $("#export-docx").addEventListener("click", () => download(`/api/incidents/${id}/timeline.docx`, `incident-${id}-timeline.docx`).catch((e) => toast(e.message, "error")));
+  $("#export-docx").addEventListener("click", () => download(`/api/incidents/${id}/timeline.docx?lang=${lang()}`, `incident-${id}-timeline.docx`).catch((e) => toast(e.message, "error")));
 
   onLangChange(() => { if (incident) render(); loadMedia(); });
   incidentMap = await createMap($("#incident-map")).catch((exc) => { console.warn("map", exc); return null; });

@@ -52,7 +52,7 @@ async function run({ user }) {
         r.rating ? h("span", { class: `rating rating-${r.rating}` }, r.rating) : null,
         r.capped ? h("span", { class: "badge" }, t("drill.capped")) : null,
         h("span", { class: "muted", id: "rubric" }, t("review.rubric", { v: r.rubric_version })),
-        h("button", { type: "button", id: "export-docx", onclick: () => download(`/api/reviews/${r.id}/export.docx`, `review-${r.id}.docx`).catch((e) => toast(e.message, "error")) }, t("review.export"))),
+        h("button", { type: "button", id: "export-docx", onclick: () => download(`/api/reviews/${r.id}/export.docx?lang=${lang()}`, `review-${r.id}.docx`).catch((e) => toast(e.message, "error")) }, t("review.export"))),
       meetingPanel(r),
       h("h3", {}, t("review.scores"), " ", h("span", { class: "muted" }, t("review.scale"))),
       h("div", { class: "table-wrap" }, h("table", { class: "grid", id: "checks" },
