@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 
 def test_play_and_download_a_recording_with_its_hash(open_page, server):
     incident = server.create_incident(title="录像回放测试")
-    stream_id, digest, data = add_recording(server, incident_id=incident["id"])
+    stream_id, digest, _ = add_recording(server, incident_id=incident["id"])
     page = open_page("commander", f"/static/incident.html?id={incident['id']}")
     item = page.locator("#recordings li.recording")
     item.wait_for()
@@ -26,7 +26,8 @@ def test_play_and_download_a_recording_with_its_hash(open_page, server):
     page.on("response", lambda r: ranges.append(r.status) if "/api/recordings/" in r.url else None)
     item.locator("button.play").click()
     page.wait_for_function(
-        "() => { const v = document.querySelector('#player video'); return v && v.readyState >= 2 && v.videoWidth > 0; }",
+        "() => { const v = document.querySelector('#player video');"
+        " return v && v.readyState >= 2 && v.videoWidth > 0; }",
         timeout=15000,
     )
     assert 206 in ranges, f"the player fetched byte ranges: {ranges}"
