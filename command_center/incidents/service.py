@@ -156,6 +156,7 @@ async def view(session: AsyncSession, incident: Incident, now: datetime | None =
         "drill": incident.drill,
         "drill_id": incident.drill_id,
         "ledger_item_id": incident.ledger_item_id,
+        "created_by_id": incident.created_by_id,
         "zones": incident.zones,
         "team": incident.team,
         "deadlines": [

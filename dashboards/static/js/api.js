@@ -1,4 +1,5 @@
-// REST client: bearer token from sessionStorage; the server's {error, detail, field, params} becomes an
+// REST client: bearer token from localStorage (shared by every tab of the browser: a second screen needs no
+// second sign-in, and signing out in one tab signs out all); the server's {error, detail, field, params} becomes an
 // ApiError whose message is in the user's language (errors.js).
 import { describeError } from "./errors.js";
 
@@ -17,12 +18,13 @@ export class ApiError extends Error {
   }
 }
 
-export const token = () => sessionStorage.getItem(TOKEN_KEY);
-export const currentUser = () => JSON.parse(sessionStorage.getItem(USER_KEY) || "null");
+export const TOKEN_STORAGE_KEY = TOKEN_KEY;
+export const token = () => localStorage.getItem(TOKEN_KEY);
+export const currentUser = () => JSON.parse(localStorage.getItem(USER_KEY) || "null");
 
 export function clearSession() {
-  sessionStorage.removeItem(TOKEN_KEY);
-  sessionStorage.removeItem(USER_KEY);
+  localStorage.removeItem(TOKEN_KEY);
+  localStorage.removeItem(USER_KEY);
 }
 
 async function request(method, path, { body, form, multipart, raw } = {}) {
@@ -83,9 +85,9 @@ export async function optional(path, fallback = null) {
 
 export async function signIn(username, password) {
   const result = await request("POST", "/api/auth/token", { form: { username, password } });
-  sessionStorage.setItem(TOKEN_KEY, result.access_token);
+  localStorage.setItem(TOKEN_KEY, result.access_token);
   const me = await api.get("/api/auth/me");
-  sessionStorage.setItem(USER_KEY, JSON.stringify(me));
+  localStorage.setItem(USER_KEY, JSON.stringify(me));
   return me;
 }
 

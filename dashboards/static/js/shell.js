@@ -1,7 +1,9 @@
 // Page bootstrap: translations, the signed-in user, the role check, the header and the hub connection.
-import { api, clearSession, currentUser, signOut, token } from "./api.js";
+import { TOKEN_STORAGE_KEY, api, clearSession, currentUser, signOut, token } from "./api.js";
 import { $, h } from "./dom.js";
 import { installAlerts } from "./alerts.js";
+import { loadConfig } from "./config.js";
+import { setTimeZone } from "./time.js";
 import { setDepartmentNames } from "./errors.js";
 import { Hub } from "./hub.js";
 import { initI18n, lang, onLangChange, setLang, t, tn } from "./i18n.js";
@@ -14,13 +16,20 @@ function toSignIn() {
 
 /** Start a page; resolves to {user, hub, main} or null when the user may not open it. */
 export async function startPage(pageId, { hub: withHub = true } = {}) {
-  await initI18n();
+  const [, config] = await Promise.all([initI18n(), loadConfig()]);
+  setTimeZone(config.timezone);
   if (!token()) { toSignIn(); return null; }
   let user = currentUser();
   if (!user) {
     try { user = await api.get("/api/auth/me"); } catch { toSignIn(); return null; }
   }
   document.body.dataset.role = user.role;
+  // Signed out (or in as someone else) in another tab: this tab follows.
+  window.addEventListener("storage", (event) => {
+    if (event.key === TOKEN_STORAGE_KEY && event.newValue !== event.oldValue) {
+      if (!event.newValue) toSignIn(); else location.reload();
+    }
+  });
   const main = $("main");
   renderHeader(user, pageId);
   if (!mayOpen(user.role, pageId)) {

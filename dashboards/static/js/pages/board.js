@@ -6,7 +6,7 @@ import { $, fill, formData, h, toast } from "../dom.js";
 import { onLangChange, t, tn } from "../i18n.js";
 import { can } from "../nav.js";
 import { deptName, joinNames, drillBadge, loadDepartments, loadPeople, markDrill, personName, showDrillInject, boardChannel, startPage } from "../shell.js";
-import { fmt } from "../time.js";
+import { fmt, timeZone } from "../time.js";
 import { departmentPicker, pickedDepartments } from "../departments.js";
 import { createMap } from "../map.js";
 import { streamBadge, streamState } from "../streamstate.js";
@@ -226,6 +226,11 @@ async function run({ user, hub }) {
   }
 
   // -- start -------------------------------------------------------------------------------------------
+  if (timeZone() !== "Asia/Shanghai") { // "北京时间" only where it is
+    const label = $(".clock [data-i18n]");
+    label.removeAttribute("data-i18n");
+    label.textContent = timeZone();
+  }
   boardMap = await createMap($("#board-map")).catch((exc) => { console.warn("map", exc); return null; });
   if (boardMap) $("#map-crs").textContent = $("#board-map").dataset.crs;
   onLangChange(() => { renderIncidents(); renderLedger(); guard(loadOrders)(); guard(loadTaskforces)(); guard(loadStreams)(); });
