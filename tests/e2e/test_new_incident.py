@@ -60,3 +60,18 @@ def test_new_incident_dialog_on_a_phone(open_page):
     shoot(page, "board-new-incident-390x844")
     width = page.evaluate("document.querySelector('#incident-dialog').getBoundingClientRect().width")
     assert width <= PHONE["width"]
+
+
+def test_link_an_existing_incident_to_a_task_force_from_its_page(open_page, server):
+    incident = server.create_incident(title="事后关联专班的事件")
+    with server.client("police") as http:
+        assert http.get(f"/api/incidents/{incident['id']}").status_code == 403
+    assert open_page("duty", f"/static/incident.html?id={incident['id']}").locator("#link-form").is_hidden()
+    page = open_page("commander", f"/static/incident.html?id={incident['id']}")
+    page.wait_for_selector("#link-form:not([hidden])")
+    option = page.locator("#link-taskforce option", has_text="东门片区联合处置专班").first
+    page.select_option("#link-taskforce", option.get_attribute("value"))
+    page.click("#link-form button[type=submit]")
+    page.wait_for_function("document.querySelector('#summary').innerText.includes('公安分局')")
+    with server.client("police") as http:
+        assert http.get(f"/api/incidents/{incident['id']}").status_code == 200

@@ -26,6 +26,7 @@ const INCIDENT_WRITERS = new Set(["admin", "commander", "duty_officer", "field_o
 const INCIDENT_COMMANDERS = new Set(["admin", "commander"]);
 const ORDER_ISSUERS = new Set(["admin", "commander", "duty_officer"]);
 const DRILL_MANAGERS = new Set(["admin", "organizer"]);
+const TASKFORCE_MANAGERS = new Set(["admin", "commander"]);
 const LEDGER_WRITERS = new Set(["admin", "commander", "duty_officer"]);
 const REVIEW_WRITERS = new Set(["admin", "commander", "organizer", "evaluator"]);
 
@@ -39,4 +40,5 @@ export const can = {
   manageDrills: (role) => DRILL_MANAGERS.has(role),
   writeReviews: (role) => REVIEW_WRITERS.has(role),
   writeLedger: (role) => LEDGER_WRITERS.has(role),
+  manageTaskforces: (role) => TASKFORCE_MANAGERS.has(role),
 };

@@ -196,6 +196,7 @@ async function run({ user, hub }) {
       fill($("#first-department"), firsts.map((d) => h("option", { value: d.code, selected: d.code === user.department }, deptName(d.code))));
       fill($("#departments-pick"), departmentPicker(departments, { exclude: [] }));
       const forces = side.taskforces || [];
+      $("#taskforce-select").closest("label").hidden = !can.manageTaskforces(user.role);
       fill($("#taskforce-select"), h("option", { value: "" }, t("incident.no_taskforce")),
         forces.filter((tf) => !tf.closed_at && !tf.drill).map((tf) => h("option", { value: tf.id }, tf.name)));
       dialog.showModal();

@@ -223,6 +223,24 @@ async function run({ user, hub }) {
         .map((u) => h("option", { value: `user:${u.id}` }, `${u.display_name || u.name} · ${tn("role", u.role)}`))));
   }
 
+  // Linking a task force makes its member departments take part, so their liaisons see the incident.
+  async function loadTaskforces() {
+    if (!can.manageTaskforces(user.role)) return;
+    const forces = (await optional("/api/taskforces", [])) || [];
+    const open = forces.filter((tf) => !tf.closed_at && !(tf.incident_ids || []).includes(id));
+    $("#link-form").hidden = !open.length || Boolean(incident?.closed_at);
+    fill($("#link-taskforce"), open.map((tf) => h("option", { value: tf.id }, tf.name)));
+  }
+  $("#link-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await api.post(`/api/taskforces/${$("#link-taskforce").value}/incidents`, { incident_id: id });
+      toast(t("incident.linked"), "ok");
+      await load();
+      await loadTaskforces();
+    } catch (exc) { toast(exc.message, "error"); }
+  });
+
   $("#export-csv").addEventListener("click", () => download(`/api/incidents/${id}/timeline.csv`, `incident-${id}-timeline.csv`).catch((e) => toast(e.message, "error")));
   $("#export-docx").addEventListener("click", () => download(`/api/incidents/${id}/timeline.docx?lang=${lang()}`, `incident-${id}-timeline.docx`).catch((e) => toast(e.message, "error")));
 
@@ -232,6 +250,7 @@ async function run({ user, hub }) {
   if (incident) incidentMap?.fit();
   loadMedia().catch(() => {});
   loadRecipients().catch(() => {});
+  loadTaskforces().catch(() => {});
   hub.subscribe(`incident:${id}`, { onMessage, onReset: load });
   setInterval(() => { if (hub.status !== "online") load(); }, 10000);
   document.body.dataset.ready = "true";
