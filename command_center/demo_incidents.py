@@ -17,6 +17,7 @@ from command_center.demo import TASKFORCE, Language, Text
 from command_center.incidents import actions
 from command_center.incidents import service as incidents
 from command_center.incidents.models import Incident
+from command_center.incidents.rules import Category, Stage, ZoneKind
 from command_center.incidents.schemas import (
     IncidentCreate,
     Location,
@@ -32,7 +33,7 @@ from command_center.taskforces.models import TaskForce
 
 class DemoIncident(NamedTuple):
     title: Text
-    category: str
+    category: Category
     address: Text
     lat: float
     lon: float
@@ -40,7 +41,7 @@ class DemoIncident(NamedTuple):
     demands: Text
     dynamics: Text
     departments: tuple[str, ...]
-    stage: str | None  # moved on to this stage after the reports, or left at information_report
+    stage: Stage | None  # moved on to this stage after the reports, or left at information_report
     zones: bool
     with_taskforce: bool
 
@@ -48,7 +49,7 @@ class DemoIncident(NamedTuple):
 INCIDENTS: tuple[DemoIncident, ...] = (
     DemoIncident(
         Text("区政府东门职工聚集", "Workers gather at the district office east gate"),
-        "collective_petition",
+        Category.collective_petition,
         Text("区政府东门", "District office, east gate"),
         30.6598,
         104.0633,
@@ -56,13 +57,13 @@ INCIDENTS: tuple[DemoIncident, ...] = (
         Text("要求落实机械厂改制职工安置方案", "Carry out the machinery plant's resettlement plan"),
         Text("人员情绪总体平稳，有人拉横幅", "Mostly calm; some hold a banner"),
         ("police", "human_resources"),
-        "on_site_control",
+        Stage.on_site_control,
         True,
         True,
     ),
     DemoIncident(
         Text("城南征地补偿信访", "Petition on the south expropriation compensation"),
-        "skip_level_petition",
+        Category.skip_level_petition,
         Text("区信访接待大厅", "District petition reception hall"),
         30.6521,
         104.0712,
@@ -108,20 +109,19 @@ async def seed_incidents(
             ),
             settings=settings,
         )
-        facts = {
-            "headcount": demo.headcount,
-            "demands": demo.demands(language),
-            "dynamics": demo.dynamics(language),
-        }
         for kind in ("phone", "written"):
-            await actions.add_report(
-                session, principal=officer, incident_id=incident.id, data=ReportCreate(kind=kind, **facts)
+            report = ReportCreate(
+                kind=kind,
+                headcount=demo.headcount,
+                demands=demo.demands(language),
+                dynamics=demo.dynamics(language),
             )
+            await actions.add_report(session, principal=officer, incident_id=incident.id, data=report)
         if demo.zones:
             zones = [
-                Zone(kind="cordon", lat=demo.lat, lon=demo.lon, radius_m=80),
-                Zone(kind="buffer", lat=demo.lat, lon=demo.lon, radius_m=160),
-                Zone(kind="dialogue", lat=demo.lat + 0.0004, lon=demo.lon + 0.0006, radius_m=25),
+                Zone(kind=ZoneKind.cordon, lat=demo.lat, lon=demo.lon, radius_m=80),
+                Zone(kind=ZoneKind.buffer, lat=demo.lat, lon=demo.lon, radius_m=160),
+                Zone(kind=ZoneKind.dialogue, lat=demo.lat + 0.0004, lon=demo.lon + 0.0006, radius_m=25),
             ]
             await actions.record_zones(
                 session, principal=officer, incident_id=incident.id, data=ZonesRecord(zones=zones)

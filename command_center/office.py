@@ -30,7 +30,7 @@ def catalogue(language: Language) -> dict[str, str]:
     return dict(json.loads(text))
 
 
-def label(key: str, language: Language, fallback: str | None = None, **values: object) -> str:
+def label(key: str, language: Language, fallback: str | None = None, /, **values: object) -> str:
     """A catalogue entry (``zh-CN`` falls back to itself, ``en`` to Chinese), with ``{name}`` filled in."""
     text = (
         catalogue(language).get(key)

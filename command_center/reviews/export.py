@@ -155,7 +155,7 @@ def review_docx(
                 evidence or "—",
             )
         )
-    header = (
+    item_header = (
         "review.export.no",
         "review.item_title",
         "review.export.source",
@@ -164,7 +164,7 @@ def review_docx(
     )
     office.table(
         document,
-        (*(says(k) for k in header), says("review.due"), says("drill.status"), says("review.evidence")),
+        (*(says(k) for k in item_header), says("review.due"), says("drill.status"), says("review.evidence")),
         item_rows,
     )
     if review["meeting_minutes"]:
