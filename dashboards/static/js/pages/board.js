@@ -238,6 +238,7 @@ async function run({ user, hub }) {
   onLangChange(() => { renderIncidents(); renderLedger(); guard(loadOrders)(); guard(loadTaskforces)(); guard(loadStreams)(); });
   setInterval(tickStats, 1000);
   await Promise.all([guard(loadIncidents)(), guard(loadLedger)(), guard(loadOrders)(), guard(loadTaskforces)(), guard(loadStreams)()]);
+  boardMap?.fit(); // open on where the incidents are
   hub.subscribe(boardChannel(user), { onMessage: onBoard, onReset: guard(loadIncidents) });
   hub.subscribe("ledger", { onMessage: onBoard, onReset: guard(loadLedger) });
   hub.subscribe(`user:${user.id}`, { onMessage: onBoard, onReset: guard(loadOrders) });
