@@ -87,7 +87,10 @@ async function run({ user, hub }) {
     $("#stage-form").hidden = !writable;
     $("#report-panel").hidden = !(can.writeIncidents(user.role) && !incident.closed_at);
     if (writable) {
-      fill($("#stage-select"), STAGES.slice(current + 1).map((stage) => h("option", { value: stage }, tn("stage", stage))));
+      // A live update re-renders the page: keep what the user had picked if it is still ahead.
+      const picked = $("#stage-select").value;
+      fill($("#stage-select"), STAGES.slice(current + 1).map((stage) =>
+        h("option", { value: stage, selected: stage === picked }, tn("stage", stage))));
     }
   }
 
