@@ -26,6 +26,23 @@ PAGES = [
 ]
 
 
+def _watch(page, base_url: str) -> list[str]:
+    """Collect console errors and requests that leave the server."""
+    problems: list[str] = []
+
+    def console(message) -> None:
+        if message.type == "error":
+            problems.append(f"console {message.type}: {message.text}")
+
+    def request(sent) -> None:
+        if not sent.url.startswith((base_url, "data:", "blob:")):
+            problems.append(f"external request {sent.url}")
+
+    page.on("console", console)
+    page.on("request", request)
+    return problems
+
+
 @pytest.fixture(scope="module")
 def incident_id(server) -> int:
     return int(server.create_incident(title="页面检查事件", location={"lat": 30.66, "lon": 104.06})["id"])
@@ -35,18 +52,7 @@ def incident_id(server) -> int:
 def test_every_page_is_self_contained_and_clean(open_page, server, incident_id, viewport):
     for user, name in PAGES:
         page = open_page(user, "/healthz", viewport=viewport, wait_ready=False)
-        problems: list[str] = []
-        page.on(
-            "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
-        )
-        page.on(
-            "request",
-            lambda r: (
-                problems.append(f"external request {r.url}")
-                if not r.url.startswith((server.url, "data:", "blob:"))
-                else None
-            ),
-        )
+        problems = _watch(page, server.url)
         page.goto(f"/static/{name}.html" + (f"?id={incident_id}" if name == "incident" else ""))
         page.wait_for_selector("body[data-ready=true], #forbidden", state="attached", timeout=15000)
         page.wait_for_timeout(500)  # late requests (maps, lists) finish
