@@ -9,15 +9,17 @@ const GROUPS = {
   domain: "domain", subdomain: "subdomain", department: "department", permission: "permission",
 };
 
-/** Rules whose from/to are colours, not stages. */
-const COLOUR_RULES = new Set(["ledger.lower_needs_reason"]);
+/** Where a rule's parameter means something else than its name usually does. */
+const RULE_GROUPS = {
+  "ledger.lower_needs_reason": { from: "colour", to: "colour" },
+  "ledger.not_open": { status: "ledger.status" },
+  "item.transition": { status: "item.status", target: "item.status" },
+  "item.reopen_first": { status: "item.status" },
+};
 
 function translateValue(rule, name, value) {
-  let group = GROUPS[name];
+  const group = RULE_GROUPS[rule]?.[name] || GROUPS[name];
   if (!group) return value;
-  if (COLOUR_RULES.has(rule) && (name === "from" || name === "to")) group = "colour";
-  if (group === "status" && rule?.startsWith("item.")) group = "item.status";
-  if (group === "status" && rule?.startsWith("ledger.")) group = "ledger.status";
   if (group === "department") return departmentName(value);
   const one = (v) => tn(group, v);
   return Array.isArray(value) ? value.map(one).join(t("list.separator")) : one(value);
