@@ -50,7 +50,14 @@ def test_evaluator_adds_a_finding_and_records_the_meeting(open_page, server, rev
 
 
 def test_item_owner_leader_deadline_then_evidence_file_close_and_verify(open_page, server, review, tmp_path):
-    item = next(i for i in review["items"] if i["status"] == "open")
+    # An item of its own (the drafted ones are shared with the other review tests of this session).
+    with server.client("evaluator") as http:
+        finding = {
+            "text": "整改项流程测试",
+            "department": "section",
+            "deadline": (datetime.now(UTC) + timedelta(days=7)).isoformat(),
+        }
+        item = http.post(f"/api/reviews/{review['id']}/findings", json=finding).json()
     page = open_page("organizer", f"/static/review.html?id={review['id']}")
     page.click(f"#items tr[data-id='{item['id']}'] button.edit-item")
     edit = page.locator(f"#item-edit-{item['id']}")

@@ -62,16 +62,21 @@ async function run({ user, hub }) {
   }
 
   async function select(id, { quiet = false } = {}) {
+    const before = selected;
+    let fresh;
     try {
-      selected = await api.get(`/api/ledger/${id}`);
+      fresh = await api.get(`/api/ledger/${id}`);
       trail = await api.get(`/api/ledger/${id}/history`);
     } catch (exc) {
       if (!quiet) toast(exc.message, "error");
       return;
     }
+    selected = fresh;
     window.history.replaceState(null, "", `?id=${id}`);
     renderList();
-    renderDetail();
+    // A reload that changed nothing leaves the forms alone, so nothing half-typed is lost.
+    const shown = document.querySelector("#item-title") && before?.id === fresh.id;
+    if (!(shown && before.updated_at === fresh.updated_at && before.status === fresh.status)) renderDetail();
   }
 
   function fact(label, value) {
@@ -157,7 +162,7 @@ async function run({ user, hub }) {
     return async (event) => {
       event.preventDefault();
       try {
-        selected = await send(formData(form));
+        await send(formData(form));
         toast(t(done), "ok");
         await load();
       } catch (exc) { toast(exc.message, "error"); }
