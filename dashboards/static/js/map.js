@@ -77,6 +77,9 @@ export async function createMap(el, { onStream = null, now = () => Date.now() } 
     el.dataset.base = "offline";
   }
   L.control.scale({ imperial: false, metric: true }).addTo(map);
+  // Panels settle their size after the map is made (and dialogs open, phones turn): follow the box.
+  const resize = new ResizeObserver(() => map.invalidateSize());
+  resize.observe(el);
 
   const incidentsLayer = L.layerGroup().addTo(map);
   const zonesLayer = L.layerGroup().addTo(map);
@@ -163,11 +166,12 @@ export async function createMap(el, { onStream = null, now = () => Date.now() } 
     const layers = [...incidentsLayer.getLayers(), ...zonesLayer.getLayers(), ...officersLayer.getLayers()];
     if (!layers.length) return;
     const bounds = L.featureGroup(layers).getBounds();
+    map.invalidateSize();
     if (bounds.isValid()) map.fitBounds(bounds.pad(0.3), { maxZoom: 17 });
   }
 
   const api = { map, setIncidents, setZones, setOfficers, setPick, showPick, fit,
-    refresh: () => map.invalidateSize(), redraw: drawOfficers, close: () => { clearInterval(timer); map.remove(); } };
+    refresh: () => map.invalidateSize(), redraw: drawOfficers, close: () => { clearInterval(timer); resize.disconnect(); map.remove(); } };
   el._map = api; // for the browser tests
   el.dataset.ready = "true";
   return api;
