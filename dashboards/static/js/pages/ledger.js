@@ -86,6 +86,10 @@ async function run({ user, hub }) {
   function renderDetail() {
     const i = selected;
     const open = i.status === "open";
+    // A live update re-renders the item: keep what the user is typing or has picked in its forms.
+    const kept = Number($("#detail").dataset.id) === i.id
+      ? [...document.querySelectorAll("#detail form [name]")].map((el) => [el.form.id, el.name, el.value]) : [];
+    $("#detail").dataset.id = i.id;
     fill($("#detail"),
       h("h2", {}, colourBadge(i.colour), " ", h("span", { id: "item-title" }, i.title)),
       h("dl", { class: "facts" },
@@ -106,6 +110,11 @@ async function run({ user, hub }) {
           h("time", {}, fmt(e.at, "short")), h("strong", {}, tn("ledger.action", e.action)), " ",
           h("span", { class: "muted" }, `${personName(e.actor_name)} · ${deptName(e.actor_department)}`),
           historyDetail(e) ? h("div", { class: "detail" }, historyDetail(e)) : null)))));
+    for (const [form, name, value] of kept) {
+      const el = document.querySelector(`#${form} [name="${name}"]`);
+      if (!el || (el.tagName === "SELECT" && ![...el.options].some((o) => o.value === value))) continue;
+      el.value = value;
+    }
   }
 
   function historyDetail(e) {
@@ -163,6 +172,7 @@ async function run({ user, hub }) {
       event.preventDefault();
       try {
         await send(formData(form));
+        form.reset(); // done: the next render starts from empty fields
         toast(t(done), "ok");
         await load();
       } catch (exc) { toast(exc.message, "error"); }
