@@ -43,6 +43,8 @@ from command_center.ledger import service as ledger
 from command_center.ledger.api import router as ledger_router
 from command_center.orders.api import router as orders_router
 from command_center.outbox import OutboxRelay
+from command_center.pages import mount_vendor
+from command_center.pages import router as pages_router
 from command_center.reviews import items as rectification
 from command_center.reviews import service as reviews
 from command_center.reviews.api import router as reviews_router
@@ -50,6 +52,7 @@ from command_center.reviews.plan_api import router as drill_plan_router
 from command_center.settings import Settings
 from command_center.streams import runtime as streams_runtime
 from command_center.streams.api import router as streams_router
+from command_center.streams.playback import router as playback_router
 from command_center.streams.whep import router as whep_router
 from command_center.streams.whip import SdpCors
 from command_center.streams.whip import router as whip_router
@@ -145,6 +148,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(whep_router)
     app.include_router(reviews_router)
     app.include_router(drill_plan_router)
+    app.include_router(pages_router)
+    app.include_router(playback_router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(request: Request) -> JSONResponse:
@@ -162,6 +167,7 @@ def create_app(settings: Settings) -> FastAPI:
             )
         return JSONResponse(body, status_code=200 if ok else 503)
 
+    mount_vendor(app)
     static_dir = files("dashboards") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir), html=True), name="static")
 
@@ -284,7 +290,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 def _validation_params(error: Any) -> dict[str, Any]:
     """The broken rule (pydantic's error type) and its JSON-safe values (``max_length``, ``character``)."""
-    params: dict[str, Any] = {"rule": error.get("type", "invalid")} if error else {}
+    # Namespaced (``input.string_too_long``) so a page's catalogue never mistakes one for a domain rule.
+    params: dict[str, Any] = {"rule": f"input.{error.get('type', 'invalid')}"} if error else {}
     for key, value in (error.get("ctx") or {}).items() if error else ():
         if isinstance(value, str | int | float | bool) or value is None:
             params[key] = value

@@ -2,7 +2,8 @@
 
 Every error a client sees is ``{"error": CODE, "detail": "...", "field": ..., "params": {...}}``; services
 raise these exceptions and the handlers in ``app.py`` turn them into responses, so routers never build error
-bodies.
+bodies. ``detail`` is English for logs and developers; pages translate by ``error`` and ``params`` (where a
+rule was broken, ``params["rule"]`` names it), so no user reads ``detail``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ class CommandCenterError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.field = field
-        #: What a page needs to explain the error in its own words (``rule`` names a broken rule).
+        #: Stable, translatable facts: ``rule`` (which rule was broken) and the values a message needs.
         self.params = params or {}
         #: Set once a denial has been written to the audit log, so the error handler does not repeat it.
         self.audited = False

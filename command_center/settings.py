@@ -122,6 +122,22 @@ class Settings(BaseSettings):
     relay_max_viewers: int = Field(default=1000, ge=1)
     relay_retry_after_seconds: int = Field(default=10, ge=1)
 
+    # The map (一张图). A tile URL template of the office's own GIS or 天地图, e.g.
+    # "https://gis.example/tiles/{z}/{x}/{y}.png"; empty = the offline view (scale, grid, labels), which
+    # loads nothing from outside. The tiles' coordinate system decides how WGS-84 positions are shifted.
+    map_tile_url: str = Field(default="", max_length=1000)
+    map_tile_attribution: str = Field(default="", max_length=200)
+    map_crs: Literal["WGS-84", "GCJ-02", "CGCS2000"] = "WGS-84"
+    map_center_lat: float = Field(default=30.6598, ge=-90, le=90)
+    map_center_lon: float = Field(default=104.0633, ge=-180, le=180)
+    map_zoom: int = Field(default=14, ge=1, le=20)
+    # An officer's position greys after this long without an update and leaves the map after the second.
+    officer_stale_seconds: float = Field(default=60, gt=0)
+    officer_gone_seconds: float = Field(default=600, gt=0)
+    # Rectification evidence files (stored by SHA-256 under the folder).
+    evidence_dir: Path = Path("./var/evidence")
+    evidence_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

@@ -132,7 +132,10 @@ def has_permission(principal: Principal, permission: Permission) -> bool:
 def require(principal: Principal, permission: Permission) -> None:
     """Raise :class:`Forbidden` naming the missing permission; the error handler audits the denial."""
     if not has_permission(principal, permission):
-        raise Forbidden(f"role '{principal.role.value}' may not {permission.value}")
+        raise Forbidden(
+            f"role '{principal.role.value}' may not {permission.value}",
+            params={"rule": "role.permission", "role": principal.role.value, "permission": permission.value},
+        )
 
 
 def department_scope(principal: Principal) -> frozenset[str] | None:
@@ -146,4 +149,7 @@ def require_department(principal: Principal, departments: set[str] | frozenset[s
     """Refuse a department-scoped user acting on a matter none of its departments take part in."""
     scope = department_scope(principal)
     if scope is not None and not (scope & set(departments)):
-        raise Forbidden(f"department '{principal.department}' does not take part in {what}")
+        raise Forbidden(
+            f"department '{principal.department}' does not take part in {what}",
+            params={"rule": "department.not_taking_part", "department": principal.department},
+        )

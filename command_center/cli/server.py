@@ -11,6 +11,7 @@ import uvicorn
 from command_center import demo as demo_data
 from command_center.cli.common import load_settings
 from command_center.db import Database
+from command_center.demo_incidents import seed_incidents
 from command_center.errors import BadRequest
 from command_center.migrate import current_revision, upgrade
 from command_center.settings import Settings
@@ -44,7 +45,9 @@ async def _prepare(settings: Settings, *, with_demo: bool) -> list[str]:
         if not with_demo:
             return []
         async with database.session() as session:
-            return await demo_data.seed(session)
+            added = await demo_data.seed(session, settings.language)
+        async with database.session() as session:
+            return added + await seed_incidents(session, settings, settings.language)
     finally:
         await database.dispose()
 

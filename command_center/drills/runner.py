@@ -167,6 +167,16 @@ class DrillRunner:
                         # Everyone the drill addresses learns that a drill runs, not what comes next.
                         users = await materialize.recipients(session, notices.addressed(scenario))
                         notices.started(session, drill, users)
+                        # Every board is told that a drill is on (not which one or what comes): the
+                        # pages sound the drill alert, as they do for its end.
+                        emit(
+                            session,
+                            "board",
+                            departments=await service.every_department(session),
+                            type="drill.started",
+                            id=drill_id,
+                            drill=True,
+                        )
             return won
 
     async def _launch(self, drill_id: int, now: datetime) -> None:

@@ -119,6 +119,7 @@ async def advance_stage(
             if current + 1 < len(STAGES)
             else f"incident {incident_id} is already at the last stage '{incident.stage}'",
             field="stage",
+            params={"rule": "stage.forward_only", "stage": incident.stage, "target": data.stage.value},
         )
     skipped = [s.value for s in STAGES[current + 1 : target]]
     if skipped and not data.reason.strip():
@@ -126,6 +127,12 @@ async def advance_stage(
             f"moving from '{incident.stage}' to '{data.stage.value}' skips {', '.join(skipped)}; "
             "give a reason",
             field="reason",
+            params={
+                "rule": "stage.skip_needs_reason",
+                "from": incident.stage,
+                "to": data.stage.value,
+                "skipped": skipped,
+            },
         )
     now = utcnow()
     previous = incident.stage
@@ -162,7 +169,9 @@ async def record_zones(
     incident = await get_for_action(session, principal, incident_id)
     kinds = [z.kind.value for z in data.zones]
     if len(set(kinds)) != len(kinds):
-        raise ValidationFailed("each zone kind may appear once", field="zones")
+        raise ValidationFailed(
+            "each zone kind may appear once", field="zones", params={"rule": "zones.kind_once"}
+        )
     incident.zones = {**incident.zones, **{z.kind.value: z.model_dump(mode="json") for z in data.zones}}
     missing = [k for k in ("cordon", "buffer", "dialogue") if k not in incident.zones]
     await record_event(
@@ -227,7 +236,10 @@ async def open_online_track(
     """Dual track (双轨): cyberspace joins for online monitoring and authoritative information."""
     incident = await get_for_action(session, principal, incident_id)
     if incident.online_track:
-        raise Conflict(f"incident {incident_id} already has an online track")
+        raise Conflict(
+            f"incident {incident_id} already has an online track",
+            params={"rule": "incident.online_track_open"},
+        )
     incident.online_track = True
     if CYBERSPACE_DEPARTMENT not in incident.departments:
         incident.departments = [*incident.departments, CYBERSPACE_DEPARTMENT]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
@@ -21,6 +22,7 @@ from command_center.incidents.schemas import (
     ZonesRecord,
 )
 from command_center.limits import IdPath
+from command_center.names import export_names
 from command_center.taskforces import service as taskforces
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
@@ -162,12 +164,20 @@ async def timeline_csv(
 
 @router.get("/{incident_id}/timeline.docx", response_class=Response)
 async def timeline_docx(
-    incident_id: IdPath, principal: CurrentUser, session: SessionDep, settings: SettingsDep
+    incident_id: IdPath,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    lang: Literal["zh-CN", "en"] = "zh-CN",
 ) -> Response:
+    """The timeline as an A4 Word document, Chinese unless ``lang=en``; built off the event loop."""
     incident = await service.get_visible(session, principal, incident_id)
     events = await service.timeline(session, principal=principal, incident_id=incident_id)
+    order_ids = [e.detail["order_id"] for e in events if isinstance((e.detail or {}).get("order_id"), int)]
+    names = await export_names(session, order_ids)
+    body = await asyncio.to_thread(export.timeline_docx, incident, events, settings.zone, names, lang)
     return Response(
-        export.timeline_docx(incident, events, settings.zone),
+        body,
         media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         headers={"Content-Disposition": f'attachment; filename="incident-{incident_id}-timeline.docx"'},
     )

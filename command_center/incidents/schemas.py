@@ -126,6 +126,7 @@ class IncidentRead(BaseModel):
     drill: bool
     drill_id: int | None
     ledger_item_id: int | None
+    created_by_id: int | None = Field(default=None, description="who opened it (a phone picks its own)")
     zones: dict[str, Any]
     team: list[dict[str, Any]]
     deadlines: list[dict[str, Any]] = Field(default_factory=list)

@@ -86,7 +86,7 @@ async def get_for_action(session: AsyncSession, principal: Principal, incident_i
     require(principal, Permission.incident_write)
     incident = await get_visible(session, principal, incident_id)
     if incident.closed_at is not None:
-        raise Conflict(f"incident {incident_id} is closed")
+        raise Conflict(f"incident {incident_id} is closed", params={"rule": "incident.closed"})
     return incident
 
 
@@ -176,6 +176,7 @@ async def view(session: AsyncSession, incident: Incident, now: datetime | None =
         "drill": incident.drill,
         "drill_id": incident.drill_id,
         "ledger_item_id": incident.ledger_item_id,
+        "created_by_id": incident.created_by_id,
         "zones": incident.zones,
         "team": incident.team,
         "deadlines": [
@@ -213,7 +214,9 @@ async def create(
     now = now or utcnow()
     started_at = data.started_at or now
     if started_at > now + timedelta(minutes=1):
-        raise ValidationFailed("started_at is in the future", field="started_at")
+        raise ValidationFailed(
+            "started_at is in the future", field="started_at", params={"rule": "time.future"}
+        )
     _check_collective_headcount(data, settings)
     first = data.first_department or principal.department
     scope = department_scope(principal)

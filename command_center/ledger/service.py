@@ -60,7 +60,11 @@ async def _get_open(session: AsyncSession, principal: Principal, item_id: int) -
     require(principal, Permission.ledger_write)
     item = await get(session, item_id)
     if item.status != Status.open:
-        raise Conflict(f"ledger item {item_id} is {item.status}; only open items change", field="status")
+        raise Conflict(
+            f"ledger item {item_id} is {item.status}; only open items change",
+            field="status",
+            params={"rule": "ledger.not_open", "status": item.status},
+        )
     return item
 
 
@@ -186,13 +190,20 @@ async def build(
     """Validate and insert an item with its clocks and first history entry; no audit, no events (the demo
     seed uses this: it is audited once as a whole)."""
     if data.due_at <= now:
-        raise ValidationFailed("due_at is in the past; give a future deadline", field="due_at")
+        raise ValidationFailed(
+            "due_at is in the past; give a future deadline", field="due_at", params={"rule": "time.past"}
+        )
     allowed = SUBDOMAINS.get(data.domain, frozenset())
     if data.subdomain is not None and data.subdomain not in allowed:
         choices = ", ".join(sorted(allowed)) or "none"
         raise ValidationFailed(
             f"subdomain '{data.subdomain.value}' is not part of '{data.domain.value}' (choose: {choices})",
             field="subdomain",
+            params={
+                "rule": "ledger.subdomain",
+                "subdomain": data.subdomain.value,
+                "domain": data.domain.value,
+            },
         )
     await _check_department(session, data.responsible_department, "responsible_department")
     item = LedgerItem(
@@ -245,12 +256,17 @@ async def set_warning(
     now = utcnow()
     previous = Colour(item.colour)
     if data.colour == previous:
-        raise Conflict(f"ledger item {item_id} is already {previous.value}", field="colour")
+        raise Conflict(
+            f"ledger item {item_id} is already {previous.value}",
+            field="colour",
+            params={"rule": "ledger.same_colour", "colour": previous.value},
+        )
     lowering = COLOUR_RANK[data.colour] < COLOUR_RANK[previous]
     if lowering and not data.reason.strip():
         raise ValidationFailed(
             f"lowering the warning from {previous.value} to {data.colour.value} needs a reason",
             field="reason",
+            params={"rule": "ledger.lower_needs_reason", "from": previous.value, "to": data.colour.value},
         )
     await _start_clock(session, item, data.colour, now)
     if now <= item.due_at:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+from fastapi.responses import FileResponse
 
-from command_center.auth import service as auth
 from command_center.deps import CurrentUser, SessionDep, SettingsDep
 from command_center.drills import service as drills
+from command_center.errors import NotFound
 from command_center.limits import IdPath, IdQuery
-from command_center.reviews import export, items, service, trends
+from command_center.names import export_names
+from command_center.reviews import evidence, export, items, service, trends
 from command_center.reviews.schemas import (
     EvidenceCreate,
     FindingCreate,
@@ -83,12 +85,16 @@ async def record_meeting(
 
 @router.get("/{review_id}/export.docx", response_class=Response)
 async def export_docx(
-    review_id: IdPath, principal: CurrentUser, session: SessionDep, settings: SettingsDep
+    review_id: IdPath,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    lang: Literal["zh-CN", "en"] = "zh-CN",
 ) -> Response:
+    """The review as an A4 Word document, Chinese unless ``lang=en``."""
     review = await service.get_readable(session, principal, review_id)
     drill = await drills.get(session, review.drill_id)
     scenario, released, actions = await drills.event_log(session, drill.id)
-    departments = {d.code: d.name_zh for d in await auth.list_departments(session)}
     body = await asyncio.to_thread(  # plotting and zipping take CPU: keep the event loop free
         export.review_docx,
         scenario,
@@ -96,8 +102,9 @@ async def export_docx(
         actions,
         await service.view(session, review),
         zone=settings.zone,
-        departments=departments,
+        names=await export_names(session),
         time_scale=drill.time_scale,
+        language=lang,
     )
     return Response(
         body,
@@ -133,3 +140,43 @@ async def add_evidence(
 ) -> dict[str, Any]:
     item = await items.add_evidence(session, principal=principal, item_id=item_id, data=body)
     return await items.view_one(session, item)
+
+
+@router.post("/items/{item_id}/evidence/file", response_model=ItemRead, status_code=status.HTTP_201_CREATED)
+async def upload_evidence(
+    item_id: int,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="the evidence document, photo or scan")],
+    description: Annotated[str, Form(min_length=1, max_length=4000)],
+) -> dict[str, Any]:
+    """Upload a file as evidence (multipart): stored by SHA-256, its hash in the item and the audit log."""
+    await items.get_readable(session, principal, item_id)  # refuse before storing anything
+    stored = await evidence.store(
+        settings.evidence_dir,
+        file,
+        file_name=file.filename,
+        content_type=file.content_type,
+        max_bytes=settings.evidence_max_bytes,
+    )
+    body = EvidenceCreate(description=description, reference=f"sha256:{stored.sha256}", sha256=stored.sha256)
+    item = await items.add_evidence(session, principal=principal, item_id=item_id, data=body, file=stored)
+    return await items.view_one(session, item)
+
+
+@router.get("/evidence/{evidence_id}/file", response_class=FileResponse)
+async def download_evidence(
+    evidence_id: int, principal: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> FileResponse:
+    """The uploaded file under its original name; the download is audited."""
+    row = await items.evidence_file(session, principal=principal, evidence_id=evidence_id)
+    path = evidence.path_for(settings.evidence_dir, row.sha256 or "")
+    if not path.is_file():
+        raise NotFound(f"the file of evidence {evidence_id} is missing from the store", field="evidence_id")
+    return FileResponse(
+        path,
+        media_type=row.content_type or "application/octet-stream",
+        filename=row.file_name,
+        headers={"X-Content-SHA256": row.sha256 or "", "X-Content-Type-Options": "nosniff"},
+    )

@@ -1,8 +1,9 @@
 """The review's two plots, as PNG bytes: the drill's timeline and the time each check took.
 
-Plots use ``Figure`` objects with the Agg canvas, never pyplot (no global state, no GUI backend), and
-ASCII labels only (inject, action and check ids, minutes): the default font has no CJK glyphs, and the
-Chinese text belongs in the document body beside the figure.
+Plots use ``Figure`` objects with the Agg canvas, never pyplot (no global state, no GUI backend). Labels are
+bilingual (Chinese, then English) and never internal ids: injects by their content, actions and checks by
+their names. Chinese needs a CJK font: Noto Sans CJK (``fonts-noto-cjk``, installed by ``.ci/run``) comes
+first in every text's font list, with matplotlib's own font as the fallback for Latin text.
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 import simulation
+from command_center.office import bilingual
 from simulation.scenario import minutes
+
+#: Tried in order for each glyph (matplotlib >= 3.6 falls back per character).
+FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "SimHei", "DejaVu Sans"]
+TEXT: dict[str, Any] = {"fontfamily": FONTS}
 
 RATING_COLOURS = {"P": "#2e7d32", "S": "#1565c0", "M": "#ef6c00", "U": "#c62828", None: "#9e9e9e"}
 
@@ -28,18 +34,35 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
+def _short(text: str, limit: int = 18) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
+def inject_label(scenario: simulation.Scenario | None, inject_id: str, number: int) -> str:
+    """ "注入 1 Inject 1" and the inject's content: the inject by what it said, never its id."""
+    try:
+        content = scenario.inject(inject_id).content.zh_cn if scenario else ""
+    except KeyError:
+        content = ""
+    name = f"{bilingual('chart.inject')} {number}"
+    return f"{name}\n{_short(content)}" if content else name
+
+
 def timeline_png(
     released: Sequence[simulation.InjectReleased],
     actions: Sequence[simulation.ObservedAction],
     *,
     time_scale: float = 1.0,
+    scenario: simulation.Scenario | None = None,
 ) -> bytes:
     """Injects and responders' actions on one axis of drill minutes (scenario time), one row per name."""
     times: list[datetime] = [r.at for r in released] + [a.at for a in actions]
     figure = Figure(figsize=(8, 3.6), layout="constrained")
     axes = figure.add_subplot()
     if not times:
-        axes.text(0.5, 0.5, "no events recorded", ha="center", va="center", transform=axes.transAxes)
+        axes.text(
+            0.5, 0.5, bilingual("chart.none"), ha="center", va="center", transform=axes.transAxes, **TEXT
+        )
         axes.set_axis_off()
         return _png(figure)
     origin = min(times)
@@ -54,46 +77,65 @@ def timeline_png(
             rows.append(label)
         return rows.index(label)
 
+    numbers: dict[str, int] = {}
     for item in released:
-        y = row(f"inject {item.inject_id}")
+        numbers.setdefault(item.inject_id, len(numbers) + 1)
+        y = row(inject_label(scenario, item.inject_id, numbers[item.inject_id]))
         axes.scatter([minute(item.at)], [y], marker="v", s=60, color="#6a1b9a", zorder=3)
         axes.axvline(minute(item.at), color="#6a1b9a", alpha=0.15, linewidth=1)
     for action in actions:
-        axes.scatter([minute(action.at)], [row(action.action)], marker="o", s=40, color="#1565c0", zorder=3)
-    axes.set_yticks(range(len(rows)), rows)
+        y = row(_action(action.action))
+        axes.scatter([minute(action.at)], [y], marker="o", s=40, color="#1565c0", zorder=3)
+    axes.set_yticks(range(len(rows)), rows, **TEXT)
     axes.invert_yaxis()
-    axes.set_xlabel("drill minutes since the first inject")
-    axes.set_title("Drill timeline: injects and actions")
+    axes.set_xlabel(bilingual("chart.timeline.x"), **TEXT)
+    axes.set_title(bilingual("chart.timeline.title"), **TEXT)
     axes.grid(axis="x", alpha=0.3)
     return _png(figure)
 
 
 def check_times_png(checks: Sequence[Mapping[str, Any]], scenario: simulation.Scenario | None) -> bytes:
     """One bar per check: its raw minutes, coloured by effective rating, with target and hard limit."""
-    figure = Figure(figsize=(8, 0.5 * max(len(checks), 3) + 1.2), layout="constrained")
+    figure = Figure(figsize=(8, 0.75 * max(len(checks), 3) + 1.2), layout="constrained")
     axes = figure.add_subplot()
     labels: list[str] = []
     for y, check in enumerate(checks):
-        labels.append(str(check["check_id"]))
+        labels.append(check_label(check))
         limits = _limits(scenario, str(check["check_id"]))
         rating = check.get("effective_rating")
         if check.get("elapsed") is not None:
             axes.barh(y, check["elapsed"], color=RATING_COLOURS.get(rating, "#9e9e9e"), height=0.6)
-            axes.text(check["elapsed"], y, f" {check['elapsed']:.1f} {rating or ''}", va="center", fontsize=8)
+            text = f" {check['elapsed']:.1f} {rating or ''}"
+            axes.text(check["elapsed"], y, text, va="center", fontsize=8, **TEXT)
         else:
             width = limits[1] if limits else 0
             axes.barh(y, width, color="none", edgecolor="#c62828", hatch="//", height=0.6)
-            axes.text(width, y, f" not done {rating or ''}", va="center", fontsize=8)
+            text = f" {bilingual('chart.not_done')} {rating or ''}"
+            axes.text(width, y, text, va="center", fontsize=8, **TEXT)
         if limits:
             target, hard = limits
             axes.plot([target, target], [y - 0.4, y + 0.4], color="black", linewidth=1.5)
             axes.plot([hard, hard], [y - 0.4, y + 0.4], color="#c62828", linewidth=1.5, linestyle="--")
-    axes.set_yticks(range(len(labels)), labels)
+    axes.set_yticks(range(len(labels)), labels, **TEXT)
     axes.invert_yaxis()
-    axes.set_xlabel("minutes (black: target, red dashed: hard limit)")
-    axes.set_title("Time per check")
+    axes.set_xlabel(bilingual("chart.times.x"), **TEXT)
+    axes.set_title(bilingual("chart.times.title"), **TEXT)
     axes.grid(axis="x", alpha=0.3)
     return _png(figure)
+
+
+def check_label(check: Mapping[str, Any]) -> str:
+    """A check by its titles (Chinese above English), never its id."""
+    zh, en = str(check.get("title_zh") or ""), str(check.get("title_en") or "")
+    if zh and en:
+        return f"{_short(zh)}\n{_short(en, 30)}"
+    return zh or en or bilingual("review.check")
+
+
+def _action(action: str) -> str:
+    if action.startswith("stage."):
+        return bilingual(f"stage.{action[6:]}")
+    return bilingual(f"action.{action}", fallback=bilingual("action.other"))
 
 
 def _limits(scenario: simulation.Scenario | None, check_id: str) -> tuple[float, float] | None:

@@ -25,6 +25,7 @@ from command_center.deadlines import service as deadlines
 from command_center.deadlines.models import Deadline
 from command_center.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from command_center.events import emit
+from command_center.reviews.evidence import EvidenceFile
 from command_center.reviews.models import (
     RectificationEvidence,
     RectificationHistory,
@@ -70,7 +71,9 @@ async def check_department(session: AsyncSession, code: str) -> None:
 
 def check_future(deadline: datetime, now: datetime) -> None:
     if deadline <= now:
-        raise ValidationFailed("the deadline must be in the future", field="deadline")
+        raise ValidationFailed(
+            "the deadline must be in the future", field="deadline", params={"rule": "time.past"}
+        )
 
 
 async def _schedule(session: AsyncSession, item: RectificationItem, review: Review, now: datetime) -> None:
@@ -220,6 +223,9 @@ async def views(
                     "description": e.description,
                     "reference": e.reference,
                     "sha256": e.sha256,
+                    "file_name": e.file_name,
+                    "file_size": e.file_size,
+                    "content_type": e.content_type,
                     "added_at": e.added_at,
                     "added_by": e.added_by_name,
                 }
@@ -269,19 +275,31 @@ async def view_one(
 
 
 async def add_evidence(
-    session: AsyncSession, *, principal: Principal, item_id: int, data: EvidenceCreate
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    item_id: int,
+    data: EvidenceCreate,
+    file: EvidenceFile | None = None,
 ) -> RectificationItem:
+    """Record evidence: a reference (URL, document number) or an uploaded file stored by its SHA-256."""
     require(principal, Permission.review_write)
     item = await get(session, item_id)
     if item.status == ItemStatus.verified:
-        raise Conflict(f"rectification item {item_id} is verified; its evidence is final")
+        raise Conflict(
+            f"rectification item {item_id} is verified; its evidence is final",
+            params={"rule": "item.verified_final"},
+        )
     now = utcnow()
     session.add(
         RectificationEvidence(
             item_id=item.id,
             description=data.description,
             reference=data.reference,
-            sha256=data.sha256.lower() if data.sha256 else None,
+            sha256=file.sha256 if file else data.sha256.lower() if data.sha256 else None,
+            file_name=file.file_name if file else None,
+            file_size=file.size if file else None,
+            content_type=file.content_type if file else None,
             added_at=now,
             added_by_id=principal.id,
             added_by_name=principal.name,
@@ -293,7 +311,8 @@ async def add_evidence(
         action="rectification.evidence",
         actor=principal,
         target=subject(item.id),
-        detail={"reference": data.reference, "sha256": data.sha256},
+        detail={"reference": data.reference, "sha256": file.sha256 if file else data.sha256}
+        | ({"file_name": file.file_name, "size": file.size} if file else {}),
     )
     await _emit_changed(session, item, now, "rectification.evidence_added")
     return item
@@ -317,6 +336,7 @@ async def change_status(
             f"rectification item {item_id} is '{current.value}'; it cannot become '{target.value}' "
             f"(allowed: {allowed})",
             field="status",
+            params={"rule": "item.transition", "status": current.value, "target": target.value},
         )
     now = utcnow()
     if target == ItemStatus.closed:
@@ -331,6 +351,7 @@ async def change_status(
                 f"evidence entry (description and reference: a URL or document number) with "
                 f"POST /api/reviews/items/{item_id}/evidence first",
                 field="evidence",
+                params={"rule": "item.close_needs_evidence"},
             )
     if target in (ItemStatus.closed, ItemStatus.verified) and not item.leader.strip():
         raise ValidationFailed(
@@ -340,10 +361,15 @@ async def change_status(
         )
     if target == ItemStatus.verified and item.closed_by_id == principal.id:
         raise Forbidden(
-            f"rectification item {item_id} was closed by '{principal.name}'; another reviewer must verify it"
+            f"rectification item {item_id} was closed by '{principal.name}'; another reviewer must verify it",
+            params={"rule": "item.verify_by_other"},
         )
     if current == ItemStatus.closed and target == ItemStatus.in_progress and not data.note.strip():
-        raise ValidationFailed("reopening a closed item needs a note saying what is missing", field="note")
+        raise ValidationFailed(
+            "reopening a closed item needs a note saying what is missing",
+            field="note",
+            params={"rule": "item.reopen_needs_note"},
+        )
     session.add(_history(item, target.value, actor=principal, note=data.note, at=now))
     item.status = target.value
     if target == ItemStatus.closed:
@@ -372,7 +398,10 @@ async def update(
     require(principal, Permission.review_write)
     item = await get(session, item_id)
     if ItemStatus(item.status) in DONE:
-        raise Conflict(f"rectification item {item_id} is {item.status}; reopen it before changing it")
+        raise Conflict(
+            f"rectification item {item_id} is {item.status}; reopen it before changing it",
+            params={"rule": "item.reopen_first", "status": item.status},
+        )
     now = utcnow()
     changed: dict[str, Any] = {}
     if data.department is not None and data.department != item.department:
@@ -421,3 +450,21 @@ async def on_deadline_missed(session: AsyncSession, deadline: Deadline, now: dat
         review_id=review.id,
         item=(await views(session, [item], {review.id: review.drill_id}, now))[0],
     )
+
+
+async def evidence_file(
+    session: AsyncSession, *, principal: Principal, evidence_id: int
+) -> RectificationEvidence:
+    """An uploaded evidence row for download; reading it is audited (chain of custody)."""
+    require(principal, Permission.review_read)
+    row = await session.get(RectificationEvidence, evidence_id)
+    if row is None or row.sha256 is None or row.file_name is None:
+        raise NotFound(f"evidence {evidence_id} has no uploaded file", field="evidence_id")
+    await audit.record(
+        session,
+        action="rectification.evidence_download",
+        actor=principal,
+        target=subject(row.item_id),
+        detail={"evidence_id": row.id, "sha256": row.sha256},
+    )
+    return row

@@ -95,6 +95,10 @@ class RectificationEvidence(Base):
     description: Mapped[str] = mapped_column(Text)
     reference: Mapped[str] = mapped_column(String(500))
     sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # An uploaded file (stored by its SHA-256 under CC_EVIDENCE_DIR); None for a reference only.
+    file_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    file_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    content_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     added_by_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     added_by_name: Mapped[str] = mapped_column(String(64), default="")

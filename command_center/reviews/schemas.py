@@ -65,6 +65,9 @@ class EvidenceRead(BaseModel):
     description: str
     reference: str
     sha256: str | None
+    file_name: str | None = None
+    file_size: int | None = None
+    content_type: str | None = None
     added_at: datetime
     added_by: str
 

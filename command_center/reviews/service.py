@@ -277,7 +277,11 @@ async def override(
     if check is None:
         raise NotFound(f"review {review_id} has no check '{data.check_id}'", field="check_id")
     if not data.justification.strip():
-        raise ValidationFailed("an override needs a written justification", field="justification")
+        raise ValidationFailed(
+            "an override needs a written justification",
+            field="justification",
+            params={"rule": "review.override_needs_justification"},
+        )
     now = utcnow()
     previous = check.override_rating
     check.override_rating = data.rating
@@ -358,13 +362,19 @@ async def mark_meeting_held(
     require(principal, Permission.review_write)
     review = await get(session, review_id)
     if review.meeting_held_at is not None:
-        raise Conflict(f"the meeting of review {review_id} was already recorded", field="held_at")
+        raise Conflict(
+            f"the meeting of review {review_id} was already recorded",
+            field="held_at",
+            params={"rule": "review.meeting_recorded"},
+        )
     now = utcnow()
     held_at = data.held_at or now
     if held_at > now:
-        raise ValidationFailed("held_at is in the future", field="held_at")
+        raise ValidationFailed("held_at is in the future", field="held_at", params={"rule": "time.future"})
     if held_at < review.finished_at:
-        raise ValidationFailed("held_at is before the drill ended", field="held_at")
+        raise ValidationFailed(
+            "held_at is before the drill ended", field="held_at", params={"rule": "review.meeting_before_end"}
+        )
     review.meeting_held_at = held_at
     review.meeting_minutes = data.minutes
     review.meeting_recorded_by_id = principal.id

@@ -308,6 +308,10 @@ async def link_incident(
         incident_id=incident_id,
         departments=incident.departments,
     )
+    # The departments that join through the link must see the incident on their boards at once.
+    incidents.announce(
+        session, incident, "incident.departments_changed", incident=await incidents.view(session, incident)
+    )
     return taskforce
 
 

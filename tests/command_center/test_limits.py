@@ -99,7 +99,7 @@ async def test_a_5_mb_zone_team_name_is_refused(client: httpx.AsyncClient, login
     )
     assert response.status_code == 422
     assert response.json()["field"] == "zones.0.teams.0"
-    assert response.json()["params"] == {"rule": "string_too_long", "max_length": 100}
+    assert response.json()["params"] == {"rule": "input.string_too_long", "max_length": 100}
 
 
 def _fill(template: str, name: str, value: int) -> str:
@@ -172,7 +172,7 @@ async def test_control_characters_are_refused_in_free_text(client: httpx.AsyncCl
     )
     assert response.status_code == 422, response.text
     assert response.json()["field"] == "title"
-    assert response.json()["params"] == {"rule": "control_character", "character": "U+0007"}
+    assert response.json()["params"] == {"rule": "input.control_character", "character": "U+0007"}
     # Line breaks and tabs are text, not control characters.
     ok = await client.post(
         "/api/incidents",
@@ -200,7 +200,7 @@ async def test_override_justification_with_a_control_character(
     response = await client.post(url, json=bad, headers=evaluator)
     assert response.status_code == 422, response.text
     assert response.json()["field"] == "justification"
-    assert response.json()["params"]["rule"] == "control_character"
+    assert response.json()["params"]["rule"] == "input.control_character"
 
     # A row stored before the check (written straight to the database) no longer breaks the export.
     async with app.state.db.session() as session:

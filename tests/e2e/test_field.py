@@ -94,7 +94,7 @@ def test_field_camera_publishes_and_the_video_wall_shows_it(open_page, server):
         ".some(v => v.videoWidth > 0 && v.currentTime > 0)",
         timeout=20000,
     )
-    assert f"#{incident['id']}" in tile.inner_text()
+    assert "单兵图传测试" in tile.inner_text()  # the incident's title, not "#7"
     assert wall.locator(".tile").count() == 1
     page = open_page("commander", f"/static/incident.html?id={incident['id']}")
     page.wait_for_selector(f"#streams a[href*='{stream_id}']")

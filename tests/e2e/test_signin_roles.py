@@ -10,13 +10,13 @@ pytestmark = pytest.mark.browser
 
 #: role -> (demo user, the pages in its navigation, a page it may not open)
 ROLES = {
-    "admin": ("admin", {"board", "video", "taskforce", "field", "drill", "review"}, None),
-    "commander": ("commander", {"board", "video", "taskforce", "review"}, "field"),
-    "duty_officer": ("duty", {"board", "video", "taskforce", "review"}, "drill"),
+    "admin": ("admin", {"board", "ledger", "video", "taskforce", "field", "drill", "review"}, None),
+    "commander": ("commander", {"board", "ledger", "video", "taskforce", "review"}, "field"),
+    "duty_officer": ("duty", {"board", "ledger", "video", "taskforce", "review"}, "drill"),
     "field_officer": ("field1", {"field"}, "board"),
-    "organizer": ("organizer", {"drill", "review", "board"}, "field"),
-    "liaison": ("police", {"taskforce", "board", "video"}, "drill"),
-    "evaluator": ("evaluator", {"board", "drill", "review"}, "field"),
+    "organizer": ("organizer", {"drill", "review", "board", "ledger"}, "field"),
+    "liaison": ("police", {"taskforce", "board", "video"}, "ledger"),
+    "evaluator": ("evaluator", {"board", "drill", "review", "ledger"}, "field"),
 }
 
 
@@ -46,6 +46,12 @@ def test_role_sees_only_its_pages(open_page, role):
         page.goto(f"/static/{denied}.html")
         page.wait_for_selector("#forbidden")
         assert "无权访问" in page.inner_text("#forbidden")
+
+
+def test_evaluators_home_is_the_review_not_the_live_board(open_page):
+    page = open_page("evaluator", "/static/index.html", wait_ready=False)
+    page.wait_for_url("**/static/review.html*")
+    assert page.locator(".brand").get_attribute("href") == "/static/review.html"
 
 
 def test_unsigned_visitor_is_sent_to_sign_in(open_page):

@@ -1,25 +1,30 @@
-// REST client: bearer token from sessionStorage; the server's {error, detail, field, params} becomes an
-// ApiError; every POST carries an Idempotency-Key.
+// REST client: bearer token from localStorage (shared by every tab of the browser: a second screen needs no
+// second sign-in, and signing out in one tab signs out all); the server's {error, detail, field, params} becomes an
+// ApiError whose message is in the user's language (errors.js); every POST carries an Idempotency-Key.
+import { describeError } from "./errors.js";
 
 const TOKEN_KEY = "cc.token";
 const USER_KEY = "cc.user";
 
 export class ApiError extends Error {
-  constructor(status, code, detail, field = null) {
-    super(detail || code || `HTTP ${status}`);
+  constructor(status, code, detail, field = null, params = {}) {
+    super(describeError({ status, code, params, field }) || detail || code || `HTTP ${status}`);
     this.status = status;
     this.code = code;
+    this.detail = detail;
     this.field = field;
+    this.params = params || {};
     this.network = status === 0;
   }
 }
 
-export const token = () => sessionStorage.getItem(TOKEN_KEY);
-export const currentUser = () => JSON.parse(sessionStorage.getItem(USER_KEY) || "null");
+export const TOKEN_STORAGE_KEY = TOKEN_KEY;
+export const token = () => localStorage.getItem(TOKEN_KEY);
+export const currentUser = () => JSON.parse(localStorage.getItem(USER_KEY) || "null");
 
 export function clearSession() {
-  sessionStorage.removeItem(TOKEN_KEY);
-  sessionStorage.removeItem(USER_KEY);
+  localStorage.removeItem(TOKEN_KEY);
+  localStorage.removeItem(USER_KEY);
 }
 
 /** A random UUID v4 for Idempotency-Key; crypto.randomUUID exists only in secure contexts (https), and
@@ -32,7 +37,7 @@ export function newKey() {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-async function request(method, path, { body, form, raw, key } = {}) {
+async function request(method, path, { body, form, multipart, raw, key } = {}) {
   const headers = {};
   const t = token();
   if (t) headers.Authorization = `Bearer ${t}`;
@@ -40,6 +45,7 @@ async function request(method, path, { body, form, raw, key } = {}) {
   if (key) headers["Idempotency-Key"] = key;
   let payload;
   if (form) payload = new URLSearchParams(form);
+  else if (multipart) payload = multipart; // FormData: the browser sets the multipart boundary itself
   else if (body !== undefined) { headers["Content-Type"] = "application/json"; payload = JSON.stringify(body); }
   let response;
   try {
@@ -51,7 +57,8 @@ async function request(method, path, { body, form, raw, key } = {}) {
     let info = {};
     try { info = await response.json(); } catch { /* not JSON */ }
     if (response.status === 401 && path !== "/api/auth/token") onUnauthorized();
-    throw new ApiError(response.status, info.error || "http_error", info.detail || response.statusText, info.field);
+    throw new ApiError(response.status, info.error || "http_error", info.detail || response.statusText, info.field,
+      info.params);
   }
   if (raw) return response;
   if (response.status === 204) return null;
@@ -75,6 +82,7 @@ export const api = {
   put: (path, body) => request("PUT", path, { body: body ?? {} }),
   del: (path) => request("DELETE", path),
   raw: (path) => request("GET", path, { raw: true }),
+  upload: (path, formData, { key = newKey() } = {}) => request("POST", path, { multipart: formData, key }),
 };
 
 /** GET that answers `fallback` when the resource does not exist yet (404/405, an API still being built)
@@ -90,9 +98,9 @@ export async function optional(path, fallback = null) {
 
 export async function signIn(username, password) {
   const result = await request("POST", "/api/auth/token", { form: { username, password } });
-  sessionStorage.setItem(TOKEN_KEY, result.access_token);
+  localStorage.setItem(TOKEN_KEY, result.access_token);
   const me = await api.get("/api/auth/me");
-  sessionStorage.setItem(USER_KEY, JSON.stringify(me));
+  localStorage.setItem(USER_KEY, JSON.stringify(me));
   return me;
 }
 

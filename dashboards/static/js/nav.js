@@ -2,6 +2,7 @@
 
 export const PAGES = {
   board: { href: "/static/board.html", key: "nav.board" },
+  ledger: { href: "/static/ledger.html", key: "nav.ledger" },
   video: { href: "/static/video.html", key: "nav.video" },
   taskforce: { href: "/static/taskforce.html", key: "nav.taskforce" },
   field: { href: "/static/field.html", key: "nav.field" },
@@ -12,13 +13,13 @@ export const PAGES = {
 
 /** The incident page is reached from the board or the field page; it is allowed wherever incidents are. */
 const ROLE_PAGES = {
-  admin: ["board", "video", "taskforce", "field", "drill", "review", "incident", "devices"],
-  commander: ["board", "video", "taskforce", "review", "incident", "devices"],
-  duty_officer: ["board", "video", "taskforce", "review", "incident", "devices"],
+  admin: ["board", "ledger", "video", "taskforce", "field", "drill", "review", "incident", "devices"],
+  commander: ["board", "ledger", "video", "taskforce", "review", "incident", "devices"],
+  duty_officer: ["board", "ledger", "video", "taskforce", "review", "incident", "devices"],
   field_officer: ["field", "incident"],
-  organizer: ["drill", "review", "board", "incident"],
+  organizer: ["drill", "review", "board", "ledger", "incident"],
   liaison: ["taskforce", "board", "video", "incident"],
-  evaluator: ["board", "drill", "review", "incident"],
+  evaluator: ["review", "drill", "board", "ledger", "incident"],
 };
 
 /** Roles that may change live incidents (create, report, advance stages); evaluators and organizers read. */
@@ -28,6 +29,8 @@ const ORDER_ISSUERS = new Set(["admin", "commander", "duty_officer"]);
 const DRILL_MANAGERS = new Set(["admin", "organizer"]);
 /** Stages belong to the command room: the default of CC_STAGE_ROLES; others record what they did. */
 const STAGE_CHANGERS = new Set(["commander", "duty_officer"]);
+const TASKFORCE_MANAGERS = new Set(["admin", "commander"]);
+const LEDGER_WRITERS = new Set(["admin", "commander", "duty_officer"]);
 const REVIEW_WRITERS = new Set(["admin", "commander", "organizer", "evaluator"]);
 
 export const pagesFor = (role) => (ROLE_PAGES[role] || []).filter((p) => p in PAGES);
@@ -40,4 +43,6 @@ export const can = {
   manageDrills: (role) => DRILL_MANAGERS.has(role),
   changeStages: (role) => STAGE_CHANGERS.has(role),
   writeReviews: (role) => REVIEW_WRITERS.has(role),
+  writeLedger: (role) => LEDGER_WRITERS.has(role),
+  manageTaskforces: (role) => TASKFORCE_MANAGERS.has(role),
 };

@@ -1,5 +1,5 @@
 // Small SVG charts for reviews: per-check elapsed time against the target, coloured by rating.
-import { tn } from "./i18n.js";
+import { t, tn } from "./i18n.js";
 
 const NS = "http://www.w3.org/2000/svg";
 const COLOURS = { P: "#2fb36d", S: "#3d8bfd", M: "#f5a524", U: "#e5484d" };
@@ -28,7 +28,7 @@ export function elapsedBars(checks, label) {
     const w = c.elapsed != null ? ((width - left - 70) * c.elapsed) / max : 0;
     svg.append(s("rect", { x: left, y: y + 4, width: Math.max(2, w), height: rowH - 10, rx: 3, fill: COLOURS[rating] || "#93a4b8" }));
     svg.append(s("text", { x: left + w + 6, y: y + 17, fill: "#93a4b8", "font-size": 12 },
-      c.elapsed != null ? `${c.elapsed.toFixed(1)} min · ${rating || ""}` : tn("check.status", c.status)));
+      c.elapsed != null ? `${c.elapsed.toFixed(1)} ${t("unit.min")} · ${rating || ""}` : tn("check.status", c.status)));
   });
   return svg;
 }

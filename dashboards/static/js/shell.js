@@ -1,6 +1,10 @@
 // Page bootstrap: translations, the signed-in user, the role check, the header and the hub connection.
-import { api, clearSession, currentUser, signOut, token } from "./api.js";
+import { TOKEN_STORAGE_KEY, api, clearSession, currentUser, signOut, token } from "./api.js";
 import { $, h } from "./dom.js";
+import { installAlerts } from "./alerts.js";
+import { loadConfig } from "./config.js";
+import { setTimeZone } from "./time.js";
+import { setDepartmentNames } from "./errors.js";
 import { Hub } from "./hub.js";
 import { initI18n, lang, onLangChange, setLang, t, tn } from "./i18n.js";
 import { PAGES, homeFor, mayOpen, pagesFor } from "./nav.js";
@@ -13,13 +17,20 @@ function toSignIn() {
 
 /** Start a page; resolves to {user, hub, main} or null when the user may not open it. */
 export async function startPage(pageId, { hub: withHub = true } = {}) {
-  await initI18n();
+  const [, config] = await Promise.all([initI18n(), loadConfig()]);
+  setTimeZone(config.timezone);
   if (!token()) { toSignIn(); return null; }
   let user = currentUser();
   if (!user) {
     try { user = await api.get("/api/auth/me"); } catch { toSignIn(); return null; }
   }
   document.body.dataset.role = user.role;
+  // Signed out (or in as someone else) in another tab: this tab follows.
+  window.addEventListener("storage", (event) => {
+    if (event.key === TOKEN_STORAGE_KEY && event.newValue !== event.oldValue) {
+      if (!event.newValue) toSignIn(); else location.reload();
+    }
+  });
   const main = $("main");
   renderHeader(user, pageId);
   if (!mayOpen(user.role, pageId)) {
@@ -40,6 +51,7 @@ export async function startPage(pageId, { hub: withHub = true } = {}) {
     });
     hub.connect();
     window.cc = { hub }; // for the operator's console and the browser tests
+    installAlerts(hub, user, boardChannel(user));
   }
   return { user, hub, main };
 }
@@ -104,9 +116,20 @@ export async function loadDepartments() {
   }
   return departments;
 }
+/** People's display names by login, from a cached /api/users: pages show 王指挥, never "commander". */
+let people = null;
+export async function loadPeople() {
+  if (!people) {
+    try { people = new Map((await api.get("/api/users")).map((u) => [u.name, u.display_name || u.name])); } catch { people = new Map(); }
+  }
+  return people;
+}
+export const personName = (login) => people?.get(login) || login || "—";
+
 /** Join names the way each language does: 、 in Chinese, commas in English. */
 export const joinNames = (names) => names.join(lang() === "en" ? ", " : "、");
 
+setDepartmentNames((code) => deptName(code));
 export function deptName(code) {
   const d = (departments || []).find((x) => x.code === code);
   if (!d) return code || "—";

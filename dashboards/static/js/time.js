@@ -1,7 +1,22 @@
-// Times are stored in UTC and shown in the office's zone (Asia/Shanghai); countdowns are computed locally.
+// Times are stored in UTC and shown in the office's zone (CC_TIMEZONE, served by /api/config; Asia/Shanghai
+// until it is known); countdowns are computed locally.
 import { lang, t } from "./i18n.js";
 
-export const TIME_ZONE = "Asia/Shanghai";
+let zone = "Asia/Shanghai";
+/** The office's IANA time zone. */
+export const timeZone = () => zone;
+/** Follow the server's setting (shell.js calls this once per page, before anything is shown). */
+export function setTimeZone(name) {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: name });
+  } catch {
+    console.warn("unknown time zone", name);
+    return;
+  }
+  zone = name;
+  formatters.clear();
+  document.documentElement.dataset.timeZone = name;
+}
 /** Default warning window before a deadline (settings.deadline_warning_minutes); a deadline's own
  * `warn_at`, when the server sends it, wins. */
 export const WARN_SECONDS = 180;
@@ -17,7 +32,7 @@ function formatter(kind) {
       short: { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" },
     }[kind];
     formatters.set(key, new Intl.DateTimeFormat(lang() === "en" ? "en-GB" : "zh-CN", {
-      ...options, timeZone: TIME_ZONE, hour12: false,
+      ...options, timeZone: zone, hour12: false,
     }));
   }
   return formatters.get(key);
@@ -63,13 +78,36 @@ export function countdownText(state) {
   return t("deadline.left", { time: clock(state.left) });
 }
 
-/** A `datetime-local` value read as office time (China keeps UTC+8 all year) -> ISO-8601 with offset. */
+/** The office zone's offset from UTC at `date`, in minutes (e.g. 480 for Asia/Shanghai). */
+function offsetMinutes(date) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-GB", {
+    timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit",
+  }).formatToParts(date).map((p) => [p.type, p.value]));
+  const asUtc = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second);
+  return Math.round((asUtc - Math.floor(date.getTime() / 1000) * 1000) / 60000);
+}
+
+function offsetText(minutes) {
+  const sign = minutes < 0 ? "-" : "+";
+  const m = Math.abs(minutes);
+  return `${sign}${String(Math.floor(m / 60)).padStart(2, "0")}:${String(m % 60).padStart(2, "0")}`;
+}
+
+/** A `datetime-local` value read as office time -> ISO-8601 with the zone's offset at that moment. */
 export function officeInputToIso(value) {
-  return value ? `${value.length === 16 ? `${value}:00` : value}+08:00` : null;
+  if (!value) return null;
+  const local = value.length === 16 ? `${value}:00` : value;
+  const guess = new Date(`${local}Z`);
+  // The offset at the instant the wall-clock time names (checked twice across a daylight-saving change).
+  let offset = offsetMinutes(new Date(guess.getTime() - offsetMinutes(guess) * 60000));
+  offset = offsetMinutes(new Date(guess.getTime() - offset * 60000));
+  return `${local}${offsetText(offset)}`;
 }
 
 /** An ISO time -> a `datetime-local` value in office time. */
 export function isoToOfficeInput(iso) {
-  const d = new Date(new Date(iso).getTime() + 8 * 3600 * 1000);
+  const date = new Date(iso);
+  const d = new Date(date.getTime() + offsetMinutes(date) * 60000);
   return d.toISOString().slice(0, 16);
 }

@@ -96,7 +96,7 @@ async def test_missing_role_is_403_and_audited(client: httpx.AsyncClient, login,
         "error": "forbidden",
         "detail": "role 'duty_officer' may not user.manage",
         "field": None,
-        "params": {},
+        "params": {"rule": "role.permission", "role": "duty_officer", "permission": "user.manage"},
     }
     denied = await _audit_actions(app, "denied")
     assert denied[-1].action == "access.denied"

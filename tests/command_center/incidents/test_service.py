@@ -272,4 +272,4 @@ async def test_timeline_exports(client, login, tmp_path) -> None:  # type: ignor
     path.write_bytes(docx_response.content)
     document = Document(str(path))
     text = "\n".join(cell.text for table in document.tables for row in table.rows for cell in row.cells)
-    assert "电话报告 phone report" in text and "区政府东门聚集" in text
+    assert "电话报告" in text and "区政府东门聚集" in text

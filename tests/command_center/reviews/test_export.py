@@ -11,6 +11,7 @@ from docx import Document
 
 from command_center.db import utcnow
 from command_center.drills import service as drills
+from command_center.incidents.export import Names
 from command_center.reviews import export
 from command_center.reviews import service as reviews
 from tests.command_center.reviews.helpers import event_log, scenario
@@ -41,21 +42,30 @@ async def test_review_docx_from_hand_made_lists(app: Any, opened: tuple[int, int
         actions,
         view,
         zone=ZoneInfo("Asia/Shanghai"),
-        departments={"police": "公安分局"},
+        names=Names(departments={"police": ("公安分局", "Public Security Bureau")}),
     )
     document = Document(io.BytesIO(body))
     text = _text(document)
     assert "【演练】演练复盘报告" in text and "review-test-gate" not in text  # titles, not keys
     assert "复盘测试：堵门" in text and "50.0 / 100" in text
-    for check_id in ("phone_report", "written_report", "police_ack"):
-        assert check_id in text
+    section = document.sections[0]
+    assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)  # A4, not Letter
+    for check_id in ("phone_report", "written_report"):  # (police_ack has no title in this scenario)
+        assert check_id not in text  # internal ids stay out of the office's document
     rectification = document.tables[-1]
     rows = [[cell.text for cell in row.cells] for row in rectification.rows[1:]]
-    assert [(r[1], r[3], r[4], r[6]) for r in rows] == [
-        ("30分钟内书面报告 / Written report within 30 minutes", "section", "待定 to be named", "待整改"),
-        ("police_ack", "公安分局", "待定 to be named", "待整改"),  # a department named by its Chinese name
+    assert [(r[3], r[4], r[6]) for r in rows] == [
+        ("section", "待定", "待整改"),
+        ("公安分局", "待定", "待整改"),  # a department named by its Chinese name
     ]
+    assert (
+        rows[0][1] == "30分钟内书面报告"
+    )  # the check's title in the document's language, not "中文 / English"
     assert "共 2 项" in text
+    scores = document.tables[1]
+    assert [row.cells[3].text for row in scores.rows[1:]] == ["100", "40", "0"] or all(
+        row.cells[3].text in {"—"} or 0 <= float(row.cells[3].text) <= 100 for row in scores.rows[1:]
+    )
     images = _images(document)
     assert len(images) == 2 and all(image.startswith(PNG) for image in images)
 
@@ -90,7 +100,7 @@ async def test_export_endpoint(client: Any, login: Any, opened: tuple[int, int],
     text = _text(document)
     assert finding["text"] in text and "陈科长" in text and "已销号" in text
     assert "https://example.gov.cn/notice/12" in text and "信访处突科" in text  # department names, zh
-    assert "销号率 closed 33.3%" in text
+    assert "销号率 33.3%" in text
     assert len(_images(document)) == 2
     assert (await client.get(url, headers=await login("police"))).status_code == 403
     assert (await client.get("/api/reviews/999999/export.docx", headers=evaluator)).status_code == 404

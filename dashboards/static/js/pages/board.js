@@ -5,9 +5,12 @@ import { countdown, elapsed, worstStatus } from "../countdown.js";
 import { $, fill, formData, h, toast } from "../dom.js";
 import { onLangChange, t, tn } from "../i18n.js";
 import { can } from "../nav.js";
-import { deptName, joinNames, drillBadge, loadDepartments, markDrill, showDrillInject, boardChannel, startPage } from "../shell.js";
+import { deptName, joinNames, drillBadge, loadDepartments, loadPeople, markDrill, personName, showDrillInject, boardChannel, startPage } from "../shell.js";
 import { watchDrills } from "../drillnotice.js";
-import { fmt } from "../time.js";
+import { fmt, timeZone } from "../time.js";
+import { departmentPicker, pickedDepartments } from "../departments.js";
+import { createMap } from "../map.js";
+import { streamBadge, streamState } from "../streamstate.js";
 
 const STAGES = ["information_report", "on_site_control", "de_escalation", "response_to_demands", "follow_up"];
 const CATEGORIES = ["collective_petition", "skip_level_petition", "disruptive_petition", "extreme_behaviour"];
@@ -19,7 +22,9 @@ async function run({ user, hub }) {
   const incidents = new Map();
   const side = { ledger: [], orders: null, taskforces: null, streams: null };
   const fresh = new Set();
-  await loadDepartments();
+  await Promise.all([loadDepartments(), loadPeople()]);
+  let pickPoint = null;
+  let boardMap = null;
 
   // A liaison sees only incidents its department takes part in (the REST list is already scoped).
   const visible = (i) => user.role !== "liaison" || (i.departments || []).includes(user.department);
@@ -35,6 +40,7 @@ async function run({ user, hub }) {
     $("#stat-colours").hidden = true;
   }
   async function loadLedger() {
+    if (user.role === "liaison") return; // not asked for at all: a refused request is a console error
     side.ledger = (await optional("/api/ledger?status=open", [])) || [];
     renderLedger();
   }
@@ -49,6 +55,7 @@ async function run({ user, hub }) {
   async function loadStreams() {
     side.streams = await optional("/api/streams", null);
     renderList("streams", side.streams, streamItem);
+    boardMap?.setOfficers(side.streams || []);
   }
   const guard = (fn) => () => fn().catch((exc) => console.warn(fn.name, exc));
 
@@ -93,6 +100,7 @@ async function run({ user, hub }) {
     fill($("#stages"), columns);
     fresh.clear();
     renderStats();
+    renderMap();
   }
 
   function card(incident) {
@@ -109,6 +117,14 @@ async function run({ user, hub }) {
       open.length ? h("div", { class: "deadlines" }, open.map((d) => countdown(d))) : null);
     el._deadlines = open;
     return markDrill(el, incident);
+  }
+
+  function renderMap() {
+    if (!boardMap) return;
+    const open = [...incidents.values()];
+    boardMap.setIncidents(open, { urgency: (i) => worstStatus((i.deadlines || []).filter((d) => !d.done_at)) || "pending" });
+    boardMap.setZones(open);
+    boardMap.setOfficers(side.streams || []);
   }
 
   function renderStats() {
@@ -139,9 +155,10 @@ async function run({ user, hub }) {
         `${tn("colour", c)} ${side.ledger.filter((i) => i.colour === c).length}`)));
     $("#ledger-count").textContent = rows.length;
     fill($("#ledger"), rows.length ? rows.map((item) =>
-      h("li", { class: `colour-${item.colour}-item`, dataset: { id: item.id, colour: item.colour } },
+      h("li", { class: `colour-${item.colour}-item clickable`, dataset: { id: item.id, colour: item.colour },
+        onclick: () => { location.href = `/static/ledger.html?id=${item.id}`; } },
         h("div", { class: "row" }, h("span", { class: `badge colour-${item.colour}` }, tn("colour", item.colour)),
-          h("strong", {}, item.title)),
+          h("a", { href: `/static/ledger.html?id=${item.id}`, class: "strong" }, item.title)),
         h("div", { class: "row muted" }, deptName(item.responsible_department), "·", item.leader_in_charge, "·",
           item.warning_due_at ? countdown({ kind: "warning", due_at: item.warning_due_at }, { label: false }) :
             fmt(item.due_at, "short")))) : h("li", { class: "empty" }, t("board.none")));
@@ -155,43 +172,74 @@ async function run({ user, hub }) {
   // One row per recipient who has not acknowledged; the time since issue shows how long it waits.
   const orderItem = (o) => markDrill(h("li", { dataset: { id: o.order_id, user: o.user_id } },
     h("div", { class: "row" }, drillBadge(o), h("strong", {}, o.text)),
-    h("div", { class: "row muted" }, `→ ${o.user_name} · ${deptName(o.department)}`,
+    h("div", { class: "row muted" }, `→ ${personName(o.user_name)} · ${deptName(o.department)}`,
       h("span", {}, t(o.read_at ? "order.read" : o.delivered_at ? "order.delivered" : "order.sent")),
       elapsed(o.issued_at),
-      o.incident_id ? h("a", { href: `/static/incident.html?id=${o.incident_id}` }, `#${o.incident_id}`) : null)), o);
+      o.incident_id ? h("a", { href: `/static/incident.html?id=${o.incident_id}` }, incidents.get(o.incident_id)?.title || t("incident.open")) : null)), o);
   const taskforceItem = (tf) => markDrill(h("li", { dataset: { id: tf.id } },
     h("div", { class: "row" }, drillBadge(tf), h("a", { href: `/static/taskforce.html?id=${tf.id}` }, tf.name)),
     h("div", { class: "muted" }, joinNames((tf.members || []).map((m) => deptName(m.department))))), tf);
   const streamItem = (s) => markDrill(h("li", { dataset: { id: s.id } },
-    h("div", { class: "row" }, drillBadge(s), h("strong", {}, s.officer || s.id), s.connected === false ? h("span", { class: "badge" }, t("video.disconnected")) : null),
-    h("div", { class: "row muted" }, s.incident_id ? h("a", { href: `/static/incident.html?id=${s.incident_id}` }, `#${s.incident_id}`) : null,
+    h("div", { class: "row" }, drillBadge(s), h("a", { href: `/static/video.html?stream=${encodeURIComponent(s.id)}`, class: "strong" }, personName(s.officer) || s.id), streamState(s) !== "live" ? streamBadge(s) : null),
+    h("div", { class: "row muted" }, s.incident_id ? h("a", { href: `/static/incident.html?id=${s.incident_id}` }, incidents.get(s.incident_id)?.title || t("incident.open")) : null,
       fmt(s.started_at, "time"))), s);
 
   // -- new incident (writers only) ---------------------------------------------------------------------
   if (can.writeIncidents(user.role)) {
     const dialog = $("#incident-dialog");
+    const form = $("#incident-form");
     $("#new-incident").hidden = false;
-    $("#new-incident").addEventListener("click", () => {
+    $("#new-incident").addEventListener("click", async () => {
+      const departments = await loadDepartments();
       fill($("#category-select"), CATEGORIES.map((c) => h("option", { value: c }, tn("category", c))));
+      // A liaison opens incidents for its own department (the server checks the same).
+      const firsts = user.role === "liaison" ? departments.filter((d) => d.code === user.department) : departments;
+      fill($("#first-department"), firsts.map((d) => h("option", { value: d.code, selected: d.code === user.department }, deptName(d.code))));
+      fill($("#departments-pick"), departmentPicker(departments, { exclude: [] }));
+      const forces = side.taskforces || [];
+      $("#taskforce-select").closest("label").hidden = !can.manageTaskforces(user.role);
+      fill($("#taskforce-select"), h("option", { value: "" }, t("incident.no_taskforce")),
+        forces.filter((tf) => !tf.closed_at && !tf.drill).map((tf) => h("option", { value: tf.id }, tf.name)));
       dialog.showModal();
+      if (!pickPoint) {
+        pickPoint = await createMap($("#pick-map"));
+        pickPoint.setPick((lat, lon) => { $("#pick-lat").value = lat.toFixed(6); $("#pick-lon").value = lon.toFixed(6); });
+      }
+      pickPoint.refresh();
     });
     $("#incident-cancel").addEventListener("click", () => dialog.close());
-    $("#incident-form").addEventListener("submit", async (event) => {
+    form.addEventListener("submit", async (event) => {
       event.preventDefault();
+      const { lat, lon, taskforce, ...body } = formData(form);
+      if (lat != null && lon != null) body.location = { lat, lon };
+      body.departments = pickedDepartments(form);
       try {
-        const incident = await api.post("/api/incidents", formData(event.target));
+        let incident = await api.post("/api/incidents", body);
+        if (taskforce) {
+          // Linking makes every member department of the task force take part, so its liaisons see it.
+          await api.post(`/api/taskforces/${taskforce}/incidents`, { incident_id: incident.id });
+          incident = await api.get(`/api/incidents/${incident.id}`);
+        }
         upsert(incident, { flash: true });
         dialog.close();
-        event.target.reset();
+        form.reset();
         toast(t("incident.created"), "ok");
       } catch (exc) { toast(exc.message, "error"); }
     });
   }
 
   // -- start -------------------------------------------------------------------------------------------
+  if (timeZone() !== "Asia/Shanghai") { // "北京时间" only where it is
+    const label = $(".clock [data-i18n]");
+    label.removeAttribute("data-i18n");
+    label.textContent = timeZone();
+  }
+  boardMap = await createMap($("#board-map")).catch((exc) => { console.warn("map", exc); return null; });
+  if (boardMap) $("#map-crs").textContent = $("#board-map").dataset.crs;
   onLangChange(() => { renderIncidents(); renderLedger(); guard(loadOrders)(); guard(loadTaskforces)(); guard(loadStreams)(); });
   setInterval(tickStats, 1000);
   await Promise.all([guard(loadIncidents)(), guard(loadLedger)(), guard(loadOrders)(), guard(loadTaskforces)(), guard(loadStreams)()]);
+  boardMap?.fit(); // open on where the incidents are
   hub.subscribe(boardChannel(user), { onMessage: onBoard, onReset: guard(loadIncidents) });
   hub.subscribe("ledger", { onMessage: onBoard, onReset: guard(loadLedger) });
   hub.subscribe(`user:${user.id}`, { onMessage: onBoard, onReset: guard(loadOrders) });

@@ -95,8 +95,8 @@ async function run({ user, hub }) {
         h("tbody", {}, s.checks.map((c) => h("tr", { dataset: { check: c.check_id } },
           h("td", {}, score.check_titles?.[c.check_id] ? title(score.check_titles[c.check_id]) : c.check_id,
             c.critical ? " *" : ""), h("td", {}, tn("check.status", c.status)),
-          h("td", {}, c.elapsed != null ? `${c.elapsed.toFixed(1)} min` : "—"),
-          h("td", {}, c.score != null ? c.score.toFixed(2) : "—"),
+          h("td", {}, c.elapsed != null ? `${c.elapsed.toFixed(1)} ${t("unit.min")}` : "—"),
+          h("td", {}, c.score != null ? (c.score * 100).toFixed(0) : "—"), // out of 100, like the overall
           h("td", {}, c.rating ? h("span", { class: `rating rating-${c.rating}` }, c.rating) : "—")))))) : null,
       manager && active ? h("button", { type: "button", class: "danger big", id: "stop-drill", onclick: stop }, t("drill.stop")) : null);
   }

@@ -1,6 +1,7 @@
 // Field officer page (phone): publish camera + microphone + GPS, file reports, record zones, acknowledge
 // orders; reports queue while offline. Channels: user:{me} (orders), incident:{id}.
 import { api, optional } from "../api.js";
+import { countdown } from "../countdown.js";
 import { $, fill, formData, h, toast } from "../dom.js";
 import { onLangChange, t } from "../i18n.js";
 import { onOutboxChange, pendingCount, send, startOutbox } from "../outbox.js";
@@ -19,13 +20,29 @@ async function run({ user, hub }) {
   let orders = null;
   let fix = null;
   let publisher = null;
+  const phoneSent = new Set(); // incidents whose phone report this phone sent (or queued) already
   const incidentId = () => Number($("#incident-select").value) || null;
 
   // -- incident choice --------------------------------------------------------------------------------
+  /** The officer's own incident: the one chosen before if still open, else the newest with an order to this
+   * officer, else the newest this officer opened; never just the first in the list. */
+  function ownIncident() {
+    const open = new Set(incidents.map((i) => i.id));
+    const stored = Number(localStorage.getItem(INCIDENT_KEY));
+    if (open.has(stored)) return stored;
+    const ordered = (orders || []).filter((o) => o.incident_id && open.has(o.incident_id))
+      .sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)));
+    if (ordered.length) return ordered[0].incident_id;
+    const mine = incidents.filter((i) => i.created_by_id === user.id)
+      .sort((a, b) => String(b.started_at).localeCompare(String(a.started_at)));
+    return mine[0]?.id ?? null;
+  }
+
+  /** `prefer`: an incident to switch to (a drill's incident when the drill notice names it). */
   async function loadIncidents(prefer = null) {
     incidents = await api.get("/api/incidents");
-    const stored = Number(localStorage.getItem(INCIDENT_KEY)) || null;
-    const chosen = [prefer, stored].find((id) => id && incidents.some((i) => i.id === id)) || incidents[0]?.id || null;
+    const open = (id) => Boolean(id) && incidents.some((i) => i.id === id);
+    const chosen = open(prefer) ? prefer : open(incidentId()) ? incidentId() : ownIncident();
     fill($("#incident-select"), h("option", { value: "" }, t("field.no_incident")),
       incidents.map((i) => h("option", { value: i.id, selected: i.id === chosen },
         `${i.drill ? `[${t("drill.badge")}] ` : ""}#${i.id} ${i.title}`)));
@@ -40,9 +57,13 @@ async function run({ user, hub }) {
     const incident = incidents.find((i) => i.id === id);
     document.querySelector(".field > .panel").classList.toggle("is-drill", Boolean(incident?.drill));
     for (const form of ["#written-form", "#zone-form"]) for (const el of $(form).elements) el.disabled = !id;
-    $("#phone-report").disabled = !id;
+    // The phone report is made once: after it, the button says so and cannot be pressed again.
     const phoneDone = incident?.deadlines?.find((d) => d.kind === "phone_report")?.done_at;
-    $("#phone-report").classList.toggle("done", Boolean(phoneDone));
+    $("#phone-report").disabled = !id || Boolean(phoneDone) || phoneSent.has(id);
+    $("#phone-report").classList.toggle("done", Boolean(phoneDone) || phoneSent.has(id));
+    // The report clocks of this incident count down on the phone as on the board.
+    fill($("#field-deadlines"), (incident?.deadlines || []).filter((d) => d.kind === "phone_report" || d.kind === "written_report")
+      .map((d) => countdown(d)));
   }
   $("#incident-select").addEventListener("change", onIncidentChange);
 
@@ -85,12 +106,20 @@ async function run({ user, hub }) {
       const { sent } = await send(path, body);
       toast(sent ? t("field.sent") : t("field.queued"), sent ? "ok" : "info");
       form?.reset();
-      return sent;
-    } catch (exc) { toast(exc.message, "error"); return false; }
+      return { sent, queued: !sent };
+    } catch (exc) { toast(exc.message, "error"); return { sent: false, queued: false }; }
   }
   $("#phone-report").addEventListener("click", async () => {
-    if (await file(`/api/incidents/${incidentId()}/reports`, { kind: "phone", note: fix ? `GPS ${fix.lat.toFixed(5)},${fix.lon.toFixed(5)}` : "" })) {
+    const id = incidentId();
+    $("#phone-report").disabled = true; // no second report from a double tap
+    const body = { kind: "phone", note: fix ? `GPS ${fix.lat.toFixed(5)},${fix.lon.toFixed(5)}` : "" };
+    const { sent, queued } = await file(`/api/incidents/${id}/reports`, body);
+    if (sent || queued) {
+      phoneSent.add(id);
       $("#phone-report").classList.add("done");
+      if (sent) loadIncidents().catch(() => {});
+    } else {
+      $("#phone-report").disabled = false;
     }
   });
   $("#written-form").addEventListener("submit", (event) => {
@@ -164,8 +193,8 @@ async function run({ user, hub }) {
   }
 
   onLangChange(() => { loadIncidents().catch(() => {}); renderOrders(); setLiveState($("#live-state").dataset.state); });
+  await loadOrders().catch(() => {}); // orders first: they say which incident is the officer's own
   await loadIncidents();
-  await loadOrders().catch(() => {});
   hub.subscribe(`user:${user.id}`, { onMessage: onUserMessage, onReset: () => loadOrders().catch(() => {}) });
   hub.subscribe(boardChannel(user), { onMessage: (data) => {
     if (data.type === "incident.created" || data.type === "incident.closed") loadIncidents().catch(() => {});

@@ -3,10 +3,13 @@
 import { api, download, optional } from "../api.js";
 import { countdown } from "../countdown.js";
 import { $, fill, formData, h, params, toast } from "../dom.js";
-import { onLangChange, t, tn } from "../i18n.js";
+import { lang, onLangChange, t, tn } from "../i18n.js";
 import { can, homeFor } from "../nav.js";
-import { deptName, joinNames, drillBadge, loadDepartments, markDrill, startPage } from "../shell.js";
+import { deptName, joinNames, drillBadge, loadDepartments, loadPeople, markDrill, personName, startPage } from "../shell.js";
 import { watchDrills } from "../drillnotice.js";
+import { createMap } from "../map.js";
+import { streamBadge } from "../streamstate.js";
+import { recordingItem } from "../recordings.js";
 import { sitePlan } from "../siteplan.js";
 import { fmt } from "../time.js";
 
@@ -19,7 +22,9 @@ async function run({ user, hub }) {
   const id = Number(params().get("id"));
   let incident = null;
   let events = [];
-  await loadDepartments();
+  let incidentMap = null;
+  let liveStreams = [];
+  await Promise.all([loadDepartments(), loadPeople()]);
 
   async function load() {
     try {
@@ -83,11 +88,22 @@ async function run({ user, hub }) {
     $("#stage-form").hidden = !writable;
     $("#report-panel").hidden = !(can.writeIncidents(user.role) && !incident.closed_at);
     if (writable) {
-      fill($("#stage-select"), STAGES.slice(current + 1).map((stage) => h("option", { value: stage }, tn("stage", stage))));
+      // A live update re-renders the page: keep what the user had picked if it is still ahead.
+      const picked = $("#stage-select").value;
+      fill($("#stage-select"), STAGES.slice(current + 1).map((stage) =>
+        h("option", { value: stage, selected: stage === picked }, tn("stage", stage))));
     }
   }
 
+  function renderMap() {
+    if (!incidentMap) return;
+    incidentMap.setIncidents([incident]);
+    incidentMap.setZones([incident]);
+    incidentMap.setOfficers(liveStreams);
+  }
+
   function renderZones() {
+    renderMap();
     fill($("#siteplan"), incident.location || Object.keys(incident.zones || {}).length
       ? sitePlan(incident) : h("p", { class: "empty" }, t("incident.no_location")));
     const zones = Object.values(incident.zones || {});
@@ -116,7 +132,7 @@ async function run({ user, hub }) {
   function renderTimeline(freshId = null) {
     fill($("#timeline"), events.map((e) => markDrill(h("li", { class: e.id === freshId ? "new" : null, dataset: { action: e.action } },
       h("time", {}, fmt(e.at, "time")), drillBadge(e), h("strong", {}, actionName(e.action)), " ",
-      h("span", { class: "muted" }, `${e.actor_name}${e.actor_department ? ` · ${deptName(e.actor_department)}` : ""}`),
+      h("span", { class: "muted" }, `${personName(e.actor_name)}${e.actor_department ? ` · ${deptName(e.actor_department)}` : ""}`),
       detailText(e) ? h("div", { class: "detail" }, detailText(e)) : null), e)).reverse());
   }
 
@@ -124,16 +140,17 @@ async function run({ user, hub }) {
     // Ended streams stay listed for their recordings (chain of custody).
     const streams = await optional(`/api/streams?include_ended=true&incident_id=${id}`, null);
     const mine = streams && streams.filter((s) => s.incident_id === id);
+    liveStreams = (mine || []).filter((s) => !s.ended_at);
+    incidentMap?.setOfficers(liveStreams);
     fill($("#streams"), mine === null ? h("li", { class: "empty" }, t("board.not_available"))
-      : mine.length ? mine.map((s) => markDrill(h("li", {}, drillBadge(s),
+      : mine.length ? mine.map((s) => markDrill(h("li", { dataset: { stream: s.id } }, h("div", { class: "row" }, drillBadge(s),
         h("a", { href: `/static/video.html?stream=${encodeURIComponent(s.id)}` },
-          s.officer || s.id), " · ", fmt(s.started_at, "time"), s.connected === false ? ` · ${t("video.disconnected")}` : ""), s))
+          personName(s.officer) || s.id), fmt(s.started_at, "time"), streamBadge(s))), s))
       : h("li", { class: "empty" }, t("incident.no_streams")));
-    const recordings = (await Promise.all((mine || []).map((s) =>
-      optional(`/api/streams/${encodeURIComponent(s.id)}/recordings`, [])))).flat().filter(Boolean);
+    const recordings = (await Promise.all((mine || []).map(async (s) =>
+      ((await optional(`/api/streams/${encodeURIComponent(s.id)}/recordings`, [])) || []).map((r) => [s, r])))).flat();
     fill($("#recordings"), recordings.length ? [h("li", { class: "muted" }, t("incident.recordings")),
-      ...recordings.map((r) => h("li", { class: "evidence" }, fmt(r.started_at || r.start || r.at, "datetime"), " · ",
-        r.file || r.name || r.path || "", r.sha256 ? ` · SHA-256 ${String(r.sha256).slice(0, 16)}…` : ""))] : []);
+      ...recordings.map(([s, r]) => recordingItem(s.id, r, $("#player")))] : []);
   }
 
   function onMessage(data) {
@@ -210,13 +227,34 @@ async function run({ user, hub }) {
         .map((u) => h("option", { value: `user:${u.id}` }, `${u.display_name || u.name} · ${tn("role", u.role)}`))));
   }
 
+  // Linking a task force makes its member departments take part, so their liaisons see the incident.
+  async function loadTaskforces() {
+    if (!can.manageTaskforces(user.role)) return;
+    const forces = (await optional("/api/taskforces", [])) || [];
+    const open = forces.filter((tf) => !tf.closed_at && !(tf.incident_ids || []).includes(id));
+    $("#link-form").hidden = !open.length || Boolean(incident?.closed_at);
+    fill($("#link-taskforce"), open.map((tf) => h("option", { value: tf.id }, tf.name)));
+  }
+  $("#link-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await api.post(`/api/taskforces/${$("#link-taskforce").value}/incidents`, { incident_id: id });
+      toast(t("incident.linked"), "ok");
+      await load();
+      await loadTaskforces();
+    } catch (exc) { toast(exc.message, "error"); }
+  });
+
   $("#export-csv").addEventListener("click", () => download(`/api/incidents/${id}/timeline.csv`, `incident-${id}-timeline.csv`).catch((e) => toast(e.message, "error")));
-  $("#export-docx").addEventListener("click", () => download(`/api/incidents/${id}/timeline.docx`, `incident-${id}-timeline.docx`).catch((e) => toast(e.message, "error")));
+  $("#export-docx").addEventListener("click", () => download(`/api/incidents/${id}/timeline.docx?lang=${lang()}`, `incident-${id}-timeline.docx`).catch((e) => toast(e.message, "error")));
 
   onLangChange(() => { if (incident) render(); loadMedia(); });
+  incidentMap = await createMap($("#incident-map")).catch((exc) => { console.warn("map", exc); return null; });
   await load();
+  if (incident) incidentMap?.fit();
   loadMedia().catch(() => {});
   loadRecipients().catch(() => {});
+  loadTaskforces().catch(() => {});
   hub.subscribe(`incident:${id}`, { onMessage, onReset: load });
   watchDrills({ user, hub, onEnded: () => load() });
   setInterval(() => { if (hub.status !== "online") load(); }, 10000);

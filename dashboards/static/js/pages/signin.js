@@ -13,15 +13,8 @@ function target(user) {
   return homeFor(user.role);
 }
 
-await initI18n();
-const switcher = $("#lang-switch");
-const relabel = () => { switcher.textContent = lang() === "zh-CN" ? "EN" : "中文"; };
-relabel();
-onLangChange(relabel);
-switcher.addEventListener("click", () => setLang(lang() === "zh-CN" ? "en" : "zh-CN"));
-
-if (token() && currentUser()) location.replace(target(currentUser()));
-
+// The form is live before anything is awaited: a quick (or scripted) submit must never fall through to
+// the browser's own form submission, which would reload this page instead of signing in.
 $("#signin-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const error = $("#signin-error");
@@ -38,3 +31,14 @@ $("#signin-form").addEventListener("submit", async (event) => {
     button.disabled = false;
   }
 });
+
+await initI18n();
+const switcher = $("#lang-switch");
+const relabel = () => { switcher.textContent = lang() === "zh-CN" ? "EN" : "中文"; };
+relabel();
+onLangChange(relabel);
+switcher.addEventListener("click", () => setLang(lang() === "zh-CN" ? "en" : "zh-CN"));
+
+if (token() && currentUser()) location.replace(target(currentUser()));
+
+

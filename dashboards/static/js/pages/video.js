@@ -1,9 +1,11 @@
 // Video wall: every live body-cam stream in a grid with officer, incident, position and health; click a
 // tile to enlarge it. Each view goes through POST /api/streams/{id}/view, which the server audits.
 import { optional } from "../api.js";
+import { createMap } from "../map.js";
+import { streamBadge, streamState } from "../streamstate.js";
 import { $, fill, h, params } from "../dom.js";
 import { onLangChange, t } from "../i18n.js";
-import { drillBadge, markDrill, boardChannel, startPage } from "../shell.js";
+import { drillBadge, loadPeople, markDrill, boardChannel, personName, startPage } from "../shell.js";
 import { fmt } from "../time.js";
 import { viewStream } from "../webrtc.js";
 
@@ -12,9 +14,15 @@ if (page) await run(page);
 
 async function run({ user, hub }) {
   const tiles = new Map(); // stream id -> {el, pc, info}
+  const titles = new Map(); // incident id -> title, so a tile names the incident rather than "#7"
   let available = true;
+  let wallMap = null;
+  await loadPeople();
 
-  const officerName = (s) => (typeof s.officer === "object" && s.officer ? s.officer.display_name || s.officer.name : s.officer) || s.id;
+  const officerName = (s) => (typeof s.officer === "object" && s.officer ? s.officer.display_name || s.officer.name : personName(s.officer)) || s.id;
+  async function loadTitles() {
+    for (const i of (await optional("/api/incidents", [])) || []) titles.set(i.id, i.title);
+  }
 
   function healthText(health) {
     if (!health || typeof health !== "object") return health ? String(health) : "—";
@@ -30,16 +38,37 @@ async function run({ user, hub }) {
   function overlay(info) {
     const pos = info.position;
     return [
-      h("div", { class: "top" }, h("span", { class: "live-dot" }, "LIVE"), drillBadge(info),
+      h("div", { class: "top" }, streamState(info) === "live" ? h("span", { class: "live-dot" }, t("video.live")) : streamBadge(info), drillBadge(info),
+        muteButton(info),
         h("button", { type: "button", class: "close", onclick: (e) => { e.stopPropagation(); enlarge(null); } }, t("video.close"))),
       h("div", { class: "overlay" },
         h("strong", { class: "officer" }, officerName(info)),
-        info.incident_id ? h("a", { href: `/static/incident.html?id=${info.incident_id}`, onclick: (e) => e.stopPropagation() }, `#${info.incident_id}`) : null,
+        info.incident_id ? h("a", { href: `/static/incident.html?id=${info.incident_id}`, class: "incident-title", onclick: (e) => e.stopPropagation() },
+          titles.get(info.incident_id) || t("incident.open")) : null,
         h("span", { class: "position" }, `${t("video.position")}: ${pos ? `${Number(pos.lat).toFixed(5)}, ${Number(pos.lon).toFixed(5)}` : "—"}`),
         h("span", { class: `health${healthBad(info.health) ? " health-bad" : ""}` }, `${t("video.health")}: ${healthText(info.health)}`),
-        info.connected === false ? h("span", { class: "health-bad" }, t("video.disconnected")) : null,
+        streamState(info) === "lost" ? h("span", { class: "health-bad signal-lost" }, t("video.state.lost")) : null,
         h("span", { class: "muted" }, `${t("video.started")} ${fmt(info.started_at, "time")}`)),
     ];
+  }
+
+  /** Tiles start muted (autoplay needs it); each can be unmuted on its own. */
+  function muteButton(info) {
+    const tile = tiles.get(String(info.id));
+    const muted = tile ? tile.video.muted : true;
+    const button = h("button", { type: "button", class: "mute", "aria-pressed": String(!muted),
+      title: t(muted ? "video.unmute" : "video.mute"),
+      onclick: (e) => {
+        e.stopPropagation();
+        const video = tiles.get(String(info.id))?.video;
+        if (!video) return;
+        video.muted = !video.muted;
+        if (!video.muted) video.play().catch(() => {});
+        button.textContent = t(video.muted ? "video.unmute" : "video.mute");
+        button.setAttribute("aria-pressed", String(!video.muted));
+        button.closest(".tile").dataset.muted = String(video.muted);
+      } }, t(muted ? "video.unmute" : "video.mute"));
+    return button;
   }
 
   function enlarge(id) {
@@ -70,7 +99,8 @@ async function run({ user, hub }) {
       let tile = tiles.get(id);
       if (!tile) {
         const video = h("video", { autoplay: true, muted: true, playsinline: true });
-        const el = h("article", { class: "tile", dataset: { id }, onclick: () => enlarge(el.classList.contains("enlarged") ? null : id) }, video);
+        video.muted = true; // the attribute alone does not mute an element made by script
+        const el = h("article", { class: "tile", dataset: { id, muted: "true" }, onclick: () => enlarge(el.classList.contains("enlarged") ? null : id) }, video);
         tile = { el, video, info, pc: null };
         tiles.set(id, tile);
         connect(tile);
@@ -80,6 +110,7 @@ async function run({ user, hub }) {
       tile.el.replaceChildren(tile.video, ...overlay(info));
     }
     render();
+    wallMap?.setOfficers(streams || []);
   }
 
   function render() {
@@ -98,10 +129,15 @@ async function run({ user, hub }) {
 
   document.addEventListener("keydown", (e) => { if (e.key === "Escape") enlarge(null); });
   onLangChange(() => load().catch(() => {}));
+  await loadTitles().catch(() => {});
+  wallMap = await createMap($("#wall-map"), { onStream: (id) => enlarge(String(id)) }).catch((exc) => { console.warn("map", exc); return null; });
   await load();
   const wanted = params().get("stream");
   if (wanted) enlarge(wanted);
-  hub.subscribe(boardChannel(user), { onMessage: (data) => { if (data.type?.startsWith("stream.")) load().catch(() => {}); } });
+  hub.subscribe(boardChannel(user), { onMessage: (data) => {
+    if (data.type?.startsWith("stream.")) load().catch(() => {});
+    if (data.type?.startsWith("incident.") && data.incident) { titles.set(data.incident.id, data.incident.title); }
+  } });
   setInterval(() => load().catch(() => {}), 5000); // health and position change continuously
   document.body.dataset.ready = "true";
 }

@@ -1,0 +1,48 @@
+"""The video wall's tiles: named by the incident's title (not "#7"), unmuted one by one, and a lost signal
+told apart from a stream that stopped normally."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import PHONE, shoot
+from tests.e2e.streamrows import add_officer, end
+
+pytestmark = pytest.mark.browser
+
+
+def test_tiles_show_titles_unmute_one_by_one_and_signal_lost(open_page, server):
+    incident = server.create_incident(title="视频墙标题测试")
+    live = add_officer(server, "field1", age_seconds=2, lat=30.66, lon=104.06, incident_id=incident["id"])
+    lost = add_officer(server, "field2", age_seconds=2, lat=30.66, lon=104.07, connected=False)
+    try:
+        wall = open_page("commander", "/static/video.html")
+        tile = wall.locator(f".tile[data-id='{live}']")
+        tile.wait_for()
+        assert tile.locator(".incident-title").inner_text() == "视频墙标题测试"
+        assert f"#{incident['id']}" not in tile.inner_text()
+        assert tile.locator(".live-dot").inner_text() == "直播"
+        assert "张警员" in tile.inner_text()
+        other = wall.locator(f".tile[data-id='{lost}']")
+        assert other.locator(".signal-lost").inner_text() == "信号中断"
+        assert tile.get_attribute("data-muted") == "true" and wall.evaluate(
+            f"document.querySelector(\".tile[data-id='{live}'] video\").muted"
+        )
+        tile.locator("button.mute").click()
+        wall.wait_for_selector(f".tile[data-id='{live}'][data-muted=false]")
+        assert not wall.evaluate(f"document.querySelector(\".tile[data-id='{live}'] video\").muted")
+        assert wall.evaluate(f"document.querySelector(\".tile[data-id='{lost}'] video\").muted")
+        assert tile.locator("button.mute").inner_text() == "静音"
+        assert not wall.locator(".tile.enlarged").count()  # the mute button does not enlarge the tile
+        shoot(wall, "video-wall-tiles-1920x1080")
+        wall.click("#lang-switch")
+        wall.wait_for_function("document.documentElement.lang === 'en'")
+        wall.wait_for_function(
+            f"document.querySelector(\".tile[data-id='{live}'] .live-dot\")?.textContent === 'LIVE'"
+        )
+        assert other.locator(".signal-lost").inner_text() == "signal lost"
+        wall.click("#lang-switch")
+        wall.set_viewport_size(PHONE)
+        shoot(wall, "video-wall-tiles-390x844")
+    finally:
+        end(server, live, lost)
