@@ -125,7 +125,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.audit_visibility = build_audit_visibility()
     app.add_middleware(SdpCors)  # WHIP/WHEP clients on other origins (browsers, OBS) read the answer
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, settings=lambda: app.state.settings)
     _install_error_handlers(app)
     openapi.install(app)
     # Outermost last: the body limit runs before anything else reads a byte (authentication included).

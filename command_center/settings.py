@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     # Media (DESIGN.md section 9): the only other centres and pull sources the platform contacts,
     # as base URLs (JSON list), e.g. ["https://city-centre.example/", "rtsp://10.1.2.3:554/"].
     media_allowed_targets: list[str] = Field(default_factory=list)
+    # Pages may fetch from these origins besides their own (JSON list): with several processes, every
+    # process's public URL, since a WHIP/WHEP request is answered 307 to the process holding the stream.
+    csp_connect_sources: list[str] = Field(default_factory=list)
     # Hub trust (issue 11): every op is rate-limited per connection; connections per user are capped
     # (close 4429); the memory broker's history has a byte budget; the outbox relay polls and prunes.
     ws_op_rate: float = Field(default=100.0, gt=0, description="frames of any op per second per connection")

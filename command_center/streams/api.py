@@ -110,11 +110,11 @@ async def stream_recordings(
 
 @router.post("/cascade", response_model=StreamRead, status_code=status.HTTP_201_CREATED)
 async def cascade(
-    body: CascadeRequest, request: Request, principal: CurrentUser, session: SessionDep
+    body: CascadeRequest, request: Request, principal: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """Relay a stream of another centre; ``source`` must be in CC_MEDIA_ALLOWED_TARGETS (else 403)."""
     row = await request.app.state.cascades.start(
-        session, principal=principal, data=body, here=request.app.state.process
+        session, principal=principal, data=body, settings=settings, here=request.app.state.process
     )
     return service.view(row)
 

@@ -90,11 +90,11 @@ class Cascades:
         self._stale_after = stale_after
         self.links: dict[str, CascadeLink] = {}
 
-    def _link(self, source: str, stream_id: str, token: str) -> CascadeLink:
+    def _link(self, source: str, stream_id: str, token: str, settings: Settings) -> CascadeLink:
         metadata = {"officer": f"{source} {stream_id}", "cascade": source}
         return CascadeLink(
             self._relay,
-            view_signal(source, stream_id, token, self._settings),
+            view_signal(source, stream_id, token, settings),
             metadata=metadata,
             stale_after=self._stale_after,
         )
@@ -105,13 +105,14 @@ class Cascades:
         *,
         principal: Principal,
         data: CascadeRequest,
+        settings: Settings,
         here: Process | None = None,
     ) -> StreamRecord:
         require(principal, Permission.incident_command)
         # The configured address that the typed one falls under, never the typed text itself (SSRF).
-        source = targets.resolve(self._settings, str(data.source), schemes=("http", "https"))
+        source = targets.resolve(settings, str(data.source), schemes=("http", "https"))
         await session.commit()
-        link = self._link(source, data.stream_id, data.token)
+        link = self._link(source, data.stream_id, data.token, settings)
         try:
             stream_id = await link.start()
         except StreamingError as exc:
@@ -180,7 +181,7 @@ class Cascades:
                 )
                 continue
             source, _, source_stream = row.source.rpartition("/streams/")
-            link = self._link(source, source_stream, token)
+            link = self._link(source, source_stream, token, self._settings)
             try:
                 await link.start(row.id, adopt=True)
             except StreamingError as exc:

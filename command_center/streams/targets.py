@@ -38,7 +38,7 @@ def resolve(settings: Settings, url: str, *, schemes: tuple[str, ...], field: st
             if _origin(allowed) == origin and _path(wanted).startswith(_path(allowed)):
                 return entry.rstrip("/")
     raise Forbidden(
-        f"{field} is not an allowed media target; an administrator lists the centres and cameras the "
+        f"{field} is not on the media allow-list; an administrator lists the centres and cameras the "
         "platform may contact in CC_MEDIA_ALLOWED_TARGETS",
         field=field,
     )

@@ -132,7 +132,9 @@ async def test_ids_of_2_63_and_more_are_refused_cleanly_on_every_route(
             response = await client.request(
                 method, path, params=params, headers=headers, json={} if method in ("POST", "PATCH") else None
             )
-            assert response.status_code in (404, 422), (method, path, name, value, response.text[:300])
+            # WHIP takes only application/sdp (RFC 9725), so its JSON probe is refused for the body first.
+            clean = (404, 422, 415) if path.startswith("/api/whip") else (404, 422)
+            assert response.status_code in clean, (method, path, name, value, response.text[:300])
             assert_error_shape(response.json())
     # In range but missing: a plain 404.
     response = await client.get(f"/api/incidents/{MAX_ID}", headers=headers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -50,8 +51,10 @@ async def serve_processes(
     urls: list[str] = []
     logs: list[IO[bytes]] = []
     try:
-        for index in range(count):
-            port = free_port()
+        ports = [free_port() for _ in range(count)]
+        # Pages of one process follow 307s to the others: each process's CSP lets pages connect to them all.
+        everyone = json.dumps([f"http://127.0.0.1:{p}" for p in ports])
+        for index, port in enumerate(ports):
             url = f"http://127.0.0.1:{port}"
             env = {
                 **os.environ,
@@ -61,6 +64,7 @@ async def serve_processes(
                 "CC_PUBLIC_URL": url,
                 "CC_RECORDINGS_DIR": str(tmp_path / f"recordings-{index}"),
                 "CC_BACKGROUND_TASKS": "false",
+                "CC_CSP_CONNECT_SOURCES": everyone,
             }
             log = (tmp_path / f"serve-{index}.log").open("wb")
             logs.append(log)

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 class Centre:
     """One platform process on a fixed port and database; ``stop`` then ``start`` is a restart."""
 
-    def __init__(self, tmp_path: Path, name: str) -> None:
+    def __init__(self, tmp_path: Path, name: str, allowed: tuple[str, ...] = ()) -> None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = int(sock.getsockname()[1])
@@ -37,6 +37,7 @@ class Centre:
             public_url=f"http://127.0.0.1:{port}",
             port=port,
             background_tasks=False,
+            media_allowed_targets=list(allowed),
         )
         self.url = self.settings.own_url
         self._lifespan: Any = None
@@ -81,7 +82,8 @@ async def _until(predicate, timeout: float = 40) -> None:  # type: ignore[no-unt
 
 
 async def test_cascade_survives_restarts_of_the_source_and_of_the_superior(tmp_path: Path) -> None:
-    source, superior = Centre(tmp_path, "source"), Centre(tmp_path, "superior")
+    source = Centre(tmp_path, "source")
+    superior = Centre(tmp_path, "superior", allowed=(source.url,))  # the superior may pull from the source
     await _migrate_and_seed(source.settings.database_url)
     await _migrate_and_seed(superior.settings.database_url)
     viewers: list[Viewer] = []

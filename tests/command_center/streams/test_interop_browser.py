@@ -42,6 +42,7 @@ async def test_chromium_publishes_with_whip_and_plays_with_whep(live_server, app
     assert published["location"] == f"{live_server}/api/whip/{stream_id}"
 
     # The viewer's page has another origin (localhost vs 127.0.0.1): CORS preflight and exposed headers.
+    app.state.settings.csp_connect_sources.append(live_server)  # pages elsewhere may fetch this server
     viewer = await chromium.new_page()
     await viewer.goto(live_server.replace("127.0.0.1", "localhost") + "/healthz")
     watched = await viewer.evaluate(

@@ -20,7 +20,7 @@ def settings(database_url: str, tmp_path) -> Settings:  # type: ignore[no-untype
         secret_key=TEST_SECRET,
         database_url=database_url,
         recordings_dir=tmp_path / "recordings",
-        media_allowed_targets=["rtsp://127.0.0.1:"],
+        media_allowed_targets=["rtsp://127.0.0.1:1/"],  # the camera the refusal test cannot reach
     )
 
 
@@ -56,6 +56,7 @@ async def test_pull_refusals_are_clear(client, login) -> None:  # type: ignore[n
 async def test_pulled_rtsp_camera_is_watched_recorded_and_stopped(live_server, app, client, login) -> None:  # type: ignore[no-untyped-def]
     commander = await login("commander")
     async with rtsp_server() as url, httpx.AsyncClient(timeout=20) as http:
+        app.state.settings.media_allowed_targets.append(url)  # an administrator lists the new camera
         with_credentials = url.replace("rtsp://", "rtsp://cam:secret@")
         created = await client.post(
             "/api/streams/pull", json={"url": with_credentials, "officer": "东门摄像头"}, headers=commander
