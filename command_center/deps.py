@@ -21,11 +21,13 @@ _bearer = HTTPBearer(auto_error=False, description="token from POST /api/auth/to
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def get_database(request: Request) -> Database:
-    return request.app.state.db
+    database: Database = request.app.state.db
+    return database
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

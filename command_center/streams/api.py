@@ -25,7 +25,8 @@ router = APIRouter(prefix="/api/streams", tags=["streams"])
 
 
 def _relay(request: Request) -> Relay:
-    return request.app.state.relay
+    relay: Relay = request.app.state.relay
+    return relay
 
 
 @router.post("", response_model=Answer, status_code=status.HTTP_201_CREATED)
