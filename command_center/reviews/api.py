@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 
 from command_center.auth import service as auth
-from command_center.deps import CurrentUser, SessionDep, SettingsDep
+from command_center.auth.deps import CurrentUser, SessionDep, SettingsDep
 from command_center.drills import service as drills
 from command_center.limits import IdPath, IdQuery
 from command_center.reviews import export, items, service, trends

@@ -1,4 +1,8 @@
-"""FastAPI dependencies as ``Annotated`` aliases: one place to see what a route can ask for."""
+"""FastAPI dependencies as ``Annotated`` aliases: one place to see what a route can ask for.
+
+Every router (domain and auth/audit alike) asks who is calling and for the request's session, so this
+sits with authentication below the domain, not with the composition (``app``) that only mounts routers.
+"""
 
 from __future__ import annotations
 
