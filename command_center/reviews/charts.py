@@ -2,7 +2,8 @@
 
 Plots use ``Figure`` objects with the Agg canvas, never pyplot (no global state, no GUI backend), and
 ASCII labels only (inject, action and check ids, minutes): the default font has no CJK glyphs, and the
-Chinese text belongs in the document body beside the figure.
+Chinese text belongs in the document body beside the figure. matplotlib is imported on the first plot
+(in the export's worker thread), not when the app starts: it costs a third of the app's import time.
 """
 
 from __future__ import annotations
@@ -10,18 +11,26 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 import simulation
 from simulation.scenario import minutes
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 RATING_COLOURS = {"P": "#2e7d32", "S": "#1565c0", "M": "#ef6c00", "U": "#c62828", None: "#9e9e9e"}
 
 
+def _figure(width: float, height: float) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
 def _png(figure: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=120)
@@ -36,7 +45,7 @@ def timeline_png(
 ) -> bytes:
     """Injects and responders' actions on one axis of drill minutes (scenario time), one row per name."""
     times: list[datetime] = [r.at for r in released] + [a.at for a in actions]
-    figure = Figure(figsize=(8, 3.6), layout="constrained")
+    figure = _figure(8, 3.6)
     axes = figure.add_subplot()
     if not times:
         axes.text(0.5, 0.5, "no events recorded", ha="center", va="center", transform=axes.transAxes)
@@ -70,7 +79,7 @@ def timeline_png(
 
 def check_times_png(checks: Sequence[Mapping[str, Any]], scenario: simulation.Scenario | None) -> bytes:
     """One bar per check: its raw minutes, coloured by effective rating, with target and hard limit."""
-    figure = Figure(figsize=(8, 0.5 * max(len(checks), 3) + 1.2), layout="constrained")
+    figure = _figure(8, 0.5 * max(len(checks), 3) + 1.2)
     axes = figure.add_subplot()
     labels: list[str] = []
     for y, check in enumerate(checks):

@@ -7,6 +7,8 @@ other request for as long as python-docx (and matplotlib, for the review) take.
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -132,3 +134,11 @@ async def test_sign_ins_and_exports_leave_the_loop_free(
     )
     assert p90 < one_hash / 4, f"the loop stalled: p90 {p90:.3f} s (one hash takes {one_hash:.3f} s)"
     assert len(lags) > 40, "the loop hardly ran while the passwords were checked and the documents built"
+
+
+def test_importing_the_app_loads_no_plotting_library() -> None:
+    """matplotlib (and its font cache) loads with the first review plot, not with every start and worker."""
+    code = "import sys, command_center.app\nprint('matplotlib' in sys.modules)\n"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False", "importing the app imported matplotlib"
