@@ -37,13 +37,6 @@ def capabilities(kind: str, mime_types: list[str]) -> list[RTCRtpCodecCapability
     return chosen
 
 
-def pin_codecs(pc: RTCPeerConnection, allowed: dict[str, list[str]]) -> None:
-    """Restrict each transceiver to ``allowed[kind]`` (in that order of preference)."""
-    for transceiver in pc.getTransceivers():
-        if transceiver.kind in allowed:
-            transceiver.setCodecPreferences(capabilities(transceiver.kind, allowed[transceiver.kind]))
-
-
 def forwardable(kind: str) -> list[str]:
     return [m for m in FORWARDABLE if m.startswith(kind + "/")]
 
