@@ -80,10 +80,12 @@ async def test_an_overdue_review_meeting_is_escalated_to_board_organizer_and_lea
         drill_id, review_id = drill.id, review.id
     async with unit_of_work(app.state.db, app.state.hub) as session:
         await sweep(session, now=utcnow() + timedelta(days=2, hours=1), on_missed=deadline_handlers())
+    await app.state.outbox.drain()  # the relay publishes what the sweep committed
     warned = published.channels_of("deadline.warning")
     assert {f"user:{organizer_id}", f"user:{commander_id}", "board"} <= warned
     async with unit_of_work(app.state.db, app.state.hub) as session:
         await sweep(session, now=utcnow() + timedelta(days=4), on_missed=deadline_handlers())
+    await app.state.outbox.drain()  # the relay publishes what the sweep committed
     missed = published.channels_of("deadline.missed")
     assert {"board", f"drill:{drill_id}", f"user:{organizer_id}", f"user:{commander_id}"} <= missed
     assert published.of_type("review.meeting_overdue")
