@@ -128,7 +128,11 @@ async def seed_incidents(
             )
         if demo.stage:
             await actions.advance_stage(
-                session, principal=chief, incident_id=incident.id, data=StageChange(stage=demo.stage)
+                session,
+                principal=chief,
+                incident_id=incident.id,
+                data=StageChange(stage=demo.stage),
+                settings=settings,
             )
         if demo.with_taskforce and taskforce is not None:
             await taskforces.link_incident(

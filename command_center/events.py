@@ -77,10 +77,6 @@ def revoke_connections(session: AsyncSession, *, user_id: int, token_id: str | N
     emit(session, names.CONTROL, type=names.REVOKED, id=user_id, token=token_id)
 
 
-def department_board(department: str) -> str:
-    return names.board(department)
-
-
 def _pending(session: Session) -> list[tuple[str, dict[str, Any]]]:
     pending: list[tuple[str, dict[str, Any]]] | None = session.info.get(_PENDING)
     if pending is None:

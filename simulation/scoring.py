@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypedDict
 
 from simulation.events import InjectReleased, ObservedAction
 from simulation.scenario import Check, Scenario, minutes
@@ -129,9 +129,9 @@ def overall_score(
     if total_weight == 0:
         return None, None, False
     overall = 100.0 * weighted / total_weight
-    rating: Rating = next((r for threshold, r in OVERALL_THRESHOLDS if overall >= threshold - 1e-9), "U")
-    capped = critical_u and _ORDER.index(rating) < _ORDER.index("M")
-    return overall, ("M" if capped else rating), capped
+    reached: Rating = next((r for threshold, r in OVERALL_THRESHOLDS if overall >= threshold - 1e-9), "U")
+    capped = critical_u and _ORDER.index(reached) < _ORDER.index("M")
+    return overall, ("M" if capped else reached), capped
 
 
 def _matches(check: Check, action: TimedAction, start: float) -> bool:
@@ -143,12 +143,21 @@ def _matches(check: Check, action: TimedAction, start: float) -> bool:
     )
 
 
+class _Common(TypedDict):
+    """The fields every :class:`CheckScore` of one check shares, whatever its status."""
+
+    check_id: str
+    weight: float
+    critical: bool
+    started_minute: float | None
+
+
 def _score_check(
     check: Check, start: float | None, actions: Sequence[TimedAction], now: float | None
 ) -> CheckScore:
     target, grace, hard = minutes(check.target), minutes(check.grace), minutes(check.hard_limit)
     required = tuple(check.required_fields)
-    common = {
+    common: _Common = {
         "check_id": check.id,
         "weight": check.weight,
         "critical": check.critical,
@@ -209,7 +218,7 @@ def score_minutes(
         for item in checks
         if item.score is not None and item.rating is not None and item.check_id not in skip
     ]
-    overall, rating, capped = overall_score(scored)  # type: ignore[arg-type]
+    overall, rating, capped = overall_score(scored)
     return DrillScore(RUBRIC_VERSION, overall, rating, capped, now is None, checks)
 
 

@@ -13,10 +13,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import yaml
 from yaml.error import Mark
+
+if TYPE_CHECKING:
+    from yaml._yaml import Mark as CMark
+
+    # Events carry the pure-Python mark or, from the C parser, libyaml's; both have ``line``.
+    AnyMark: TypeAlias = Mark | CMark
 
 __all__ = ["BoundedLoader", "Budget", "BudgetExceeded", "compose_and_load"]
 
@@ -33,10 +39,10 @@ class Budget:
     depth: int = 50
 
 
-class BudgetExceeded(yaml.YAMLError):  # type: ignore[misc]  # PyYAML ships no type hints
+class BudgetExceeded(yaml.YAMLError):
     """The document passes a budget; carries the mark, the problem and a hint like PyYAML's errors."""
 
-    def __init__(self, problem: str, mark: Mark | None, hint: str) -> None:
+    def __init__(self, problem: str, mark: AnyMark | None, hint: str) -> None:
         super().__init__(problem)
         self.problem = problem
         self.problem_mark = mark
@@ -48,7 +54,7 @@ class BudgetExceeded(yaml.YAMLError):  # type: ignore[misc]  # PyYAML ships no t
         return f"{self.problem}{where}"
 
 
-class BoundedLoader(yaml.SafeLoader):  # type: ignore[misc]
+class BoundedLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` that refuses documents over a :class:`Budget` while composing them."""
 
     def __init__(self, stream: str, budget: Budget | None = None) -> None:
@@ -60,8 +66,9 @@ class BoundedLoader(yaml.SafeLoader):  # type: ignore[misc]
         self._sizes: dict[str, int] = {}
         self._open: set[str] = set()
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
-        event = self.peek_event()
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        # types-PyYAML leaves Parser.peek_event unannotated; it returns the next yaml.Event.
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, yaml.AliasEvent):
             return self._alias(event, parent, index)
         self._depth += 1
@@ -95,7 +102,7 @@ class BoundedLoader(yaml.SafeLoader):  # type: ignore[misc]
                 )
         return node
 
-    def _alias(self, event: yaml.AliasEvent, parent: yaml.Node | None, index: Any) -> yaml.Node:
+    def _alias(self, event: yaml.AliasEvent, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         if event.anchor in self._open:
             raise BudgetExceeded(
                 f"the alias *{event.anchor} refers to the node that contains it (a recursive alias)",
@@ -112,7 +119,7 @@ class BoundedLoader(yaml.SafeLoader):  # type: ignore[misc]
         self._grow(self._sizes.get(event.anchor or "", 1), event.start_mark)
         return super().compose_node(parent, index)
 
-    def _grow(self, count: int, mark: Mark) -> None:
+    def _grow(self, count: int, mark: AnyMark | None) -> None:
         self._expanded += count
         if self._expanded > self.budget.nodes:
             raise BudgetExceeded(

@@ -9,9 +9,9 @@ from pydantic import BaseModel
 
 from command_center.audit import anchor, service
 from command_center.audit.visibility import AuditVisibility
+from command_center.auth.deps import SessionDep, SettingsDep, requires
 from command_center.auth.permissions import Permission, department_scope
 from command_center.auth.roles import Principal
-from command_center.deps import SessionDep, SettingsDep, requires
 from command_center.errors import Forbidden
 from command_center.limits import IdQuery
 

@@ -9,6 +9,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from command_center.audit import service as audit
 from command_center.auth import accounts, service
+from command_center.auth.deps import ClockDep, CurrentUser, DatabaseDep, SessionDep, SettingsDep, requires
 from command_center.auth.models import User
 from command_center.auth.permissions import Permission
 from command_center.auth.roles import Principal
@@ -21,7 +22,6 @@ from command_center.auth.schemas import (
     UserCreate,
     UserRead,
 )
-from command_center.deps import ClockDep, CurrentUser, DatabaseDep, SessionDep, SettingsDep, requires
 from command_center.limits import IdPath
 
 router = APIRouter(prefix="/api", tags=["auth"])

@@ -54,7 +54,3 @@ async def _ensure(session: AsyncSession, name: str, display_name: str) -> User:
 async def drill_control(session: AsyncSession) -> Principal:
     """The drill control actor, created on first use (any database, CLI or server)."""
     return auth.to_principal(await _ensure(session, DRILL_CONTROL, DRILL_CONTROL_DISPLAY))
-
-
-def is_system(principal: Principal) -> bool:
-    return principal.role is Role.system

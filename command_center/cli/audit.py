@@ -12,7 +12,7 @@ from command_center.cli.common import load_settings
 from command_center.db import Database
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group = commands.add_parser("audit", help="the hash-chained audit log")
     group_commands = group.add_subparsers(dest="audit_command", required=True, metavar="AUDIT_COMMAND")
     verify = group_commands.add_parser(

@@ -16,7 +16,7 @@ from simulation import ScenarioError, SimulationError, format_table, load_scenar
 __all__ = ["register"]
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     drill = commands.add_parser("drill", help="scenario files and drills")
     sub = drill.add_subparsers(dest="drill_command", required=True, metavar="DRILL_COMMAND")
 

@@ -19,7 +19,7 @@ from command_center.errors import BadRequest
 from command_center.migrate import upgrade
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     schedule = sub.add_parser("schedule", help="schedule a double-blind drill from a pool of scenario files")
     schedule.add_argument("files", nargs="+", metavar="FILE")
     schedule.add_argument(

@@ -17,7 +17,7 @@ from command_center.migrate import current_revision, upgrade
 from command_center.settings import Settings
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = commands.add_parser(
         "demo", help="run on the embedded defaults with demo data (SQLite, memory broker)"
     )

@@ -21,7 +21,7 @@ from command_center.errors import BadRequest
 from command_center.migrate import upgrade
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     user = commands.add_parser("user", help="accounts")
     user_commands = user.add_subparsers(dest="user_command", required=True, metavar="USER_COMMAND")
     add = user_commands.add_parser("add", help="create a user")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from command_center.deadlines.models import Deadline
@@ -127,8 +127,12 @@ async def _claim(
         .all()
     )
     for deadline_id in candidates:
-        claimed = await session.execute(
-            update(Deadline).where(Deadline.id == deadline_id, marker.is_(None)).values({marker: now})
+        # An UPDATE's result is a CursorResult (it has rowcount); Session.execute is typed for any statement.
+        claimed = cast(
+            "CursorResult[Any]",
+            await session.execute(
+                update(Deadline).where(Deadline.id == deadline_id, marker.is_(None)).values({marker: now})
+            ),
         )
         if claimed.rowcount == 1:
             deadline = await session.get(Deadline, deadline_id)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, status
 
-from command_center.deps import CurrentUser, SessionDep
+from command_center.auth.deps import CurrentUser, SessionDep
 from command_center.devices import service
 from command_center.devices.schemas import DeviceCreate, DeviceRead, DeviceView
 from command_center.streams.schemas import Answer

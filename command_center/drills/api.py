@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, status
 
+from command_center.auth.deps import CurrentUser, SessionDep, SettingsDep, requires
 from command_center.auth.permissions import Permission, require
 from command_center.auth.roles import Principal
 from command_center.db import utcnow
-from command_center.deps import CurrentUser, SessionDep, SettingsDep, requires
 from command_center.drills import scenarios, service
 from command_center.drills.schemas import DrillRead, DrillSchedule, DrillStop, ScenarioRead, ScenarioUpload
 from command_center.drills.sink import score_view

@@ -130,6 +130,7 @@ async def materialize(
         taskforce_id = await first_created(session, drill, "taskforce")
         member_departments = await taskforces.departments(session, taskforce_id) if taskforce_id else set()
         for department in [d for d in inject.to if d not in ROLES and d in member_departments]:
+            assert taskforce_id is not None  # member_departments is empty without a task force
             task = await tasks.create(
                 session,
                 principal=control,

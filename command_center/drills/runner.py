@@ -17,8 +17,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from command_center.db import Database, utcnow
@@ -134,14 +135,21 @@ class DrillRunner:
             )
             won = []
             for drill_id in due:
-                result = await session.execute(
-                    update(Drill)
-                    .where(
-                        Drill.id == drill_id,
-                        Drill.status.in_(("scheduled", "running")),
-                        or_(Drill.runner.is_(None), Drill.runner == self.runner_id, Drill.lease_until < now),
-                    )
-                    .values(runner=self.runner_id, lease_until=now + self._lease)
+                result = cast(
+                    "CursorResult[Any]",
+                    await session.execute(
+                        update(Drill)
+                        .where(
+                            Drill.id == drill_id,
+                            Drill.status.in_(("scheduled", "running")),
+                            or_(
+                                Drill.runner.is_(None),
+                                Drill.runner == self.runner_id,
+                                Drill.lease_until < now,
+                            ),
+                        )
+                        .values(runner=self.runner_id, lease_until=now + self._lease)
+                    ),
                 )
                 if result.rowcount == 1:
                     won.append(drill_id)

@@ -8,6 +8,7 @@ can check it against the commitment they were shown.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,12 +30,16 @@ from command_center.incidents.models import Incident, IncidentEvent
 from simulation import InjectReleased, ObservedAction, Scenario
 
 ACTIVE = ("scheduled", "running")
-FIELDS_OF = {
+FIELDS_OF: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     # Which "fields" an action carries for scoring (scenario `required_fields`).
     "report.written": lambda d: d.get("fields", []),
     "zones.record": lambda d: list((d.get("zones") or {}).keys()),
     "team.assemble": lambda d: [m.get("role") for m in d.get("members", []) if m.get("role")],
 }
+
+
+def _no_fields(_detail: dict[str, Any]) -> list[str]:
+    return []
 
 
 def channel(drill_id: int) -> str:
@@ -253,7 +258,7 @@ async def every_department(session: AsyncSession) -> list[str]:
 
 
 def observed(event: IncidentEvent) -> ObservedAction:
-    fields = FIELDS_OF.get(event.action, lambda _d: [])(event.detail or {})
+    fields = FIELDS_OF.get(event.action, _no_fields)(event.detail or {})
     return ObservedAction(
         action=event.action,
         at=event.at,

@@ -45,9 +45,6 @@ class DrillVideos:
         self._relay = relay
         self._videos: dict[int, list[_Video]] = {}
 
-    def streams_of(self, drill_id: int) -> list[str]:
-        return [v.stream_id for v in self._videos.get(drill_id, [])]
-
     async def start(self, *, drill_id: int, inject: Inject, incident_id: int | None) -> str:
         """Publish the inject's scene into the relay, register the stream; return its id."""
         relay = self._relay

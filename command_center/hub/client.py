@@ -192,12 +192,6 @@ class HubClient:
         finally:
             self._publishes.pop(client_id, None)
 
-    async def send_raw(self, text: str) -> None:
-        """Send a frame as is (tests of bad input)."""
-        if self._ws is None:
-            raise ConnectionLost("not connected")
-        await self._ws.send(text)
-
     async def next(self) -> Event:
         """The next message or reset event (wrap in ``asyncio.wait_for`` for a time limit)."""
         return await self._inbox.get()

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
-from command_center.deps import CurrentUser, SessionDep, SettingsDep
+from command_center.auth.deps import CurrentUser, SessionDep, SettingsDep
 from command_center.incidents import actions, export, service
 from command_center.incidents.schemas import (
     ActionNote,
@@ -156,7 +156,7 @@ async def timeline_csv(
     incident = await service.get_visible(session, principal, incident_id)
     events = await service.timeline(session, principal=principal, incident_id=incident_id)
     return Response(
-        export.timeline_csv(incident, events, settings.zone),
+        await asyncio.to_thread(export.timeline_csv, incident, events, settings.zone),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="incident-{incident_id}-timeline.csv"'},
     )
@@ -175,6 +175,7 @@ async def timeline_docx(
     events = await service.timeline(session, principal=principal, incident_id=incident_id)
     order_ids = [e.detail["order_id"] for e in events if isinstance((e.detail or {}).get("order_id"), int)]
     names = await export_names(session, order_ids)
+    # Building and zipping a document takes CPU: off the event loop, like every export.
     body = await asyncio.to_thread(export.timeline_docx, incident, events, settings.zone, names, lang)
     return Response(
         body,

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from command_center import office
 from command_center.incidents.models import Incident, IncidentEvent
 from command_center.office import Language, label
+from command_center.text import xml_safe
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def timeline_docx(
     names = names or Names()
     document = office.new_document()
     prefix = label("export.drill_prefix", language) if incident.drill else ""
-    title = office.xml_safe(incident.title)
+    title = xml_safe(incident.title)
     document.add_heading(f"{prefix}{label('export.timeline.title', language)}：{title}", level=1)
     location = incident.address or (
         f"{incident.location_lat:.5f}, {incident.location_lon:.5f}"

@@ -356,10 +356,12 @@ def require_statistics(principal: Principal) -> None:
 async def stats(session: AsyncSession) -> dict[str, Any]:
     """Real statistics: drill incidents never count (DOMAIN.md, conventions)."""
     real = select(Incident).where(Incident.drill.is_(False)).subquery()
-    by_category = dict(
+    by_category: dict[str, int] = dict(
         (await session.execute(select(real.c.category, func.count()).group_by(real.c.category))).all()
     )
-    by_stage = dict((await session.execute(select(real.c.stage, func.count()).group_by(real.c.stage))).all())
+    by_stage: dict[str, int] = dict(
+        (await session.execute(select(real.c.stage, func.count()).group_by(real.c.stage))).all()
+    )
     total = sum(by_category.values())
     open_count = (
         await session.execute(select(func.count()).select_from(real).where(real.c.closed_at.is_(None)))

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 from pydantic import AwareDatetime
 
-from command_center.deps import CurrentUser, SessionDep, SettingsDep
+from command_center.auth.deps import CurrentUser, SessionDep, SettingsDep
 from command_center.incidents import service as incidents
 from command_center.incidents.schemas import IncidentRead
 from command_center.ledger import service

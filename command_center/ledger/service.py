@@ -403,7 +403,11 @@ async def on_deadline_missed(session: AsyncSession, deadline: Deadline, now: dat
         return
     if item.overdue_at is None:
         item.overdue_at = now
-    detail = {"kind": deadline.kind, "colour": item.colour, "due_at": deadline.due_at.isoformat()}
+    detail: dict[str, Any] = {
+        "kind": deadline.kind,
+        "colour": item.colour,
+        "due_at": deadline.due_at.isoformat(),
+    }
     await _record(session, item, "ledger.overdue", actor=None, at=now, detail=detail)
     await audit.record(session, action="ledger.overdue", target=subject(item.id), detail=detail)
     emit(session, [CHANNEL, "board"], type="ledger.overdue", id=item.id, item=view(item, now), **detail)

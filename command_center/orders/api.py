@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 
-from command_center.deps import CurrentUser, SessionDep
+from command_center.auth.deps import CurrentUser, SessionDep
 from command_center.limits import IdPath, IdQuery
 from command_center.orders import service
 from command_center.orders.schemas import Acknowledgement, OrderCreate, OrderRead, PendingRead, ReceiptRead

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from fastapi.responses import FileResponse
 
-from command_center.deps import CurrentUser, SessionDep, SettingsDep
+from command_center.auth.deps import CurrentUser, SessionDep, SettingsDep
 from command_center.drills import service as drills
 from command_center.errors import NotFound
 from command_center.limits import IdPath, IdQuery

@@ -3,7 +3,9 @@
 Plots use ``Figure`` objects with the Agg canvas, never pyplot (no global state, no GUI backend). Labels are
 bilingual (Chinese, then English) and never internal ids: injects by their content, actions and checks by
 their names. Chinese needs a CJK font: Noto Sans CJK (``fonts-noto-cjk``, installed by ``.ci/run``) comes
-first in every text's font list, with matplotlib's own font as the fallback for Latin text.
+first in every text's font list, with matplotlib's own font as the fallback for Latin text. matplotlib is
+imported on the first plot (in the export's worker thread), not when the app starts: it costs a third of the
+app's import time.
 """
 
 from __future__ import annotations
@@ -11,10 +13,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 import simulation
 from command_center.office import bilingual
@@ -24,10 +23,21 @@ from simulation.scenario import minutes
 FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "SimHei", "DejaVu Sans"]
 TEXT: dict[str, Any] = {"fontfamily": FONTS}
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 RATING_COLOURS = {"P": "#2e7d32", "S": "#1565c0", "M": "#ef6c00", "U": "#c62828", None: "#9e9e9e"}
 
 
+def _figure(width: float, height: float) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
 def _png(figure: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=120)
@@ -57,7 +67,7 @@ def timeline_png(
 ) -> bytes:
     """Injects and responders' actions on one axis of drill minutes (scenario time), one row per name."""
     times: list[datetime] = [r.at for r in released] + [a.at for a in actions]
-    figure = Figure(figsize=(8, 3.6), layout="constrained")
+    figure = _figure(8, 3.6)
     axes = figure.add_subplot()
     if not times:
         axes.text(
@@ -96,7 +106,7 @@ def timeline_png(
 
 def check_times_png(checks: Sequence[Mapping[str, Any]], scenario: simulation.Scenario | None) -> bytes:
     """One bar per check: its raw minutes, coloured by effective rating, with target and hard limit."""
-    figure = Figure(figsize=(8, 0.75 * max(len(checks), 3) + 1.2), layout="constrained")
+    figure = _figure(8, 0.75 * max(len(checks), 3) + 1.2)
     axes = figure.add_subplot()
     labels: list[str] = []
     for y, check in enumerate(checks):

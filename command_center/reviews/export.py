@@ -21,6 +21,7 @@ from command_center.incidents.export import Names
 from command_center.office import Language, label
 from command_center.reviews.charts import check_times_png, timeline_png
 from command_center.reviews.rules import ItemStatus
+from command_center.text import xml_safe
 
 
 def _local(at: datetime | None, zone: ZoneInfo) -> str:
@@ -47,7 +48,7 @@ def review_docx(
     Stored text is made XML-safe first: a row saved before control characters were refused must not make
     the export fail for good.
     """
-    review = office.xml_safe(dict(review))
+    review = xml_safe(dict(review))
     names = names or Names()
     en = language == "en"
 

@@ -15,10 +15,10 @@ from pydantic import AwareDatetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from command_center.auth.deps import SessionDep, SettingsDep, requires
 from command_center.auth.permissions import Permission
 from command_center.auth.roles import Principal
 from command_center.db import utcnow
-from command_center.deps import SessionDep, SettingsDep, requires
 from command_center.drills import cadence
 from command_center.reviews.models import Review
 

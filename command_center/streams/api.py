@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, status
 from fastapi.responses import RedirectResponse
 
-from command_center.deps import CurrentUser, SessionDep, SettingsDep
+from command_center.auth.deps import CurrentUser, SessionDep, SettingsDep
 from command_center.limits import IdQuery
 from command_center.streams import pulls, service
 from command_center.streams.placement import owner_url
@@ -30,7 +30,8 @@ router = APIRouter(prefix="/api/streams", tags=["streams"])
 
 
 def _relay(request: Request) -> Relay:
-    return request.app.state.relay
+    relay: Relay = request.app.state.relay
+    return relay
 
 
 @router.post("", response_model=Answer, status_code=status.HTTP_201_CREATED)

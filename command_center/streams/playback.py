@@ -20,7 +20,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
 from command_center.audit import service as audit
-from command_center.deps import CurrentUser, SessionDep, SettingsDep
+from command_center.auth.deps import CurrentUser, SessionDep, SettingsDep
 from command_center.errors import Forbidden, NotFound
 from command_center.settings import Settings
 from command_center.streams import service

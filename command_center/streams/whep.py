@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from command_center.deps import SessionDep
+from command_center.auth.deps import SessionDep
 from command_center.errors import Forbidden, NotFound
 from command_center.streams import service
 from command_center.streams.placement import owner_url

@@ -17,8 +17,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from command_center.auth import service as auth_service
+from command_center.auth.deps import SessionDep
 from command_center.auth.roles import Principal
-from command_center.deps import SessionDep
 from command_center.errors import BadRequest, CommandCenterError, NotAuthenticated, NotFound, TooLarge
 from command_center.streams import service
 from command_center.streams.placement import Process, owner_url

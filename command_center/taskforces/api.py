@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
 
-from command_center.deps import CurrentUser, SessionDep
+from command_center.auth.deps import CurrentUser, SessionDep
 from command_center.limits import IdPath, IdQuery
 from command_center.taskforces import matters, messages, service, tasks
 from command_center.taskforces.schemas import (

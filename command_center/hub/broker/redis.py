@@ -354,8 +354,9 @@ class RedisBroker:
         self._connected.clear()
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()
+            with contextlib.suppress(Exception):  # a broken subscription is dropped whatever went wrong
+                # redis-py leaves PubSub.aclose unannotated (it returns None).
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def _read_forever(self) -> None:
         delay = 0.05

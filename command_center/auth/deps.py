@@ -1,4 +1,8 @@
-"""FastAPI dependencies as ``Annotated`` aliases: one place to see what a route can ask for."""
+"""FastAPI dependencies as ``Annotated`` aliases: one place to see what a route can ask for.
+
+Every router (domain and auth/audit alike) asks who is calling and for the request's session, so this
+sits with authentication below the domain, not with the composition (``app``) that only mounts routers.
+"""
 
 from __future__ import annotations
 
@@ -21,11 +25,13 @@ _bearer = HTTPBearer(auto_error=False, description="token from POST /api/auth/to
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def get_database(request: Request) -> Database:
-    return request.app.state.db
+    database: Database = request.app.state.db
+    return database
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
