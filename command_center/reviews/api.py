@@ -144,7 +144,7 @@ async def add_evidence(
 
 @router.post("/items/{item_id}/evidence/file", response_model=ItemRead, status_code=status.HTTP_201_CREATED)
 async def upload_evidence(
-    item_id: int,
+    item_id: IdPath,
     principal: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
@@ -167,7 +167,7 @@ async def upload_evidence(
 
 @router.get("/evidence/{evidence_id}/file", response_class=FileResponse)
 async def download_evidence(
-    evidence_id: int, principal: CurrentUser, session: SessionDep, settings: SettingsDep
+    evidence_id: IdPath, principal: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> FileResponse:
     """The uploaded file under its original name; the download is audited."""
     row = await items.evidence_file(session, principal=principal, evidence_id=evidence_id)

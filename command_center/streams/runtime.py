@@ -8,7 +8,11 @@ forward WebRTC requests for the streams held here. ``app.state`` gets ``relay``,
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from command_center.db import Database
 from command_center.hub import Hub
@@ -20,14 +24,20 @@ from command_center.streams.placement import Process
 from streaming import Relay
 from streaming.pull import Puller
 
+log = logging.getLogger(__name__)
+
 
 class Media:
     def __init__(self, relay: Relay, puller: Puller, cascades: Cascades) -> None:
         self.relay = relay
         self.puller = puller
         self.cascades = cascades
+        self.resuming: asyncio.Task[None] | None = None
 
     async def close(self) -> None:
+        if self.resuming is not None:
+            self.resuming.cancel()
+            await asyncio.gather(self.resuming, return_exceptions=True)
         await self.cascades.close()
         await self.puller.close()
         await self.relay.close()
@@ -48,7 +58,17 @@ async def start(state: Any, settings: Settings, database: Database, hub: Hub) ->
     state.relay, state.process, state.puller, state.cascades = relay, process, puller, cascades
     state.sources = Sources(puller, cascades)
     state.whep_sessions = {}
-    await cascades.resume(database, hub, process)
     signaling.install(hub, database, lambda: relay, process)
     await forwarding.install(hub, process, lambda: relay)
-    return Media(relay, puller, cascades)
+    media = Media(relay, puller, cascades)
+
+    async def resume() -> None:
+        # In the background: the process serves at once, even while the database or the other centres
+        # are unreachable (then /healthz says degraded and the cascades wait for the next start).
+        try:
+            await cascades.resume(database, hub, process)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("cascades not resumed: %s", exc)
+
+    media.resuming = asyncio.create_task(resume(), name="resume cascades")
+    return media

@@ -18,6 +18,7 @@ from command_center.ledger.models import LedgerItem
 from command_center.migrate import upgrade
 from command_center.settings import Settings
 from command_center.taskforces.models import Task, TaskForce
+from tests.conftest import TEST_AUDIT_KEY
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 LATIN = re.compile(r"[A-Za-z]")
@@ -39,7 +40,7 @@ async def _texts(session: Any) -> list[str]:
 
 
 async def _seed_fresh(tmp_path: Any, language: str) -> tuple[Database, list[str]]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / f'demo-{language}.db'}")
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / f'demo-{language}.db'}", audit_key=TEST_AUDIT_KEY)
     await upgrade(database)
     settings = Settings(development=True, language=language)
     async with database.session() as session:
