@@ -43,6 +43,7 @@ from command_center.ledger import service as ledger
 from command_center.ledger.api import router as ledger_router
 from command_center.orders.api import router as orders_router
 from command_center.outbox import OutboxRelay
+from command_center.ptt import hub as ptt_hub
 from command_center.reviews import items as rectification
 from command_center.reviews import service as reviews
 from command_center.reviews.api import router as reviews_router
@@ -95,13 +96,21 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.drill_runner = drill_runner
         checkpointer = Checkpointer(db, settings, clock=lambda: getattr(app.state, "clock", utcnow)())
         app.state.audit_checkpointer = checkpointer
+        ptt_sweep = ptt_hub.install(
+            hub,
+            db,
+            max_hold=settings.ptt_max_hold_seconds,
+            clock=lambda: getattr(app.state, "clock", utcnow)(),
+        )
         if settings.background_tasks:
+            ptt_sweep.start()
             sweeper.start()
             drill_runner.start()
             checkpointer.start()
         try:
             yield
         finally:
+            await ptt_sweep.stop()
             await checkpointer.stop()
             await drill_runner.stop()
             if app.state.gateway is not None:

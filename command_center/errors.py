@@ -56,6 +56,11 @@ class Conflict(CommandCenterError):
     status_code = 409
 
 
+class TooLarge(CommandCenterError):
+    code = "too_large"
+    status_code = 413
+
+
 class ServiceUnavailable(CommandCenterError):
     code = "unavailable"
     status_code = 503

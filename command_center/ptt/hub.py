@@ -1,0 +1,51 @@
+"""Push-to-talk over the hub: requests on the member's own ``user:{id}``, a sweep that takes floors back.
+
+    -> user:{id}  {"type": "ptt.request", "talkgroup": "incident:7", "id": REQ}
+    -> user:{id}  {"type": "ptt.release", "talkgroup": "incident:7", "id": REQ}
+
+The hook only reads the request and calls :mod:`command_center.ptt.floor` in one transaction; the answers
+and announcements leave through the outbox when it commits. ``clock`` is read at every request, so a test
+(or ``app.state.clock``) decides what time it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from command_center.auth.roles import Principal
+from command_center.db import Database
+from command_center.hub import Hub, Message
+from command_center.periodic import Periodic
+from command_center.ptt import floor
+
+REQUESTS = ("ptt.request", "ptt.release")
+
+
+def install(hub: Hub, database: Database, *, max_hold: float, clock: Callable[[], datetime]) -> Periodic:
+    """Answer ``ptt.*`` requests; return the time-out sweep (started and stopped by the caller)."""
+
+    async def on_client_publish(principal: Principal, channel: str, message: Message) -> None:
+        data = message.data
+        kind = data.get("type")
+        if kind not in REQUESTS or channel != f"user:{principal.id}":
+            return
+        async with database.session() as session:
+            if kind == "ptt.request":
+                await floor.request(
+                    session,
+                    principal,
+                    data.get("talkgroup"),
+                    now=clock(),
+                    max_hold=max_hold,
+                    ref=data.get("id"),
+                )
+            else:
+                await floor.release(session, principal, data.get("talkgroup"), now=clock())
+
+    async def sweep() -> None:
+        async with database.session() as session:
+            await floor.take_back_expired(session, now=clock(), max_hold=max_hold)
+
+    hub.publish_hooks.append(on_client_publish)
+    return Periodic("ptt floor time-out", sweep, interval=min(1.0, max_hold / 4))
