@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from command_center import audit
+from command_center.audit import service as audit
 from command_center.auth.roles import Principal, Role
 from command_center.events import emit
 from command_center.hub import channels as names
