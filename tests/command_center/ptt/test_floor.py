@@ -131,7 +131,7 @@ async def test_members_only_and_drill_marked(app, client, login, published: Publ
 
 
 async def test_concurrent_requests_grant_exactly_one(app, client, login) -> None:  # type: ignore[no-untyped-def]
-    """The claim is a compare-and-swap on the row: racing sessions (as in several processes) cannot all win."""
+    """The claim is a compare-and-swap on the row: racing sessions (several processes) cannot all win."""
     group = f"incident:{await _incident(client, await login('duty'), ['police'])}"
     speakers = [await _who(app, n) for n in ("field1", "field2", "police")]
 
