@@ -1,0 +1,61 @@
+"""Push-to-talk over the real hub: the DESIGN section 9 frames, answered and announced through the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from command_center.hub.client import HubClient
+from tests.conftest import token_for
+
+
+async def _next_of(hub: HubClient, channel: str, kind: str) -> dict[str, Any]:
+    while True:
+        event = await asyncio.wait_for(hub.next(), 15)
+        data = getattr(event, "data", None) or {}
+        if getattr(event, "channel", None) == channel and data.get("type") == kind:
+            return data
+
+
+def _ptt(kind: str, group: str, ref: str) -> dict[str, Any]:
+    return {"type": kind, "talkgroup": group, "id": ref, "drill": False}
+
+
+async def _me(client, token: str) -> int:  # type: ignore[no-untyped-def]
+    response = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+    return int(response.json()["id"])
+
+
+@pytest.mark.slow
+async def test_request_grant_announce_release_over_the_hub(live_server, client) -> None:  # type: ignore[no-untyped-def]
+    ws = live_server.replace("http", "ws") + "/ws"
+    duty, field1, field2 = [await token_for(client, n) for n in ("duty", "field1", "field2")]
+    body = {"title": "东门聚集", "category": "collective_petition", "departments": []}
+    created = await client.post("/api/incidents", json=body, headers={"Authorization": f"Bearer {duty}"})
+    group = f"incident:{created.json()['id']}"
+    id1, id2 = await _me(client, field1), await _me(client, field2)
+    async with HubClient([ws], field1) as one, HubClient([ws], field2) as two:
+        await one.subscribe(f"user:{id1}")
+        await two.subscribe(f"user:{id2}")
+        await two.subscribe(group)
+        await one.publish(
+            f"user:{id1}", {"type": "ptt.request", "talkgroup": group, "id": "a", "drill": False}
+        )
+        granted = await _next_of(one, f"user:{id1}", "ptt.granted")
+        assert granted["talkgroup"] == group and granted["request"] == "a"
+        announced = await _next_of(two, group, "ptt.granted")
+        assert announced["speaker"]["id"] == id1 and announced["drill"] is False
+
+        await two.publish(
+            f"user:{id2}", {"type": "ptt.request", "talkgroup": group, "id": "b", "drill": False}
+        )
+        denied = await _next_of(two, f"user:{id2}", "ptt.denied")
+        assert denied["reason"] == "busy" and denied["holder"]["id"] == id1
+
+        await one.publish(
+            f"user:{id1}", {"type": "ptt.release", "talkgroup": group, "id": "c", "drill": False}
+        )
+        released = await _next_of(two, group, "ptt.released")
+        assert released["speaker"]["id"] == id1 and released["reason"] == "released"
