@@ -4,8 +4,14 @@ Every decision is a compare-and-swap on the floor row's ``version`` inside the c
 several server processes share one floor through the database with no lock held between requests. The
 answers and announcements are outbox events of that same transaction (DESIGN.md sections 4 and 9):
 
-    user:{id}      <- ptt.granted | ptt.denied            (the answer to the requester)
-    {talkgroup}    <- ptt.granted | ptt.released          (everyone listening on the incident/task force)
+    user:{id}         <- ptt.granted | ptt.denied        (the answer to the requester)
+    talkgroup channel <- ptt.granted | ptt.released      (incident:{id} / taskforce:{id}; for talk-back
+                                                          stream:{id}, the officer's user:{id})
+
+Media: the holder publishes its talk spurt as an audio-only stream (WHIP or hub signaling) and asks again
+with ``stream_id``; the floor keeps its grant time and announces ``ptt.granted`` with the ``stream_id``,
+which members play through the relay. The spurt's recording segment and SHA-256 are audited by the stream
+registry like any recording (``recording.segment`` on ``stream:{id}``), and ``ptt.released`` names it.
 
 ``now`` is always given by the caller (an injected clock), so time-outs are testable without waiting.
 """
@@ -14,20 +20,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from command_center.audit import service as audit
-from command_center.auth.roles import Principal, Role
+from command_center.auth.roles import Principal
 from command_center.events import emit
 from command_center.hub import channels as names
 from command_center.ptt.models import PttFloor
-from command_center.ptt.talkgroups import NotAMember, Talkgroup, member_of
+from command_center.ptt.talkgroups import COMMAND_ROLES, NotAMember, Talkgroup, member_of
+from command_center.streams.models import StreamRecord
 
-#: The command room: may take the floor from anyone outside it.
-COMMAND_ROLES = frozenset({Role.commander.value, Role.duty_officer.value, Role.admin.value})
 _ATTEMPTS = 5
 
 
@@ -35,89 +41,103 @@ _ATTEMPTS = 5
 class Decision:
     granted: bool
     talkgroup: str
-    reason: str = ""  # denied: busy | not_member; released: released | timeout | preempted
+    reason: str = ""  # denied: busy | not_member | bad_stream
 
 
 async def request(
-    session: AsyncSession, principal: Principal, name: object, *, now: datetime, max_hold: float, ref: object
+    session: AsyncSession,
+    principal: Principal,
+    name: object,
+    *,
+    now: datetime,
+    max_hold: float,
+    ref: object,
+    stream_id: object = None,
 ) -> Decision:
-    """Ask for the floor of talkgroup ``name``; the answer goes to ``user:{principal.id}``."""
+    """Ask for the floor of talkgroup ``name`` (or, holding it, attach the spurt's ``stream_id``)."""
     try:
         group = await member_of(session, principal, name)
     except NotAMember as exc:
-        await audit.record(
-            session,
-            action="ptt.denied",
-            actor=principal,
-            target=str(name)[:64],
-            outcome="denied",
-            detail={"reason": "not_member"},
-        )
-        _answer(session, principal, str(name)[:64], False, ref, False, reason="not_member", detail=str(exc))
-        return Decision(False, str(name)[:64], "not_member")
+        return await _deny(session, principal, str(name)[:64], False, ref, "not_member", detail=str(exc))
+    media: str | None = None
+    if stream_id is not None:
+        media = await _own_live_stream(session, principal, stream_id)
+        if media is None:
+            detail = "stream_id must name your own live stream"
+            return await _deny(session, principal, group.name, group.drill, ref, "bad_stream", detail=detail)
     for _ in range(_ATTEMPTS):
         floor = await _floor(session, group)
-        held = floor.holder_id is not None and floor.holder_id != principal.id
+        mine = floor.holder_id == principal.id
+        held = floor.holder_id is not None and not mine
         expired = held and _expired(floor, now, max_hold)
         preempt = held and not expired and principal.role.value in COMMAND_ROLES
         preempt = preempt and floor.holder_role not in COMMAND_ROLES
         if held and not expired and not preempt:
-            await audit.record(
-                session,
-                action="ptt.denied",
-                actor=principal,
-                target=group.name,
-                outcome="denied",
-                detail={"reason": "busy", "holder": floor.holder_id, "drill": group.drill},
-            )
-            _answer(
-                session, principal, group.name, False, ref, group.drill, reason="busy", holder=_holder(floor)
-            )
-            return Decision(False, group.name, "busy")
-        previous = _holder(floor) if held else None
-        previous_at = floor.granted_at
-        spurt = floor.spurts + (0 if floor.holder_id == principal.id else 1)
-        if not await _swap(session, floor, holder=principal, at=now, spurts=spurt):
+            holder = _holder(floor)
+            return await _deny(session, principal, group.name, group.drill, ref, "busy", holder=holder)
+        previous, previous_at, previous_stream = (
+            (_holder(floor) if held else None),
+            floor.granted_at,
+            floor.stream_id,
+        )
+        spurt = floor.spurts if mine else floor.spurts + 1
+        granted_at = floor.granted_at if mine and floor.granted_at else now  # asking again never extends
+        stream = media or (floor.stream_id if mine else None)
+        if not await _swap(session, floor, holder=principal, at=granted_at, spurts=spurt, stream_id=stream):
             continue  # another process changed the floor between our read and our write: decide again
         if previous is not None:
+            reason = "timeout" if expired else "preempted"
             await _released(
                 session,
                 group,
                 previous,
                 previous_at,
                 now,
-                reason="timeout" if expired else "preempted",
+                reason=reason,
                 by=principal,
+                stream_id=previous_stream,
             )
-        await audit.record(
-            session,
-            action="ptt.granted",
-            actor=principal,
-            target=group.name,
-            detail={
-                "spurt": spurt,
-                "drill": group.drill,
-                "preempted": previous["id"] if preempt and previous else None,
-            },
-        )
+        if not mine or media:
+            await audit.record(
+                session,
+                action="ptt.granted",
+                actor=principal,
+                target=group.name,
+                detail={
+                    "spurt": spurt,
+                    "drill": group.drill,
+                    "stream_id": stream,
+                    "to": group.channel if group.name.startswith("stream:") else None,
+                    "preempted": previous["id"] if previous else None,
+                },
+            )
         _answer(
-            session, principal, group.name, True, ref, group.drill, spurt=spurt, max_hold_seconds=max_hold
+            session,
+            principal,
+            group.name,
+            True,
+            ref,
+            group.drill,
+            spurt=spurt,
+            stream_id=stream,
+            max_hold_seconds=max_hold,
+            granted_at=granted_at,
         )
         emit(
             session,
-            group.name,
+            group.channel,
             type="ptt.granted",
             id=group.name,
             drill=group.drill,
             talkgroup=group.name,
             speaker=principal.public(),
             spurt=spurt,
-            granted_at=now,
+            granted_at=granted_at,
             max_hold_seconds=max_hold,
+            stream_id=stream,
         )
         return Decision(True, group.name)
-    _answer(session, principal, group.name, False, ref, group.drill, reason="busy")
-    return Decision(False, group.name, "busy")
+    return await _deny(session, principal, group.name, group.drill, ref, "busy")
 
 
 async def release(session: AsyncSession, principal: Principal, name: object, *, now: datetime) -> bool:
@@ -129,42 +149,52 @@ async def release(session: AsyncSession, principal: Principal, name: object, *, 
     floor = await session.get(PttFloor, group.name, populate_existing=True)
     if floor is None or floor.holder_id != principal.id:
         return False
-    holder, at = _holder(floor), floor.granted_at
-    if not await _swap(session, floor, holder=None, at=None, spurts=floor.spurts):
+    holder, at, stream = _holder(floor), floor.granted_at, floor.stream_id
+    if not await _swap(session, floor, holder=None, at=None, spurts=floor.spurts, stream_id=None):
         return False
-    await _released(session, group, holder, at, now, reason="released", by=principal)
+    await _released(session, group, holder, at, now, reason="released", by=principal, stream_id=stream)
     return True
 
 
 async def take_back_expired(session: AsyncSession, *, now: datetime, max_hold: float) -> list[str]:
     """Release every floor held longer than ``max_hold`` seconds; return the talkgroups taken back."""
     cutoff = now - timedelta(seconds=max_hold)
-    rows = (
-        (
-            await session.execute(
-                select(PttFloor).where(PttFloor.holder_id.is_not(None), PttFloor.granted_at <= cutoff)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    query = select(PttFloor).where(PttFloor.holder_id.is_not(None), PttFloor.granted_at <= cutoff)
     taken: list[str] = []
-    for floor in rows:
-        holder, at = _holder(floor), floor.granted_at
-        if await _swap(session, floor, holder=None, at=None, spurts=floor.spurts):
-            await _released(
-                session, Talkgroup(floor.talkgroup, floor.drill), holder, at, now, reason="timeout"
-            )
+    for floor in (await session.execute(query)).scalars().all():
+        holder, at, stream = _holder(floor), floor.granted_at, floor.stream_id
+        group = Talkgroup(floor.talkgroup, floor.drill, floor.channel)
+        if await _swap(session, floor, holder=None, at=None, spurts=floor.spurts, stream_id=None):
+            await _released(session, group, holder, at, now, reason="timeout", stream_id=stream)
             taken.append(floor.talkgroup)
     return taken
 
 
-async def holder(session: AsyncSession, name: str) -> dict[str, object] | None:
-    floor = await session.get(PttFloor, name, populate_existing=True)
-    return _holder(floor) if floor is not None and floor.holder_id is not None else None
+async def state(session: AsyncSession, principal: Principal, name: str) -> dict[str, Any]:
+    """Who holds the floor now (for a page that opens mid-spurt); NotAMember for outsiders."""
+    group = await member_of(session, principal, name)
+    floor = await session.get(PttFloor, group.name, populate_existing=True)
+    if floor is None or floor.holder_id is None:
+        return {"talkgroup": group.name, "drill": group.drill, "speaker": None, "stream_id": None}
+    return {
+        "talkgroup": group.name,
+        "drill": group.drill,
+        "speaker": _holder(floor),
+        "stream_id": floor.stream_id,
+        "granted_at": floor.granted_at,
+    }
 
 
 # -- internals ---------------------------------------------------------------------------------------------
+
+
+async def _own_live_stream(session: AsyncSession, principal: Principal, stream_id: object) -> str | None:
+    if not isinstance(stream_id, str) or not stream_id.isalnum() or len(stream_id) > 64:
+        return None
+    row = await session.get(StreamRecord, stream_id)
+    if row is None or row.officer_id != principal.id or row.ended_at is not None:
+        return None
+    return row.id
 
 
 async def _floor(session: AsyncSession, group: Talkgroup) -> PttFloor:
@@ -173,7 +203,9 @@ async def _floor(session: AsyncSession, group: Talkgroup) -> PttFloor:
         return floor
     try:
         async with session.begin_nested():
-            session.add(PttFloor(talkgroup=group.name, version=0, drill=group.drill, spurts=0))
+            session.add(
+                PttFloor(talkgroup=group.name, channel=group.channel, version=0, drill=group.drill, spurts=0)
+            )
     except IntegrityError:
         pass  # another process made it first
     floor = await session.get(PttFloor, group.name, populate_existing=True)
@@ -182,7 +214,13 @@ async def _floor(session: AsyncSession, group: Talkgroup) -> PttFloor:
 
 
 async def _swap(
-    session: AsyncSession, floor: PttFloor, *, holder: Principal | None, at: datetime | None, spurts: int
+    session: AsyncSession,
+    floor: PttFloor,
+    *,
+    holder: Principal | None,
+    at: datetime | None,
+    spurts: int,
+    stream_id: str | None,
 ) -> bool:
     seen = floor.version
     result = await session.execute(
@@ -195,6 +233,7 @@ async def _swap(
             holder_role=holder.role.value if holder else "",
             granted_at=at,
             spurts=spurts,
+            stream_id=stream_id,
         )
         .execution_options(synchronize_session=False)
     )
@@ -205,52 +244,81 @@ def _expired(floor: PttFloor, now: datetime, max_hold: float) -> bool:
     return floor.granted_at is not None and now - floor.granted_at >= timedelta(seconds=max_hold)
 
 
-def _holder(floor: PttFloor) -> dict[str, object]:
+def _holder(floor: PttFloor) -> dict[str, Any]:
     return {"id": floor.holder_id, "name": floor.holder_name, "role": floor.holder_role}
 
 
 async def _released(
     session: AsyncSession,
     group: Talkgroup,
-    holder: dict[str, object],
+    holder: dict[str, Any],
     granted_at: datetime | None,
     now: datetime,
     *,
     reason: str,
+    stream_id: str | None,
     by: Principal | None = None,
 ) -> None:
+    """Announce and audit the end of a spurt: who spoke, to whom, how long, and the recording's stream."""
     seconds = round((now - granted_at).total_seconds(), 3) if granted_at else None
+    to = group.channel if group.name.startswith("stream:") else None
     await audit.record(
         session,
         action="ptt.released",
         actor=by,
         target=group.name,
-        detail={"holder": holder["id"], "reason": reason, "seconds": seconds, "drill": group.drill},
+        detail={
+            "holder": holder["id"],
+            "reason": reason,
+            "seconds": seconds,
+            "drill": group.drill,
+            "stream_id": stream_id,
+            "to": to,
+            "granted_at": granted_at,
+        },
     )
+    state = {
+        "talkgroup": group.name,
+        "speaker": holder,
+        "reason": reason,
+        "seconds": seconds,
+        "stream_id": stream_id,
+    }
     emit(
         session,
-        group.name,
+        group.channel,
         type="ptt.released",
         id=group.name,
         drill=group.drill,
-        talkgroup=group.name,
-        speaker=holder,
-        reason=reason,
-        seconds=seconds,
         by=by.public() if by else None,
+        **state,
     )
-    if reason != "released" and holder["id"] is not None:
+    if reason != "released" and holder["id"] is not None and names.user(holder["id"]) != group.channel:
         # The speaker who lost the floor hears it on its own channel too (its page stops sending).
         emit(
-            session,
-            names.user(str(holder["id"])),
-            type="ptt.released",
-            id=group.name,
-            drill=group.drill,
-            talkgroup=group.name,
-            reason=reason,
-            seconds=seconds,
+            session, names.user(holder["id"]), type="ptt.released", id=group.name, drill=group.drill, **state
         )
+
+
+async def _deny(
+    session: AsyncSession,
+    principal: Principal,
+    talkgroup: str,
+    drill: bool,
+    ref: object,
+    reason: str,
+    **extra: Any,
+) -> Decision:
+    await audit.record(
+        session,
+        action="ptt.denied",
+        actor=principal,
+        target=talkgroup,
+        outcome="denied",
+        detail={"reason": reason, "drill": drill, "holder": (extra.get("holder") or {}).get("id")},
+    )
+    _answer(session, principal, talkgroup, False, ref, drill, reason=reason, **extra)
+    return Decision(False, talkgroup, reason)
 
 
 def _answer(
@@ -260,7 +328,7 @@ def _answer(
     granted: bool,
     ref: object,
     drill: bool,
-    **extra: object,
+    **extra: Any,
 ) -> None:
     emit(
         session,

@@ -16,7 +16,11 @@ class PttFloor(Base):
 
     __tablename__ = "ptt_floors"
 
-    talkgroup: Mapped[str] = mapped_column(String(64), primary_key=True)  # incident:{id} | taskforce:{id}
+    talkgroup: Mapped[str] = mapped_column(
+        String(64), primary_key=True
+    )  # incident:{id} | taskforce:{id} | stream:{id}
+    #: Where its grants and releases are announced (the talkgroup's channel, or the officer's for talk-back).
+    channel: Mapped[str] = mapped_column(String(64), default="")
     version: Mapped[int] = mapped_column(Integer, default=0)
     holder_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     holder_name: Mapped[str] = mapped_column(String(200), default="")
@@ -25,3 +29,5 @@ class PttFloor(Base):
     drill: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Talk spurts granted so far on this talkgroup (names the spurt's recording and audit entries).
     spurts: Mapped[int] = mapped_column(Integer, default=0)
+    #: The live audio-only stream carrying the current spurt (its recording is the spurt's evidence).
+    stream_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

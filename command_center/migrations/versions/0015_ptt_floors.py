@@ -21,6 +21,7 @@ def upgrade() -> None:
     op.create_table(
         "ptt_floors",
         sa.Column("talkgroup", sa.String(length=64), nullable=False),
+        sa.Column("channel", sa.String(length=64), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("holder_id", sa.Integer(), nullable=True),
         sa.Column("holder_name", sa.String(length=200), nullable=False),
@@ -28,6 +29,7 @@ def upgrade() -> None:
         sa.Column("granted_at", command_center.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("drill", sa.Boolean(), nullable=False),
         sa.Column("spurts", sa.Integer(), nullable=False),
+        sa.Column("stream_id", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("talkgroup", name=op.f("pk_ptt_floors")),
     )
 
