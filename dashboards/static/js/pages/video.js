@@ -6,6 +6,7 @@ import { onLangChange, t } from "../i18n.js";
 import { drillBadge, markDrill, boardChannel, startPage } from "../shell.js";
 import { fmt } from "../time.js";
 import { viewStream } from "../webrtc.js";
+import { Talk, talkButton } from "../ptt.js";
 
 const page = await startPage("video");
 if (page) await run(page);
@@ -62,9 +63,9 @@ async function run({ user, hub }) {
   async function load() {
     const streams = await optional("/api/streams", null);
     available = streams !== null;
-    const live = new Map((streams || []).map((s) => [String(s.id), s]));
+    const live = new Map((streams || []).filter(hasVideo).map((s) => [String(s.id), s]));
     for (const [id, tile] of tiles) {
-      if (!live.has(id)) { (tile.close || (() => tile.pc?.close()))(); tile.el.remove(); tiles.delete(id); }
+      if (!live.has(id)) { (tile.close || (() => tile.pc?.close()))(); tile.talk?.close(); tile.gone = true; tile.el.remove(); tiles.delete(id); }
     }
     for (const [id, info] of live) {
       let tile = tiles.get(id);
@@ -77,7 +78,7 @@ async function run({ user, hub }) {
       }
       tile.info = info;
       markDrill(tile.el, info);
-      tile.el.replaceChildren(tile.video, ...overlay(info));
+      tile.el.replaceChildren(tile.video, ...overlay(info), audioBar(tile, { user, hub }));
     }
     render();
   }
@@ -104,4 +105,68 @@ async function run({ user, hub }) {
   hub.subscribe(boardChannel(user), { onMessage: (data) => { if (data.type?.startsWith("stream.")) load().catch(() => {}); } });
   setInterval(() => load().catch(() => {}), 5000); // health and position change continuously
   document.body.dataset.ready = "true";
+}
+
+// -- scene audio and talk-back (kept apart from the tile layout above) ---------------------------------------
+
+/** Push-to-talk spurts and talk-back are audio-only streams: they are heard, not shown as tiles. */
+function hasVideo(stream) {
+  const codecs = stream.codecs || {};
+  return !(codecs.audio && !codecs.video);
+}
+
+const COMMAND_ROOM = new Set(["commander", "duty_officer", "admin"]);
+
+/** A tile's audio controls, made once per tile: unmute, a level meter, and hold-to-talk ("对讲") back to
+ * the officer (talkgroup stream:{id}); the officer's answer comes on the tile's own audio. */
+function audioBar(tile, { user, hub }) {
+  if (tile.audioBar) return tile.audioBar;
+  const level = h("span", { class: "level-fill" });
+  const unmute = h("button", { type: "button", class: "unmute", dataset: { muted: "true" }, onclick: (event) => {
+    event.stopPropagation();
+    tile.video.muted = !tile.video.muted;
+    unmute.dataset.muted = String(tile.video.muted);
+    unmute.textContent = t(tile.video.muted ? "video.unmute" : "video.mute");
+  } }, t("video.unmute"));
+  const bar = h("div", { class: "audio-bar", onclick: (event) => event.stopPropagation() },
+    unmute, h("span", { class: "level", title: t("video.level") }, level));
+  if (COMMAND_ROOM.has(user.role)) {
+    tile.talk = new Talk({ hub, user, talkgroup: `stream:${tile.info.id}`, incidentId: tile.info.incident_id, onState: (state, data) => {
+      bar.dataset.talk = state;
+      if (state === "denied") bar.title = t(`ptt.denied.${data?.reason || "busy"}`);
+    } });
+    bar.append(talkButton(tile.talk, t("video.talk")));
+  }
+  tile.audioBar = bar;
+  meter(tile, level);
+  return bar;
+}
+
+/** Drive a level meter from the tile's received audio (RMS of the last analyser window), while it lives. */
+function meter(tile, fill) {
+  let analyser = null;
+  let samples = null;
+  const step = () => {
+    if (tile.gone) return;
+    const track = tile.video.srcObject?.getAudioTracks?.()[0];
+    if (!analyser && track) {
+      const context = meter.context || (meter.context = new AudioContext());
+      analyser = context.createAnalyser();
+      analyser.fftSize = 512;
+      context.createMediaStreamSource(new MediaStream([track])).connect(analyser);
+      samples = new Float32Array(analyser.fftSize);
+    }
+    if (analyser) {
+      if (meter.context.state === "suspended") meter.context.resume().catch(() => {});
+      analyser.getFloatTimeDomainData(samples);
+      let sum = 0;
+      for (const v of samples) sum += v * v;
+      const rms = Math.sqrt(sum / samples.length);
+      const percent = Math.min(100, Math.round(Math.max(0, 20 * Math.log10(rms || 1e-6) + 60) * (100 / 60)));
+      fill.style.width = `${percent}%`;
+      tile.el.dataset.audioLevel = String(percent);
+    }
+    setTimeout(step, 100);
+  };
+  step();
 }
