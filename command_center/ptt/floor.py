@@ -130,7 +130,7 @@ async def request(
             id=group.name,
             drill=group.drill,
             talkgroup=group.name,
-            speaker=principal.public(),
+            speaker=_speaker(principal),
             spurt=spurt,
             granted_at=granted_at,
             max_hold_seconds=max_hold,
@@ -229,7 +229,7 @@ async def _swap(
         .values(
             version=seen + 1,
             holder_id=holder.id if holder else None,
-            holder_name=holder.name if holder else "",
+            holder_name=(holder.display_name or holder.name) if holder else "",
             holder_role=holder.role.value if holder else "",
             granted_at=at,
             spurts=spurts,
@@ -238,6 +238,10 @@ async def _swap(
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def _speaker(principal: Principal) -> dict[str, Any]:
+    return {**principal.public(), "display_name": principal.display_name or principal.name}
 
 
 def _expired(floor: PttFloor, now: datetime, max_hold: float) -> bool:

@@ -39,6 +39,7 @@ def install(hub: Hub, database: Database, *, max_hold: float, clock: Callable[[]
                     now=clock(),
                     max_hold=max_hold,
                     ref=data.get("id"),
+                    stream_id=data.get("stream_id"),
                 )
             else:
                 await floor.release(session, principal, data.get("talkgroup"), now=clock())

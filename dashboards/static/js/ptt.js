@@ -164,7 +164,7 @@ export function pttPanel({ hub, user, talkgroup, incidentId = null }) {
   const button = talkButton(talk, t("ptt.hold"));
   const stopListening = listen({ hub, user, channel: talkgroup, onSpeaker: (data) => {
     panel.dataset.speaking = data ? "true" : "false";
-    speaker.textContent = data ? `${data.speaker?.name || ""} ${t("ptt.speaking")}` : t("ptt.idle");
+    speaker.textContent = data ? `${data.speaker?.display_name || data.speaker?.name || ""} ${t("ptt.speaking")}` : t("ptt.idle");
   } });
   panel.append(h("h2", {}, t("ptt.title")), speaker, button, status);
   panel.close = () => { talk.close(); stopListening(); };
@@ -179,7 +179,7 @@ export function listenForTalkBack({ hub, user, banner }) {
     onSpeaker: (data) => {
       banner.hidden = !data;
       document.body.dataset.talkback = data ? "true" : "false";
-      banner.textContent = data ? `${t("ptt.command_speaking")} · ${data.speaker?.name || ""}` : "";
+      banner.textContent = data ? `${t("ptt.command_speaking")} · ${data.speaker?.display_name || data.speaker?.name || ""}` : "";
     },
   });
 }

@@ -115,12 +115,16 @@ function hasVideo(stream) {
   return !(codecs.audio && !codecs.video);
 }
 
-const COMMAND_ROOM = new Set(["commander", "duty_officer", "admin"]);
+/** The command room talks back (a function, hoisted: the page runs before later constants exist). */
+function commandRoom(role) {
+  return role === "commander" || role === "duty_officer" || role === "admin";
+}
 
 /** A tile's audio controls, made once per tile: unmute, a level meter, and hold-to-talk ("对讲") back to
  * the officer (talkgroup stream:{id}); the officer's answer comes on the tile's own audio. */
 function audioBar(tile, { user, hub }) {
   if (tile.audioBar) return tile.audioBar;
+  tile.video.muted = true; // the property, not only the attribute: tiles start silent
   const level = h("span", { class: "level-fill" });
   const unmute = h("button", { type: "button", class: "unmute", dataset: { muted: "true" }, onclick: (event) => {
     event.stopPropagation();
@@ -130,7 +134,7 @@ function audioBar(tile, { user, hub }) {
   } }, t("video.unmute"));
   const bar = h("div", { class: "audio-bar", onclick: (event) => event.stopPropagation() },
     unmute, h("span", { class: "level", title: t("video.level") }, level));
-  if (COMMAND_ROOM.has(user.role)) {
+  if (commandRoom(user.role)) {
     tile.talk = new Talk({ hub, user, talkgroup: `stream:${tile.info.id}`, incidentId: tile.info.incident_id, onState: (state, data) => {
       bar.dataset.talk = state;
       if (state === "denied") bar.title = t(`ptt.denied.${data?.reason || "busy"}`);
