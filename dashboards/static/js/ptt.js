@@ -157,6 +157,7 @@ export function pttPanel({ hub, user, talkgroup, incidentId = null }) {
   const panel = h("section", { class: "panel ptt", dataset: { talkgroup, state: "idle" } });
   const talk = new Talk({ hub, user, talkgroup, incidentId, onState: (state, data) => {
     panel.dataset.state = state;
+    if (panel.dataset.speaking !== "true") speaker.textContent = state === "talking" ? t("ptt.you_speaking") : t("ptt.idle");
     button.dataset.state = state;
     status.textContent = state === "denied" ? t(`ptt.denied.${data?.reason || "busy"}`)
       : state === "idle" && data?.reason ? t(`ptt.taken.${data.reason}`) : state === "idle" ? "" : t(`ptt.state.${state}`);

@@ -137,6 +137,7 @@ function audioBar(tile, { user, hub }) {
   if (commandRoom(user.role)) {
     tile.talk = new Talk({ hub, user, talkgroup: `stream:${tile.info.id}`, incidentId: tile.info.incident_id, onState: (state, data) => {
       bar.dataset.talk = state;
+      bar.querySelector(".ptt-button").dataset.state = state;
       if (state === "denied") bar.title = t(`ptt.denied.${data?.reason || "busy"}`);
     } });
     bar.append(talkButton(tile.talk, t("video.talk")));
