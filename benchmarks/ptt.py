@@ -13,7 +13,8 @@ Prints ONE JSON object. Three measurements:
   with ``--listeners`` listeners (they do not decode); the difference divided by the listener count.
 * floor grant over the hub: the platform (``command_center demo``) in its own process, a field officer's
   ``HubClient`` publishes ``ptt.request`` on its ``user:{id}`` and waits for ``ptt.granted`` there, then
-  releases and waits for ``ptt.released`` on the incident channel; ``--grants`` times.
+  releases and waits for ``ptt.released`` on the incident channel; ``--grants`` times, 50 ms apart (the
+  hub rate-limits publishes per connection).
 """
 
 from __future__ import annotations
@@ -263,6 +264,7 @@ async def grants(args: argparse.Namespace) -> dict[str, Any]:
                     mine, {"type": "ptt.release", "talkgroup": group, "id": f"r{i}", "drill": False}
                 )
                 await _wait(hub, group, "ptt.released", lambda d: True)
+                await asyncio.sleep(0.05)  # stay under CC_WS_PUBLISH_RATE (50/s per connection)
     finally:
         server.terminate()
         server.wait(10)
