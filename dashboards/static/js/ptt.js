@@ -6,6 +6,7 @@ import { h } from "./dom.js";
 import { t } from "./i18n.js";
 import { Publisher, viewStream } from "./webrtc.js";
 
+const TALKERS = new Set(["admin", "commander", "duty_officer", "field_officer"]);
 let counter = 0;
 const nextRef = () => `ptt-${Date.now().toString(36)}-${++counter}`;
 
@@ -163,6 +164,8 @@ export function pttPanel({ hub, user, talkgroup, incidentId = null }) {
       : state === "idle" && data?.reason ? t(`ptt.taken.${data.reason}`) : state === "idle" ? "" : t(`ptt.state.${state}`);
   } });
   const button = talkButton(talk, t("ptt.hold"));
+  // Speaking publishes an audio stream: roles that may not publish (liaisons, evaluators) listen only.
+  button.hidden = !TALKERS.has(user.role);
   const stopListening = listen({ hub, user, channel: talkgroup, onSpeaker: (data) => {
     panel.dataset.speaking = data ? "true" : "false";
     speaker.textContent = data ? `${data.speaker?.display_name || data.speaker?.name || ""} ${t("ptt.speaking")}` : t("ptt.idle");
