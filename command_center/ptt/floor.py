@@ -281,7 +281,7 @@ async def _released(
             "granted_at": granted_at,
         },
     )
-    state = {
+    state: dict[str, Any] = {
         "talkgroup": group.name,
         "speaker": holder,
         "reason": reason,
