@@ -101,6 +101,7 @@ def create_app(settings: Settings) -> FastAPI:
             db,
             max_hold=settings.ptt_max_hold_seconds,
             clock=lambda: getattr(app.state, "clock", utcnow)(),
+            relay=lambda: getattr(app.state, "relay", None),
         )
         if settings.background_tasks:
             ptt_sweep.start()

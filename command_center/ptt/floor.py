@@ -42,6 +42,8 @@ class Decision:
     granted: bool
     talkgroup: str
     reason: str = ""  # denied: busy | not_member | bad_stream
+    #: The spurt stream of a speaker this decision took the floor from (to be ended), if any.
+    cut_stream: str | None = None
 
 
 async def request(
@@ -136,7 +138,7 @@ async def request(
             max_hold_seconds=max_hold,
             stream_id=stream,
         )
-        return Decision(True, group.name)
+        return Decision(True, group.name, cut_stream=previous_stream if previous is not None else None)
     return await _deny(session, principal, group.name, group.drill, ref, "busy")
 
 
@@ -156,17 +158,19 @@ async def release(session: AsyncSession, principal: Principal, name: object, *, 
     return True
 
 
-async def take_back_expired(session: AsyncSession, *, now: datetime, max_hold: float) -> list[str]:
-    """Release every floor held longer than ``max_hold`` seconds; return the talkgroups taken back."""
+async def take_back_expired(
+    session: AsyncSession, *, now: datetime, max_hold: float
+) -> list[tuple[str, str | None]]:
+    """Release every floor held longer than ``max_hold`` seconds; return (talkgroup, spurt stream) taken."""
     cutoff = now - timedelta(seconds=max_hold)
     query = select(PttFloor).where(PttFloor.holder_id.is_not(None), PttFloor.granted_at <= cutoff)
-    taken: list[str] = []
+    taken: list[tuple[str, str | None]] = []
     for floor in (await session.execute(query)).scalars().all():
         holder, at, stream = _holder(floor), floor.granted_at, floor.stream_id
         group = Talkgroup(floor.talkgroup, floor.drill, floor.channel)
         if await _swap(session, floor, holder=None, at=None, spurts=floor.spurts, stream_id=None):
             await _released(session, group, holder, at, now, reason="timeout", stream_id=stream)
-            taken.append(floor.talkgroup)
+            taken.append((floor.talkgroup, stream))
     return taken
 
 

@@ -10,6 +10,7 @@ and announcements leave through the outbox when it commits. ``clock`` is read at
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import datetime
 
@@ -18,12 +19,33 @@ from command_center.db import Database
 from command_center.hub import Hub, Message
 from command_center.periodic import Periodic
 from command_center.ptt import floor
+from streaming import Relay
+from streaming.errors import UnknownStream
 
 REQUESTS = ("ptt.request", "ptt.release")
 
 
-def install(hub: Hub, database: Database, *, max_hold: float, clock: Callable[[], datetime]) -> Periodic:
-    """Answer ``ptt.*`` requests; return the time-out sweep (started and stopped by the caller)."""
+def install(
+    hub: Hub,
+    database: Database,
+    *,
+    max_hold: float,
+    clock: Callable[[], datetime],
+    relay: Callable[[], Relay | None] = lambda: None,
+) -> Periodic:
+    """Answer ``ptt.*`` requests; return the time-out sweep (started and stopped by the caller).
+
+    A speaker whose floor is taken back (time-out, pre-emption) has its spurt stream ended here when this
+    process's relay holds it, so a page that keeps sending is heard by no one and its recording closes;
+    its page also gets ``ptt.released`` on its own channel and stops.
+    """
+
+    async def cut(stream_id: str | None) -> None:
+        held = relay()
+        if stream_id is None or held is None:
+            return
+        with contextlib.suppress(UnknownStream):
+            await held.stop(stream_id)
 
     async def on_client_publish(principal: Principal, channel: str, message: Message) -> None:
         data = message.data
@@ -32,7 +54,7 @@ def install(hub: Hub, database: Database, *, max_hold: float, clock: Callable[[]
             return
         async with database.session() as session:
             if kind == "ptt.request":
-                await floor.request(
+                decision = await floor.request(
                     session,
                     principal,
                     data.get("talkgroup"),
@@ -42,11 +64,16 @@ def install(hub: Hub, database: Database, *, max_hold: float, clock: Callable[[]
                     stream_id=data.get("stream_id"),
                 )
             else:
+                decision = None
                 await floor.release(session, principal, data.get("talkgroup"), now=clock())
+        if decision is not None:
+            await cut(decision.cut_stream)
 
     async def sweep() -> None:
         async with database.session() as session:
-            await floor.take_back_expired(session, now=clock(), max_hold=max_hold)
+            taken = await floor.take_back_expired(session, now=clock(), max_hold=max_hold)
+        for _, stream_id in taken:
+            await cut(stream_id)
 
     hub.publish_hooks.append(on_client_publish)
     return Periodic("ptt floor time-out", sweep, interval=min(1.0, max_hold / 4))

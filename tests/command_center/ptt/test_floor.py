@@ -87,7 +87,7 @@ async def test_a_floor_held_too_long_is_taken_back(app, client, login, published
     async with app.state.db.session() as session:
         taken = await floor.take_back_expired(session, now=T0 + timedelta(seconds=HOLD), max_hold=HOLD)
     await app.state.outbox.drain()
-    assert taken == [group]
+    assert taken == [(group, None)]
     timeouts = [(c, d) for c, d in published.of_type("ptt.released") if d["reason"] == "timeout"]
     assert {c for c, _ in timeouts} == {group, f"user:{field1.id}"}
     # A request after the limit also wins without waiting for the sweep.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -114,3 +115,50 @@ async def test_the_holder_attaches_its_spurt_and_members_hear_it(live_server, cl
             for listener in listeners:
                 await listener.close()
             await spurt.close()
+
+
+@pytest.mark.slow
+async def test_taken_back_floors_end_the_spurt_stream(app, live_server, client) -> None:  # type: ignore[no-untyped-def]
+    """Time-out (the app's injected clock, the running sweep) and pre-emption both cut the speaker's audio."""
+    now = [datetime(2026, 11, 30, 8, 0, tzinfo=UTC)]
+    app.state.clock = lambda: now[0]
+    ws = live_server.replace("http", "ws") + "/ws"
+    duty, field1, commander = [await token_for(client, n) for n in ("duty", "field1", "commander")]
+    body = {"title": "东门聚集", "category": "collective_petition", "departments": []}
+    created = await client.post("/api/incidents", json=body, headers={"Authorization": f"Bearer {duty}"})
+    incident_id = created.json()["id"]
+    group = f"incident:{incident_id}"
+    id1, idc = await _me(client, field1), await _me(client, commander)
+    async with HubClient([ws], field1) as one, HubClient([ws], commander) as boss:
+        await one.subscribe(f"user:{id1}")
+        await boss.subscribe(f"user:{idc}")
+        for way in ("timeout", "preempted"):
+            spurt = Publisher(rest_signal(live_server, field1, incident_id), lambda: [AudioStreamTrack()])
+            try:
+                await one.publish(f"user:{id1}", _ptt("ptt.request", group, f"{way}-1"))
+                await _next_of(one, f"user:{id1}", "ptt.granted")
+                stream_id = await spurt.connect()
+                await one.publish(
+                    f"user:{id1}", {**_ptt("ptt.request", group, f"{way}-2"), "stream_id": stream_id}
+                )
+                granted = await _next_of(one, f"user:{id1}", "ptt.granted")
+                while granted.get("stream_id") != stream_id:
+                    granted = await _next_of(one, f"user:{id1}", "ptt.granted")
+                if way == "timeout":
+                    now[0] += timedelta(seconds=app.state.settings.ptt_max_hold_seconds)
+                else:
+                    await boss.publish(f"user:{idc}", _ptt("ptt.request", group, "boss"))
+                    await _next_of(boss, f"user:{idc}", "ptt.granted")
+                released = await _next_of(one, f"user:{id1}", "ptt.released")
+                assert (released["reason"], released["stream_id"]) == (way, stream_id)
+                async with asyncio.timeout(15):
+                    while True:
+                        row = await client.get(
+                            f"/api/streams/{stream_id}", headers={"Authorization": f"Bearer {duty}"}
+                        )
+                        if row.json()["ended_at"] is not None:
+                            break
+                        await asyncio.sleep(0.05)
+            finally:
+                await spurt.close()
+        await boss.publish(f"user:{idc}", _ptt("ptt.release", group, "boss-done"))
