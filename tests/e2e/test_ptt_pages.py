@@ -44,6 +44,13 @@ def test_push_to_talk_from_the_phone_is_heard_on_the_incident_page(open_page, se
     board.mouse.up()
     field.mouse.up()
     field.wait_for_selector(".ptt[data-speaking=false]", timeout=15000)
+    field.click("#lang-switch")
+    field.wait_for_function("() => document.documentElement.lang === 'en'")
+    field.wait_for_function(
+        "() => document.querySelector('.ptt .ptt-button')?.textContent === 'Hold to talk'"
+    )
+    assert field.inner_text(".ptt h2") == "Push-to-talk"
+    shoot(field, "ptt-phone-en")
 
 
 def test_the_wall_unmutes_a_tile_and_talks_back_to_the_officer(open_page, server):  # type: ignore[no-untyped-def]
