@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from command_center.auth.roles import Principal, Role
 from command_center.errors import CommandCenterError
 from command_center.hub import channels as names
 from command_center.incidents import service as incidents
+from command_center.ptt.models import PttFloor
 from command_center.streams import service as streams
 from command_center.taskforces import service as taskforces
 from command_center.taskforces.models import TaskForce
@@ -62,6 +64,21 @@ async def member_of(session: AsyncSession, principal: Principal, name: object) -
         taskforce = await session.get(TaskForce, int(arg))
         return Talkgroup(name, bool(taskforce and taskforce.drill), names.taskforce(arg))
     raise NotAMember(_SHAPE)
+
+
+async def may_hear(session: AsyncSession, principal: Principal, stream_id: str) -> bool:
+    """Is ``stream_id`` the spurt on the floor of a talkgroup ``principal`` belongs to?"""
+    talkgroups = (
+        await session.execute(select(PttFloor.talkgroup).where(PttFloor.stream_id == stream_id))
+    ).scalars()
+    for name in talkgroups:
+        if name.startswith(("incident:", "taskforce:")):
+            try:
+                await member_of(session, principal, name)
+            except NotAMember:
+                continue
+            return True
+    return False
 
 
 async def _talk_back(session: AsyncSession, principal: Principal, name: str, stream_id: str) -> Talkgroup:

@@ -77,3 +77,23 @@ def test_the_wall_unmutes_a_tile_and_talks_back_to_the_officer(open_page, server
     wall.mouse.up()
     field.wait_for_selector("#talkback-banner", state="hidden", timeout=15000)
     field.click("#live-toggle")
+
+
+def test_a_task_force_page_has_its_talkgroup(open_page, server):  # type: ignore[no-untyped-def]
+    with server.client("commander") as http:
+        body = {"name": "东门专班", "purpose": "联合处置", "members": ["police"]}
+        response = http.post("/api/taskforces", json=body)
+        assert response.status_code == 201, response.text
+        taskforce = response.json()["id"]
+    page = open_page("police", f"/static/taskforce.html?id={taskforce}")
+    page.wait_for_selector(f".ptt[data-talkgroup='taskforce:{taskforce}']", timeout=15000)
+    # A liaison listens: speaking would publish an audio stream, which its role may not.
+    assert page.locator(".ptt .ptt-button").is_hidden()
+    commander = open_page("commander", f"/static/taskforce.html?id={taskforce}")
+    _hold(commander, ".ptt .ptt-button")
+    commander.wait_for_selector(".ptt[data-state=talking]", timeout=15000)
+    page.wait_for_selector(".ptt[data-speaking=true]", timeout=15000)
+    page.wait_for_function(RX, arg=2000, timeout=20000)
+    shoot(page, "ptt-taskforce-listening")
+    commander.mouse.up()
+    page.wait_for_selector(".ptt[data-speaking=false]", timeout=15000)

@@ -13,6 +13,8 @@ from command_center.auth.roles import Principal
 from command_center.auth.service import get_user_by_name, to_principal
 from command_center.incidents.models import Incident
 from command_center.ptt import floor
+from command_center.streams import service as streams
+from command_center.streams.models import StreamRecord
 from tests.conftest import PublishedEvents
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -138,3 +140,46 @@ async def test_concurrent_requests_grant_exactly_one(app, client, login) -> None
     decisions = await asyncio.gather(*(_request(app, who, group, T0) for who in speakers))
     assert sum(d.granted for d in decisions) == 1
     assert {d.reason for d in decisions if not d.granted} == {"busy"}
+
+
+async def test_a_task_force_is_a_talkgroup_of_its_departments(
+    app, client, login, published: PublishedEvents
+) -> None:  # type: ignore[no-untyped-def]
+    body = {"name": "东门专班", "purpose": "联合处置", "members": ["police"]}
+    response = await client.post("/api/taskforces", json=body, headers=await login("commander"))
+    assert response.status_code == 201, response.text
+    group = f"taskforce:{response.json()['id']}"
+    police, fire = await _who(app, "police"), await _who(app, "fire")
+    assert (await _request(app, fire, group, T0)).reason == "not_member"
+    assert (await _request(app, police, group, T0)).granted
+    assert (group, "ptt.granted") in {(c, d["type"]) for c, d in published}
+
+
+async def test_a_task_force_hears_the_spurt_on_its_floor(app, client, login) -> None:  # type: ignore[no-untyped-def]
+    """The commander's spurt stream is the section's; police hears it only while it is on police's floor."""
+    body = {"name": "东门专班", "purpose": "联合处置", "members": ["police"]}
+    response = await client.post("/api/taskforces", json=body, headers=await login("commander"))
+    group = f"taskforce:{response.json()['id']}"
+    commander, police, fire = [await _who(app, n) for n in ("commander", "police", "fire")]
+    async with app.state.db.session() as session:
+        session.add(
+            StreamRecord(id="a" * 32, officer_id=commander.id, department="section", segments=[], codecs={})
+        )
+    async with app.state.db.session() as session:
+        row = await session.get(StreamRecord, "a" * 32)
+        assert row is not None and not await streams.can_view(session, police, row)
+    assert (await _request(app, commander, group, T0)).granted
+    async with app.state.db.session() as session:
+        decision = await floor.request(
+            session, commander, group, now=T0, max_hold=HOLD, ref="m", stream_id="a" * 32
+        )
+        assert decision.granted
+    async with app.state.db.session() as session:
+        row = await session.get(StreamRecord, "a" * 32)
+        assert row is not None
+        assert await streams.can_view(session, police, row)
+        assert not await streams.can_view(session, fire, row)
+    await _release(app, commander, group, T0 + timedelta(seconds=3))
+    async with app.state.db.session() as session:
+        row = await session.get(StreamRecord, "a" * 32)
+        assert row is not None and not await streams.can_view(session, police, row)
