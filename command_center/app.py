@@ -44,6 +44,7 @@ from command_center.ledger.api import router as ledger_router
 from command_center.orders.api import router as orders_router
 from command_center.outbox import OutboxRelay
 from command_center.ptt import hub as ptt_hub
+from command_center.ptt.api import router as ptt_router
 from command_center.reviews import items as rectification
 from command_center.reviews import service as reviews
 from command_center.reviews.api import router as reviews_router
@@ -155,6 +156,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(whep_router)
     app.include_router(reviews_router)
     app.include_router(drill_plan_router)
+    app.include_router(ptt_router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(request: Request) -> JSONResponse:

@@ -34,6 +34,10 @@ def test_push_to_talk_from_the_phone_is_heard_on_the_incident_page(open_page, se
     board.wait_for_function(RX, arg=2000, timeout=20000)  # the phone's audio arrives through the relay
     shoot(field, "ptt-phone-talking")
     shoot(board, "ptt-incident-listening")
+    # A page opened mid-spurt shows the speaker and hears the rest of it (GET /api/ptt/{talkgroup}).
+    late = open_page("duty", f"/static/incident.html?id={incident['id']}")
+    late.wait_for_selector(".ptt[data-speaking=true]", timeout=15000)
+    late.wait_for_function(RX, arg=500, timeout=20000)
     # The command room may not talk over a field officer without pre-empting: it pre-empts.
     _hold(board, ".ptt .ptt-button")
     board.wait_for_selector(".ptt[data-state=talking]", timeout=15000)

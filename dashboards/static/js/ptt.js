@@ -2,6 +2,7 @@
 // the hub (ptt.request / ptt.release on user:{me}); once granted, the talk spurt is published as an
 // audio-only stream over WHIP and attached to the floor with its stream_id, so members play it over WHEP
 // through the same forwarding relay (no mixing). Releasing ends the stream: its recording is the spurt's.
+import { optional } from "./api.js";
 import { h } from "./dom.js";
 import { t } from "./i18n.js";
 import { Publisher, viewStream } from "./webrtc.js";
@@ -98,7 +99,7 @@ export class Talk {
 
 /** Play whoever holds the floor on `channel` (a talkgroup's channel, or user:{me} for talk-back). `accept`
  * picks the messages to act on; `onSpeaker(data | null)` shows who speaks. Returns a stop function. */
-export function listen({ hub, user, channel, accept = () => true, onSpeaker = () => {} }) {
+export function listen({ hub, user, channel, talkgroup = null, accept = () => true, onSpeaker = () => {} }) {
   let current = null;
   const audio = h("audio", { autoplay: true, class: "ptt-audio", hidden: true });
   document.body.append(audio);
@@ -125,7 +126,7 @@ export function listen({ hub, user, channel, accept = () => true, onSpeaker = ()
       }
     }, 500);
   }
-  const unsubscribe = hub.subscribe(channel, { onMessage: (data) => {
+  const onMessage = (data) => {
     if (!data.type?.startsWith("ptt.") || !accept(data)) return;
     if (data.type === "ptt.granted" && data.speaker?.id !== user.id) {
       onSpeaker(data);
@@ -134,7 +135,14 @@ export function listen({ hub, user, channel, accept = () => true, onSpeaker = ()
       onSpeaker(null);
       stop();
     }
-  } });
+  };
+  const unsubscribe = hub.subscribe(channel, { onMessage });
+  // A page that opens mid-spurt hears the rest of it (and shows who speaks) at once.
+  if (talkgroup) {
+    optional(`/api/ptt/${encodeURIComponent(talkgroup)}`, null).then((state) => {
+      if (state?.speaker && !current) onMessage({ type: "ptt.granted", talkgroup, drill: state.drill, speaker: state.speaker, stream_id: state.stream_id });
+    }).catch(() => {});
+  }
   return () => { unsubscribe(); stop(); audio.remove(); };
 }
 
@@ -166,8 +174,9 @@ export function pttPanel({ hub, user, talkgroup, incidentId = null }) {
   const button = talkButton(talk, t("ptt.hold"));
   // Speaking publishes an audio stream: roles that may not publish (liaisons, evaluators) listen only.
   button.hidden = !TALKERS.has(user.role);
-  const stopListening = listen({ hub, user, channel: talkgroup, onSpeaker: (data) => {
+  const stopListening = listen({ hub, user, channel: talkgroup, talkgroup, onSpeaker: (data) => {
     panel.dataset.speaking = data ? "true" : "false";
+    panel.classList.toggle("is-drill", Boolean(data?.drill));
     speaker.textContent = data ? `${data.speaker?.display_name || data.speaker?.name || ""} ${t("ptt.speaking")}` : t("ptt.idle");
   } });
   panel.append(h("h2", {}, t("ptt.title")), speaker, button, status);
@@ -183,7 +192,8 @@ export function listenForTalkBack({ hub, user, banner }) {
     onSpeaker: (data) => {
       banner.hidden = !data;
       document.body.dataset.talkback = data ? "true" : "false";
-      banner.textContent = data ? `${t("ptt.command_speaking")} · ${data.speaker?.display_name || data.speaker?.name || ""}` : "";
+      const drill = data?.drill ? `[${t("drill.badge")}] ` : "";
+      banner.textContent = data ? `${drill}${t("ptt.command_speaking")} · ${data.speaker?.display_name || data.speaker?.name || ""}` : "";
     },
   });
 }

@@ -183,3 +183,17 @@ async def test_a_task_force_hears_the_spurt_on_its_floor(app, client, login) -> 
     async with app.state.db.session() as session:
         row = await session.get(StreamRecord, "a" * 32)
         assert row is not None and not await streams.can_view(session, police, row)
+
+
+async def test_the_floor_can_be_read_by_members_only(app, client, login) -> None:  # type: ignore[no-untyped-def]
+    group = f"incident:{await _incident(client, await login('duty'), ['police'])}"
+    field1 = await _who(app, "field1")
+    idle = await client.get(f"/api/ptt/{group}", headers=await login("field2"))
+    assert idle.status_code == 200 and idle.json()["speaker"] is None
+    assert (await _request(app, field1, group, T0)).granted
+    held = (await client.get(f"/api/ptt/{group}", headers=await login("police"))).json()
+    assert held["speaker"]["id"] == field1.id and held["granted_at"].startswith("2026-11-30T08:00")
+    outsider = await client.get(f"/api/ptt/{group}", headers=await login("fire"))
+    assert outsider.status_code == 404 and outsider.json()["field"] == "talkgroup"
+    bad = await client.get("/api/ptt/board", headers=await login("field2"))
+    assert bad.status_code == 422
