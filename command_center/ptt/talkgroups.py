@@ -50,7 +50,7 @@ async def member_of(session: AsyncSession, principal: Principal, name: object) -
     kind, _, arg = name.partition(":")
     if kind == "stream" and arg.isalnum():
         return await _talk_back(session, principal, name, arg)
-    if not arg.isdigit() or len(arg) > 12:
+    if not arg.isdigit() or len(arg) > 9:  # ids fit a 32-bit integer column
         raise NotAMember(_SHAPE)
     if kind == "incident":
         try:
