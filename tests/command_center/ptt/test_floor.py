@@ -118,7 +118,7 @@ async def test_members_only_and_drill_marked(app, client, login, published: Publ
     assert (denied.granted, denied.reason) == (False, "not_member")
     assert not any(c == police_only and d["type"].startswith("ptt.") for c, d in published)
     assert (await _request(app, police, police_only, T0)).granted
-    for bad in ("incident:999999", "board", "user:1", "incident:x", 7):
+    for bad in ("incident:999999", "incident:99999999999", "board", "user:1", "incident:x", 7):
         assert (await _request(app, police, bad, T0)).reason == "not_member"  # type: ignore[arg-type]
 
     async with app.state.db.session() as session:
