@@ -45,6 +45,8 @@ from command_center.orders.api import router as orders_router
 from command_center.outbox import OutboxRelay
 from command_center.pages import mount_vendor
 from command_center.pages import router as pages_router
+from command_center.ptt import hub as ptt_hub
+from command_center.ptt.api import router as ptt_router
 from command_center.reviews import items as rectification
 from command_center.reviews import service as reviews
 from command_center.reviews.api import router as reviews_router
@@ -98,13 +100,22 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.drill_runner = drill_runner
         checkpointer = Checkpointer(db, settings, clock=lambda: getattr(app.state, "clock", utcnow)())
         app.state.audit_checkpointer = checkpointer
+        ptt_sweep = ptt_hub.install(
+            hub,
+            db,
+            max_hold=settings.ptt_max_hold_seconds,
+            clock=lambda: getattr(app.state, "clock", utcnow)(),
+            relay=lambda: getattr(app.state, "relay", None),
+        )
         if settings.background_tasks:
+            ptt_sweep.start()
             sweeper.start()
             drill_runner.start()
             checkpointer.start()
         try:
             yield
         finally:
+            await ptt_sweep.stop()
             await checkpointer.stop()
             await drill_runner.stop()
             if app.state.gateway is not None:
@@ -150,6 +161,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(drill_plan_router)
     app.include_router(pages_router)
     app.include_router(playback_router)
+    app.include_router(ptt_router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(request: Request) -> JSONResponse:

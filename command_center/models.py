@@ -11,6 +11,7 @@ from command_center.incidents.models import Incident, IncidentEvent
 from command_center.ledger.models import LedgerHistory, LedgerItem
 from command_center.orders.models import Order, OrderReceipt
 from command_center.outbox import OutboxEvent
+from command_center.ptt.models import PttFloor
 from command_center.reviews.models import (
     RectificationEvidence,
     RectificationHistory,
@@ -49,6 +50,7 @@ __all__ = [
     "Order",
     "OrderReceipt",
     "OutboxEvent",
+    "PttFloor",
     "RectificationEvidence",
     "RectificationHistory",
     "RectificationItem",

@@ -81,6 +81,9 @@ def document(schema: dict[str, Any]) -> dict[str, Any]:
             if path.startswith("/api"):
                 for status, description in ERROR_RESPONSES.items():
                     responses[status] = {"description": description, "content": error_content}
+                for status, response in responses.items():  # errors a route declares itself (415, 503, ...)
+                    if status.isdigit() and int(status) >= 400 and status not in ERROR_RESPONSES:
+                        response["content"] = error_content
             elif "422" in responses:
                 responses["422"] = {"description": ERROR_RESPONSES["422"], "content": error_content}
             if method == "post" and "201" in responses:

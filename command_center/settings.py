@@ -124,6 +124,8 @@ class Settings(BaseSettings):
     relay_max_streams: int = Field(default=200, ge=1)
     relay_max_viewers: int = Field(default=1000, ge=1)
     relay_retry_after_seconds: int = Field(default=10, ge=1)
+    # Push-to-talk: a floor held longer than this is taken back (ptt.released, reason "timeout").
+    ptt_max_hold_seconds: float = Field(default=60.0, gt=0)
 
     # The map (一张图). A tile URL template of the office's own GIS or 天地图, e.g.
     # "https://gis.example/tiles/{z}/{x}/{y}.png"; empty = the offline view (scale, grid, labels), which

@@ -95,6 +95,9 @@ class SegmentRecorder:
         #: Set by the stream from the publisher's offer, so the first segment has its audio track even
         #: when the first video keyframe arrives before the first audio frame.
         self.with_audio = False
+        #: Set by the stream when its publisher sends no video (a push-to-talk spurt, talk-back): segments
+        #: then start at the first audio frame instead of a video keyframe.
+        self.audio_only = False
         self._audio_seen = False
         self._closed = False
         self.dropped_frames = 0
@@ -121,6 +124,12 @@ class SegmentRecorder:
                         return
         else:
             self._audio_seen = True
+            if self.audio_only:
+                due = frame.received_at - self._segment_started >= self._segment_seconds
+                if not self._open or due:
+                    new_segment = True
+                    self._open = True
+                    self._segment_started = frame.received_at
             if not self._open:
                 return
         try:
@@ -186,14 +195,16 @@ class _SegmentWriter:
         self.started_at = datetime.fromtimestamp(first.received_at, UTC)
         self._start_wall = first.received_at
         self._container = av.open(str(path), "w", format="matroska")
-        width, height = _dimensions(first)
-        self._video = cast(
-            VideoStream, self._container.add_stream(_MUXER_CODECS[first.mime_type.lower()], rate=30)
-        )
-        self._video.width, self._video.height = width, height
-        self._video.time_base = _MKV_TIME_BASE
+        self._video: VideoStream | None = None
+        if first.kind == "video":
+            width, height = _dimensions(first)
+            self._video = cast(
+                VideoStream, self._container.add_stream(_MUXER_CODECS[first.mime_type.lower()], rate=30)
+            )
+            self._video.width, self._video.height = width, height
+            self._video.time_base = _MKV_TIME_BASE
         self._audio = None
-        if with_audio:
+        if with_audio or first.kind == "audio":
             self._audio = self._container.add_stream("libopus", rate=48000)
             self._audio.layout = "stereo"
             self._audio.time_base = _MKV_TIME_BASE
@@ -207,6 +218,8 @@ class _SegmentWriter:
     def write(self, frame: EncodedFrame) -> None:
         stream: Stream
         if frame.kind == "video":
+            if self._video is None:
+                return
             stream = self._video
             pts = (frame.timestamp - self._video_base) * 1000 // frame.clock_rate
             self.video_frames += 1

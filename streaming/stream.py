@@ -139,6 +139,7 @@ class Stream:
                 tap_encoded_frames(transceiver.receiver, self._frame_handler(upstream, kind))
         if self.recorder is not None:
             self.recorder.with_audio = self.recorder.with_audio or "audio" in upstream.receivers
+            self.recorder.audio_only = "video" not in upstream.receivers
         old, self._upstream = self._upstream, upstream
         if self._lost_timer is not None:
             self._lost_timer.cancel()

@@ -52,6 +52,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.order_issue,
             P.order_receive,
             P.stream_view,
+            P.stream_publish,  # talk-back to an officer and push-to-talk spurts are audio-only streams
             P.review_read,
         }
     ),

@@ -18,7 +18,9 @@ CONTROL: Final = "control"
 
 #: The only ``type`` values a client may publish (requests the server answers). Everything else is the
 #: server's to say; a later feature (push-to-talk) adds its requests here.
-CLIENT_REQUEST_TYPES: frozenset[str] = frozenset({"webrtc.publish", "webrtc.view"})
+CLIENT_REQUEST_TYPES: frozenset[str] = frozenset(
+    {"webrtc.publish", "webrtc.view", "ptt.request", "ptt.release"}
+)
 
 #: Message types that change who may read the channel they are published on: on one, the hub re-checks
 #: every subscriber of that channel before delivering it and ends the subscriptions that lost the right.

@@ -120,7 +120,12 @@ async def cascade(
     return service.view(row)
 
 
-@router.post("/pull", response_model=StreamRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/pull",
+    response_model=StreamRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={502: {"description": "the source cannot be reached or does not send playable video"}},
+)
 async def pull(
     body: PullRequest, request: Request, principal: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:

@@ -126,7 +126,13 @@ async def can_view(session: AsyncSession, principal: Principal, row: StreamRecor
         return True
     incident = await _incident(session, row.incident_id)
     departments = set(incident.departments) if incident else {row.department}
-    return bool(scope & departments)
+    if scope & departments:
+        return True
+    # A push-to-talk spurt on the floor of a talkgroup is heard by the talkgroup's members (a task force's
+    # departments), whatever the speaker's own department.
+    from command_center.ptt.talkgroups import may_hear  # the ptt package builds on this module
+
+    return await may_hear(session, principal, row.id)
 
 
 async def get(session: AsyncSession, stream_id: str) -> StreamRecord:

@@ -16,6 +16,7 @@ from command_center.streams.placement import owner_url
 from command_center.streams.redirect import redirect_to_owner
 from command_center.streams.whip import (
     SDP,
+    SDP_ERRORS,
     Caller,
     NotImplementedHere,
     Offer,
@@ -40,7 +41,10 @@ async def whep_options(stream_id: str) -> Response:
 
 
 @router.post(
-    "/api/whep/{stream_id}", status_code=201, response_class=Response, responses={201: {"content": {SDP: {}}}}
+    "/api/whep/{stream_id}",
+    status_code=201,
+    response_class=Response,
+    responses={201: {"content": {SDP: {}}}, **SDP_ERRORS},
 )
 async def whep_view(
     request: Request, stream_id: str, offer: Offer, principal: Caller, session: SessionDep

@@ -136,12 +136,26 @@ def not_acceptable(exc: service.CodecRefused) -> NotAcceptable:
     return NotAcceptable(exc.detail, field="sdp")
 
 
+#: What a WHIP/WHEP endpoint answers besides the platform's common errors (RFC 9725 section 4).
+SDP_ERRORS: dict[int | str, dict[str, Any]] = {
+    307: {"description": "the stream is held by another process: repeat the request at Location"},
+    406: {"description": "the offer has no media the relay can forward without transcoding"},
+    415: {"description": "the body is not application/sdp"},
+    503: {"description": "the relay is full; retry after 'Retry-After' seconds"},
+}
+
+
 @router.options("/api/whip", include_in_schema=False)
 async def whip_options() -> Response:
     return options_answer("OPTIONS, POST")
 
 
-@router.post("/api/whip", status_code=201, response_class=Response, responses={201: {"content": {SDP: {}}}})
+@router.post(
+    "/api/whip",
+    status_code=201,
+    response_class=Response,
+    responses={201: {"content": {SDP: {}}}, **SDP_ERRORS},
+)
 async def whip_publish(
     request: Request,
     offer: Offer,

@@ -28,11 +28,11 @@ def test_tiles_show_titles_unmute_one_by_one_and_signal_lost(open_page, server):
         assert tile.get_attribute("data-muted") == "true" and wall.evaluate(
             f"document.querySelector(\".tile[data-id='{live}'] video\").muted"
         )
-        tile.locator("button.mute").click()
+        tile.locator(".audio-bar .unmute").click()
         wall.wait_for_selector(f".tile[data-id='{live}'][data-muted=false]")
         assert not wall.evaluate(f"document.querySelector(\".tile[data-id='{live}'] video\").muted")
         assert wall.evaluate(f"document.querySelector(\".tile[data-id='{lost}'] video\").muted")
-        assert tile.locator("button.mute").inner_text() == "静音"
+        assert tile.locator(".audio-bar .unmute").inner_text() == "静音"
         assert not wall.locator(".tile.enlarged").count()  # the mute button does not enlarge the tile
         shoot(wall, "video-wall-tiles-1920x1080")
         wall.click("#lang-switch")

@@ -27,6 +27,7 @@ ALLOWED: dict[Role, set[Permission]] = {
         P.order_issue,
         P.order_receive,
         P.stream_view,
+        P.stream_publish,  # talk-back and push-to-talk spurts (issue 17)
         P.review_read,
     },
     Role.field_officer: {

@@ -9,6 +9,7 @@ import { drillBadge, markDrill, showDrillInject, boardChannel, startPage } from 
 import { watchDrills } from "../drillnotice.js";
 import { fmt } from "../time.js";
 import { Publisher } from "../webrtc.js";
+import { listenForTalkBack, pttPanel } from "../ptt.js";
 
 const INCIDENT_KEY = "cc.field.incident";
 
@@ -203,6 +204,21 @@ async function run({ user, hub }) {
   watchDrills({ user, hub,
     onIncident: (id) => { localStorage.setItem(INCIDENT_KEY, id); loadIncidents(id).catch(() => {}); },
     onEnded: () => { loadIncidents().catch(() => {}); loadOrders().catch(() => {}); } });
+  setupTalk({ user, hub, incidentId });
   document.body.dataset.ready = "true";
 
+}
+
+/** Push-to-talk on the chosen incident's talkgroup, and the command room's talk-back ("指挥中心正在讲话"). */
+function setupTalk({ user, hub, incidentId }) {
+  listenForTalkBack({ hub, user, banner: $("#talkback-banner") });
+  let panel = null;
+  const mount = () => {
+    panel?.close();
+    panel = incidentId() ? pttPanel({ hub, user, talkgroup: `incident:${incidentId()}`, incidentId: incidentId() }) : null;
+    $("#ptt-slot").replaceChildren(...(panel ? [panel] : []));
+  };
+  $("#incident-select").addEventListener("change", mount);
+  onLangChange(mount);
+  mount();
 }

@@ -12,6 +12,7 @@ import { streamBadge } from "../streamstate.js";
 import { recordingItem } from "../recordings.js";
 import { sitePlan } from "../siteplan.js";
 import { fmt } from "../time.js";
+import { pttPanel } from "../ptt.js";
 
 const STAGES = ["information_report", "on_site_control", "de_escalation", "response_to_demands", "follow_up"];
 
@@ -257,6 +258,19 @@ async function run({ user, hub }) {
   loadTaskforces().catch(() => {});
   hub.subscribe(`incident:${id}`, { onMessage, onReset: load });
   watchDrills({ user, hub, onEnded: () => load() });
+  mountTalk({ user, hub, id });
   setInterval(() => { if (hub.status !== "online") load(); }, 10000);
   document.body.dataset.ready = "true";
+}
+
+/** The incident's push-to-talk talkgroup (incident:{id}): who speaks now, and hold-to-talk. */
+function mountTalk({ user, hub, id }) {
+  let panel = null;
+  const mount = () => {
+    panel?.close();
+    panel = pttPanel({ hub, user, talkgroup: `incident:${id}`, incidentId: id });
+    $("#ptt-slot").replaceChildren(panel);
+  };
+  onLangChange(mount);
+  mount();
 }

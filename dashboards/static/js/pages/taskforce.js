@@ -8,6 +8,7 @@ import { can } from "../nav.js";
 import { deptName, joinNames, drillBadge, loadDepartments, markDrill, boardChannel, startPage } from "../shell.js";
 import { fmt, officeInputToIso } from "../time.js";
 import { watchDrills } from "../drillnotice.js";
+import { pttPanel } from "../ptt.js";
 
 const page = await startPage("taskforce");
 if (page) await run(page);
@@ -38,6 +39,7 @@ async function run({ user, hub }) {
     unsubscribe?.();
     await loadAll();
     unsubscribe = hub.subscribe(`taskforce:${id}`, { onMessage, onReset: loadAll });
+    mountTalk({ user, hub, id });
     refreshPresence();
   }
 
@@ -199,4 +201,19 @@ async function run({ user, hub }) {
   // Until the hub confirms the channel (offline, or the channel refused), poll the snapshot instead.
   setInterval(() => { if (current && hub.position(`taskforce:${current.id}`) === null) loadAll().catch(() => {}); }, 5000);
   document.body.dataset.ready = "true";
+}
+
+/** The selected task force's push-to-talk talkgroup (taskforce:{id}); one panel at a time. State lives on
+ * the function: the page runs (top-level await) before module-level bindings below it exist. */
+function mountTalk(where) {
+  if (!mountTalk.hooked) {
+    mountTalk.hooked = true;
+    onLangChange(() => { if (mountTalk.where) mountTalk(mountTalk.where); });
+  }
+  mountTalk.where = where;
+  mountTalk.panel?.close();
+  const panel = pttPanel({ hub: where.hub, user: where.user, talkgroup: `taskforce:${where.id}` });
+  panel.classList.remove("panel");
+  mountTalk.panel = panel;
+  $("#ptt-slot").replaceChildren(panel);
 }

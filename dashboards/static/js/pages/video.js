@@ -8,6 +8,7 @@ import { onLangChange, t } from "../i18n.js";
 import { drillBadge, loadPeople, markDrill, boardChannel, personName, startPage } from "../shell.js";
 import { fmt } from "../time.js";
 import { viewStream } from "../webrtc.js";
+import { Talk, talkButton } from "../ptt.js";
 
 const page = await startPage("video");
 if (page) await run(page);
@@ -39,7 +40,6 @@ async function run({ user, hub }) {
     const pos = info.position;
     return [
       h("div", { class: "top" }, streamState(info) === "live" ? h("span", { class: "live-dot" }, t("video.live")) : streamBadge(info), drillBadge(info),
-        muteButton(info),
         h("button", { type: "button", class: "close", onclick: (e) => { e.stopPropagation(); enlarge(null); } }, t("video.close"))),
       h("div", { class: "overlay" },
         h("strong", { class: "officer" }, officerName(info)),
@@ -50,25 +50,6 @@ async function run({ user, hub }) {
         streamState(info) === "lost" ? h("span", { class: "health-bad signal-lost" }, t("video.state.lost")) : null,
         h("span", { class: "muted" }, `${t("video.started")} ${fmt(info.started_at, "time")}`)),
     ];
-  }
-
-  /** Tiles start muted (autoplay needs it); each can be unmuted on its own. */
-  function muteButton(info) {
-    const tile = tiles.get(String(info.id));
-    const muted = tile ? tile.video.muted : true;
-    const button = h("button", { type: "button", class: "mute", "aria-pressed": String(!muted),
-      title: t(muted ? "video.unmute" : "video.mute"),
-      onclick: (e) => {
-        e.stopPropagation();
-        const video = tiles.get(String(info.id))?.video;
-        if (!video) return;
-        video.muted = !video.muted;
-        if (!video.muted) video.play().catch(() => {});
-        button.textContent = t(video.muted ? "video.unmute" : "video.mute");
-        button.setAttribute("aria-pressed", String(!video.muted));
-        button.closest(".tile").dataset.muted = String(video.muted);
-      } }, t(muted ? "video.unmute" : "video.mute"));
-    return button;
   }
 
   function enlarge(id) {
@@ -91,9 +72,9 @@ async function run({ user, hub }) {
   async function load() {
     const streams = await optional("/api/streams", null);
     available = streams !== null;
-    const live = new Map((streams || []).map((s) => [String(s.id), s]));
+    const live = new Map((streams || []).filter(hasVideo).map((s) => [String(s.id), s]));
     for (const [id, tile] of tiles) {
-      if (!live.has(id)) { (tile.close || (() => tile.pc?.close()))(); tile.el.remove(); tiles.delete(id); }
+      if (!live.has(id)) { (tile.close || (() => tile.pc?.close()))(); tile.talk?.close(); tile.gone = true; tile.el.remove(); tiles.delete(id); }
     }
     for (const [id, info] of live) {
       let tile = tiles.get(id);
@@ -107,7 +88,7 @@ async function run({ user, hub }) {
       }
       tile.info = info;
       markDrill(tile.el, info);
-      tile.el.replaceChildren(tile.video, ...overlay(info));
+      tile.el.replaceChildren(tile.video, ...overlay(info), audioBar(tile, { user, hub }));
     }
     render();
     wallMap?.setOfficers(streams || []);
@@ -140,4 +121,75 @@ async function run({ user, hub }) {
   } });
   setInterval(() => load().catch(() => {}), 5000); // health and position change continuously
   document.body.dataset.ready = "true";
+}
+
+// -- scene audio and talk-back (kept apart from the tile layout above) ---------------------------------------
+
+/** Push-to-talk spurts and talk-back are audio-only streams: they are heard, not shown as tiles. */
+function hasVideo(stream) {
+  const codecs = stream.codecs || {};
+  return !(codecs.audio && !codecs.video);
+}
+
+/** The command room talks back (a function, hoisted: the page runs before later constants exist). */
+function commandRoom(role) {
+  return role === "commander" || role === "duty_officer" || role === "admin";
+}
+
+/** A tile's audio controls, made once per tile: unmute, a level meter, and hold-to-talk ("对讲") back to
+ * the officer (talkgroup stream:{id}); the officer's answer comes on the tile's own audio. */
+function audioBar(tile, { user, hub }) {
+  if (tile.audioBar) return tile.audioBar;
+  tile.video.muted = true; // the property, not only the attribute: tiles start silent
+  const level = h("span", { class: "level-fill" });
+  const unmute = h("button", { type: "button", class: "unmute", dataset: { muted: "true" }, onclick: (event) => {
+    event.stopPropagation();
+    tile.video.muted = !tile.video.muted;
+    if (!tile.video.muted) tile.video.play().catch(() => {});
+    unmute.dataset.muted = String(tile.video.muted);
+    tile.el.dataset.muted = String(tile.video.muted);
+    unmute.textContent = t(tile.video.muted ? "video.unmute" : "video.mute");
+  } }, t("video.unmute"));
+  const bar = h("div", { class: "audio-bar", onclick: (event) => event.stopPropagation() },
+    unmute, h("span", { class: "level", title: t("video.level") }, level));
+  if (commandRoom(user.role)) {
+    tile.talk = new Talk({ hub, user, talkgroup: `stream:${tile.info.id}`, incidentId: tile.info.incident_id, onState: (state, data) => {
+      bar.dataset.talk = state;
+      bar.querySelector(".ptt-button").dataset.state = state;
+      if (state === "denied") bar.title = t(`ptt.denied.${data?.reason || "busy"}`);
+    } });
+    bar.append(talkButton(tile.talk, t("video.talk")));
+  }
+  tile.audioBar = bar;
+  meter(tile, level);
+  return bar;
+}
+
+/** Drive a level meter from the tile's received audio (RMS of the last analyser window), while it lives. */
+function meter(tile, fill) {
+  let analyser = null;
+  let samples = null;
+  const step = () => {
+    if (tile.gone) return;
+    const track = tile.video.srcObject?.getAudioTracks?.()[0];
+    if (!analyser && track) {
+      const context = meter.context || (meter.context = new AudioContext());
+      analyser = context.createAnalyser();
+      analyser.fftSize = 512;
+      context.createMediaStreamSource(new MediaStream([track])).connect(analyser);
+      samples = new Float32Array(analyser.fftSize);
+    }
+    if (analyser) {
+      if (meter.context.state === "suspended") meter.context.resume().catch(() => {});
+      analyser.getFloatTimeDomainData(samples);
+      let sum = 0;
+      for (const v of samples) sum += v * v;
+      const rms = Math.sqrt(sum / samples.length);
+      const percent = Math.min(100, Math.round(Math.max(0, 20 * Math.log10(rms || 1e-6) + 60) * (100 / 60)));
+      fill.style.width = `${percent}%`;
+      tile.el.dataset.audioLevel = String(percent);
+    }
+    setTimeout(step, 100);
+  };
+  step();
 }

@@ -1,0 +1,164 @@
+"""Push-to-talk over the real hub: the DESIGN section 9 frames, answered and announced through the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiortc import RTCSessionDescription
+from aiortc.mediastreams import AudioStreamTrack
+
+from command_center.hub.client import HubClient
+from streaming import Publisher
+from tests.command_center.streams.test_api import rest_signal
+from tests.conftest import token_for
+from tests.streaming.streaming_helpers import Viewer
+
+
+async def _next_of(hub: HubClient, channel: str, kind: str) -> dict[str, Any]:
+    while True:
+        event = await asyncio.wait_for(hub.next(), 15)
+        data = getattr(event, "data", None) or {}
+        if getattr(event, "channel", None) == channel and data.get("type") == kind:
+            return data
+
+
+def _ptt(kind: str, group: str, ref: str) -> dict[str, Any]:
+    return {"type": kind, "talkgroup": group, "id": ref, "drill": False}
+
+
+async def _me(client, token: str) -> int:  # type: ignore[no-untyped-def]
+    response = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+    return int(response.json()["id"])
+
+
+@pytest.mark.slow
+async def test_request_grant_announce_release_over_the_hub(live_server, client) -> None:  # type: ignore[no-untyped-def]
+    ws = live_server.replace("http", "ws") + "/ws"
+    duty, field1, field2 = [await token_for(client, n) for n in ("duty", "field1", "field2")]
+    body = {"title": "东门聚集", "category": "collective_petition", "departments": []}
+    created = await client.post("/api/incidents", json=body, headers={"Authorization": f"Bearer {duty}"})
+    group = f"incident:{created.json()['id']}"
+    id1, id2 = await _me(client, field1), await _me(client, field2)
+    async with HubClient([ws], field1) as one, HubClient([ws], field2) as two:
+        await one.subscribe(f"user:{id1}")
+        await two.subscribe(f"user:{id2}")
+        await two.subscribe(group)
+        await one.publish(
+            f"user:{id1}", {"type": "ptt.request", "talkgroup": group, "id": "a", "drill": False}
+        )
+        granted = await _next_of(one, f"user:{id1}", "ptt.granted")
+        assert granted["talkgroup"] == group and granted["request"] == "a"
+        announced = await _next_of(two, group, "ptt.granted")
+        assert announced["speaker"]["id"] == id1 and announced["drill"] is False
+
+        await two.publish(
+            f"user:{id2}", {"type": "ptt.request", "talkgroup": group, "id": "b", "drill": False}
+        )
+        denied = await _next_of(two, f"user:{id2}", "ptt.denied")
+        assert denied["reason"] == "busy" and denied["holder"]["id"] == id1
+
+        await one.publish(
+            f"user:{id1}", {"type": "ptt.release", "talkgroup": group, "id": "c", "drill": False}
+        )
+        released = await _next_of(two, group, "ptt.released")
+        assert released["speaker"]["id"] == id1 and released["reason"] == "released"
+
+
+@pytest.mark.slow
+async def test_the_holder_attaches_its_spurt_and_members_hear_it(live_server, client) -> None:  # type: ignore[no-untyped-def]
+    ws = live_server.replace("http", "ws") + "/ws"
+    duty, field1, field2 = [await token_for(client, n) for n in ("duty", "field1", "field2")]
+    body = {"title": "东门聚集", "category": "collective_petition", "departments": []}
+    created = await client.post("/api/incidents", json=body, headers={"Authorization": f"Bearer {duty}"})
+    incident_id = created.json()["id"]
+    group = f"incident:{incident_id}"
+    id1, id2 = await _me(client, field1), await _me(client, field2)
+    spurt = Publisher(rest_signal(live_server, field1, incident_id), lambda: [AudioStreamTrack()])
+    listeners: list[Viewer] = []
+    async with HubClient([ws], field1) as one, HubClient([ws], field2) as two:
+        await one.subscribe(f"user:{id1}")
+        await two.subscribe(f"user:{id2}")
+        await two.subscribe(group)
+        try:
+            await one.publish(f"user:{id1}", _ptt("ptt.request", group, "a"))
+            await _next_of(one, f"user:{id1}", "ptt.granted")
+            stream_id = await spurt.connect()
+            # Someone else's stream cannot be passed off as one's own spurt.
+            await two.publish(f"user:{id2}", {**_ptt("ptt.request", group, "b"), "stream_id": stream_id})
+            assert (await _next_of(two, f"user:{id2}", "ptt.denied"))["reason"] == "bad_stream"
+            await one.publish(f"user:{id1}", {**_ptt("ptt.request", group, "c"), "stream_id": stream_id})
+            announced = await _next_of(two, group, "ptt.granted")
+            while announced.get("stream_id") is None:
+                announced = await _next_of(two, group, "ptt.granted")
+            assert announced["stream_id"] == stream_id and announced["spurt"] == 1
+            for token in (field2, duty):
+                listener = Viewer(audio=True)
+                listeners.append(listener)
+                await listener.pc.setLocalDescription(await listener.pc.createOffer())
+                offer = {"sdp": listener.pc.localDescription.sdp, "type": "offer"}
+                response = await client.post(
+                    f"/api/streams/{stream_id}/view", json=offer, headers={"Authorization": f"Bearer {token}"}
+                )
+                assert response.status_code == 200, response.text
+                answer = RTCSessionDescription(sdp=response.json()["sdp"], type="answer")
+                await listener.pc.setRemoteDescription(answer)
+            async with asyncio.timeout(20):
+                while not all(v.audio_frames > 25 for v in listeners):
+                    await asyncio.sleep(0.05)
+            await one.publish(f"user:{id1}", _ptt("ptt.release", group, "d"))
+            released = await _next_of(two, group, "ptt.released")
+            assert released["stream_id"] == stream_id
+        finally:
+            for listener in listeners:
+                await listener.close()
+            await spurt.close()
+
+
+@pytest.mark.slow
+async def test_taken_back_floors_end_the_spurt_stream(app, live_server, client) -> None:  # type: ignore[no-untyped-def]
+    """Time-out (the app's injected clock, the running sweep) and pre-emption both cut the speaker's audio."""
+    now = [datetime(2026, 11, 30, 8, 0, tzinfo=UTC)]
+    app.state.clock = lambda: now[0]
+    ws = live_server.replace("http", "ws") + "/ws"
+    duty, field1, commander = [await token_for(client, n) for n in ("duty", "field1", "commander")]
+    body = {"title": "东门聚集", "category": "collective_petition", "departments": []}
+    created = await client.post("/api/incidents", json=body, headers={"Authorization": f"Bearer {duty}"})
+    incident_id = created.json()["id"]
+    group = f"incident:{incident_id}"
+    id1, idc = await _me(client, field1), await _me(client, commander)
+    async with HubClient([ws], field1) as one, HubClient([ws], commander) as boss:
+        await one.subscribe(f"user:{id1}")
+        await boss.subscribe(f"user:{idc}")
+        for way in ("timeout", "preempted"):
+            spurt = Publisher(rest_signal(live_server, field1, incident_id), lambda: [AudioStreamTrack()])
+            try:
+                await one.publish(f"user:{id1}", _ptt("ptt.request", group, f"{way}-1"))
+                await _next_of(one, f"user:{id1}", "ptt.granted")
+                stream_id = await spurt.connect()
+                await one.publish(
+                    f"user:{id1}", {**_ptt("ptt.request", group, f"{way}-2"), "stream_id": stream_id}
+                )
+                granted = await _next_of(one, f"user:{id1}", "ptt.granted")
+                while granted.get("stream_id") != stream_id:
+                    granted = await _next_of(one, f"user:{id1}", "ptt.granted")
+                if way == "timeout":
+                    now[0] += timedelta(seconds=app.state.settings.ptt_max_hold_seconds)
+                else:
+                    await boss.publish(f"user:{idc}", _ptt("ptt.request", group, "boss"))
+                    await _next_of(boss, f"user:{idc}", "ptt.granted")
+                released = await _next_of(one, f"user:{id1}", "ptt.released")
+                assert (released["reason"], released["stream_id"]) == (way, stream_id)
+                async with asyncio.timeout(15):
+                    while True:
+                        row = await client.get(
+                            f"/api/streams/{stream_id}", headers={"Authorization": f"Bearer {duty}"}
+                        )
+                        if row.json()["ended_at"] is not None:
+                            break
+                        await asyncio.sleep(0.05)
+            finally:
+                await spurt.close()
+        await boss.publish(f"user:{idc}", _ptt("ptt.release", group, "boss-done"))
