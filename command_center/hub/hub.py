@@ -50,6 +50,7 @@ from command_center.hub.protocol import (
     dumps,
     subscribed_frame,
 )
+from command_center.hub.wire import StepWriter
 from command_center.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,8 @@ class Hub:
         #: server-side reactions to client messages, such as WebRTC signaling on ``user:{id}``.
         self.publish_hooks: list[PublishHook] = []
         self._hook_tasks: set[asyncio.Future[None]] = set()
+        #: Frames for subscribers go out once per event-loop step and connection (``wire.StepWriter``).
+        self.writes = StepWriter()
 
     async def start(self) -> None:
         await self.broker.start(self._deliver, self._reset)
@@ -324,7 +327,7 @@ class Hub:
         position = recovery.position
         connection.send(subscribed_frame(channel, position, recovery.recovered))
         for message in recovery.messages:
-            await connection.send_paced(message.frame)
+            await connection.replay(message)
             if connection.subscriptions.get(channel) is not sub:
                 return
         sub.last, sub.epoch = position.offset, position.epoch
