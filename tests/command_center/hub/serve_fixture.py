@@ -166,6 +166,21 @@ def main(argv: list[str] | None = None) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     except (ImportError, ValueError, OSError):
         pass
+    if os.environ.get("CC_HUB_GC_DEBUG"):  # log every collection of the oldest generation (tail latency)
+        import gc
+        import time
+
+        started: list[float] = []
+
+        def timing(phase: str, info: dict[str, int]) -> None:
+            if info["generation"] == 2:
+                if phase == "start":
+                    started[:] = [time.perf_counter()]
+                elif started:
+                    ms = (time.perf_counter() - started[0]) * 1000
+                    print(f"gc gen2 {ms:.1f} ms, {len(gc.get_objects())} objects", file=sys.stderr)
+
+        gc.callbacks.append(timing)
     if os.environ.get("CC_HUB_DEBUG"):
         import logging
 
