@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import time
 from typing import Any, Protocol
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -57,16 +58,26 @@ class StepWriter:
     system call per write is what a broadcast costs most once frames are built once.
     """
 
-    __slots__ = ("_pending",)
+    __slots__ = ("_pending", "_since", "max_wait")
 
-    def __init__(self) -> None:
+    def __init__(self, max_wait: float = 0.002) -> None:
         self._pending: list[Batched] = []
+        self._since = 0.0
+        #: A long step (a burst of publishes handled back to back) flushes as it goes, so that batching
+        #: never holds the first frames back by more than about this many seconds.
+        self.max_wait = max_wait
 
     def add(self, owner: Batched) -> None:
         """Flush ``owner`` at the end of this step (call once per step and owner)."""
         if not self._pending:
             asyncio.get_running_loop().call_soon(self._flush)
+            self._since = time.monotonic()
         self._pending.append(owner)
+
+    def flush_if_late(self) -> None:
+        """Flush now if frames have waited ``max_wait`` (called once per message by the hub)."""
+        if self._pending and time.monotonic() - self._since >= self.max_wait:
+            self._flush()
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, []

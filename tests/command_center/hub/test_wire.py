@@ -166,3 +166,37 @@ def test_the_protocol_offers_itself_only_without_compression() -> None:
     config.load()
     assert config.ws_protocol_class is HubWebSocketProtocol
     assert EXTENSION == "command_center.shared_frames"
+
+
+async def test_hub_start_takes_the_startup_heap_out_of_full_collections() -> None:
+    """Full collections walking the startup heap were the broadcast p99 tail (RESULTS.md, issue 19)."""
+    import gc
+
+    from command_center.hub import Hub, create_broker
+
+    async def nobody(token: str) -> Principal:
+        raise AssertionError("no client connects here")
+
+    gc.unfreeze()
+    hub = Hub(settings=Settings(development=True), broker=create_broker("memory://"), authenticate=nobody)
+    await hub.start()
+    try:
+        assert gc.get_freeze_count() > 0
+    finally:
+        await hub.close()
+        gc.unfreeze()
+
+
+async def test_a_long_step_flushes_as_it_goes() -> None:
+    """Batching never holds frames back past ``max_wait`` (a burst handled in one step)."""
+    hub, sink = FakeHub(), FakeSink()
+    conn = connection(hub, sink)
+    conn.deliver(message(1))
+    hub.writes.flush_if_late()
+    assert sink.writes == []  # within max_wait: still batched
+    hub.writes.max_wait = 0.0
+    conn.deliver(message(2))
+    hub.writes.flush_if_late()
+    assert sink.writes == [message(1).wire + message(2).wire]  # late: written before the step ends
+    await next_step()
+    assert len(sink.writes) == 1
