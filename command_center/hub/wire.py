@@ -41,6 +41,13 @@ class Written(enum.Enum):
 class FrameSink(Protocol):
     """Where a connection writes finished frames (``HubWebSocketProtocol`` implements it)."""
 
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept" and self.handshake_complete:
+            # The handshake's request and response (headers and all, about 3.5 KB) are not read again:
+            # an idle connection is mostly what it keeps.
+            self.request = self.response = None  # type: ignore[assignment]
+
     def write_frame(self, data: bytes) -> Written: ...
 
     async def writable_again(self) -> None: ...
@@ -99,6 +106,13 @@ class HubWebSocketProtocol(WebSocketsSansIOProtocol):
         # Compressed connections need frames of their own (the deflate context is per connection).
         if self.response.status_code == 101 and not self.config.ws_per_message_deflate:
             self.scope["extensions"][EXTENSION] = self  # type: ignore[index]
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept" and self.handshake_complete:
+            # The handshake's request and response (headers and all, about 3.5 KB) are not read again:
+            # an idle connection is mostly what it keeps.
+            self.request = self.response = None  # type: ignore[assignment]
 
     def write_frame(self, data: bytes) -> Written:
         """Write a finished frame now, unless the client is behind or the connection is closing."""
