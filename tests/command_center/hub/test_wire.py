@@ -58,7 +58,7 @@ def connection(hub: FakeHub, sink: FakeSink, queue: int = 8) -> Connection:
 
 
 def message(offset: int) -> Message:
-    return Message.build("board", offset, "e1", {"type": "t", "n": offset})
+    return Message.build("board", offset, "e1", {"type": "t", "n": offset}, ts="2026-11-30T08:00:00.000Z")
 
 
 async def next_step() -> None:
