@@ -67,7 +67,7 @@ class StepWriter:
 
     __slots__ = ("_pending", "_since", "max_wait")
 
-    def __init__(self, max_wait: float = 0.002) -> None:
+    def __init__(self, max_wait: float = 0.005) -> None:
         self._pending: list[Batched] = []
         self._since = 0.0
         #: A long step (a burst of publishes handled back to back) flushes as it goes, so that batching
