@@ -41,13 +41,6 @@ class Written(enum.Enum):
 class FrameSink(Protocol):
     """Where a connection writes finished frames (``HubWebSocketProtocol`` implements it)."""
 
-    async def send(self, message: Any) -> None:
-        await super().send(message)
-        if message["type"] == "websocket.accept" and self.handshake_complete:
-            # The handshake's request and response (headers and all, about 3.5 KB) are not read again:
-            # an idle connection is mostly what it keeps.
-            self.request = self.response = None  # type: ignore[assignment]
-
     def write_frame(self, data: bytes) -> Written: ...
 
     async def writable_again(self) -> None: ...
@@ -105,7 +98,8 @@ class HubWebSocketProtocol(WebSocketsSansIOProtocol):
         super().handle_connect(event)
         # Compressed connections need frames of their own (the deflate context is per connection).
         if self.response.status_code == 101 and not self.config.ws_per_message_deflate:
-            self.scope["extensions"][EXTENSION] = self  # type: ignore[index]
+            extensions: dict[str, Any] = self.scope["extensions"]
+            extensions[EXTENSION] = self
 
     async def send(self, message: Any) -> None:
         await super().send(message)
