@@ -73,8 +73,9 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> 
     raise RuntimeError("server did not start")
 
 
-def start_hub(broker: str) -> tuple[subprocess.Popen[bytes], int]:
+def start_hub(broker: str, profile: str | None = None) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
+    env = {**os.environ, "CC_HUB_PROFILE": profile} if profile else None
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -86,10 +87,13 @@ def start_hub(broker: str) -> tuple[subprocess.Popen[bytes], int]:
             broker,
             "--publish-rate",
             "1000000",  # the publisher is one connection; per-connection rate limiting is not measured
+            "--op-rate",
+            "1000000",  # likewise the frame rate of any op (CC_WS_OP_RATE)
             "--send-queue",
             "1024",
         ],
         cwd=REPO,
+        env=env,
     )
     wait_port(port, proc)
     time.sleep(0.3)
@@ -140,7 +144,8 @@ def bare_server(port: int) -> None:
                 elif frame["op"] == "publish":
                     offsets[channel] = offset = offsets.get(channel, 0) + 1
                     ts = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
-                    data = json.dumps(frame["data"], separators=(",", ":"))
+                    # The hub adds who sent it (server-set ``from``): the same bytes on the wire here.
+                    data = json.dumps({**frame["data"], "from": FROM}, separators=(",", ":"))
                     message = (
                         f'{{"op":"message","channel":"{channel}","offset":{offset},"epoch":"e",'
                         f'"ts":"{ts}","data":{data}}}'
@@ -158,6 +163,9 @@ def bare_server(port: int) -> None:
             await asyncio.Future()
 
     _run(main())
+
+
+FROM = {"id": 10000, "name": "bench0", "role": "duty_officer", "department": "section"}
 
 
 def _compact(obj: Any) -> str:
@@ -208,7 +216,8 @@ class Fanout:
             self.received += 1
             if self.record:
                 start = payload.rfind(b'"t":') + 4
-                self.latencies.append(time.time() - float(payload[start : payload.index(b"}", start)]))
+                end = min(i for i in (payload.find(b",", start), payload.find(b"}", start)) if i > 0)
+                self.latencies.append(time.time() - float(payload[start:end]))
             if self.received >= self.expect and self.done is not None:
                 self.done.set()
         elif payload.startswith(b'{"op":"subscribed"'):
@@ -254,7 +263,12 @@ class Fanout:
             self.expect = self.received + total
             for name in self.names:
                 publish(name)
-            await asyncio.wait_for(self.done.wait(), 30)
+            try:
+                await asyncio.wait_for(self.done.wait(), 30)
+            except TimeoutError:
+                closed = sum(1 for c in subscribers if c.closed.done())
+                progress(f"round {round_} stalled: {self.received}/{self.expect}, {closed} closed")
+                raise
             await asyncio.sleep(0.02 if round_ % 2 else 0.005)
         self.record = False
         latency_cpu = cpu_seconds(self.pid) - cpu_before
@@ -411,6 +425,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     quick = args.quick
     big = 2000 if quick else 5000
     configs = [("1000x1", 1, 1000), (f"{big}x1", 1, big), ("100x10", 100, 10)]
+    if args.only:
+        configs = [c for c in configs if c[0] in args.only.split(",")]
     broadcasts = 15 if quick else 40
     results: dict[str, Any] = {
         "broker": args.broker,
@@ -419,7 +435,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "python": sys.version.split()[0],
         "fanout": {},
     }
-    hub_proc, hub_port = start_hub(args.broker)
+    hub_proc, hub_port = start_hub(args.broker, args.profile)
     bare_proc, bare_port = start_bare()
     try:
         for name, channels, per in configs:
@@ -428,6 +444,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 if not quick
                 else max(5, 50_000 // (channels * per))
             )
+            if not args.broker.startswith("memory"):
+                # Over Redis each publish is a round trip, answered in order on the one publisher
+                # connection: 20,000 of them queue behind each other long enough for uvicorn's 20 s
+                # keepalive to close the publisher (its pong waits behind them). 4,000 at most.
+                burst = min(burst, max(10, 4000 // channels))
             progress(f"{name}: hub, burst {burst}")
             tag = f"h{name}-{time.time_ns()}"
             hub = await Fanout(hub_proc.pid, hub_port, channels, per, tag).run(broadcasts, burst)
@@ -444,11 +465,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     hub["server_cpu_us_per_delivery"] / bare["server_cpu_us_per_delivery"], 2
                 ),
             }
-        results["reconnect_storm"] = await reconnect_storm(hub_port, 1000 if quick else 5000, 10)
+        if args.only:
+            return results
+        storm = args.storm or (1000 if quick else 5000)
+        results["reconnect_storm"] = await reconnect_storm(hub_port, storm, 10)
     finally:
         stop(bare_proc)
         stop(hub_proc)
-    idle = 2000 if quick else 10_000
+    idle = args.idle or (2000 if quick else 10_000)
     idle_proc, idle_port = start_hub(args.broker)
     try:
         results["idle_memory"] = await idle_memory(idle_proc.pid, idle_port, idle)
@@ -482,11 +506,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer clients and broadcasts (about 30 s)")
     parser.add_argument("--broker", default="memory://", help="memory:// (default) or redis://host:port/db")
+    parser.add_argument("--only", help="comma-separated configurations (1000x1, 5000x1, 100x10); no more")
+    parser.add_argument("--idle", type=int, help="idle connections to hold (default 10,000)")
+    parser.add_argument("--storm", type=int, help="clients in the reconnect storm (default 5,000)")
+    parser.add_argument("--profile", metavar="PATH", help="cProfile the hub server into PATH (pstats)")
     parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+    try:  # 20,000 connections need more than 20,000 descriptors here and in the server (inherits it)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (65536, max(hard, 65536)))
+    except (ValueError, OSError):  # not allowed to raise the hard limit: as far as it goes
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
     if args.bare_server:
         bare_server(args.bare_server)
         return

@@ -133,5 +133,7 @@ def _start_uvicorn(settings: Settings, *, workers: int) -> None:
         # Compression costs CPU per subscriber and ~30 KB per connection; the hub serialises each message
         # once and sends the same text to everyone, so it stays off.
         ws_per_message_deflate=False,
+        # The hub writes each broadcast message's frame bytes, built once, to every subscriber.
+        ws="command_center.hub.wire:HubWebSocketProtocol",
         proxy_headers=True,
     )

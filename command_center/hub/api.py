@@ -17,6 +17,7 @@ from command_center.hub.connection import Connection
 from command_center.hub.handshake import authenticate_first_frame
 from command_center.hub.hub import Hub
 from command_center.hub.protocol import CLOSE_TOO_MANY, dumps
+from command_center.hub.wire import frame_sink
 
 
 class HubEndpoint:
@@ -30,7 +31,9 @@ class HubEndpoint:
         if principal is None:
             return
         settings = hub.settings
-        connection = Connection(hub, principal, send, settings.ws_send_queue, settings.ws_publish_rate)
+        connection = Connection(
+            hub, principal, send, settings.ws_send_queue, settings.ws_publish_rate, frame_sink(scope)
+        )
         if not hub.register(connection):
             limit = settings.ws_max_connections_per_user
             await websocket.close(CLOSE_TOO_MANY, f"at most {limit} connections per user")

@@ -2,7 +2,10 @@
 
 Outgoing frames go through ``send``, which never blocks the publisher: when nothing is waiting and the
 socket is writable the frame is written at once (no task switch per delivery, which is what a broadcast
-to thousands of clients costs most); otherwise it joins a bounded queue drained by the writer task. When
+to thousands of clients costs most); otherwise it joins a bounded queue drained by the writer task.
+Under the hub's uvicorn protocol (``wire.py``) a frame is written as finished WebSocket bytes, and a
+broadcast message's bytes are built once for all subscribers (``Message.wire``); elsewhere it goes
+through the ASGI send. When
 the queue is full the client is not keeping up: it is closed with 4408 and recovers on reconnect with
 ``since``. Incoming frames are handled one at a time, so answers leave in request order (messages may
 interleave); answers and history replays are paced by the client's reading, never dropped.
@@ -51,7 +54,9 @@ from command_center.hub.protocol import (
     parse_since,
     require_channel,
     subscribed_frame,
+    text_frame,
 )
+from command_center.hub.wire import FrameSink, StepWriter, Written
 from command_center.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -81,6 +86,7 @@ class HubOps(Protocol):
 
     settings: Settings
     clock: Callable[[], float]
+    writes: StepWriter
 
     async def client_publish(
         self, connection: Connection, channel: str, client_id: str | int, data: dict[str, Any]
@@ -117,6 +123,7 @@ class Connection:
     """The server side of one authenticated client."""
 
     __slots__ = (
+        "_batch",
         "_bucket",
         "_close_code",
         "_frames",
@@ -124,6 +131,7 @@ class Connection:
         "_ops",
         "_queue_size",
         "_raw_send",
+        "_sink",
         "_space",
         "_task",
         "_writer",
@@ -135,7 +143,13 @@ class Connection:
     )
 
     def __init__(
-        self, hub: HubOps, principal: Principal, raw_send: ASGISend, queue_size: int, publish_rate: float
+        self,
+        hub: HubOps,
+        principal: Principal,
+        raw_send: ASGISend,
+        queue_size: int,
+        publish_rate: float,
+        sink: FrameSink | None = None,
     ) -> None:
         self.id = f"c{next(_ids)}"
         self.hub = hub
@@ -144,9 +158,11 @@ class Connection:
         self._ops = TokenBucket(hub.settings.ws_op_rate)
         self.subscriptions: dict[str, Subscription] = {}
         self._raw_send = raw_send
+        self._sink = sink
+        self._batch: list[bytes] | None = None  # frames of this event-loop step (``StepWriter``)
         # Idle connections are the common case (10,000 of them must stay under 30 KiB each): the queue
         # and the writer task exist only while frames wait.
-        self._frames: deque[str] | None = None
+        self._frames: deque[Any] | None = None  # bytes with a sink, else str
         self._writer: asyncio.Task[None] | None = None
         self._queue_size = queue_size
         self._bucket = TokenBucket(publish_rate)
@@ -163,6 +179,53 @@ class Connection:
 
     def send(self, frame: str) -> None:
         """Send or queue a frame; never blocks. A full queue closes the connection with 4408."""
+        if self._sink is not None:
+            self._send_wire(text_frame(frame))
+        else:
+            self._send_text(frame)
+
+    def _send_message(self, message: Message) -> None:
+        if self._sink is not None:
+            self._send_wire(message.wire)  # the same bytes for every subscriber
+        else:
+            self._send_text(message.frame)
+
+    def _send_wire(self, data: bytes) -> None:
+        if self._close_code is not None:
+            return
+        frames = self._frames
+        if frames is None:  # nothing waits for the client: written at the end of this step
+            batch = self._batch
+            if batch is None:
+                self._batch = [data]
+                self.hub.writes.add(self)
+            elif len(batch) >= self._queue_size:
+                self._slow()
+            else:
+                batch.append(data)
+            return
+        if len(frames) >= self._queue_size:
+            self._slow()
+            return
+        frames.append(data)
+
+    def flush_batch(self) -> None:
+        """Write this step's frames in one go; queue them if the client is behind."""
+        batch, self._batch = self._batch, None
+        if not batch or self._sink is None:
+            return
+        written = self._sink.write_frame(batch[0] if len(batch) == 1 else b"".join(batch))
+        if written is Written.gone:
+            self.close(CLOSE_GOING_AWAY)
+        elif written is Written.behind:
+            self._frames = deque(batch)
+            self._start_writer()
+
+    def _slow(self) -> None:
+        log.info("hub: %s (%s) is not reading; closing with %d", self.id, self.principal.name, CLOSE_SLOW)
+        self.close(CLOSE_SLOW)
+
+    def _send_text(self, frame: str) -> None:
         if self._close_code is not None:
             return
         if self._writer is None:
@@ -189,8 +252,14 @@ class Connection:
         frames.append(frame)
 
     def _start_writer(self) -> None:
-        writer = self._writer = asyncio.get_running_loop().create_task(self._write())
+        write = self._write_wire() if self._sink is not None else self._write()
+        writer = self._writer = asyncio.get_running_loop().create_task(write)
         writer.add_done_callback(self._writer_done)
+
+    async def replay(self, message: Message) -> None:
+        """Send a message of the channel's history, paced like ``send_paced``."""
+        if await self._paced():
+            self._send_message(message)
 
     async def send_paced(self, frame: str) -> None:
         """Queue an answer or a replayed message, keeping half the queue free for live traffic.
@@ -199,6 +268,13 @@ class Connection:
         in turn stops reading its requests: TCP pushes back) instead of overflowing the queue; a client
         that reads nothing for ``CLOSE_WAIT_SECONDS`` is closed with 4408 all the same.
         """
+        if await self._paced():
+            self.send(frame)
+
+    async def _paced(self) -> bool:
+        """Wait until the queue is at most half full; False if the client read nothing meanwhile."""
+        if self._batch is not None and len(self._batch) >= self._queue_size // 2:
+            self.flush_batch()  # a long replay in one step: write (or queue) what it has so far
         if self._frames is not None and len(self._frames) >= self._queue_size // 2:
             space = self._space = asyncio.get_running_loop().create_future()
             try:
@@ -206,8 +282,8 @@ class Connection:
                     await space
             except TimeoutError:
                 self.close(CLOSE_SLOW)
-                return
-        self.send(frame)
+                return False
+        return True
 
     reply = send_paced
 
@@ -234,7 +310,7 @@ class Connection:
             return
         sub.last = message.offset
         sub.epoch = message.epoch
-        self.send(message.frame)
+        self._send_message(message)
 
     def reset(self, channel: str, position: Position) -> None:
         """The channel's history was lost: say so, and continue from the new position."""
@@ -263,6 +339,25 @@ class Connection:
             if len(frames) < half:
                 self._release_space()
             await raw_send({"type": "websocket.send", "text": frame})
+
+    async def _write_wire(self) -> None:
+        """Write what waits once the client reads again, in order, then end (``send`` writes inline)."""
+        sink, half, frames = self._sink, self._queue_size // 2, self._frames
+        assert sink is not None and frames is not None
+        while frames:
+            await sink.writable_again()
+            while frames:
+                written = sink.write_frame(frames[0])
+                if written is Written.behind:
+                    break
+                if written is Written.gone:
+                    raise ConnectionError("the client is gone")
+                frames.popleft()
+                if len(frames) < half:
+                    self._release_space()
+        self._frames = None
+        self._writer = None
+        self._release_space()
 
     def _release_space(self) -> None:
         space = self._space

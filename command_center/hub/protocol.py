@@ -2,7 +2,8 @@
 
 A ``Message`` carries its wire frame as a ready JSON string: it is serialised once per publish (in the
 publishing process, or inside Redis for the Redis broker) and that same ``str`` is handed to every
-subscriber's queue, never re-encoded per subscriber.
+subscriber's queue, never re-encoded per subscriber; ``Message.wire`` is that frame as WebSocket bytes,
+built once on first use and written as is to every subscriber's socket (``wire.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, NamedTuple
+
+from websockets.frames import Frame, Opcode
 
 #: Close codes (DESIGN.md section 4): authentication failed, missing or late; the client stopped reading.
 CLOSE_AUTH: Final = 4401
@@ -77,6 +80,11 @@ def message_frame(channel: str, offset: int, epoch: str, ts: str, data_json: str
     )
 
 
+def text_frame(text: str) -> bytes:
+    """One unmasked, uncompressed, final WebSocket text frame (what a server sends) holding ``text``."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+
+
 @dataclass(slots=True)
 class Message:
     """One published message with its position; ``frame`` is the exact text every subscriber receives."""
@@ -86,6 +94,7 @@ class Message:
     epoch: str
     frame: str
     _parsed: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    _wire: bytes | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def build(
@@ -99,6 +108,14 @@ class Message:
         if self._parsed is None:
             self._parsed = json.loads(self.frame)
         return self._parsed
+
+    @property
+    def wire(self) -> bytes:
+        """The frame as WebSocket bytes, the same for every subscriber (built on first use)."""
+        wire = self._wire
+        if wire is None:
+            wire = self._wire = text_frame(self.frame)
+        return wire
 
     @property
     def data(self) -> dict[str, Any]:

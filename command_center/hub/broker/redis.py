@@ -44,6 +44,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
+from redis.asyncio.connection import BlockingConnectionPool
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
@@ -109,6 +110,10 @@ return {offset, epoch}
 """
 
 
+#: Redis connections per process for commands (the live fan-out has its own pub/sub connection).
+_POOL_SIZE = 64
+
+
 def _key(channel: str, part: str) -> str:
     return f"{_PREFIX}{{{channel}}}:{part}"
 
@@ -130,7 +135,16 @@ class RedisBroker:
         self._history_seconds = history_seconds
         self._retry_seconds = retry_seconds
         self._presence_ttl = presence_ttl_seconds
-        self._redis: Redis = Redis.from_url(url, decode_responses=True, socket_connect_timeout=2)
+        # A bounded pool that makes a command wait for a free connection: redis-py's default pool raises
+        # "Too many connections" past 100, which a reconnect storm of a thousand subscribes reaches.
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=_POOL_SIZE,
+            timeout=retry_seconds,
+            decode_responses=True,
+            socket_connect_timeout=2,
+        )
+        self._redis: Redis = Redis.from_pool(pool)  # closes the pool with the client
         self._publish_script = self._redis.register_script(_PUBLISH)
         self._position_script = self._redis.register_script(_POSITION)
         self._process = uuid.uuid4().hex[:12]

@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from command_center.auth.roles import Principal, Role
 from command_center.errors import NotAuthenticated
 from command_center.hub import Hub, create_broker, router
+from command_center.hub.wire import PROTOCOL
 from command_center.settings import Settings
 
 USERS: dict[str, Principal] = {
@@ -57,6 +58,23 @@ async def taskforce_rule(principal: Principal, arg: str | None, action: str) -> 
     return arg is not None and principal.department in TASKFORCES.get(arg, set())
 
 
+def _start_profile() -> Any:
+    """``CC_HUB_PROFILE=path``: profile the server (cProfile) from start to shutdown (benchmarks only)."""
+    if not os.environ.get("CC_HUB_PROFILE"):
+        return None
+    import cProfile
+
+    profile = cProfile.Profile()
+    profile.enable()
+    return profile
+
+
+def _stop_profile(profile: Any) -> None:
+    if profile is not None:
+        profile.disable()
+        profile.dump_stats(os.environ["CC_HUB_PROFILE"])
+
+
 def build_app(settings: Settings) -> FastAPI:
     denials: list[dict[str, Any]] = []
 
@@ -82,7 +100,9 @@ def build_app(settings: Settings) -> FastAPI:
         hub.policy.register("taskforce", taskforce_rule)
         await hub.start()
         app.state.hub = hub
+        profile = _start_profile()
         yield
+        _stop_profile(profile)
         await hub.close()
 
     app = FastAPI(lifespan=lifespan)
@@ -126,6 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-frame", type=int, default=64 * 1024)
     parser.add_argument("--auth-timeout", type=float, default=5.0)
     parser.add_argument("--publish-rate", type=float, default=50.0)
+    parser.add_argument("--op-rate", type=float, default=None, help="CC_WS_OP_RATE (frames/s/connection)")
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
     settings = Settings(
@@ -136,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
         ws_max_frame_bytes=args.max_frame,
         ws_auth_timeout_seconds=args.auth_timeout,
         ws_publish_rate=args.publish_rate,
+        **({} if args.op_rate is None else {"ws_op_rate": args.op_rate}),
     )
     try:
         import resource
@@ -144,6 +166,21 @@ def main(argv: list[str] | None = None) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     except (ImportError, ValueError, OSError):
         pass
+    if os.environ.get("CC_HUB_GC_DEBUG"):  # log every collection of the oldest generation (tail latency)
+        import gc
+        import time
+
+        started: list[float] = []
+
+        def timing(phase: str, info: dict[str, int]) -> None:
+            if info["generation"] == 2:
+                if phase == "start":
+                    started[:] = [time.perf_counter()]
+                elif started:
+                    ms = (time.perf_counter() - started[0]) * 1000
+                    print(f"gc gen2 {ms:.1f} ms, {len(gc.get_objects())} objects", file=sys.stderr)
+
+        gc.callbacks.append(timing)
     if os.environ.get("CC_HUB_DEBUG"):
         import logging
 
@@ -155,6 +192,7 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         log_level=args.log_level,
         ws_per_message_deflate=False,  # JSON frames are small, and deflate would cost CPU per subscriber
+        ws=PROTOCOL,  # frames built once per message, written to every subscriber (hub/wire.py)
         backlog=8192,
         lifespan="on",
     )

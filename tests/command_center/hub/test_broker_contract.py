@@ -189,3 +189,17 @@ async def test_redis_data_loss_changes_the_epoch_and_resets_subscribers() -> Non
 def test_unknown_scheme_is_refused() -> None:
     with pytest.raises(ValueError, match="memory://"):
         create_broker("kafka://somewhere")
+
+
+async def test_a_crowd_joining_at_once_is_all_present(backend: tuple[Broker, Sink]) -> None:
+    """300 subscribers arriving together (a reconnect storm) are all in presence, none lost.
+
+    redis-py's default pool refused commands past 100 connections ("Too many connections"), and a
+    presence join swallows Redis errors, so a crowd lost members silently (issue 19).
+    """
+    broker, _ = backend
+    channel = channel_name()
+    await asyncio.gather(
+        *(broker.presence_join(channel, f"c{i}", {"id": i, "name": f"u{i}"}) for i in range(300))
+    )
+    assert sorted(user["id"] for user in await broker.presence(channel)) == list(range(300))

@@ -95,7 +95,7 @@ async def test_writes_during_a_redis_outage_are_fast_and_delivered_once_in_order
     private_redis.kill()
     created = []
     for n in range(3):
-        response, seconds = await server.post("/api/incidents", token, {**INCIDENT, "headcount": n})
+        response, seconds = await server.post("/api/incidents", token, {**INCIDENT, "headcount": 5 + n})
         assert response.status_code == 201, response.text
         assert seconds < 5.0, f"POST took {seconds:.1f} s with Redis down (23 s before the outbox)"
         created.append(response.json()["id"])
@@ -121,7 +121,7 @@ async def test_messages_committed_before_a_kill_9_are_delivered_once(
     private_redis.kill()
     created = []
     for n in range(3):
-        response, _ = await doomed.post("/api/incidents", token, {**INCIDENT, "headcount": n})
+        response, _ = await doomed.post("/api/incidents", token, {**INCIDENT, "headcount": 5 + n})
         assert response.status_code == 201, response.text
         created.append(response.json()["id"])
     doomed.kill()  # between commit and publish

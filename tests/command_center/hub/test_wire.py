@@ -1,0 +1,202 @@
+"""Frames built once per message and written per event-loop step (``hub/wire.py``, issue 19).
+
+The broadcast profile showed the CPU going to the ASGI send path, which framed the same text again for
+every subscriber and wrote each message with its own system call. These tests hold the cheaper path to
+the same guarantees: identical bytes for every subscriber, in order, one write per connection and step,
+the bounded queue and 4408 for a client that stops reading, nothing written once the connection is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+import uvicorn
+from websockets.frames import Frame, Opcode
+
+from command_center.auth.roles import Principal, Role
+from command_center.hub.connection import Connection, Subscription
+from command_center.hub.protocol import CLOSE_GOING_AWAY, CLOSE_SLOW, Message, text_frame
+from command_center.hub.wire import EXTENSION, PROTOCOL, HubWebSocketProtocol, StepWriter, Written
+from command_center.settings import Settings
+
+
+class FakeSink:
+    """Records writes; ``state`` decides what the next write returns (as uvicorn's protocol would)."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.state = Written.done
+        self.resumed = asyncio.Event()
+
+    def write_frame(self, data: bytes) -> Written:
+        if self.state is Written.done:
+            self.writes.append(data)
+        return self.state
+
+    async def writable_again(self) -> None:
+        await self.resumed.wait()
+
+
+class FakeHub:
+    def __init__(self) -> None:
+        self.settings = Settings(development=True)
+        self.clock = time.monotonic
+        self.writes = StepWriter()
+
+
+def connection(hub: FakeHub, sink: FakeSink, queue: int = 8) -> Connection:
+    async def no_asgi(message: dict[str, Any]) -> None:
+        raise AssertionError("a connection with a frame sink never uses the ASGI send")
+
+    principal = Principal(7, "grace", Role.duty_officer, "section")
+    conn = Connection(hub, principal, no_asgi, queue, 50.0, sink)  # type: ignore[arg-type]
+    conn.subscriptions["board"] = Subscription(buffer=None)
+    return conn
+
+
+def message(offset: int) -> Message:
+    return Message.build("board", offset, "e1", {"type": "t", "n": offset}, ts="2026-11-30T08:00:00.000Z")
+
+
+async def next_step() -> None:
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+
+
+def test_text_frame_is_a_final_unmasked_text_frame_of_the_utf8_text() -> None:
+    for text in ("{}", "事件" * 40, "x" * 70_000):  # short, 16-bit and 64-bit lengths
+        frames = []
+        parser = Frame.parse(_reader(text_frame(text)), mask=False)
+        with pytest.raises(StopIteration) as done:
+            frames.append(next(parser))
+        frame = done.value.value
+        assert (frame.opcode, frame.fin, frame.data.decode()) == (Opcode.TEXT, True, text)
+
+
+def _reader(data: bytes) -> Any:
+    def read_exact(n: int) -> Any:
+        nonlocal data
+        chunk, data = data[:n], data[n:]
+        return chunk
+        yield  # a generator, as websockets' parser expects
+
+    return read_exact
+
+
+async def test_every_subscriber_gets_the_same_bytes_built_once() -> None:
+    hub, sinks = FakeHub(), [FakeSink() for _ in range(3)]
+    conns = [connection(hub, sink) for sink in sinks]
+    msg = message(1)
+    for conn in conns:
+        conn.deliver(msg)
+    await next_step()
+    assert [len(sink.writes) for sink in sinks] == [1, 1, 1]
+    assert all(sink.writes[0] is msg.wire for sink in sinks)  # one object: serialised once
+    assert msg.wire == text_frame(msg.frame)
+
+
+async def test_messages_of_one_step_leave_in_one_write_in_order() -> None:
+    hub, sink = FakeHub(), FakeSink()
+    conn = connection(hub, sink)
+    messages = [message(n) for n in range(1, 6)]
+    for msg in messages:
+        conn.deliver(msg)
+    assert sink.writes == []  # not yet: at the end of the step
+    await next_step()
+    assert sink.writes == [b"".join(m.wire for m in messages)]
+    conn.deliver(message(6))
+    await next_step()
+    assert sink.writes[1] == message(6).wire
+
+
+async def test_a_client_behind_is_queued_in_order_then_written_when_it_reads_again() -> None:
+    hub, sink = FakeHub(), FakeSink()
+    conn = connection(hub, sink)
+    sink.state = Written.behind
+    conn.deliver(message(1))
+    await next_step()
+    conn.deliver(message(2))
+    conn.send('{"op":"pong"}')
+    assert sink.writes == []
+    sink.state = Written.done
+    sink.resumed.set()
+    for _ in range(10):
+        await next_step()
+    assert sink.writes == [message(1).wire, message(2).wire, text_frame('{"op":"pong"}')]
+
+
+async def test_a_client_that_stops_reading_is_closed_with_4408_once_the_queue_is_full() -> None:
+    hub, sink = FakeHub(), FakeSink()
+    conn = connection(hub, sink, queue=4)
+    sink.state = Written.behind
+    conn.deliver(message(1))
+    await next_step()
+    for n in range(2, 6):  # 1 queued by the step, then 3 more fill the queue of 4; the 4th overflows
+        conn.deliver(message(n))
+    assert conn._close_code == CLOSE_SLOW
+
+
+async def test_one_step_of_more_than_the_queue_is_4408_too() -> None:
+    hub, sink = FakeHub(), FakeSink()
+    conn = connection(hub, sink, queue=4)
+    for n in range(1, 7):
+        conn.deliver(message(n))
+    assert conn._close_code == CLOSE_SLOW
+
+
+async def test_nothing_is_written_once_the_connection_is_gone() -> None:
+    hub, sink = FakeHub(), FakeSink()
+    conn = connection(hub, sink)
+    sink.state = Written.gone
+    conn.deliver(message(1))
+    await next_step()
+    assert conn._close_code == CLOSE_GOING_AWAY
+    sink.state = Written.done
+    conn.deliver(message(2))
+    await next_step()
+    assert sink.writes == []
+
+
+def test_the_protocol_offers_itself_only_without_compression() -> None:
+    assert PROTOCOL == f"{HubWebSocketProtocol.__module__}:{HubWebSocketProtocol.__qualname__}"
+    config = uvicorn.Config(app=None, ws=PROTOCOL, ws_per_message_deflate=False)  # type: ignore[arg-type]
+    config.load()
+    assert config.ws_protocol_class is HubWebSocketProtocol
+    assert EXTENSION == "command_center.shared_frames"
+
+
+async def test_hub_start_takes_the_startup_heap_out_of_full_collections() -> None:
+    """Full collections walking the startup heap were the broadcast p99 tail (RESULTS.md, issue 19)."""
+    import gc
+
+    from command_center.hub import Hub, create_broker
+
+    async def nobody(token: str) -> Principal:
+        raise AssertionError("no client connects here")
+
+    gc.unfreeze()
+    hub = Hub(settings=Settings(development=True), broker=create_broker("memory://"), authenticate=nobody)
+    await hub.start()
+    try:
+        assert gc.get_freeze_count() > 0
+    finally:
+        await hub.close()
+        gc.unfreeze()
+
+
+async def test_a_long_step_flushes_as_it_goes() -> None:
+    """Batching never holds frames back past ``max_wait`` (a burst handled in one step)."""
+    hub, sink = FakeHub(), FakeSink()
+    conn = connection(hub, sink)
+    conn.deliver(message(1))
+    hub.writes.flush_if_late()
+    assert sink.writes == []  # within max_wait: still batched
+    hub.writes.max_wait = 0.0
+    conn.deliver(message(2))
+    hub.writes.flush_if_late()
+    assert sink.writes == [message(1).wire + message(2).wire]  # late: written before the step ends
+    await next_step()
+    assert len(sink.writes) == 1
