@@ -67,6 +67,7 @@ def _check_blind(data: DrillSchedule, *, now: datetime, min_window: timedelta) -
             f"the window must last at least {minutes:g} minutes from now (CC_DRILL_MIN_WINDOW_MINUTES), "
             "or the start time is no surprise",
             field="window_end",
+            params={"rule": "drill.window_min", "minutes": minutes},
         )
     pool = set(data.scenarios)
     if len(pool) < 2 and not data.single_scenario:
@@ -74,10 +75,13 @@ def _check_blind(data: DrillSchedule, *, now: datetime, min_window: timedelta) -
             "a double-blind pool needs at least 2 scenarios; to run one scenario knowingly, "
             "set single_scenario: true (it is recorded)",
             field="scenarios",
+            params={"rule": "drill.pool_min_two"},
         )
     if len(pool) > 1 and data.single_scenario:
         raise ValidationFailed(
-            "single_scenario is for a pool of exactly one scenario", field="single_scenario"
+            "single_scenario is for a pool of exactly one scenario",
+            field="single_scenario",
+            params={"rule": "drill.single_scenario_one"},
         )
 
 

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 
 from command_center.audit import service as audit
@@ -28,6 +29,9 @@ from command_center.streams import service
 router = APIRouter(tags=["streams"])
 
 LINK_SECONDS = 600
+#: Stream ids and segment names as the relay makes them; anything else names no recording.
+StreamIdParam = Annotated[str, PathParam(pattern="^[A-Za-z0-9_-]{1,64}$")]
+FileParam = Annotated[str, PathParam(pattern="^[A-Za-z0-9._-]{1,200}$")]
 MEDIA_TYPES = {".webm": "video/webm", ".mkv": "video/webm", ".mp4": "video/mp4"}
 
 
@@ -49,7 +53,11 @@ def _segment(row: Any, file: str) -> dict[str, Any]:
 
 @router.post("/api/streams/{stream_id}/recordings/{file}/link")
 async def recording_link(
-    stream_id: str, file: str, principal: CurrentUser, session: SessionDep, settings: SettingsDep
+    stream_id: StreamIdParam,
+    file: FileParam,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> dict[str, Any]:
     """A short-lived link to play or download one segment; asking for it is the audited view."""
     row = await service.get_visible(session, principal, stream_id)
@@ -72,13 +80,13 @@ async def recording_link(
 
 @router.get("/api/recordings/{stream_id}/{file}", response_class=FileResponse)
 async def recording_file(
-    stream_id: str,
-    file: str,
+    stream_id: StreamIdParam,
+    file: FileParam,
     session: SessionDep,
     settings: SettingsDep,
-    user: Annotated[int, Query(ge=1, le=2**31)],
+    user: Annotated[int, Query(ge=1, le=2**31 - 1)],
     expires: Annotated[int, Query(ge=0, le=2**40)],
-    signature: Annotated[str, Query(min_length=64, max_length=64)],
+    signature: Annotated[str, Query(min_length=64, max_length=64, pattern="^[0-9a-f]{64}$")],
     download: bool = False,
 ) -> FileResponse:
     """The segment's bytes (``Range`` answered with 206); the link must be signed and fresh."""

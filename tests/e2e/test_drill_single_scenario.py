@@ -19,7 +19,7 @@ def test_a_pool_of_one_needs_the_single_scenario_box(open_page, viewport, year):
     page.fill("input[name=window_end]", f"{year}-01-10T17:00")
     page.click("#schedule-form button[type=submit]")
     page.wait_for_selector(".toast-error")
-    assert "single_scenario" in page.locator(".toast-error").last.inner_text()
+    assert "只用一个脚本" in page.locator(".toast-error").last.inner_text()  # names the box to tick
     page.check("input[name=single_scenario]")
     page.click("#schedule-form button[type=submit]")
     page.wait_for_selector(".toast-ok")

@@ -47,13 +47,13 @@ def _written_reports(server: Any, incident_id: int) -> list[dict[str, Any]]:
 def test_a_queued_report_is_never_sent_as_the_next_officer(open_page: Any, server: Any) -> None:
     incident = server.create_incident(title="同一部手机换人登录")
     page = open_page("field1", "/static/field.html", viewport=PHONE)
-    field1_id = page.evaluate("JSON.parse(sessionStorage.getItem('cc.user')).id")
+    field1_id = page.evaluate("JSON.parse(localStorage.getItem('cc.user')).id")
     _queue_written_report(page, incident["id"], "张警员的书面报告")
     page.evaluate("window.scrollTo(0, 0)")
     shoot(page, "field-outbox-queued-390x844")
 
     # field1's session ends without a sign-out (token expired); field2 picks up the phone and signs in.
-    page.evaluate("sessionStorage.clear()")
+    page.evaluate("localStorage.removeItem('cc.token'); localStorage.removeItem('cc.user')")
     _sign_in(page, "field2")
     assert page.is_hidden("#outbox")  # field2 has nothing waiting
     page.evaluate(FLUSH)  # whatever field2's page sends, it has sent when this returns

@@ -65,7 +65,7 @@ def test_new_incident_dialog_on_a_phone(open_page):
 def test_link_an_existing_incident_to_a_task_force_from_its_page(open_page, server):
     incident = server.create_incident(title="事后关联专班的事件")
     with server.client("police") as http:
-        assert http.get(f"/api/incidents/{incident['id']}").status_code == 403
+        assert http.get(f"/api/incidents/{incident['id']}").status_code == 404  # not visible: as if absent
     assert open_page("duty", f"/static/incident.html?id={incident['id']}").locator("#link-form").is_hidden()
     page = open_page("commander", f"/static/incident.html?id={incident['id']}")
     page.wait_for_selector("#link-form:not([hidden])")

@@ -10,9 +10,13 @@ pytestmark = pytest.mark.browser
 
 #: role -> (demo user, the pages in its navigation, a page it may not open)
 ROLES = {
-    "admin": ("admin", {"board", "ledger", "video", "taskforce", "field", "drill", "review"}, None),
-    "commander": ("commander", {"board", "ledger", "video", "taskforce", "review"}, "field"),
-    "duty_officer": ("duty", {"board", "ledger", "video", "taskforce", "review"}, "drill"),
+    "admin": (
+        "admin",
+        {"board", "ledger", "video", "taskforce", "field", "drill", "review", "devices"},
+        None,
+    ),
+    "commander": ("commander", {"board", "ledger", "video", "taskforce", "review", "devices"}, "field"),
+    "duty_officer": ("duty", {"board", "ledger", "video", "taskforce", "review", "devices"}, "drill"),
     "field_officer": ("field1", {"field"}, "board"),
     "organizer": ("organizer", {"drill", "review", "board", "ledger"}, "field"),
     "liaison": ("police", {"taskforce", "board", "video"}, "ledger"),

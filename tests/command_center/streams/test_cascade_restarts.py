@@ -131,6 +131,12 @@ async def test_cascade_survives_restarts_of_the_source_and_of_the_superior(tmp_p
             # The superior restarts: it resumes the cascade under the same stream id.
             await superior.stop()
             await superior.start()
+
+            async def resumed() -> bool:  # the superior resumes its cascades in the background
+                row = await http.get(f"{superior.url}/api/streams/{relayed}", headers=bearer(commander))
+                return bool(row.json().get("connected")) and row.json().get("ended_at") is None
+
+            await _until(resumed)
             again, _ = await whep_viewer(http, superior.url, commander, relayed)
             viewers.append(again)
             await again.wait_frames(10, timeout=40)
