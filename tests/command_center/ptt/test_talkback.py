@@ -48,6 +48,7 @@ async def _floor_call(app: Any, who: str, fn: str, **kwargs: Any) -> Any:
 async def test_the_commander_talks_back_and_the_officer_hears_it(  # type: ignore[no-untyped-def]
     app, live_server, client, published: PublishedEvents
 ) -> None:
+    app.state.clock = lambda: T0  # the floor sweep reads the app's clock: frozen, it never takes a floor back
     field_token, commander_token = await token_for(client, "field1"), await token_for(client, "commander")
     officer = Publisher(
         rest_signal(live_server, field_token), lambda: [SyntheticVideoTrack(), AudioStreamTrack()]

@@ -14,7 +14,7 @@ import uvicorn
 
 from command_center.app import create_app
 from command_center.settings import Settings
-from streaming import Publisher, SyntheticVideoTrack, WhipClient
+from streaming import Publisher, SyntheticVideoTrack, UnknownStream, WhipClient
 from tests.command_center.streams.whip_helpers import fixed_token, whep_viewer
 from tests.conftest import DEMO_PASSWORD, TEST_SECRET, _migrate_and_seed, bearer
 from tests.streaming.streaming_helpers import Viewer
@@ -132,12 +132,16 @@ async def test_cascade_survives_restarts_of_the_source_and_of_the_superior(tmp_p
             await superior.stop()
             await superior.start()
 
-            async def resumed() -> bool:  # the superior resumes its cascades in the background
-                row = await http.get(f"{superior.url}/api/streams/{relayed}", headers=bearer(commander))
-                return bool(row.json().get("connected")) and row.json().get("ended_at") is None
-
-            await _until(resumed)
-            again, _ = await whep_viewer(http, superior.url, commander, relayed)
+            # The superior resumes its cascades in the background: the stream is back once it can be viewed.
+            again = None
+            deadline = asyncio.get_running_loop().time() + 40
+            while again is None:
+                try:
+                    again, _ = await whep_viewer(http, superior.url, commander, relayed)
+                except UnknownStream:
+                    if asyncio.get_running_loop().time() > deadline:
+                        raise
+                    await asyncio.sleep(0.2)
             viewers.append(again)
             await again.wait_frames(10, timeout=40)
             row = (await http.get(f"{superior.url}/api/streams/{relayed}", headers=bearer(commander))).json()
