@@ -25,7 +25,7 @@ from command_center.incidents.models import Incident
 from command_center.orders import service as orders
 from command_center.orders.models import Order
 from command_center.streams.models import StreamRecord
-from command_center.streams.service import audience, channels, view
+from command_center.streams.service import announce
 from command_center.taskforces import service as taskforces
 from command_center.taskforces import tasks as tasks_service
 from command_center.taskforces.models import Task, TaskForce
@@ -116,13 +116,5 @@ async def end_streams(session: AsyncSession, incident_ids: list[int], *, at: dat
         row.ended_at = at
         row.connected = False
         ended.append(row.id)
-        emit(
-            session,
-            channels(row),
-            departments=await audience(session, row),
-            type="stream.ended",
-            id=row.id,
-            drill=True,
-            stream=view(row),
-        )
+        await announce(session, row, "stream.ended")
     return ended

@@ -16,9 +16,9 @@ from typing import Any
 from command_center.audit import service as audit
 from command_center.auth import system
 from command_center.db import Database, utcnow
-from command_center.events import Publisher, emit, unit_of_work
+from command_center.events import Publisher, unit_of_work
 from command_center.streams.models import StreamRecord
-from command_center.streams.service import audience, channels, view
+from command_center.streams.service import announce
 from simulation import Inject
 from streaming import Publisher as MediaPublisher
 from streaming import Relay, SceneVideoTrack, UnknownStream
@@ -80,15 +80,7 @@ class DrillVideos:
                 detail={"incident_id": incident_id, "drill": True, "inject": inject.id},
             )
             await session.flush()
-            emit(
-                session,
-                channels(row),
-                departments=await audience(session, row),
-                type="stream.started",
-                id=row.id,
-                drill=True,
-                stream=view(row),
-            )
+            await announce(session, row, "stream.started")
         task = asyncio.create_task(media.run(), name=f"drill-{drill_id}-video-{stream_id}")
         self._videos.setdefault(drill_id, []).append(_Video(stream_id, media, task))
         log.info("drill %s: synthetic body-cam %s for incident %s", drill_id, stream_id, incident_id)

@@ -11,10 +11,10 @@ import logging
 
 from command_center.audit import service as audit
 from command_center.db import Database
-from command_center.events import Publisher, emit, jsonable, unit_of_work
+from command_center.events import Publisher, jsonable, unit_of_work
 from command_center.streams.models import StreamRecord
 from command_center.streams.placement import Process
-from command_center.streams.service import audience, channels, view
+from command_center.streams.service import announce
 from streaming import StreamEvent
 
 log = logging.getLogger(__name__)
@@ -59,12 +59,4 @@ class StreamBridge:
                     detail={"segment": event.data, "incident_id": row.incident_id},
                 )
             if kind != "started":  # the API announced the start in the publishing transaction
-                emit(
-                    session,
-                    channels(row),
-                    departments=await audience(session, row),
-                    type=f"stream.{kind}",
-                    id=row.id,
-                    drill=row.drill,
-                    stream=view(row),
-                )
+                await announce(session, row, f"stream.{kind}")

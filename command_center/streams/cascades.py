@@ -24,13 +24,13 @@ from command_center.auth.permissions import Permission, require
 from command_center.auth.roles import Principal
 from command_center.db import Database, utcnow
 from command_center.errors import Forbidden
-from command_center.events import Publisher, emit, unit_of_work
+from command_center.events import Publisher, unit_of_work
 from command_center.settings import Settings
 from command_center.streams import targets
 from command_center.streams.models import StreamRecord
 from command_center.streams.placement import Process
 from command_center.streams.schemas import CascadeRequest
-from command_center.streams.service import audience, channels, translate, view
+from command_center.streams.service import announce, translate
 from streaming import Relay, SignalingError, StreamingError, UnknownStream
 from streaming.cascade import CascadeLink
 
@@ -132,15 +132,7 @@ class Cascades:
         if here is not None:
             here.claim(row)
         session.add(row)
-        emit(
-            session,
-            channels(row),
-            departments=await audience(session, row),
-            type="stream.started",
-            id=row.id,
-            drill=False,
-            stream=view(row),
-        )
+        await announce(session, row, "stream.started")
         await audit.record(
             session,
             action="stream.cascade",
@@ -195,15 +187,7 @@ class Cascades:
                     here.claim(current)
                     current.ended_at = None
                     current.connected = True
-                    emit(
-                        session,
-                        channels(current),
-                        departments=await audience(session, current),
-                        type="stream.started",
-                        id=current.id,
-                        drill=current.drill,
-                        stream=view(current),
-                    )
+                    await announce(session, current, "stream.started")
         return resumed
 
 

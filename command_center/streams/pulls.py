@@ -15,14 +15,14 @@ from command_center.auth.permissions import Permission, require, require_departm
 from command_center.auth.roles import Principal
 from command_center.db import Database, utcnow
 from command_center.errors import CommandCenterError
-from command_center.events import emit, unit_of_work
+from command_center.events import unit_of_work
 from command_center.hub import Hub
 from command_center.settings import Settings
 from command_center.streams import targets
 from command_center.streams.models import StreamRecord
 from command_center.streams.placement import Process
 from command_center.streams.schemas import PullRequest
-from command_center.streams.service import _incident, audience, channels, translate, view
+from command_center.streams.service import _incident, announce, translate
 from streaming import StreamingError
 from streaming.packet_source import SourceError, UnsupportedCodec
 from streaming.pull import Puller
@@ -97,15 +97,7 @@ async def start(
         target=f"stream:{row.id}",
         detail={"source": source, "incident_id": data.incident_id},
     )
-    emit(
-        session,
-        channels(row),
-        departments=await audience(session, row),
-        type="stream.started",
-        id=row.id,
-        drill=row.drill,
-        stream=view(row),
-    )
+    await announce(session, row, "stream.started")
     return row
 
 
@@ -133,14 +125,6 @@ def continuation(database: Database, hub: Hub | None):  # type: ignore[no-untype
             )
             session.add(row)
             await session.flush()
-            emit(
-                session,
-                channels(row),
-                departments=await audience(session, row),
-                type="stream.started",
-                id=row.id,
-                drill=row.drill,
-                stream=view(row),
-            )
+            await announce(session, row, "stream.started")
 
     return on_new_stream

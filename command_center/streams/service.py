@@ -116,6 +116,19 @@ async def audience(session: AsyncSession, row: StreamRecord) -> list[str]:
     return list(incident.departments) if incident else [row.department]
 
 
+async def announce(session: AsyncSession, row: StreamRecord, type: str) -> None:
+    """Tell the stream's channels, and the boards of the departments that may watch it, what changed."""
+    emit(
+        session,
+        channels(row),
+        departments=await audience(session, row),
+        type=type,
+        id=row.id,
+        drill=row.drill,
+        stream=view(row),
+    )
+
+
 async def _incident(session: AsyncSession, incident_id: int | None) -> Incident | None:
     return await incidents.get(session, incident_id) if incident_id is not None else None
 
@@ -225,15 +238,7 @@ async def publish(
             here.claim(row)
         await audit.record(session, action="stream.reconnect", actor=principal, target=f"stream:{row.id}")
     await session.flush()
-    emit(
-        session,
-        channels(row),
-        departments=await audience(session, row),
-        type="stream.started",
-        id=row.id,
-        drill=row.drill,
-        stream=view(row),
-    )
+    await announce(session, row, "stream.started")
     return result.stream_id, result.answer_sdp
 
 
@@ -320,15 +325,7 @@ async def stop(
     row.ended_at = row.ended_at or utcnow()
     row.connected = False
     await audit.record(session, action="stream.stop", actor=principal, target=f"stream:{stream_id}")
-    emit(
-        session,
-        channels(row),
-        departments=await audience(session, row),
-        type="stream.ended",
-        id=row.id,
-        drill=row.drill,
-        stream=view(row),
-    )
+    await announce(session, row, "stream.ended")
     return row
 
 
