@@ -128,6 +128,7 @@ class Cascades:
             segments=[],
             codecs={},
             cascade_secret=self._fernet.encrypt(data.token.encode()).decode(),
+            drill=False,  # another centre's stream is never one of this centre's drills
         )
         if here is not None:
             here.claim(row)

@@ -124,7 +124,7 @@ async def announce(session: AsyncSession, row: StreamRecord, type: str) -> None:
         departments=await audience(session, row),
         type=type,
         id=row.id,
-        drill=row.drill,
+        drill=bool(row.drill),  # a row not yet flushed has no column default applied
         stream=view(row),
     )
 
