@@ -24,7 +24,7 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Coroutine
 from typing import Any
 
 from command_center.auth.roles import Principal
@@ -97,6 +97,8 @@ class Hub:
         #: server-side reactions to client messages, such as WebRTC signaling on ``user:{id}``.
         self.publish_hooks: list[PublishHook] = []
         self._hook_tasks: set[asyncio.Future[None]] = set()
+        #: The last client request's hooks per channel, so the next request's hooks run after them.
+        self._hook_tails: dict[str, asyncio.Future[None]] = {}
         #: Server-side listeners by channel (``listen``): process-to-process requests through the broker.
         self._listeners: dict[str, list[Callable[[Message], None]]] = {}
         #: Frames for subscribers go out once per event-loop step and connection (``wire.StepWriter``).
@@ -303,22 +305,47 @@ class Hub:
         key = f"{connection.principal.id}:{kind}:{client_id}"
         result = await self.broker.publish(channel, data, idempotency_key=key)
         if not result.duplicate:
-            for hook in self.publish_hooks:
-                self._spawn_hook(hook(connection.principal, channel, result.message))
+            hooks = [hook(connection.principal, channel, result.message) for hook in self.publish_hooks]
+            self._spawn_hook(*hooks, after=self._hook_tails.get(channel), tail_of=channel)
         return result.message
 
-    def _spawn_hook(self, coro: Awaitable[None]) -> None:
-        """Run a publish hook beside the connection: the client's ack never waits for it."""
+    def _spawn_hook(
+        self,
+        *coros: Awaitable[None],
+        after: asyncio.Future[None] | None = None,
+        tail_of: str | None = None,
+    ) -> None:
+        """Run hooks beside the connection: the client's ack never waits for them.
+
+        Client requests on one channel are answered in the order they were sent (``after`` the previous
+        request's hooks): a push-to-talk release must not overtake the request sent just before it.
+        """
 
         async def guarded() -> None:
+            pending = list(coros)
             try:
-                await coro
-            except Exception:
-                log.exception("hub: a publish hook failed")
+                if after is not None:
+                    await asyncio.wait([after])
+                while pending:
+                    try:
+                        await pending.pop(0)
+                    except Exception:
+                        log.exception("hub: a publish hook failed")
+            finally:  # cancelled at shutdown: hooks never started are closed, not left unawaited
+                for coro in pending:
+                    if isinstance(coro, Coroutine):
+                        coro.close()
 
         task = asyncio.ensure_future(guarded())
         self._hook_tasks.add(task)
         task.add_done_callback(self._hook_tasks.discard)
+        if tail_of is not None:
+            self._hook_tails[tail_of] = task
+            task.add_done_callback(lambda done: self._forget_tail(tail_of, done))
+
+    def _forget_tail(self, channel: str, done: asyncio.Future[None]) -> None:
+        if self._hook_tails.get(channel) is done:
+            del self._hook_tails[channel]
 
     async def subscribe(self, connection: Connection, channel: str, since: Position | None) -> None:
         await self._permit(connection, channel, "subscribe", "subscribe")

@@ -61,10 +61,6 @@ export class Talk {
       if (!this.want) { await this._send("ptt.release"); return; }
       this._set("talking", data);
       await this._startMedia();
-    } else if (data.type === "ptt.granted" && data.stream_id && !this.want && data.speaker?.id === this.user.id) {
-      // The spurt's stream was attached after the button was let go (the server may handle the two
-      // requests out of order): give the floor back again.
-      await this._send("ptt.release");
     } else if (data.type === "ptt.denied" && data.request === this.ref) {
       this.want = false;
       this._set("denied", data);
