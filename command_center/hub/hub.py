@@ -295,7 +295,12 @@ class Hub:
 
     async def client_publish(
         self, connection: Connection, channel: str, client_id: str | int, data: dict[str, Any]
-    ) -> Message:
+    ) -> asyncio.Future[Message]:
+        """Check a client's publish and start storing it; the task ends with the stored message.
+
+        Publishes started one after another reach the broker in that order (each task's first step
+        hands its message to the broker), so the connection need not wait for one before the next.
+        """
         await self._permit(connection, channel, "publish", "publish", client_id, data)
         if self.client_types is not None and data.get("type") not in self.client_types:
             await self._deny(connection, channel, "publish", client_id)
@@ -303,9 +308,12 @@ class Hub:
         data = {**data, "from": connection.user}
         kind = "s" if isinstance(client_id, str) else "i"
         key = f"{connection.principal.id}:{kind}:{client_id}"
+        return asyncio.get_running_loop().create_task(self._store(connection.principal, channel, data, key))
+
+    async def _store(self, principal: Principal, channel: str, data: dict[str, Any], key: str) -> Message:
         result = await self.broker.publish(channel, data, idempotency_key=key)
         if not result.duplicate:
-            hooks = [hook(connection.principal, channel, result.message) for hook in self.publish_hooks]
+            hooks = [hook(principal, channel, result.message) for hook in self.publish_hooks]
             self._spawn_hook(*hooks, after=self._hook_tails.get(channel), tail_of=channel)
         return result.message
 

@@ -14,6 +14,8 @@ Layout per channel ``C`` (hash-tagged so one channel's keys share a cluster slot
 Publishing is one Lua script (``_PUBLISH``): read-or-create the epoch, check the idempotency key, ``INCR``
 the offset, build the frame, ``XADD`` it and ``PUBLISH`` it on ``cc:hub:live:C``. Being one script, the
 offset order, the stream order and the pub/sub order are the same, and no two processes can interleave.
+The publishes of one event-loop step go to Redis as one pipeline of that script, one pipeline in flight at a
+time (``batch.StepBatcher``), so a burst costs one round trip instead of one per message, in the same order.
 
 Live fan-out: each process holds ONE pub/sub connection subscribed to the live channels its clients
 listen to (not one Redis connection per WebSocket). Pub/sub is lossy across a disconnection, so the process
@@ -46,7 +48,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.connection import BlockingConnectionPool
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from redis.retry import Retry
 
 from command_center.hub.broker.base import (
@@ -59,6 +61,7 @@ from command_center.hub.broker.base import (
     recovery_from_history,
     unique_users,
 )
+from command_center.hub.broker.batch import StepBatcher
 from command_center.hub.protocol import Message, Position, dumps, utc_now_iso
 
 log = logging.getLogger(__name__)
@@ -147,6 +150,8 @@ class RedisBroker:
         self._redis: Redis = Redis.from_pool(pool)  # closes the pool with the client
         self._publish_script = self._redis.register_script(_PUBLISH)
         self._position_script = self._redis.register_script(_POSITION)
+        #: Publishes of one event-loop step leave in one pipeline, one pipeline at a time (``batch.py``).
+        self._publishes: StepBatcher[PublishItem, PublishResult] = StepBatcher(self._publish_batch)
         self._process = uuid.uuid4().hex[:12]
         self._control = f"{_PREFIX}ctl:{self._process}"
         self._deliver: Deliver | None = None
@@ -242,25 +247,41 @@ class RedisBroker:
     async def publish(
         self, channel: str, data: dict[str, Any], *, idempotency_key: str | None = None
     ) -> PublishResult:
-        keys, args = self._publish_call(channel, data, idempotency_key)
-        reply = await self._retrying("publish", lambda: self._publish_script(keys=keys, args=args))
-        return self._publish_result(channel, data, reply)
+        return await self._publishes.submit((channel, data, idempotency_key))
 
     async def publish_many(self, items: Sequence[PublishItem]) -> list[PublishResult]:
-        """Publish in order in one round trip (a pipeline of the publish script).
+        """Publish in order in one round trip (the items join the same batch).
 
         After an error some of the items may have been published: the caller repeats them all under the
         same idempotency keys, which Redis answers as duplicates.
         """
-        if not items:
-            return []
+        futures = [self._publishes.submit(item) for item in items]
+        return list(await asyncio.gather(*futures))
+
+    async def _publish_batch(self, items: Sequence[PublishItem]) -> list[PublishResult]:
+        """Run the publish script for ``items`` in one pipeline (``StepBatcher``'s sender).
+
+        ``EVALSHA`` straight into the pipeline: redis-py's script objects would ask ``SCRIPT EXISTS``
+        first, a second round trip per batch. A Redis that lost its scripts (restarted) answers every
+        item ``NOSCRIPT`` without running any: the script is loaded and the batch sent again.
+        """
         calls = [self._publish_call(channel, data, key) for channel, data, key in items]
+        sha = self._publish_script.sha
 
         async def run() -> list[Any]:
             pipe = self._redis.pipeline(transaction=False)
             for keys, args in calls:
-                await self._publish_script(keys=keys, args=args, client=pipe)
-            return await pipe.execute()
+                pipe.evalsha(sha, len(keys), *keys, *args)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+            if any(isinstance(reply, NoScriptError) for reply in replies):
+                if not all(isinstance(reply, NoScriptError) for reply in replies):
+                    raise RedisError("the publish script vanished amid a batch")
+                await self._redis.script_load(_PUBLISH)
+                return await run()
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
+            return replies
 
         replies = await self._retrying("publish", run)
         return [self._publish_result(c, d, r) for (c, d, _), r in zip(items, replies, strict=True)]

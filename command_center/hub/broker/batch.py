@@ -1,0 +1,76 @@
+"""One round trip for the publishes of an event-loop step, one round trip in flight at a time.
+
+Why: over Redis every publish is a Lua script, and the profile of 100 channels of 10 subscribers
+(benchmarks/RESULTS.md) spent its time in one round trip per message, answered in order: a publisher's
+hundred messages waited for each other. ``StepBatcher`` gathers what is submitted while the event loop
+runs one step (or while the previous batch is on the wire) and sends it as one batch.
+
+Order: items go out in the order they were submitted, and a batch leaves only once the previous one has
+been answered, so two batches never race on different Redis connections: a client's publishes on a
+channel get their offsets in the order it sent them, as when each waited for the last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+#: Sends a batch and returns one result per item, in order; raising fails every item of the batch.
+Send = Callable[[Sequence[Item]], Awaitable[Sequence[Result]]]
+
+
+class StepBatcher(Generic[Item, Result]):
+    """Gather items into batches for ``send``; ``submit`` returns the item's future result."""
+
+    __slots__ = ("_flushing", "_limit", "_pending", "_send")
+
+    def __init__(self, send: Send[Item, Result], *, limit: int = 512) -> None:
+        self._send = send
+        #: Most items in one batch (a longer queue leaves in several batches, in order).
+        self._limit = limit
+        self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    def submit(self, item: Item) -> asyncio.Future[Result]:
+        """Queue ``item`` for the next batch (synchronously: submission order is sending order)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
+        self._pending.append((item, future))
+        if self._flushing is None:
+            self._flushing = loop.create_task(self._flush())
+        return future
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[: self._limit], self._pending[self._limit :]
+                live = [(item, future) for item, future in batch if not future.cancelled()]
+                if not live:
+                    continue
+                try:
+                    results = await self._send([item for item, _ in live])
+                except BaseException as exc:
+                    for _, future in live:
+                        if not future.done():
+                            future.set_exception(exc if isinstance(exc, Exception) else RuntimeError(exc))
+                            future.exception()  # retrieved: a submitter that was cancelled raises nothing
+                    if not isinstance(exc, Exception):
+                        self._fail_pending(RuntimeError("batch sender stopped"))
+                        raise
+                    continue
+                for (_, future), result in zip(live, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+        finally:
+            self._flushing = None
+
+    def _fail_pending(self, exc: Exception) -> None:
+        pending, self._pending = self._pending, []
+        for _, future in pending:
+            if not future.done():
+                future.set_exception(exc)
+                future.exception()
