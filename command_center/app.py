@@ -34,7 +34,7 @@ from command_center.drills.api import router as drills_router
 from command_center.drills.runner import DrillRunner
 from command_center.errors import CommandCenterError, Forbidden, NotAuthenticated, TooManyRequests
 from command_center.headers import SecurityHeaders
-from command_center.hub import Hub, create_broker
+from command_center.hub import Hub, create_broker, serve_hub_directly
 from command_center.hub import router as hub_router
 from command_center.idempotency import IdempotencyMiddleware
 from command_center.incidents import service as incidents
@@ -144,6 +144,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
 
     app.include_router(hub_router)
+    serve_hub_directly(app)  # under the hub's uvicorn protocol, /ws skips the middleware (idle memory)
     app.include_router(auth_router)
     app.include_router(audit_router)
     app.include_router(incidents_router)

@@ -1,6 +1,6 @@
 """The command hub: durable, recoverable WebSocket channels over a memory or Redis broker."""
 
-from command_center.hub.api import router
+from command_center.hub.api import router, serve_hub_directly
 from command_center.hub.broker import Broker, BrokerUnavailable, create_broker
 from command_center.hub.hub import Hub
 from command_center.hub.policy import ChannelPolicy, Verdict
@@ -16,4 +16,5 @@ __all__ = [
     "Verdict",
     "create_broker",
     "router",
+    "serve_hub_directly",
 ]

@@ -17,7 +17,7 @@ from command_center.hub.connection import Connection
 from command_center.hub.handshake import authenticate_first_frame
 from command_center.hub.hub import Hub
 from command_center.hub.protocol import CLOSE_TOO_MANY, dumps
-from command_center.hub.wire import frame_sink
+from command_center.hub.wire import frame_sink, serve_directly
 
 
 class HubEndpoint:
@@ -44,3 +44,11 @@ class HubEndpoint:
 
 router = APIRouter()
 router.routes.append(WebSocketRoute("/ws", HubEndpoint(), name="hub"))
+
+
+def serve_hub_directly(app: Any) -> None:
+    """Let the hub's uvicorn protocol serve ``/ws`` past the app's middleware (``wire.serve_directly``).
+
+    Idle connections are most of what a command room holds: each saves the middleware chain's frames.
+    """
+    serve_directly(app, "/ws", HubEndpoint())

@@ -12,6 +12,12 @@ close frame or once the client is gone, and nothing while the transport is pause
 the connection queues, bounded, and closes with 4408 as before). Serve the app with
 ``uvicorn.run(..., ws=PROTOCOL, ws_per_message_deflate=False)``; under any other server (or with
 compression on) the extension is absent and connections use the ASGI send, unchanged.
+
+Idle connections: the protocol also serves the paths an app lists with ``serve_directly`` (the hub's
+``/ws``) straight from their endpoint, past the HTTP middleware chain, whose dozen coroutine frames would
+otherwise stay alive as long as each connection (about 5 KB each); every middleware of the app passes
+WebSockets through untouched and the hub authenticates on its own. Its receive queue and writable flag are
+``Inbox`` and ``Flag``: asyncio's ``Queue`` and ``Event`` hold four deques (about 3 KB) per connection.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import time
+from collections import deque
 from typing import Any, Protocol
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -28,6 +35,8 @@ from websockets.protocol import State
 EXTENSION = "command_center.shared_frames"
 #: What to pass as uvicorn's ``ws`` setting.
 PROTOCOL = "command_center.hub.wire:HubWebSocketProtocol"
+#: The ``app.state`` attribute holding the paths served directly (``serve_directly``).
+DIRECT_ROUTES = "direct_websockets"
 
 
 class Written(enum.Enum):
@@ -91,11 +100,122 @@ def frame_sink(scope: dict[str, Any]) -> FrameSink | None:
     return sink
 
 
+def serve_directly(app: Any, path: str, endpoint: Any) -> None:
+    """Have ``HubWebSocketProtocol`` serve WebSockets on ``path`` with ``endpoint``, past the middleware.
+
+    Only for an endpoint that needs nothing of the app's middleware (the hub: its own authentication,
+    and no HTTP response to decorate). Other servers route it through the app as usual.
+    """
+    routes: dict[str, Any] = getattr(app.state, DIRECT_ROUTES, None) or {}
+    routes[path] = endpoint
+    setattr(app.state, DIRECT_ROUTES, routes)
+
+
+def _direct_endpoint(app: Any, scope: Any) -> tuple[Any, Any] | None:
+    """The app that lists direct routes under uvicorn's wrappers, and the endpoint for ``scope``'s path."""
+    for _ in range(8):  # uvicorn's wrappers (proxy headers, message logger) each keep the next in .app
+        state = getattr(app, "state", None)
+        if state is not None and not callable(state):
+            routes: dict[str, Any] = getattr(state, DIRECT_ROUTES, None) or {}
+            path = scope["path"][len(scope.get("root_path", "")) :]
+            endpoint = routes.get(path)
+            return (app, endpoint) if endpoint is not None else None
+        app = getattr(app, "app", None)
+        if app is None:
+            return None
+    return None
+
+
+class Inbox:
+    """uvicorn's receive queue with one reader (the app's ``receive``), without asyncio.Queue's deques."""
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: deque[Any] | None = None  # made when a frame waits; most of the time none does
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        if self._items is None:
+            self._items = deque()
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self) -> Any:
+        while not self._items:
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+        items = self._items
+        item = items.popleft()
+        if not items:
+            self._items = None
+        return item
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items) if self._items else 0
+
+
+class Flag:
+    """``asyncio.Event``'s ``set``/``clear``/``is_set``/``wait``, keeping no deque while nobody waits."""
+
+    __slots__ = ("_value", "_waiters")
+
+    def __init__(self) -> None:
+        self._value = False
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._value
+
+    def set(self) -> None:
+        self._value = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._value = False
+
+    async def wait(self) -> None:
+        if self._value:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+
 class HubWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's WebSocket protocol, offering ``write_frame`` to the app for frames built once."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = Inbox()  # type: ignore[assignment]
+        writable = Flag()
+        writable.set()
+        self.writable = writable  # type: ignore[assignment]
+
     def handle_connect(self, event: Any) -> None:
-        super().handle_connect(event)
+        super().handle_connect(event)  # builds the scope and creates the task that will call ``self.app``
+        direct = _direct_endpoint(self.app, self.scope)
+        if direct is not None:
+            app, endpoint = direct
+            self.scope["app"] = app  # type: ignore[typeddict-unknown-key]
+            self.app = endpoint
         # Compressed connections need frames of their own (the deflate context is per connection).
         if self.response.status_code == 101 and not self.config.ws_per_message_deflate:
             extensions: dict[str, Any] = self.scope["extensions"]

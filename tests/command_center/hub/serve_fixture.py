@@ -22,7 +22,7 @@ from fastapi import FastAPI
 
 from command_center.auth.roles import Principal, Role
 from command_center.errors import NotAuthenticated
-from command_center.hub import Hub, create_broker, router
+from command_center.hub import Hub, create_broker, router, serve_hub_directly
 from command_center.hub.wire import PROTOCOL
 from command_center.settings import Settings
 
@@ -107,6 +107,7 @@ def build_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(lifespan=lifespan)
     app.include_router(router)
+    serve_hub_directly(app)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

@@ -9,6 +9,7 @@ the bounded queue and 4408 for a client that stops reading, nothing written once
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from typing import Any
 
@@ -19,7 +20,16 @@ from websockets.frames import Frame, Opcode
 from command_center.auth.roles import Principal, Role
 from command_center.hub.connection import Connection, Subscription
 from command_center.hub.protocol import CLOSE_GOING_AWAY, CLOSE_SLOW, Message, text_frame
-from command_center.hub.wire import EXTENSION, PROTOCOL, HubWebSocketProtocol, StepWriter, Written
+from command_center.hub.wire import (
+    EXTENSION,
+    PROTOCOL,
+    Flag,
+    HubWebSocketProtocol,
+    Inbox,
+    StepWriter,
+    Written,
+    serve_directly,
+)
 from command_center.settings import Settings
 
 
@@ -200,3 +210,74 @@ async def test_a_long_step_flushes_as_it_goes() -> None:
     assert sink.writes == [message(1).wire + message(2).wire]  # late: written before the step ends
     await next_step()
     assert len(sink.writes) == 1
+
+
+async def test_inbox_and_flag_behave_as_asyncio_queue_and_event_for_uvicorn() -> None:
+    inbox = Inbox()
+    assert inbox.empty() and inbox.qsize() == 0
+    getter = asyncio.ensure_future(inbox.get())
+    await next_step()
+    assert not getter.done()
+    inbox.put_nowait(1)
+    inbox.put_nowait(2)
+    assert await getter == 1 and inbox.qsize() == 1 and await inbox.get() == 2 and inbox.empty()
+    flag = Flag()
+    waiters = [asyncio.ensure_future(flag.wait()) for _ in range(2)]
+    await next_step()
+    assert not flag.is_set() and not any(w.done() for w in waiters)
+    flag.set()
+    await asyncio.gather(*waiters)
+    flag.clear()
+    assert not flag.is_set()
+
+
+async def test_a_direct_route_skips_the_middleware_and_other_websockets_do_not() -> None:
+    """``/ws`` under the hub's protocol is served by its endpoint alone; the app still sees the rest."""
+    from starlette.applications import Starlette
+    from starlette.routing import WebSocketRoute
+    from starlette.websockets import WebSocket
+    from websockets.asyncio.client import connect
+
+    seen: list[str] = []
+
+    class Recorder:
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            seen.append(scope["path"])
+            await self.app(scope, receive, send)
+
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text(f"{websocket.app.state.name}:{await websocket.receive_text()}")
+        await websocket.close()
+
+    app = Starlette(routes=[WebSocketRoute("/ws", echo), WebSocketRoute("/other", echo)])
+    app.add_middleware(Recorder)
+    app.state.name = "app"
+
+    async def direct(scope: Any, receive: Any, send: Any) -> None:
+        await echo(WebSocket(scope, receive, send))
+
+    serve_directly(app, "/ws", direct)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, ws=PROTOCOL, ws_per_message_deflate=False, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.ensure_future(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        for path in ("/ws", "/other"):
+            async with connect(f"ws://127.0.0.1:{port}{path}", compression=None) as ws:
+                await ws.send("hi")
+                assert await ws.recv() == "app:hi"
+        assert seen == ["/other"]
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
