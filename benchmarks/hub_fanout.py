@@ -73,7 +73,9 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> 
     raise RuntimeError("server did not start")
 
 
-def start_hub(broker: str, profile: str | None = None) -> tuple[subprocess.Popen[bytes], int]:
+def start_hub(
+    broker: str, profile: str | None = None, extra_args: list[str] | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {**os.environ, "CC_HUB_PROFILE": profile} if profile else None
     proc = subprocess.Popen(
@@ -91,6 +93,7 @@ def start_hub(broker: str, profile: str | None = None) -> tuple[subprocess.Popen
             "1000000",  # likewise the frame rate of any op (CC_WS_OP_RATE)
             "--send-queue",
             "1024",
+            *(extra_args or []),
         ],
         cwd=REPO,
         env=env,
@@ -505,6 +508,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def raise_open_files() -> None:
+    """As many open files as allowed, here and in the servers started from here (they inherit it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (65536, max(hard, 65536)))
+    except (ValueError, OSError):  # not allowed to raise the hard limit (20,000 here): as far as it goes
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer clients and broadcasts (about 30 s)")
@@ -517,12 +530,7 @@ def main() -> None:
     parser.add_argument("--profile", metavar="PATH", help="cProfile the hub server into PATH (pstats)")
     parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    try:  # 20,000 connections need more than 20,000 descriptors here and in the server (inherits it)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (65536, max(hard, 65536)))
-    except (ValueError, OSError):  # not allowed to raise the hard limit: as far as it goes
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+    raise_open_files()
     if args.bare_server:
         bare_server(args.bare_server)
         return

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 from contextlib import asynccontextmanager
@@ -137,7 +138,10 @@ def build_app(settings: Settings) -> FastAPI:
     return app
 
 
-def main(argv: list[str] | None = None) -> None:
+_ARGS_ENV = "CC_HUB_FIXTURE_ARGS"
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
@@ -149,8 +153,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--publish-rate", type=float, default=50.0)
     parser.add_argument("--op-rate", type=float, default=None, help="CC_WS_OP_RATE (frames/s/connection)")
     parser.add_argument("--log-level", default="warning")
-    args = parser.parse_args(argv)
-    settings = Settings(
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes on the one port")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings(
         development=True,
         broker_url=args.broker,
         hub_history_size=args.history_size,
@@ -160,6 +168,17 @@ def main(argv: list[str] | None = None) -> None:
         ws_publish_rate=args.publish_rate,
         **({} if args.op_rate is None else {"ws_op_rate": args.op_rate}),
     )
+
+
+def app_from_env() -> FastAPI:
+    """The app of a worker process (``--workers N``): the parent's command line is in the environment."""
+    return build_app(_settings(_parser().parse_args(json.loads(os.environ[_ARGS_ENV]))))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    os.environ[_ARGS_ENV] = json.dumps(sys.argv[1:] if argv is None else argv)
+    settings = _settings(args)
     try:
         import resource
 
@@ -187,8 +206,14 @@ def main(argv: list[str] | None = None) -> None:
 
         logging.basicConfig(level=logging.DEBUG)
         logging.getLogger("command_center.hub").setLevel(logging.DEBUG)
+    # More than one worker: uvicorn's own multi-process mode, as ``command-center serve --workers N``.
+    app: Any = (
+        "tests.command_center.hub.serve_fixture:app_from_env" if args.workers > 1 else build_app(settings)
+    )
     uvicorn.run(
-        build_app(settings),
+        app,
+        factory=args.workers > 1,
+        workers=args.workers,
         host=args.host,
         port=args.port,
         log_level=args.log_level,
