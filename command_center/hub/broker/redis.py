@@ -152,6 +152,9 @@ class RedisBroker:
         self._position_script = self._redis.register_script(_POSITION)
         #: Publishes of one event-loop step leave in one pipeline, one pipeline at a time (``batch.py``).
         self._publishes: StepBatcher[PublishItem, PublishResult] = StepBatcher(self._publish_batch)
+        #: So do the other commands of a subscribe (position, history, presence): a reconnect storm's
+        #: thousands of subscribes cost a few round trips instead of several each.
+        self._commands: StepBatcher[tuple[Any, ...], Any] = StepBatcher(self._command_batch)
         self._process = uuid.uuid4().hex[:12]
         self._control = f"{_PREFIX}ctl:{self._process}"
         self._deliver: Deliver | None = None
@@ -286,13 +289,33 @@ class RedisBroker:
         replies = await self._retrying("publish", run)
         return [self._publish_result(c, d, r) for (c, d, _), r in zip(items, replies, strict=True)]
 
+    async def _command_batch(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """Run a step's commands in one pipeline; each caller gets its reply, or its error as the reply."""
+        pipe = self._redis.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        return replies
+
+    async def _command(self, *command: Any) -> Any:
+        """One Redis command, sent with the others of this event-loop step (``_command_batch``)."""
+        reply = await self._commands.submit(command)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    async def _position_once(self, channel: str) -> list[Any]:
+        keys = (_key(channel, "seq"), _key(channel, "epoch"))
+        command = ("EVALSHA", self._position_script.sha, 2, *keys, secrets.token_hex(4))
+        try:
+            reply: list[Any] = await self._command(*command)
+        except NoScriptError:  # a restarted Redis forgot the script
+            await self._redis.script_load(_POSITION)
+            reply = await self._command(*command)
+        return reply
+
     async def position(self, channel: str) -> Position:
-        offset, epoch = await self._retrying(
-            "position",
-            lambda: self._position_script(
-                keys=[_key(channel, "seq"), _key(channel, "epoch")], args=[secrets.token_hex(4)]
-            ),
-        )
+        offset, epoch = await self._retrying("position", lambda: self._position_once(channel))
         return Position(int(offset), epoch)
 
     async def _history(self, channel: str, after: int, upto: int, epoch: str) -> list[Message] | None:
@@ -300,7 +323,7 @@ class RedisBroker:
         if upto <= after:
             return []
         entries = await self._retrying(
-            "history", lambda: self._redis.xrange(_key(channel, "log"), f"{after + 1}-0", f"{upto}-0")
+            "history", lambda: self._command("XRANGE", _key(channel, "log"), f"{after + 1}-0", f"{upto}-0")
         )
         horizon = int((time.time() - self._history_seconds) * 1000)
         messages = []
@@ -509,13 +532,13 @@ class RedisBroker:
         member = f"{self._process}:{member}"
         self._presence[(channel, member)] = user_json
         with contextlib.suppress(RedisError, OSError):
-            await self._redis.hset(_key(channel, "presence"), member, self._presence_value(user_json))
+            await self._command("HSET", _key(channel, "presence"), member, self._presence_value(user_json))
 
     async def presence_leave(self, channel: str, member: str) -> None:
         member = f"{self._process}:{member}"
         self._presence.pop((channel, member), None)
         with contextlib.suppress(RedisError, OSError):
-            await self._redis.hdel(_key(channel, "presence"), member)
+            await self._command("HDEL", _key(channel, "presence"), member)
 
     async def presence(self, channel: str) -> list[dict[str, Any]]:
         key = _key(channel, "presence")
