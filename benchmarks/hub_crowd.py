@@ -27,8 +27,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hub_fanout import progress, raise_open_files, rss_kib, start_hub, stop  # beside this file
-from rawws import RawClient, close_all, open_clients  # beside this file
+from hub_fanout import (  # beside this file
+    StormClients,
+    progress,
+    publish_missed,
+    raise_open_files,
+    rss_kib,
+    start_hub,
+    stop,
+)
 
 
 def workers_of(pid: int) -> list[int]:
@@ -54,72 +61,31 @@ async def client_process(first: int, count: int, port: int, channel: str) -> Non
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    positions: dict[int, tuple[int, str]] = {}
-    state: dict[str, Any] = {"final": 0, "done": 0, "true": 0, "false": 0, "welcomed": 0, "subscribed": 0}
-    caught_up = asyncio.Event()
-    ready = asyncio.Event()
-
-    def on_text(client: RawClient, payload: bytes) -> None:
-        i = client.state["i"]
-        if payload.startswith(b'{"op":"message"'):
-            frame = json.loads(payload)
-            positions[i] = (frame["offset"], frame["epoch"])
-            if frame["offset"] >= state["final"] > 0 and not client.state.get("done"):
-                client.state["done"] = True
-                state["done"] += 1
-                if state["done"] >= count:
-                    caught_up.set()
-        elif payload.startswith(b'{"op":"subscribed"'):
-            frame = json.loads(payload)
-            if "recovered" in frame:
-                state["true" if frame["recovered"] else "false"] += 1
-            else:
-                positions[i] = (frame["offset"], frame["epoch"])
-                state["subscribed"] += 1
-                if state["subscribed"] >= count:
-                    ready.set()
+    storm = StormClients(port, channel, count, first)
 
     def say(obj: dict[str, Any]) -> None:
         print(json.dumps(obj), flush=True)
 
-    def first_frames(i: int) -> list[dict[str, Any]]:
-        return [
-            {"op": "auth", "token": f"bench-{first + i + 1}"},
-            {"op": "subscribe", "channel": channel},
-        ]
-
-    clients = await open_clients(port, count, on_text, first_frames)
-    await asyncio.wait_for(ready.wait(), 300)
+    await storm.subscribe()
     say({"subscribed": count})
     while line := (await reader.readline()).decode().strip():
         command, _, arg = line.partition(" ")
         if command == "drop":
-            close_all(clients)
+            storm.drop()
             say({"dropped": count})
         elif command == "reconnect":
-            state["final"] = int(arg)
-
-            def again(i: int) -> list[dict[str, Any]]:
-                offset, epoch = positions[i]
-                return [
-                    {"op": "auth", "token": f"bench-{first + i + 1}"},
-                    {"op": "subscribe", "channel": channel, "since": {"offset": offset, "epoch": epoch}},
-                ]
-
-            started = time.perf_counter()
-            clients = await open_clients(port, count, on_text, again, parallel=512)
-            await asyncio.wait_for(caught_up.wait(), 300)
+            seconds = await storm.reconnect(int(arg))
             say(
                 {
-                    "caught_up": count,
-                    "seconds": round(time.perf_counter() - started, 2),
-                    "recovered_true": state["true"],
-                    "recovered_false": state["false"],
+                    "caught_up": storm.done,
+                    "seconds": round(seconds, 2),
+                    "recovered_true": storm.recovered["true"],
+                    "recovered_false": storm.recovered["false"],
                 }
             )
         elif command == "quit":
             break
-    close_all(clients)
+    storm.drop()
 
 
 # -- the parent ---------------------------------------------------------------------------------------
@@ -178,25 +144,6 @@ class Clients:
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
-
-
-async def publish_missed(port: int, channel: str, missed: int) -> int:
-    final = {"offset": 0}
-    acked = asyncio.Event()
-
-    def on_text(client: RawClient, payload: bytes) -> None:
-        if payload.startswith(b'{"op":"ack"'):
-            final["offset"] = max(final["offset"], json.loads(payload)["offset"])
-            if final["offset"] >= missed:
-                acked.set()
-
-    publisher = (await open_clients(port, 1, on_text, lambda i: [{"op": "auth", "token": "bench-0"}]))[0]
-    for n in range(missed):
-        data = {"type": "bench", "id": n, "drill": False}
-        publisher.send_json({"op": "publish", "channel": channel, "id": f"s{n}", "data": data})
-    await asyncio.wait_for(acked.wait(), 60)
-    close_all([publisher])
-    return final["offset"]
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -261,7 +208,12 @@ def main() -> None:
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/0", help="redis://host:port/db")
     parser.add_argument("--clients", type=int, default=20_000)
     parser.add_argument("--workers", type=int, default=2, help="server worker processes on one port")
-    parser.add_argument("--client-procs", type=int, default=2, help="client processes (each < 20,000 fds)")
+    parser.add_argument(
+        "--client-procs",
+        type=int,
+        default=2,
+        help="client processes (each < 20,000 fds)",
+    )
     parser.add_argument("--client", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     raise_open_files()

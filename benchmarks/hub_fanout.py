@@ -343,78 +343,99 @@ async def idle_memory(pid: int, port: int, count: int) -> dict[str, Any]:
     }
 
 
-async def reconnect_storm(port: int, count: int, missed: int) -> dict[str, Any]:
-    channel = f"taskforce:open-storm-{int(time.time())}"
-    positions: dict[int, tuple[int, str]] = {}
-    final = {"offset": 0}
-    ready = asyncio.Event()
-    caught_up = asyncio.Event()
-    recovered = {"true": 0, "false": 0}
-    done_count = {"n": 0}
+class StormClients:
+    """Clients on one channel: subscribe, all drop at once, all come back with ``since``."""
 
-    def on_text(client: RawClient, payload: bytes) -> None:
+    def __init__(self, port: int, channel: str, count: int, first: int = 0) -> None:
+        self.port, self.channel, self.count, self.first = port, channel, count, first
+        self.positions: dict[int, tuple[int, str]] = {}
+        self.final = 0
+        self.done = 0
+        self.recovered = {"true": 0, "false": 0}
+        self.ready = asyncio.Event()
+        self.caught_up = asyncio.Event()
+        self.clients: list[RawClient] = []
+
+    def on_text(self, client: RawClient, payload: bytes) -> None:
         i = client.state["i"]
         if payload.startswith(b'{"op":"message"'):
             frame = json.loads(payload)
-            positions[i] = (frame["offset"], frame["epoch"])
-            if frame["offset"] >= final["offset"] > 0 and not client.state.get("done"):
+            self.positions[i] = (frame["offset"], frame["epoch"])
+            if frame["offset"] >= self.final > 0 and not client.state.get("done"):
                 client.state["done"] = True
-                done_count["n"] += 1
-                if done_count["n"] >= count:
-                    caught_up.set()
+                self.done += 1
+                if self.done >= self.count:
+                    self.caught_up.set()
         elif payload.startswith(b'{"op":"subscribed"'):
             frame = json.loads(payload)
             if "recovered" in frame:
-                recovered["true" if frame["recovered"] else "false"] += 1
+                self.recovered["true" if frame["recovered"] else "false"] += 1
             else:
-                positions[i] = (frame["offset"], frame["epoch"])
-                if len(positions) >= count:
-                    ready.set()
+                self.positions[i] = (frame["offset"], frame["epoch"])
+                if len(self.positions) >= self.count:
+                    self.ready.set()
 
-    def first(i: int) -> list[dict[str, Any]]:
-        return [{"op": "auth", "token": f"bench-{i + 1}"}, {"op": "subscribe", "channel": channel}]
+    def _frames(self, i: int, since: bool) -> list[dict[str, Any]]:
+        subscribe: dict[str, Any] = {"op": "subscribe", "channel": self.channel}
+        if since:
+            offset, epoch = self.positions[i]
+            subscribe["since"] = {"offset": offset, "epoch": epoch}
+        return [{"op": "auth", "token": f"bench-{self.first + i + 1}"}, subscribe]
 
-    clients = await open_clients(port, count, on_text, first)
-    await asyncio.wait_for(ready.wait(), 60)
-    close_all(clients)  # every client drops at once
-    await asyncio.sleep(0.5)
-    publisher = (
-        await open_clients(
-            port,
-            1,
-            lambda c, p: (
-                final.__setitem__("offset", max(final["offset"], json.loads(p)["offset"]))
-                if p.startswith(b'{"op":"ack"')
-                else None
-            ),
-            lambda i: [{"op": "auth", "token": "bench-0"}],
+    async def subscribe(self, timeout: float = 300) -> None:
+        self.clients = await open_clients(
+            self.port, self.count, self.on_text, lambda i: self._frames(i, False)
         )
-    )[0]
+        await asyncio.wait_for(self.ready.wait(), timeout)
+
+    def drop(self) -> None:
+        close_all(self.clients)
+
+    async def reconnect(self, final: int, timeout: float = 300) -> float:
+        """Reconnect every client with ``since``; seconds until each holds the message at ``final``."""
+        self.final = final
+        started = time.perf_counter()
+        self.clients = await open_clients(
+            self.port,
+            self.count,
+            self.on_text,
+            lambda i: self._frames(i, True),
+            parallel=512,
+        )
+        await asyncio.wait_for(self.caught_up.wait(), timeout)
+        return time.perf_counter() - started
+
+
+async def publish_missed(port: int, channel: str, missed: int) -> int:
+    """Publish ``missed`` messages on ``channel`` and return the last offset once all are acknowledged."""
+    final = {"offset": 0}
+    acked = asyncio.Event()
+
+    def on_text(client: RawClient, payload: bytes) -> None:
+        if payload.startswith(b'{"op":"ack"'):
+            final["offset"] = max(final["offset"], json.loads(payload)["offset"])
+            if final["offset"] >= missed:
+                acked.set()
+
+    publisher = (await open_clients(port, 1, on_text, lambda i: [{"op": "auth", "token": "bench-0"}]))[0]
     for n in range(missed):
-        publisher.send_json(
-            {
-                "op": "publish",
-                "channel": channel,
-                "id": f"s{n}",
-                "data": {"type": "bench", "id": n, "drill": False},
-            }
-        )
-    while final["offset"] < missed:
-        await asyncio.sleep(0.01)
-    snapshot = dict(positions)
+        data = {"type": "bench", "id": n, "drill": False}
+        publisher.send_json({"op": "publish", "channel": channel, "id": f"s{n}", "data": data})
+    await asyncio.wait_for(acked.wait(), 60)
+    close_all([publisher])
+    return final["offset"]
 
-    def again(i: int) -> list[dict[str, Any]]:
-        offset, epoch = snapshot[i]
-        return [
-            {"op": "auth", "token": f"bench-{i + 1}"},
-            {"op": "subscribe", "channel": channel, "since": {"offset": offset, "epoch": epoch}},
-        ]
 
-    started = time.perf_counter()
-    clients = await open_clients(port, count, on_text, again, parallel=512)
-    await asyncio.wait_for(caught_up.wait(), 120)
-    elapsed = time.perf_counter() - started
-    close_all([*clients, publisher])
+async def reconnect_storm(port: int, count: int, missed: int) -> dict[str, Any]:
+    channel = f"taskforce:open-storm-{int(time.time())}"
+    storm = StormClients(port, channel, count)
+    await storm.subscribe(60)
+    storm.drop()  # every client drops at once
+    await asyncio.sleep(0.5)
+    final = await publish_missed(port, channel, missed)
+    elapsed = await storm.reconnect(final, 120)
+    storm.drop()
+    recovered = storm.recovered
     return {
         "clients": count,
         "missed_messages": missed,
