@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Collection, Coroutine
 from typing import Any
 
 from command_center.auth.roles import Principal
-from command_center.hub.broker.base import Broker
+from command_center.hub.broker.base import Broker, PublishResult
 from command_center.hub.channels import (
     ACCESS_CHANGE_TYPES,
     CLIENT_REQUEST_TYPES,
@@ -296,10 +296,10 @@ class Hub:
     async def client_publish(
         self, connection: Connection, channel: str, client_id: str | int, data: dict[str, Any]
     ) -> asyncio.Future[Message]:
-        """Check a client's publish and start storing it; the task ends with the stored message.
+        """Check a client's publish and start storing it; the future is the stored message.
 
-        Publishes started one after another reach the broker in that order (each task's first step
-        hands its message to the broker), so the connection need not wait for one before the next.
+        Publishes started one after another are stored in that order (``Broker.start_publish``), so the
+        connection need not wait for one before the next; their hooks start in that order too.
         """
         await self._permit(connection, channel, "publish", "publish", client_id, data)
         if self.client_types is not None and data.get("type") not in self.client_types:
@@ -308,14 +308,26 @@ class Hub:
         data = {**data, "from": connection.user}
         kind = "s" if isinstance(client_id, str) else "i"
         key = f"{connection.principal.id}:{kind}:{client_id}"
-        return asyncio.get_running_loop().create_task(self._store(connection.principal, channel, data, key))
+        stored = self.broker.start_publish(channel, data, idempotency_key=key)
+        message: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        principal = connection.principal
 
-    async def _store(self, principal: Principal, channel: str, data: dict[str, Any], key: str) -> Message:
-        result = await self.broker.publish(channel, data, idempotency_key=key)
-        if not result.duplicate:
-            hooks = [hook(principal, channel, result.message) for hook in self.publish_hooks]
-            self._spawn_hook(*hooks, after=self._hook_tails.get(channel), tail_of=channel)
-        return result.message
+        def on_stored(done: asyncio.Future[PublishResult]) -> None:
+            if done.cancelled():
+                message.cancel()
+                return
+            exc = done.exception()
+            if exc is not None:
+                message.set_exception(exc)
+                return
+            result = done.result()
+            if not result.duplicate:
+                hooks = [hook(principal, channel, result.message) for hook in self.publish_hooks]
+                self._spawn_hook(*hooks, after=self._hook_tails.get(channel), tail_of=channel)
+            message.set_result(result.message)
+
+        stored.add_done_callback(on_stored)
+        return message
 
     def _spawn_hook(
         self,

@@ -8,6 +8,7 @@ from the bounded history.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -66,6 +67,15 @@ class Broker(Protocol):
 
     async def publish_many(self, items: Sequence[PublishItem]) -> list[PublishResult]:
         """Publish several messages in order, in as few round trips as the backend allows (the relay's)."""
+        ...
+
+    def start_publish(
+        self, channel: str, data: dict[str, Any], *, idempotency_key: str | None = None
+    ) -> asyncio.Future[PublishResult]:
+        """``publish``, started now: publishes started one after another are stored in that order.
+
+        For a connection that reads on while its publishes are stored (``hub/acks.py``).
+        """
         ...
 
     async def subscribe(self, channel: str) -> None:

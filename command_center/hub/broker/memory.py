@@ -10,6 +10,7 @@ The epoch is random per broker instance, so after a restart every client that as
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import secrets
 import time
@@ -128,6 +129,19 @@ class MemoryBroker:
     async def publish(
         self, channel: str, data: dict[str, Any], *, idempotency_key: str | None = None
     ) -> PublishResult:
+        return self._publish(channel, data, idempotency_key)
+
+    def start_publish(
+        self, channel: str, data: dict[str, Any], *, idempotency_key: str | None = None
+    ) -> asyncio.Future[PublishResult]:
+        future: asyncio.Future[PublishResult] = asyncio.get_running_loop().create_future()
+        try:
+            future.set_result(self._publish(channel, data, idempotency_key))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+
+    def _publish(self, channel: str, data: dict[str, Any], idempotency_key: str | None) -> PublishResult:
         now = self._clock()
         if idempotency_key is not None:
             key = f"{channel}\x00{idempotency_key}"

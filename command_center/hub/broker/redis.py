@@ -252,6 +252,11 @@ class RedisBroker:
     ) -> PublishResult:
         return await self._publishes.submit((channel, data, idempotency_key))
 
+    def start_publish(
+        self, channel: str, data: dict[str, Any], *, idempotency_key: str | None = None
+    ) -> asyncio.Future[PublishResult]:
+        return self._publishes.submit((channel, data, idempotency_key))
+
     async def publish_many(self, items: Sequence[PublishItem]) -> list[PublishResult]:
         """Publish in order in one round trip (the items join the same batch).
 
