@@ -81,6 +81,7 @@ async def client_process(first: int, count: int, port: int, channel: str) -> Non
                     "seconds": round(seconds, 2),
                     "recovered_true": storm.recovered["true"],
                     "recovered_false": storm.recovered["false"],
+                    "retried_after_1013": storm.retried,
                 }
             )
         elif command == "quit":
@@ -196,6 +197,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "recovered_true": sum(r["recovered_true"] for r in reports),
             "recovered_false": sum(r["recovered_false"] for r in reports),
             "caught_up": sum(r["caught_up"] for r in reports),
+            "retried_after_1013": sum(r["retried_after_1013"] for r in reports),
         }
     finally:
         await clients.stop()

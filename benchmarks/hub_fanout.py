@@ -355,6 +355,7 @@ class StormClients:
         self.ready = asyncio.Event()
         self.caught_up = asyncio.Event()
         self.clients: list[RawClient] = []
+        self.retried = 0
 
     def on_text(self, client: RawClient, payload: bytes) -> None:
         i = client.state["i"]
@@ -392,17 +393,37 @@ class StormClients:
         close_all(self.clients)
 
     async def reconnect(self, final: int, timeout: float = 300) -> float:
-        """Reconnect every client with ``since``; seconds until each holds the message at ``final``."""
+        """Reconnect every client with ``since``; seconds until each holds the message at ``final``.
+
+        A client closed with 1013 ("try again": the broker did not answer in time) comes back with
+        ``since`` as the product's client does; ``retried`` counts them.
+        """
         self.final = final
         started = time.perf_counter()
         self.clients = await open_clients(
-            self.port,
-            self.count,
-            self.on_text,
-            lambda i: self._frames(i, True),
-            parallel=512,
+            self.port, self.count, self.on_text, lambda i: self._frames(i, True), parallel=512
         )
-        await asyncio.wait_for(self.caught_up.wait(), timeout)
+        deadline = started + timeout
+        while not self.caught_up.is_set():
+            pending = [c.closed for c in self.clients if not c.state.get("done")]
+            done, _ = await asyncio.wait(
+                [asyncio.ensure_future(self.caught_up.wait()), *pending],
+                timeout=deadline - time.perf_counter(),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if not done:
+                raise TimeoutError(f"{self.done} of {self.count} caught up")
+            for index, client in enumerate(self.clients):
+                if client.closed.done() and not client.state.get("done"):
+                    if client.closed.result() != 1013:
+                        raise RuntimeError(f"client {client.state['i']} closed with {client.closed.result()}")
+                    self.retried += 1
+                    i = client.state["i"]
+                    again = await open_clients(
+                        self.port, 1, self.on_text, lambda _, i=i: self._frames(i, True)
+                    )
+                    again[0].state["i"] = i  # before any answer arrives: nothing awaited since the open
+                    self.clients[index] = again[0]
         return time.perf_counter() - started
 
 
@@ -442,6 +463,7 @@ async def reconnect_storm(port: int, count: int, missed: int) -> dict[str, Any]:
         "seconds_to_full_recovery": round(elapsed, 2),
         "recovered_true": recovered["true"],
         "recovered_false": recovered["false"],
+        "retried_after_1013": storm.retried,
     }
 
 
