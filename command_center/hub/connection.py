@@ -226,8 +226,8 @@ class Connection(Outgoing):
                 await self._handle(text)
             except FrameError as exc:
                 await self.reply(error_frame(exc.code, exc.detail, exc.ref))
-            except BrokerUnavailable:
-                log.warning("hub: broker unavailable; closing %s with %d", self.id, CLOSE_TRY_AGAIN)
+            except BrokerUnavailable as exc:
+                log.warning("hub: %s; closing %s with %d", exc, self.id, CLOSE_TRY_AGAIN)
                 self.close(CLOSE_TRY_AGAIN)
                 return
             except (ValueError, TypeError, RecursionError) as exc:  # a frame no check foresaw: say so, stay
