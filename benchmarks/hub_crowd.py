@@ -82,6 +82,7 @@ async def client_process(first: int, count: int, port: int, channel: str) -> Non
                     "recovered_true": storm.recovered["true"],
                     "recovered_false": storm.recovered["false"],
                     "retried_after_1013": storm.retried,
+                    "closed_not_retried": storm.refused,
                 }
             )
         elif command == "quit":
@@ -198,6 +199,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "recovered_false": sum(r["recovered_false"] for r in reports),
             "caught_up": sum(r["caught_up"] for r in reports),
             "retried_after_1013": sum(r["retried_after_1013"] for r in reports),
+            "closed_not_retried": [r["closed_not_retried"] for r in reports],
         }
     finally:
         await clients.stop()
