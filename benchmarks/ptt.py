@@ -1,6 +1,7 @@
 """Benchmark push-to-talk: mouth-to-ear latency, floor-grant latency over the hub, relay CPU per listener.
 
     python benchmarks/ptt.py [--quick] [--listeners 50] [--grants 200] [--window 8]
+                             [--relay-loop uvloop|asyncio] [--listeners-in-process]
 
 Prints ONE JSON object. Three measurements:
 
@@ -8,7 +9,10 @@ Prints ONE JSON object. Three measurements:
   500 ms; the wall clock is stamped when the burst frame leaves the track for the encoder ("mouth"), and a
   listener that decodes through the relay stamps the first loud decoded frame ("ear"). Bursts are 500 ms
   apart, far more than the latency, so they are matched in order. Relay in its own process (the forwarding
-  relay of ``benchmarks/video_relay.py --role relay``), publisher and listener here.
+  relay of ``benchmarks/video_relay.py --role relay``, on uvloop as ``serve`` runs it: uvicorn's
+  ``loop="auto"`` picks uvloop, which ``uvicorn[standard]`` installs), publisher and ear here. The other
+  listeners are phones of their own in reality: they run in a second process ("crowd"), so the ear does
+  not share its event loop with 49 other receivers (``--listeners-in-process`` puts them back here).
 * relay CPU per listener: the same relay process's CPU time over a window with the publisher alone, then
   with ``--listeners`` listeners (they do not decode); the difference divided by the listener count.
 * floor grant over the hub: the platform (``command_center demo``) in its own process, a field officer's
@@ -136,6 +140,8 @@ async def media(args: argparse.Namespace) -> dict[str, Any]:
         "relay",
         "--mode",
         "forward",
+        "--loop",
+        args.relay_loop,
         stdout=asyncio.subprocess.PIPE,
     )
     assert relay.stdout is not None
@@ -144,6 +150,7 @@ async def media(args: argparse.Namespace) -> dict[str, Any]:
     tone = ToneTrack()
     publisher.addTrack(tone)
     listeners: list[Listener] = []
+    crowd: asyncio.subprocess.Process | None = None
     try:
         await publisher.setLocalDescription(await publisher.createOffer())
         reply = await call(port, {"op": "publish", "sdp": publisher.localDescription.sdp})
@@ -154,10 +161,13 @@ async def media(args: argparse.Namespace) -> dict[str, Any]:
         await ear.join(port, stream_id)
         await asyncio.sleep(1.0)
         alone = await relay_cores(port, args.window)
-        for _ in range(args.listeners - 1):
-            listener = Listener(decode=False)
-            listeners.append(listener)
-            await listener.join(port, stream_id)
+        if args.listeners_in_process:
+            for _ in range(args.listeners - 1):
+                listener = Listener(decode=False)
+                listeners.append(listener)
+                await listener.join(port, stream_id)
+        else:
+            crowd = await _crowd(port, stream_id, args.listeners - 1)
         await asyncio.sleep(2.0)
         sent_before = len(tone.sent)
         loaded = await relay_cores(port, args.window)
@@ -165,6 +175,14 @@ async def media(args: argparse.Namespace) -> dict[str, Any]:
         sent = await call(port, {"op": "sent", "id": stream_id})
         frames = sorted(sent["sent"].values())
     finally:
+        if crowd is not None:
+            assert crowd.stdin is not None
+            crowd.stdin.close()  # the crowd's listeners leave
+            try:
+                await asyncio.wait_for(crowd.wait(), 20)
+            except TimeoutError:
+                crowd.kill()
+                await crowd.wait()
         for listener in listeners:
             await listener.close()
         await publisher.close()
@@ -187,6 +205,42 @@ async def media(args: argparse.Namespace) -> dict[str, Any]:
             "frames_sent_per_listener_min": frames[0] if frames else None,
         },
     }
+
+
+async def _crowd(port: int, stream_id: str, count: int) -> asyncio.subprocess.Process:
+    """Start ``count`` non-decoding listeners in a process of their own; return once all have joined."""
+    crowd = await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--role",
+        "crowd",
+        "--port",
+        str(port),
+        "--stream",
+        stream_id,
+        "--listeners",
+        str(count),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert crowd.stdout is not None
+    line = await asyncio.wait_for(crowd.stdout.readline(), 120)
+    if line.strip() != b"ready":
+        raise RuntimeError(f"the crowd of listeners did not start: {line!r}")
+    return crowd
+
+
+async def run_crowd(port: int, stream_id: str, count: int) -> None:
+    """The crowd process: join, say "ready", listen until the bench closes our stdin."""
+    listeners = [Listener(decode=False) for _ in range(count)]
+    try:
+        for listener in listeners:
+            await listener.join(port, stream_id)
+        print("ready", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    finally:
+        for listener in listeners:
+            await listener.close()
 
 
 def _match(sent: list[float], heard: list[float]) -> list[float]:
@@ -296,13 +350,27 @@ def main() -> None:
     parser.add_argument("--grants", type=int, default=None)
     parser.add_argument("--window", type=float, default=None)
     parser.add_argument("--database-url", default=None, help="e.g. a PostgreSQL URL (default: SQLite)")
+    parser.add_argument("--relay-loop", choices=["uvloop", "asyncio"], default="uvloop")
+    parser.add_argument(
+        "--listeners-in-process", action="store_true", help="the other listeners share the ear's process"
+    )
+    parser.add_argument("--role", choices=["bench", "crowd"], default="bench", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--stream", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.role == "crowd":
+        asyncio.run(run_crowd(args.port, args.stream, args.listeners))
+        return
     args.listeners = args.listeners or (10 if args.quick else 50)
     args.grants = args.grants or (50 if args.quick else 200)
     args.window = args.window or (3.0 if args.quick else 8.0)
     load_before = os.getloadavg()
     result = asyncio.run(media(args))
     result.update(asyncio.run(grants(args)))
+    result["setup"] = {
+        "relay_loop": args.relay_loop,
+        "other_listeners": "ear's process" if args.listeners_in_process else "own process",
+    }
     result["machine"] = {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),

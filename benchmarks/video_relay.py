@@ -417,6 +417,12 @@ def main() -> None:
     parser.add_argument("--role", choices=["bench", "relay", "publisher"], default="bench")
     parser.add_argument("--mode", choices=["forward", "stock"], default="forward")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--loop",
+        choices=["asyncio", "uvloop"],
+        default="asyncio",
+        help="the relay role's event loop (`serve` runs on uvloop: uvicorn's loop=auto picks it)",
+    )
     parser.add_argument("--quick", action="store_true", help="short run: 1 and 10 viewers, 3 s windows")
     parser.add_argument("--levels", default=None, help="viewer counts for the forwarding relay")
     parser.add_argument("--stock-levels", default=None, help="viewer counts for the stock MediaRelay")
@@ -446,7 +452,12 @@ def main() -> None:
     if args.role != "bench":
         logging.basicConfig(level=logging.WARNING, format=f"{args.role}: %(levelname)s %(name)s %(message)s")
     if args.role == "relay":
-        asyncio.run(run_relay(args.mode))
+        if args.loop == "uvloop":
+            import uvloop
+
+            uvloop.run(run_relay(args.mode))
+        else:
+            asyncio.run(run_relay(args.mode))
         return
     if args.role == "publisher":
         asyncio.run(run_publisher(args.port))

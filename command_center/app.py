@@ -100,11 +100,12 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.drill_runner = drill_runner
         checkpointer = Checkpointer(db, settings, clock=lambda: getattr(app.state, "clock", utcnow)())
         app.state.audit_checkpointer = checkpointer
-        ptt_sweep = ptt_hub.install(
+        ptt_sweep = await ptt_hub.install(
             hub,
             db,
             max_hold=settings.ptt_max_hold_seconds,
             clock=lambda: getattr(app.state, "clock", utcnow)(),
+            here=app.state.process,
             relay=lambda: getattr(app.state, "relay", None),
         )
         if settings.background_tasks:

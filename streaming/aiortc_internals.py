@@ -13,6 +13,11 @@ encoder reads, so with pre-encoded ``av.Packet`` input the request is silently d
   marker bit completes it, and an audio packet (one Opus frame) as soon as it is in order.
 * ``send_picture_loss``: ask the publisher for a keyframe with the receiver's own RTCP PLI.
 * ``on_keyframe_request``: route a viewer's PLI/FIR arriving at a sender to a callback.
+* ``forward_opus_as_is``: give an audio viewer's sender a packetizer that takes the relay's
+  ``EncodedFrame`` as it is. aiortc's Opus "encoder" only packetizes pre-encoded input, one payload per
+  frame, yet per packet and viewer it copies the bytes and converts the timestamp with ``Fraction``
+  arithmetic (equal to the RTP timestamp, Opus's RTP clock being 48 kHz): a tenth of the relay's work per
+  listener in the push-to-talk benchmark's profile.
 * ``answer_as_dtls_server``: answer ``a=setup:passive`` so the peer starts the DTLS handshake. As the
   answerer aiortc otherwise takes the client role and may send its ClientHello before the peer has even
   read the answer (it is still in the WHIP response); browsers buffer it, GStreamer's webrtcbin does not
@@ -34,6 +39,7 @@ from aiortc.rtp import RtpPacket
 from aiortc.utils import uint16_add
 
 from streaming.errors import StreamingError
+from streaming.frames import EncodedFrame
 
 #: ``(mime_type, clock_rate, data, rtp_timestamp)`` for one complete encoded frame.
 FrameCallback = Callable[[str, int, bytes, int], None]
@@ -43,6 +49,7 @@ _STARTED_ATTR = "_RTCRtpReceiver__started"
 _JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
 _KIND_ATTR = "_RTCRtpReceiver__kind"
 _MAPPER_ATTR = "_RTCRtpReceiver__timestamp_mapper"
+_ENCODER_ATTR = "_RTCRtpSender__encoder"
 
 
 class _EagerJitterBuffer(JitterBuffer):
@@ -154,6 +161,24 @@ def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> N
     """Call ``callback`` whenever the remote viewer sends PLI or FIR to this sender."""
     # _handle_rtcp_packet calls self._send_keyframe(); an instance attribute shadows the method.
     sender._send_keyframe = callback  # type: ignore[method-assign]
+
+
+class _OpusAsIs:
+    """Stands in for a sender's Opus encoder: the frame is the payload, its timestamp the RTP timestamp."""
+
+    def pack(self, frame: EncodedFrame) -> tuple[list[bytes], int]:
+        return frame.opus_payloads()
+
+
+def forward_opus_as_is(sender: RTCRtpSender) -> None:
+    """Before the sender starts: pack the ``EncodedFrame``s of a ``ForwardingTrack(frames=True)`` as they are.
+
+    aiortc makes its encoder on the first frame only if none is set, and hands anything that is not an
+    ``av.Frame`` to the encoder's ``pack``.
+    """
+    if not hasattr(sender, _ENCODER_ATTR):
+        raise StreamingError("this aiortc version has no sender encoder to replace (see aiortc_internals)")
+    setattr(sender, _ENCODER_ATTR, _OpusAsIs())
 
 
 def answer_as_dtls_server(pc: RTCPeerConnection) -> None:

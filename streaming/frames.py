@@ -15,6 +15,8 @@ import av
 
 #: Codecs the relay forwards; anything else is refused at negotiation because it would need transcoding.
 FORWARDABLE = ("video/VP8", "video/H264", "audio/opus")
+#: RFC 7587: Opus over RTP always uses a 48 kHz timestamp clock.
+OPUS_CLOCK_RATE = 48000
 
 
 def is_keyframe(mime_type: str, data: bytes) -> bool:
@@ -53,6 +55,7 @@ class EncodedFrame:
     keyframe: bool
     received_at: float = field(default_factory=time.time)
     _packet: av.Packet[Any] | None = None
+    _opus: tuple[list[bytes], int] | None = None
 
     @property
     def packet(self) -> av.Packet[Any]:
@@ -63,3 +66,12 @@ class EncodedFrame:
             packet.time_base = fractions.Fraction(1, self.clock_rate)
             self._packet = packet
         return self._packet
+
+    def opus_payloads(self) -> tuple[list[bytes], int]:
+        """What aiortc's Opus packetizer makes of ``packet`` (one payload, the timestamp at 48 kHz), once
+        for every viewer."""
+        if self._opus is None:
+            if self.clock_rate != OPUS_CLOCK_RATE:
+                raise ValueError(f"an Opus frame's RTP clock is {OPUS_CLOCK_RATE} Hz, not {self.clock_rate}")
+            self._opus = ([self.data], self.timestamp)
+        return self._opus

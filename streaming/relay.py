@@ -22,7 +22,7 @@ from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from streaming.aiortc_internals import answer_as_dtls_server, on_keyframe_request
+from streaming.aiortc_internals import answer_as_dtls_server, forward_opus_as_is, on_keyframe_request
 from streaming.errors import CodecMismatch, RelayFull, SignalingError, StreamingError, UnknownStream
 from streaming.events import EventType, StreamEvent, StreamEvents, StreamInfo
 from streaming.negotiation import (
@@ -243,10 +243,13 @@ class Relay:
         pc = RTCPeerConnection(self._configuration)
         tracks: list[ForwardingTrack] = []
         for kind, mime in pinned.items():
-            track = stream.subscribe(kind)
+            opus = mime.lower() == "audio/opus"
+            track = stream.subscribe(kind, frames=opus)
             tracks.append(track)
             transceiver = pc.addTransceiver(track, direction="sendonly")
             transceiver.setCodecPreferences(capabilities(kind, [mime]))
+            if opus:
+                forward_opus_as_is(transceiver.sender)
             if kind == "video":
                 on_keyframe_request(transceiver.sender, stream.keyframes.request)
         try:

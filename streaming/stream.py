@@ -256,9 +256,10 @@ class Stream:
 
     # -- viewers -----------------------------------------------------------------------------------------
 
-    def subscribe(self, kind: str) -> ForwardingTrack:
-        """Return a new bounded track of this stream's encoded ``kind`` frames."""
-        track = ForwardingTrack(kind, on_keyframe_needed=self.keyframes.request)
+    def subscribe(self, kind: str, *, frames: bool = False) -> ForwardingTrack:
+        """Return a new bounded track of this stream's encoded ``kind`` frames (``EncodedFrame``s with
+        ``frames``, else ``av.Packet``s)."""
+        track = ForwardingTrack(kind, on_keyframe_needed=self.keyframes.request, frames=frames)
         self._tracks[kind].add(track)
         track.on("ended", lambda: self._tracks[kind].discard(track))
         return track

@@ -1,4 +1,4 @@
-"""The viewer side of the relay: bounded, keyframe-gated tracks that hand ``av.Packet`` to aiortc.
+"""The viewer side of the relay: bounded, keyframe-gated tracks that hand encoded frames to aiortc.
 
 A live viewer must never watch the past: when a viewer's sender falls behind, its queue is emptied and it
 waits for the next keyframe (asking the publisher for one) instead of growing memory and latency, which is
@@ -98,12 +98,19 @@ class ForwardingTrack(MediaStreamTrack):
         *,
         on_keyframe_needed: Callable[[], None] = lambda: None,
         max_queue: int | None = None,
+        frames: bool = False,
     ) -> None:
         super().__init__()
         self.kind = kind
         self._on_keyframe_needed = on_keyframe_needed
         self._max_queue = max_queue or (VIDEO_QUEUE_FRAMES if kind == "video" else AUDIO_QUEUE_FRAMES)
-        self._queue: asyncio.Queue[EncodedFrame | None] = asyncio.Queue(self._max_queue)
+        #: ``recv()`` returns the ``EncodedFrame`` itself (for a sender whose packetizer reads it directly,
+        #: ``aiortc_internals.forward_opus_as_is``) instead of its ``av.Packet``.
+        self._frames = frames
+        # A deque and one waiter rather than an ``asyncio.Queue``: this runs once per packet and viewer,
+        # and the queue's bookkeeping (unfinished tasks, its event, putters) was a visible share of it.
+        self._queue: deque[EncodedFrame | None] = deque()
+        self._waiter: asyncio.Future[None] | None = None
         self._started = False
         self._waiting_keyframe = kind == "video"
         self.frames_sent = 0
@@ -115,7 +122,7 @@ class ForwardingTrack(MediaStreamTrack):
 
     @property
     def queue_size(self) -> int:
-        return self._queue.qsize()
+        return len(self._queue)
 
     @property
     def max_queue(self) -> int:
@@ -130,13 +137,19 @@ class ForwardingTrack(MediaStreamTrack):
                 self.frames_dropped += 1
                 return
             self._waiting_keyframe = False
-        if self._queue.full():
+        if len(self._queue) >= self._max_queue:
             self._overflow()
             if self._waiting_keyframe and not frame.keyframe:
                 self.frames_dropped += 1
                 return
             self._waiting_keyframe = False
-        self._queue.put_nowait(frame)
+        self._put(frame)
+
+    def _put(self, frame: EncodedFrame | None) -> None:
+        self._queue.append(frame)
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def need_keyframe(self) -> None:
         """Resynchronise: drop what is queued and restart at the next keyframe (video only)."""
@@ -147,36 +160,38 @@ class ForwardingTrack(MediaStreamTrack):
     def _overflow(self) -> None:
         self.resyncs += 1
         if self.kind == "video":
-            while not self._queue.empty():
-                self._queue.get_nowait()
-                self.frames_dropped += 1
+            self.frames_dropped += len(self._queue)
+            self._queue.clear()
             logger.debug("viewer track %s fell behind; waiting for a keyframe", self.id)
             self.need_keyframe()
         else:
-            self._queue.get_nowait()
+            self._queue.popleft()
             self.frames_dropped += 1
 
-    async def recv(self) -> av.Packet[Any]:
+    async def recv(self) -> av.Packet[Any] | EncodedFrame:  # type: ignore[override]
+        """The next frame's ``av.Packet`` (or the ``EncodedFrame`` itself, made with ``frames=True``)."""
         if self.readyState != "live":
             raise MediaStreamError
         if not self._started:
             self._started = True
             if self.kind == "video":
                 self._on_keyframe_needed()
-        frame = await self._queue.get()
+        while not self._queue:
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+        frame = self._queue.popleft()
         if frame is None:
             raise MediaStreamError
-        now = time.time()
-        if self.first_frame_at is None:
-            self.first_frame_at = now
         self.frames_sent += 1
-        self.recent_delays.append(now - frame.received_at)
-        return frame.packet
+        if self.first_frame_at is None:
+            self.first_frame_at = time.time()
+        if self.kind == "video":  # the relay's forwarding delay is measured on video (health, benchmarks)
+            self.recent_delays.append(time.time() - frame.received_at)
+        return frame if self._frames else frame.packet
 
     def stop(self) -> None:
         if self.readyState == "live":
             # Wake a sender blocked in recv() so it can exit.
-            while not self._queue.empty():
-                self._queue.get_nowait()
-            self._queue.put_nowait(None)
+            self._queue.clear()
+            self._put(None)
         super().stop()

@@ -10,7 +10,6 @@ and announcements leave through the outbox when it commits. ``clock`` is read at
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from datetime import datetime
 
@@ -18,34 +17,29 @@ from command_center.auth.roles import Principal
 from command_center.db import Database
 from command_center.hub import Hub, Message
 from command_center.periodic import Periodic
-from command_center.ptt import floor
+from command_center.ptt import cut, floor
+from command_center.streams.placement import Process
 from streaming import Relay
-from streaming.errors import UnknownStream
 
 REQUESTS = ("ptt.request", "ptt.release")
 
 
-def install(
+async def install(
     hub: Hub,
     database: Database,
     *,
     max_hold: float,
     clock: Callable[[], datetime],
+    here: Process,
     relay: Callable[[], Relay | None] = lambda: None,
 ) -> Periodic:
     """Answer ``ptt.*`` requests; return the time-out sweep (started and stopped by the caller).
 
-    A speaker whose floor is taken back (time-out, pre-emption) has its spurt stream ended here when this
-    process's relay holds it, so a page that keeps sending is heard by no one and its recording closes;
-    its page also gets ``ptt.released`` on its own channel and stops.
+    A speaker whose floor is taken back (time-out, pre-emption) has its spurt stream ended by the process
+    whose relay holds it (:mod:`command_center.ptt.cut`), whichever process decided, so a page that keeps
+    sending is heard by no one and its recording closes; its page also gets ``ptt.released`` on its own
+    channel and stops.
     """
-
-    async def cut(stream_id: str | None) -> None:
-        held = relay()
-        if stream_id is None or held is None:
-            return
-        with contextlib.suppress(UnknownStream):
-            await held.stop(stream_id)
 
     async def on_client_publish(principal: Principal, channel: str, message: Message) -> None:
         data = message.data
@@ -63,17 +57,16 @@ def install(
                     ref=data.get("id"),
                     stream_id=data.get("stream_id"),
                 )
+                await cut.order(session, decision.cut_stream, here)
             else:
-                decision = None
                 await floor.release(session, principal, data.get("talkgroup"), now=clock())
-        if decision is not None:
-            await cut(decision.cut_stream)
 
     async def sweep() -> None:
         async with database.session() as session:
             taken = await floor.take_back_expired(session, now=clock(), max_hold=max_hold)
-        for _, stream_id in taken:
-            await cut(stream_id)
+            for _, stream_id in taken:
+                await cut.order(session, stream_id, here)
 
+    await cut.install(hub, here, relay)
     hub.publish_hooks.append(on_client_publish)
     return Periodic("ptt floor time-out", sweep, interval=min(1.0, max_hold / 4))

@@ -178,7 +178,15 @@ async def list_streams(
     if incident_id is not None:
         query = query.where(StreamRecord.incident_id == incident_id)
     rows = (await session.execute(query)).scalars().all()
+    if not include_ended:  # what to watch now (the video wall, the board); recordings keep every stream
+        rows = [r for r in rows if not talk(r)]
     return [r for r in rows if await can_view(session, principal, r)]
+
+
+def talk(row: StreamRecord) -> bool:
+    """An audio-only stream: a push-to-talk spurt or talk-back, heard through its floor, never a wall tile."""
+    codecs = row.codecs or {}
+    return "audio" in codecs and "video" not in codecs
 
 
 async def publish(
@@ -208,6 +216,8 @@ async def publish(
         result = await relay.publish(data.sdp, stream_id=data.stream_id, metadata=metadata, adopt=adopt)
     except StreamingError as exc:
         raise translate(exc) from exc
+    # Known from the negotiation: the live list tells a talk spurt (audio only) from the start.
+    codecs = dict(relay.get(result.stream_id).codecs)
     row = await session.get(StreamRecord, result.stream_id)
     if row is None:
         row = StreamRecord(
@@ -219,7 +229,7 @@ async def publish(
             drill=bool(incident and incident.drill),
             started_at=utcnow(),
             segments=[],
-            codecs={},
+            codecs=codecs,
         )
         if here is not None:
             here.claim(row)
@@ -234,6 +244,7 @@ async def publish(
     else:
         row.connected = True
         row.ended_at = None
+        row.codecs = codecs
         if here is not None:
             here.claim(row)
         await audit.record(session, action="stream.reconnect", actor=principal, target=f"stream:{row.id}")

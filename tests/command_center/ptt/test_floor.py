@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from command_center.audit.models import AuditEntry
@@ -19,6 +20,14 @@ from tests.conftest import PublishedEvents
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 HOLD = 30.0
+
+
+@pytest.fixture(autouse=True)
+def _frozen_app_clock(app: Any) -> None:
+    """The app's running floor sweep reads ``app.state.clock``: held at T0, it never takes back a floor these
+    tests hold on their own clock (the wall clock is hours past T0; on a busy machine a sweep tick landed
+    between a grant and its check)."""
+    app.state.clock = lambda: T0
 
 
 async def _incident(client, headers, departments: list[str]) -> int:  # type: ignore[no-untyped-def]

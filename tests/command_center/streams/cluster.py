@@ -8,15 +8,29 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import IO
 
 import httpx
+from sqlalchemy.engine import make_url
 
-from tests.conftest import TEST_SECRET
-from tests.services import REDIS_URL
+from tests.conftest import TEST_SECRET, _pg_execute
+from tests.services import POSTGRES_URL, REDIS_URL, redis_available, require
+
+
+@contextmanager
+def cluster_database(postgres_template: str) -> Iterator[str]:
+    """A fresh PostgreSQL database (a copy of the migrated template) for one cluster; dropped at the end."""
+    require("redis", redis_available())
+    name = f"cc_cluster_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def free_port() -> int:
@@ -43,10 +57,24 @@ async def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: floa
 
 @asynccontextmanager
 async def serve_processes(
-    database_url: str, tmp_path: Path, count: int = 2, redis_db: int = 11
+    database_url: str,
+    tmp_path: Path,
+    count: int = 2,
+    redis_db: int = 11,
+    *,
+    name: str = "serve",
+    env: dict[str, str] | None = None,
+    broker_url: str | None = None,
 ) -> AsyncIterator[list[str]]:
-    """Start ``count`` serve processes; yield their base URLs; stop them at the end."""
-    broker = REDIS_URL.rsplit("/", 1)[0] + f"/{redis_db}"
+    """Start ``count`` serve processes; yield their base URLs; stop them at the end.
+
+    ``env`` adds or overrides settings of these processes (one call's processes differ from another's, e.g.
+    only one runs the background sweeps); ``name`` keeps their logs and recordings apart from another call's.
+    ``broker_url`` (a private Redis) replaces the shared Redis's database ``redis_db``: a fresh database
+    copied from the template makes the same outbox ids again, which a Redis that heard them before answers
+    as duplicates for a day.
+    """
+    broker = broker_url or REDIS_URL.rsplit("/", 1)[0] + f"/{redis_db}"
     processes: list[subprocess.Popen[bytes]] = []
     urls: list[str] = []
     logs: list[IO[bytes]] = []
@@ -56,17 +84,18 @@ async def serve_processes(
         everyone = json.dumps([f"http://127.0.0.1:{p}" for p in ports])
         for index, port in enumerate(ports):
             url = f"http://127.0.0.1:{port}"
-            env = {
+            settings = {
                 **os.environ,
                 "CC_DATABASE_URL": database_url,
                 "CC_BROKER_URL": broker,
                 "CC_SECRET_KEY": TEST_SECRET,
                 "CC_PUBLIC_URL": url,
-                "CC_RECORDINGS_DIR": str(tmp_path / f"recordings-{index}"),
+                "CC_RECORDINGS_DIR": str(tmp_path / f"{name}-recordings-{index}"),
                 "CC_BACKGROUND_TASKS": "false",
                 "CC_CSP_CONNECT_SOURCES": everyone,
+                **(env or {}),
             }
-            log = (tmp_path / f"serve-{index}.log").open("wb")
+            log = (tmp_path / f"{name}-{index}.log").open("wb")
             logs.append(log)
             processes.append(
                 subprocess.Popen(
@@ -80,7 +109,7 @@ async def serve_processes(
                         "--port",
                         str(port),
                     ],
-                    env=env,
+                    env=settings,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )

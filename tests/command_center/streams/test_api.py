@@ -6,6 +6,7 @@ from typing import Any
 import httpx
 import pytest
 from aiortc import RTCSessionDescription
+from aiortc.mediastreams import AudioStreamTrack
 
 from streaming import Publisher, SyntheticVideoTrack
 from tests.conftest import bearer, token_for
@@ -87,6 +88,32 @@ async def test_publish_view_list_and_audit(live_server, client, login, incident,
         for viewer in viewers:
             await viewer.close()
         await publisher.close()
+
+
+@pytest.mark.slow
+async def test_talk_spurts_are_not_listed_to_watch(live_server, client, login, incident) -> None:  # type: ignore[no-untyped-def]
+    """An audio-only stream (a push-to-talk spurt, talk-back) is heard through its floor, not a wall tile:
+    the live list leaves it out from the start, the list with recordings keeps it."""
+    field_token = await token_for(client, "field1")
+    signal = rest_signal(live_server, field_token, incident["id"])
+    scene = Publisher(signal, lambda: [SyntheticVideoTrack(), AudioStreamTrack()])
+    spurt = Publisher(signal, lambda: [AudioStreamTrack()])
+    try:
+        scene_id, spurt_id = await scene.connect(), await spurt.connect()
+        commander = await login("commander")
+        listed = (await client.get("/api/streams", headers=commander)).json()
+        assert [s["id"] for s in listed] == [scene_id]
+        everything = f"/api/streams?include_ended=true&incident_id={incident['id']}"
+        assert {s["id"] for s in (await client.get(everything, headers=commander)).json()} == {
+            scene_id,
+            spurt_id,
+        }
+        # Its page still reads it by id (the floor names it).
+        single = await client.get(f"/api/streams/{spurt_id}", headers=commander)
+        assert single.status_code == 200 and single.json()["codecs"] == {"audio": "audio/opus"}
+    finally:
+        await spurt.close()
+        await scene.close()
 
 
 async def test_bad_sdp_and_unknown_streams_are_clear_errors(live_server, client, login) -> None:  # type: ignore[no-untyped-def]

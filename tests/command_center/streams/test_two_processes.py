@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
 import httpx
 import pytest
 from aiortc import RTCSessionDescription
-from sqlalchemy.engine import make_url
 
 from command_center.hub.client import HubClient
+from tests.command_center.streams import cluster
 from tests.command_center.streams.cluster import serve_processes
 from tests.command_center.streams.whip_helpers import offer_with, whep_viewer, whip_publisher
-from tests.conftest import DEMO_PASSWORD, _pg_execute, bearer
-from tests.services import POSTGRES_URL, redis_available, require
+from tests.conftest import DEMO_PASSWORD, bearer
+from tests.services import require
 from tests.streaming.streaming_helpers import Viewer
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
@@ -23,11 +22,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
 @pytest.fixture
 def cluster_database(postgres_template: str):  # type: ignore[no-untyped-def]
-    require("redis", redis_available())
-    name = f"cc_cluster_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"'))
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with cluster.cluster_database(postgres_template) as url:
+        yield url
 
 
 async def _answer(hub: HubClient, request: str) -> dict[str, Any]:
