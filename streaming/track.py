@@ -88,8 +88,10 @@ class ForwardingTrack(MediaStreamTrack):
     """A viewer's track: ``recv()`` returns encoded ``av.Packet`` objects, so the sender only packetizes.
 
     Frames offered before the sender first calls ``recv()`` are ignored (nothing is buffered for a viewer
-    that is still connecting); the first ``recv()`` asks for a keyframe, and video is only forwarded from
-    a keyframe on, so a viewer's decoder never starts on a frame it cannot decode.
+    that is still connecting). The first ``recv()`` starts with ``start_frames()`` when that returns a GOP
+    (a source that cannot be asked for a keyframe, see ``gop_cache``), and otherwise asks for a keyframe;
+    video is only forwarded from a keyframe on, so a viewer's decoder never starts on a frame it cannot
+    decode.
     """
 
     def __init__(
@@ -97,13 +99,17 @@ class ForwardingTrack(MediaStreamTrack):
         kind: str,
         *,
         on_keyframe_needed: Callable[[], None] = lambda: None,
+        start_frames: Callable[[], list[EncodedFrame]] | None = None,
         max_queue: int | None = None,
     ) -> None:
         super().__init__()
         self.kind = kind
         self._on_keyframe_needed = on_keyframe_needed
+        self._start_frames = start_frames
         self._max_queue = max_queue or (VIDEO_QUEUE_FRAMES if kind == "video" else AUDIO_QUEUE_FRAMES)
         self._queue: asyncio.Queue[EncodedFrame | None] = asyncio.Queue(self._max_queue)
+        #: The joiner's cached GOP, sent before anything queued (outside the queue's bound: it is one GOP).
+        self._burst: deque[EncodedFrame] = deque()
         self._started = False
         self._waiting_keyframe = kind == "video"
         self.frames_sent = 0
@@ -147,6 +153,8 @@ class ForwardingTrack(MediaStreamTrack):
     def _overflow(self) -> None:
         self.resyncs += 1
         if self.kind == "video":
+            self.frames_dropped += len(self._burst)
+            self._burst.clear()
             while not self._queue.empty():
                 self._queue.get_nowait()
                 self.frames_dropped += 1
@@ -160,10 +168,8 @@ class ForwardingTrack(MediaStreamTrack):
         if self.readyState != "live":
             raise MediaStreamError
         if not self._started:
-            self._started = True
-            if self.kind == "video":
-                self._on_keyframe_needed()
-        frame = await self._queue.get()
+            self._start()
+        frame = self._burst.popleft() if self._burst else await self._queue.get()
         if frame is None:
             raise MediaStreamError
         now = time.time()
@@ -173,8 +179,20 @@ class ForwardingTrack(MediaStreamTrack):
         self.recent_delays.append(now - frame.received_at)
         return frame.packet
 
+    def _start(self) -> None:
+        """The sender's first ``recv()``: from now on frames are queued; begin with a GOP or a keyframe."""
+        self._started = True
+        if self.kind != "video":
+            return
+        self._burst.extend(self._start_frames() if self._start_frames is not None else ())
+        if self._burst:
+            self._waiting_keyframe = False
+        else:
+            self._on_keyframe_needed()
+
     def stop(self) -> None:
         if self.readyState == "live":
+            self._burst.clear()
             # Wake a sender blocked in recv() so it can exit.
             while not self._queue.empty():
                 self._queue.get_nowait()
