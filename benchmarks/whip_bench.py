@@ -176,8 +176,10 @@ class Platform:
         from command_center import demo
         from command_center.db import Database
         from command_center.migrate import upgrade
+        from command_center.settings import Settings
 
-        database = Database(self.database)
+        # The serve processes derive the audit key from the same secret, so their chains continue this one.
+        database = Database.from_settings(Settings(secret_key=SECRET, database_url=self.database))
         try:
             await upgrade(database)
             async with database.session() as session:
