@@ -21,6 +21,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -111,8 +112,10 @@ class WhepViewer:
 class Platform:
     """One or two serve processes sharing a database (and Redis when two)."""
 
-    def __init__(self, cross_process: bool, postgres: str, redis: str) -> None:
+    def __init__(self, cross_process: bool, postgres: str, redis: str, camera_url: str) -> None:
         self.cross = cross_process
+        #: The allow-list matches scheme, host, port and path: the benchmark camera's exact address.
+        self.camera_url = camera_url
         self.postgres = postgres
         self.redis = redis
         self.dir = Path(tempfile.mkdtemp(prefix="bench-whip-"))
@@ -148,7 +151,7 @@ class Platform:
                 "CC_PUBLIC_URL": url,
                 "CC_RECORDINGS_DIR": str(self.dir / f"rec-{index}"),
                 "CC_BACKGROUND_TASKS": "false",
-                "CC_MEDIA_ALLOWED_TARGETS": '["rtsp://127.0.0.1:"]',
+                "CC_MEDIA_ALLOWED_TARGETS": json.dumps([self.camera_url]),
                 "CC_RELAY_MAX_VIEWERS": "5000",
             }
             process = await asyncio.create_subprocess_exec(
@@ -212,7 +215,7 @@ async def _start_source(platform: Platform, http: httpx.AsyncClient, source: str
     """Start the publisher or the RTSP camera; return the stream id and the processes to stop."""
     owner = platform.urls[0]
     if source == "rtsp":
-        port = _port()
+        port = urlsplit(platform.camera_url).port
         camera = await asyncio.create_subprocess_exec(
             "/usr/bin/python3", str(RTSP_SERVER), "--port", str(port), stdout=asyncio.subprocess.PIPE
         )
@@ -222,7 +225,7 @@ async def _start_source(platform: Platform, http: httpx.AsyncClient, source: str
         started = time.monotonic()
         response = await http.post(
             f"{owner}/api/streams/pull",
-            json={"url": f"rtsp://127.0.0.1:{port}/cam", "officer": "bench camera"},
+            json={"url": platform.camera_url, "officer": "bench camera"},
             headers={"Authorization": f"Bearer {token}"},
         )
         response.raise_for_status()
@@ -261,7 +264,7 @@ async def bench_whip(
     postgres: str,
     redis: str,
 ) -> dict[str, Any]:
-    platform = Platform(cross_process, postgres, redis)
+    platform = Platform(cross_process, postgres, redis, f"rtsp://127.0.0.1:{_port()}/cam")
     viewers: list[WhepViewer] = []
     helpers: list[Any] = []
     results = []
