@@ -38,7 +38,7 @@ from typing import Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
-from viewer_pool import ViewerPool, call
+from viewer_pool import ViewerPool, call, serve_control
 
 # -- relay process -----------------------------------------------------------------------------------------
 
@@ -100,44 +100,28 @@ async def run_relay(mode: str) -> None:
     relay = Relay(Path(tempfile.mkdtemp(prefix="bench-relay-")), events) if mode == "forward" else None
     stock = StockRelay() if mode == "stock" else None
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        message = json.loads(await reader.readline())
-        try:
-            if message["op"] == "publish":
-                if relay is not None:
-                    result = await relay.publish(
-                        message["sdp"], stream_id=message.get("stream_id"), record=False
-                    )
-                    reply = {"id": result.stream_id, "sdp": result.answer_sdp}
-                else:
-                    reply = await stock.publish(message["sdp"])
-            elif message["op"] == "view":
-                if relay is not None:
-                    reply = {"sdp": await relay.view(message["id"], message["sdp"])}
-                else:
-                    reply = await stock.view(message["sdp"])
-            elif message["op"] == "cpu":
-                times = os.times()
-                reply = {"cpu": times.user + times.system, "wall": time.monotonic(), "events": events.counts}
-            elif message["op"] == "sent":
-                stats = relay.forwarding_stats(message["id"]) if relay is not None else {}
-                reply = {"sent": {k: v["frames_sent"] for k, v in stats.items()}}
-            elif message["op"] == "delays":
-                delays = (
-                    [d * 1000 for d in relay.forwarding_delays(message["id"])] if relay is not None else []
-                )
-                reply = {"p50": _pct(delays, 0.5), "p95": _pct(delays, 0.95), "max": _pct(delays, 1.0)}
-            else:
-                reply = {"error": f"unknown op {message['op']}"}
-        except Exception as exc:
-            reply = {"error": repr(exc)}
-        writer.write(json.dumps(reply).encode() + b"\n")
-        await writer.drain()
-        writer.close()
+    async def answer(message: dict[str, Any]) -> dict[str, Any]:
+        if message["op"] == "publish":
+            if relay is None:
+                return await stock.publish(message["sdp"])
+            result = await relay.publish(message["sdp"], stream_id=message.get("stream_id"), record=False)
+            return {"id": result.stream_id, "sdp": result.answer_sdp}
+        if message["op"] == "view":
+            if relay is None:
+                return await stock.view(message["sdp"])
+            return {"sdp": await relay.view(message["id"], message["sdp"])}
+        if message["op"] == "cpu":
+            times = os.times()
+            return {"cpu": times.user + times.system, "wall": time.monotonic(), "events": events.counts}
+        if message["op"] == "sent":
+            stats = relay.forwarding_stats(message["id"]) if relay is not None else {}
+            return {"sent": {k: v["frames_sent"] for k, v in stats.items()}}
+        if message["op"] == "delays":
+            delays = [d * 1000 for d in relay.forwarding_delays(message["id"])] if relay is not None else []
+            return {"p50": _pct(delays, 0.5), "p95": _pct(delays, 0.95), "max": _pct(delays, 1.0)}
+        return {"error": f"unknown op {message['op']}"}
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    print(server.sockets[0].getsockname()[1], flush=True)
-    await asyncio.Event().wait()
+    await serve_control(answer)
 
 
 # -- publisher process -------------------------------------------------------------------------------------

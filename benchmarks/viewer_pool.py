@@ -18,6 +18,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -165,12 +166,12 @@ class _ViewerProcess:
         return times
 
 
-async def serve(relay_port: int, stream_id: str) -> None:
-    process = _ViewerProcess(relay_port, stream_id)
+async def serve_control(answer: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]) -> None:
+    """Answer JSON-lines requests on a TCP port (printed on stdout for the parent) until killed."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            reply = await process.handle(json.loads(await reader.readline()))
+            reply = await answer(json.loads(await reader.readline()))
         except Exception as exc:
             reply = {"error": repr(exc)}
         writer.write(json.dumps(reply).encode() + b"\n")
@@ -271,7 +272,7 @@ def main() -> None:
     parser.add_argument("--relay-port", type=int, required=True)
     parser.add_argument("--stream", required=True)
     args = parser.parse_args()
-    asyncio.run(serve(args.relay_port, args.stream))
+    asyncio.run(serve_control(_ViewerProcess(args.relay_port, args.stream).handle))
 
 
 if __name__ == "__main__":

@@ -24,12 +24,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc import RTCSessionDescription
+from viewer_pool import BenchViewer
 
 from command_center.demo import DEMO_PASSWORD
-from streaming import read_stamp
-from streaming.aiortc_internals import tap_encoded_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 RTSP_SERVER = ROOT / "tests" / "streaming" / "servers" / "rtsp_server.py"
@@ -54,42 +52,15 @@ def _pct(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
 
 
-class WhepViewer:
-    """Plays one stream over WHEP; decodes (and reads stamps) or only counts encoded frames."""
+class WhepViewer(BenchViewer):
+    """A benchmark viewer that plays over WHEP (HTTP POST of the offer, following a 307 to the owner)."""
 
     def __init__(self, decode: bool) -> None:
-        self.decode = decode
-        self.pc = RTCPeerConnection()
-        transceiver = self.pc.addTransceiver("video", direction="recvonly")
-        self.frames = 0
-        self.joined_at = 0.0
-        self.first_frame_at: float | None = None
-        self.latencies_ms: list[float] = []
+        super().__init__(decode)
+        self.measuring = True
         self.redirected = False
-        self._task: asyncio.Task[None] | None = None
-        if decode:
-            self.pc.on(
-                "track", lambda track: setattr(self, "_task", asyncio.ensure_future(self._consume(track)))
-            )
-        else:
-            tap_encoded_frames(transceiver.receiver, lambda *_: self._frame())
 
-    def _frame(self) -> None:
-        self.frames += 1
-        if self.first_frame_at is None:
-            self.first_frame_at = time.monotonic()
-
-    async def _consume(self, track: MediaStreamTrack) -> None:
-        with contextlib.suppress(MediaStreamError):
-            while True:
-                frame = await track.recv()
-                now_ms = time.time() * 1000
-                self._frame()
-                stamp = read_stamp(frame)
-                if stamp is not None:
-                    self.latencies_ms.append(now_ms - stamp.epoch_ms)
-
-    async def join(self, http: httpx.AsyncClient, url: str, token: str) -> None:
+    async def join_whep(self, http: httpx.AsyncClient, url: str, token: str) -> None:
         self.joined_at = time.monotonic()
         await self.pc.setLocalDescription(await self.pc.createOffer())
         response = await http.post(
@@ -102,11 +73,6 @@ class WhepViewer:
             raise RuntimeError(f"WHEP {response.status_code}: {response.text[:200]}")
         self.redirected = bool(response.history)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=response.text, type="answer"))
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        await self.pc.close()
 
 
 class Platform:
@@ -288,7 +254,7 @@ async def bench_whip(
                     new.append(viewer)
                 for start in range(0, len(new), batch):
                     group = new[start : start + batch]
-                    await asyncio.gather(*(v.join(http, whep, token) for v in group))
+                    await asyncio.gather(*(v.join_whep(http, whep, token) for v in group))
                     deadline = time.monotonic() + 10
                     while time.monotonic() < deadline and any(v.first_frame_at is None for v in group):
                         await asyncio.sleep(0.02)
