@@ -154,12 +154,19 @@ async def _spawn(*args: str) -> tuple[asyncio.subprocess.Process, str]:
 
 
 async def bench_mode(
-    mode: str, levels: list[int], window: float, decoded: int, batch: int, probes: int, processes: int
+    mode: str,
+    levels: list[int],
+    window: float,
+    decoded: int,
+    batch: int,
+    probes: int,
+    processes: int,
+    light: bool,
 ) -> dict[str, Any]:
     relay_process, port_text = await _spawn("--role", "relay", "--mode", mode)
     port = int(port_text)
     publisher_process, stream_id = await _spawn("--role", "publisher", "--port", port_text)
-    pool = ViewerPool(port, stream_id, processes, decoded)
+    pool = ViewerPool(port, stream_id, processes, decoded, light=light)
     results = []
     try:
         await pool.start()
@@ -242,10 +249,24 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     import av
 
     forward = await bench_mode(
-        "forward", args.levels, args.window, args.decoded, args.batch, args.probes, args.viewer_processes
+        "forward",
+        args.levels,
+        args.window,
+        args.decoded,
+        args.batch,
+        args.probes,
+        args.viewer_processes,
+        args.light,
     )
     stock = await bench_mode(
-        "stock", args.stock_levels, args.window, args.decoded, args.batch, args.probes, args.viewer_processes
+        "stock",
+        args.stock_levels,
+        args.window,
+        args.decoded,
+        args.batch,
+        args.probes,
+        args.viewer_processes,
+        args.light,
     )
     top = forward["levels"][-1]
     f_marginal, s_marginal = (
@@ -271,6 +292,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             "window_s": args.window,
             "decoded_viewers": "the first viewer of each of the first --decoded viewer processes",
             "viewer_processes": args.viewer_processes,
+            "counting_viewers": "light (RTP marker bits after SRTP)"
+            if args.light
+            else "aiortc receive pipeline",
             "join_batch": args.batch,
         },
         "forward": forward,
@@ -302,6 +326,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10, help="viewers joining at once")
     parser.add_argument(
         "--viewer-processes", type=int, default=4, help="processes the viewers are spread over"
+    )
+    parser.add_argument(
+        "--full-viewers",
+        dest="light",
+        action="store_false",
+        help="counting viewers run aiortc's whole receive pipeline (default: count RTP marker bits)",
     )
     parser.add_argument(
         "--probes", type=int, default=5, help="late joiners timed one by one at the top level"

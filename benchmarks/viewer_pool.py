@@ -23,6 +23,7 @@ from typing import Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtp import RtpPacket
 
 from streaming import read_stamp
 from streaming.aiortc_internals import tap_encoded_frames
@@ -41,9 +42,16 @@ async def call(port: int, message: dict[str, Any]) -> dict[str, Any]:
 
 
 class BenchViewer:
-    """One viewer: decodes and reads stamps (``decode``), or counts encoded frames without decoding."""
+    """One viewer: decodes and reads stamps (``decode``), or counts encoded frames without decoding.
 
-    def __init__(self, decode: bool) -> None:
+    A ``light`` counting viewer goes further: each decrypted RTP packet ends in a counter of frames (RTP
+    marker bits) instead of aiortc's receive pipeline (bitrate estimator, jitter buffer, NACK, receiver-report
+    statistics). That pipeline is the load generator's cost, not the relay's, but without it the viewer
+    sends the relay no receiver reports or REMB, which the relay would otherwise have to read (about 5% of
+    its time in the profile in ``benchmarks/RESULTS.md``).
+    """
+
+    def __init__(self, decode: bool, light: bool = False) -> None:
         self.decode = decode
         self.pc = RTCPeerConnection()
         transceiver = self.pc.addTransceiver("video", direction="recvonly")
@@ -57,8 +65,15 @@ class BenchViewer:
         self.pc.on("connectionstatechange", self._on_state)
         if decode:
             self.pc.on("track", self._on_track)
+        elif light:
+            # aiortc's transport awaits receiver._handle_rtp_packet(packet, arrival_time_ms) per packet.
+            transceiver.receiver._handle_rtp_packet = self._on_packet  # type: ignore[method-assign]
         else:
             tap_encoded_frames(transceiver.receiver, self._on_encoded)
+
+    async def _on_packet(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+        if packet.marker:
+            self._frame()
 
     def _on_state(self) -> None:
         if self.pc.connectionState == "connected" and self.connected_at is None:
@@ -106,9 +121,10 @@ class BenchViewer:
 
 
 class _ViewerProcess:
-    def __init__(self, relay_port: int, stream_id: str) -> None:
+    def __init__(self, relay_port: int, stream_id: str, light: bool) -> None:
         self.relay_port = relay_port
         self.stream_id = stream_id
+        self.light = light
         self.viewers: list[BenchViewer] = []
         self._marked: tuple[list[int], float, float] = ([], 0.0, 0.0)
 
@@ -137,7 +153,7 @@ class _ViewerProcess:
         raise ValueError(f"unknown op {op}")
 
     async def _join(self, count: int, decode: int, batch: int) -> dict[str, Any]:
-        new = [BenchViewer(decode=index < decode) for index in range(count)]
+        new = [BenchViewer(decode=index < decode, light=self.light) for index in range(count)]
         self.viewers.extend(new)
         for start in range(0, len(new), batch):
             group = new[start : start + batch]
@@ -189,7 +205,10 @@ async def serve_control(answer: Callable[[dict[str, Any]], Awaitable[dict[str, A
 class ViewerPool:
     """Viewer processes; viewers join round-robin, one in each of the first ``decoded`` processes decodes."""
 
-    def __init__(self, relay_port: int, stream_id: str, processes: int, decoded: int) -> None:
+    def __init__(
+        self, relay_port: int, stream_id: str, processes: int, decoded: int, *, light: bool = True
+    ) -> None:
+        self._light = light
         self._relay_port = relay_port
         self._stream_id = stream_id
         self._count = processes
@@ -208,6 +227,7 @@ class ViewerPool:
                 str(self._relay_port),
                 "--stream",
                 self._stream_id,
+                *(["--light"] if self._light else []),
                 stdout=asyncio.subprocess.PIPE,
             )
             assert process.stdout is not None
@@ -271,8 +291,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--relay-port", type=int, required=True)
     parser.add_argument("--stream", required=True)
+    parser.add_argument(
+        "--light", action="store_true", help="counting viewers skip aiortc's receive pipeline"
+    )
     args = parser.parse_args()
-    asyncio.run(serve_control(_ViewerProcess(args.relay_port, args.stream).handle))
+    asyncio.run(serve_control(_ViewerProcess(args.relay_port, args.stream, args.light).handle))
 
 
 if __name__ == "__main__":
