@@ -115,6 +115,8 @@ class ForwardingTrack(MediaStreamTrack):
         self.frames_sent = 0
         self.frames_dropped = 0
         self.resyncs = 0
+        #: Frames this viewer started with from its stream's cached GOP (0: it waited for a keyframe).
+        self.gop_frames = 0
         self.first_frame_at: float | None = None
         #: Seconds each of the last frames waited in the relay (tap to sender), for health and benchmarks.
         self.recent_delays: deque[float] = deque(maxlen=100)
@@ -185,6 +187,7 @@ class ForwardingTrack(MediaStreamTrack):
         if self.kind != "video":
             return
         self._burst.extend(self._start_frames() if self._start_frames is not None else ())
+        self.gop_frames = len(self._burst)
         if self._burst:
             self._waiting_keyframe = False
         else:

@@ -100,7 +100,7 @@ async def test_viewer_joining_a_pulled_h264_stream_mid_gop_decodes_without_the_n
     assert viewer.sizes == {(320, 240)}
     assert viewer.stamps, "the decoded picture carries the encoder's stamp (decoded, not garbage)"
     (track,) = relay._streams[feed.stream_id].tracks("video")
-    assert track.frames_sent == 12, "the whole cached GOP, keyframe first, and nothing else"
+    assert track.frames_sent == track.gop_frames == 12, "the whole cached GOP, keyframe first, only that"
     # Live frames then follow the GOP on the same viewer.
     before = viewer.frames
     for data, ts, _ in frames[12:]:
