@@ -153,20 +153,12 @@ async def _spawn(*args: str) -> tuple[asyncio.subprocess.Process, str]:
     return process, line.decode().strip()
 
 
-async def bench_mode(
-    mode: str,
-    levels: list[int],
-    window: float,
-    decoded: int,
-    batch: int,
-    probes: int,
-    processes: int,
-    light: bool,
-) -> dict[str, Any]:
+async def bench_mode(mode: str, levels: list[int], args: argparse.Namespace) -> dict[str, Any]:
     relay_process, port_text = await _spawn("--role", "relay", "--mode", mode)
     port = int(port_text)
     publisher_process, stream_id = await _spawn("--role", "publisher", "--port", port_text)
-    pool = ViewerPool(port, stream_id, processes, decoded, light=light)
+    window, batch = args.window, args.batch
+    pool = ViewerPool(port, stream_id, args.viewer_processes, args.decoded, light=args.light)
     results = []
     try:
         await pool.start()
@@ -222,7 +214,7 @@ async def bench_mode(
                     "viewer_processes_cpu_cores": round(seen["cpu_cores"], 3),
                 }
             )
-        late_joiners = await pool.probe(probes)
+        late_joiners = await pool.probe(args.probes)
         stream_events = (await call(port, {"op": "cpu"}))["events"]
     finally:
         await pool.stop()
@@ -248,26 +240,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     import aiortc
     import av
 
-    forward = await bench_mode(
-        "forward",
-        args.levels,
-        args.window,
-        args.decoded,
-        args.batch,
-        args.probes,
-        args.viewer_processes,
-        args.light,
-    )
-    stock = await bench_mode(
-        "stock",
-        args.stock_levels,
-        args.window,
-        args.decoded,
-        args.batch,
-        args.probes,
-        args.viewer_processes,
-        args.light,
-    )
+    forward = await bench_mode("forward", args.levels, args)
+    stock = await bench_mode("stock", args.stock_levels, args)
     top = forward["levels"][-1]
     f_marginal, s_marginal = (
         forward["marginal_relay_cores_per_viewer"],
