@@ -12,9 +12,10 @@ Three kinds of process, so the relay's own CPU can be measured apart from the lo
   encodes), answering offers over a JSON-lines TCP control socket and reporting its CPU time;
 * the publisher (``--role publisher``): one 640x480 30 fps synthetic stream whose pixels carry the wall
   clock (``streaming.stamp``);
-* this process: the viewers. ``--decoded`` of them decode every frame and read the stamps (glass-to-glass
-  latency: capture -> encode -> relay -> decode); the others count encoded frames without decoding, so a
-  hundred viewers' decoders do not starve the relay of the machine's cores.
+* the viewers, spread over ``--viewer-processes`` processes (``viewer_pool.py``): ``--decoded`` of them
+  decode every frame and read the stamps (glass-to-glass latency: capture -> encode -> relay -> decode);
+  the others count encoded frames without decoding, so hundreds of viewers' decoders do not starve the
+  relay of the machine's cores.
 
 Viewers are added level by level (1, 10, 50, 100): the new ones join in batches and their time to first
 frame is measured from the offer to the first frame received; then every viewer's frames and the relay's
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -37,24 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-
-from streaming import read_stamp
-from streaming.aiortc_internals import tap_encoded_frames
-
-# -- control channel ---------------------------------------------------------------------------------------
-
-
-async def call(port: int, message: dict[str, Any]) -> dict[str, Any]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(json.dumps(message).encode() + b"\n")
-    await writer.drain()
-    reply = json.loads(await reader.readline())
-    writer.close()
-    if "error" in reply:
-        raise RuntimeError(reply["error"])
-    return reply
-
+from aiortc.mediastreams import MediaStreamTrack
+from viewer_pool import ViewerPool, call, serve_control
 
 # -- relay process -----------------------------------------------------------------------------------------
 
@@ -116,44 +100,28 @@ async def run_relay(mode: str) -> None:
     relay = Relay(Path(tempfile.mkdtemp(prefix="bench-relay-")), events) if mode == "forward" else None
     stock = StockRelay() if mode == "stock" else None
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        message = json.loads(await reader.readline())
-        try:
-            if message["op"] == "publish":
-                if relay is not None:
-                    result = await relay.publish(
-                        message["sdp"], stream_id=message.get("stream_id"), record=False
-                    )
-                    reply = {"id": result.stream_id, "sdp": result.answer_sdp}
-                else:
-                    reply = await stock.publish(message["sdp"])
-            elif message["op"] == "view":
-                if relay is not None:
-                    reply = {"sdp": await relay.view(message["id"], message["sdp"])}
-                else:
-                    reply = await stock.view(message["sdp"])
-            elif message["op"] == "cpu":
-                times = os.times()
-                reply = {"cpu": times.user + times.system, "wall": time.monotonic(), "events": events.counts}
-            elif message["op"] == "sent":
-                stats = relay.forwarding_stats(message["id"]) if relay is not None else {}
-                reply = {"sent": {k: v["frames_sent"] for k, v in stats.items()}}
-            elif message["op"] == "delays":
-                delays = (
-                    [d * 1000 for d in relay.forwarding_delays(message["id"])] if relay is not None else []
-                )
-                reply = {"p50": _pct(delays, 0.5), "p95": _pct(delays, 0.95), "max": _pct(delays, 1.0)}
-            else:
-                reply = {"error": f"unknown op {message['op']}"}
-        except Exception as exc:
-            reply = {"error": repr(exc)}
-        writer.write(json.dumps(reply).encode() + b"\n")
-        await writer.drain()
-        writer.close()
+    async def answer(message: dict[str, Any]) -> dict[str, Any]:
+        if message["op"] == "publish":
+            if relay is None:
+                return await stock.publish(message["sdp"])
+            result = await relay.publish(message["sdp"], stream_id=message.get("stream_id"), record=False)
+            return {"id": result.stream_id, "sdp": result.answer_sdp}
+        if message["op"] == "view":
+            if relay is None:
+                return await stock.view(message["sdp"])
+            return {"sdp": await relay.view(message["id"], message["sdp"])}
+        if message["op"] == "cpu":
+            times = os.times()
+            return {"cpu": times.user + times.system, "wall": time.monotonic(), "events": events.counts}
+        if message["op"] == "sent":
+            stats = relay.forwarding_stats(message["id"]) if relay is not None else {}
+            return {"sent": {k: v["frames_sent"] for k, v in stats.items()}}
+        if message["op"] == "delays":
+            delays = [d * 1000 for d in relay.forwarding_delays(message["id"])] if relay is not None else []
+            return {"p50": _pct(delays, 0.5), "p95": _pct(delays, 0.95), "max": _pct(delays, 1.0)}
+        return {"error": f"unknown op {message['op']}"}
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    print(server.sockets[0].getsockname()[1], flush=True)
-    await asyncio.Event().wait()
+    await serve_control(answer)
 
 
 # -- publisher process -------------------------------------------------------------------------------------
@@ -168,64 +136,6 @@ async def run_publisher(port: int) -> None:
     publisher = Publisher(signal, lambda: [SyntheticVideoTrack()])
     print(await publisher.connect(), flush=True)
     await publisher.run()  # like a field device: reconnects to the same stream if the connection fails
-
-
-# -- viewers (this process) --------------------------------------------------------------------------------
-
-
-class BenchViewer:
-    def __init__(self, decode: bool) -> None:
-        self.decode = decode
-        self.pc = RTCPeerConnection()
-        transceiver = self.pc.addTransceiver("video", direction="recvonly")
-        self.frames = 0
-        self.joined_at = 0.0
-        self.first_frame_at: float | None = None
-        self.connected_at: float | None = None
-        self.latencies_ms: list[float] = []
-        self.measuring = False
-        self._task: asyncio.Task[None] | None = None
-        self.pc.on("connectionstatechange", self._on_state)
-        if decode:
-            self.pc.on("track", self._on_track)
-        else:
-            tap_encoded_frames(transceiver.receiver, self._on_encoded)
-
-    def _on_state(self) -> None:
-        if self.pc.connectionState == "connected" and self.connected_at is None:
-            self.connected_at = time.monotonic()
-
-    def _frame(self) -> None:
-        self.frames += 1
-        if self.first_frame_at is None:
-            self.first_frame_at = time.monotonic()
-
-    def _on_encoded(self, mime: str, rate: int, data: bytes, ts: int) -> None:
-        self._frame()
-
-    def _on_track(self, track: MediaStreamTrack) -> None:
-        self._task = asyncio.ensure_future(self._consume(track))
-
-    async def _consume(self, track: MediaStreamTrack) -> None:
-        with contextlib.suppress(MediaStreamError):
-            while True:
-                frame = await track.recv()
-                now_ms = time.time() * 1000
-                self._frame()
-                stamp = read_stamp(frame)
-                if stamp is not None and self.measuring:
-                    self.latencies_ms.append(now_ms - stamp.epoch_ms)
-
-    async def join(self, port: int, stream_id: str) -> None:
-        self.joined_at = time.monotonic()
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        reply = await call(port, {"op": "view", "id": stream_id, "sdp": self.pc.localDescription.sdp})
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        await self.pc.close()
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -243,62 +153,24 @@ async def _spawn(*args: str) -> tuple[asyncio.subprocess.Process, str]:
     return process, line.decode().strip()
 
 
-async def probe_late_joiners(port: int, stream_id: str, count: int) -> list[tuple[float, float]]:
-    """Join decoding viewers one at a time into the full relay: the "picture within a second" case.
-
-    Returns (time to first decoded frame, time to connected) per joiner, in seconds.
-    """
-    times = []
-    for _ in range(count):
-        viewer = BenchViewer(decode=True)
-        try:
-            await viewer.join(port, stream_id)
-            deadline = time.monotonic() + 5
-            while viewer.first_frame_at is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
-            if viewer.first_frame_at is not None:
-                connected = (viewer.connected_at or viewer.first_frame_at) - viewer.joined_at
-                times.append((round(viewer.first_frame_at - viewer.joined_at, 3), round(connected, 3)))
-        finally:
-            await viewer.close()
-        await asyncio.sleep(0.5)
-    return times
-
-
-async def bench_mode(
-    mode: str, levels: list[int], window: float, decoded: int, batch: int, probes: int
-) -> dict[str, Any]:
+async def bench_mode(mode: str, levels: list[int], args: argparse.Namespace) -> dict[str, Any]:
     relay_process, port_text = await _spawn("--role", "relay", "--mode", mode)
     port = int(port_text)
     publisher_process, stream_id = await _spawn("--role", "publisher", "--port", port_text)
-    viewers: list[BenchViewer] = []
+    window, batch = args.window, args.batch
+    pool = ViewerPool(port, stream_id, args.viewer_processes, args.decoded, light=args.light)
     results = []
     try:
+        await pool.start()
         await asyncio.sleep(1.0)
         for level in levels:
-            new: list[BenchViewer] = []
-            while len(viewers) < level:
-                # Spread the decoding sample over the crowd: the first viewer and the newest ones.
-                decode = len(viewers) == 0 or (level == levels[-1] and level - len(viewers) < decoded)
-                viewer = BenchViewer(decode)
-                viewers.append(viewer)
-                new.append(viewer)
-            for start in range(0, len(new), batch):
-                group = new[start : start + batch]
-                await asyncio.gather(*(v.join(port, stream_id) for v in group))
-                deadline = time.monotonic() + 10
-                while time.monotonic() < deadline and any(v.first_frame_at is None for v in group):
-                    await asyncio.sleep(0.02)
-            # Settle: the joins' keyframe bursts leave a backlog in the viewers' (unbounded, aiortc) decoder
-            # queues in this crowded process; measuring at once would charge it to the relay.
-            await asyncio.sleep(1.0 + level / 25)
-            for viewer in viewers:
-                viewer.measuring = True
-                viewer.latencies_ms.clear()
-            counts = [v.frames for v in viewers]
+            joined = await pool.grow(level, batch)
+            # Settle: the joins' keyframe bursts leave a backlog in the decoding viewers' (unbounded,
+            # aiortc) decoder queues; measuring at once would charge it to the relay.
+            await asyncio.sleep(1.0 + level / 50)
+            await pool.mark()
             relay_before = await call(port, {"op": "cpu"})
             sent_before = (await call(port, {"op": "sent", "id": stream_id}))["sent"]
-            host_before = os.times()
             wall_before = time.monotonic()
             await asyncio.sleep(window)
             wall = time.monotonic() - wall_before
@@ -306,15 +178,11 @@ async def bench_mode(
             sent_after = (await call(port, {"op": "sent", "id": stream_id}))["sent"]
             relay_fps = [(n - sent_before[k]) / wall for k, n in sent_after.items() if k in sent_before]
             delays = await call(port, {"op": "delays", "id": stream_id})
-            host_after = os.times()
-            fps = [(v.frames - c) / wall for v, c in zip(viewers, counts, strict=True)]
-            latencies = [ms for v in viewers if v.decode for ms in v.latencies_ms]
-            ttff = [v.first_frame_at - v.joined_at for v in new if v.first_frame_at is not None]
-            connect = [v.connected_at - v.joined_at for v in new if v.connected_at is not None]
+            seen = await pool.report()
+            fps, latencies, ttff = seen["fps"], seen["latencies_ms"], joined["ttff"]
             relay_cores = (relay_after["cpu"] - relay_before["cpu"]) / (
                 relay_after["wall"] - relay_before["wall"]
             )
-            host_cores = (host_after.user + host_after.system - host_before.user - host_before.system) / wall
             results.append(
                 {
                     "viewers": level,
@@ -332,21 +200,24 @@ async def bench_mode(
                         "p50": _pct(ttff, 0.5),
                         "p95": _pct(ttff, 0.95),
                         "max": _pct(ttff, 1.0),
-                        "never": len(new) - len(ttff),
+                        "never": joined["never"],
                     },
-                    "time_to_connected_s": {"p50": _pct(connect, 0.5), "max": _pct(connect, 1.0)},
+                    "time_to_connected_s": {
+                        "p50": _pct(joined["connect"], 0.5),
+                        "max": _pct(joined["connect"], 1.0),
+                    },
                     "relay_forward_delay_ms": delays,
                     "relay_sent_fps_per_viewer": {"min": _pct(relay_fps, 0), "p50": _pct(relay_fps, 0.5)},
                     "machine_load_1m": round(os.getloadavg()[0], 2),
                     "relay_cpu_cores": round(relay_cores, 3),
                     "relay_cpu_cores_per_viewer": round(relay_cores / level, 4),
-                    "viewer_host_cpu_cores": round(host_cores, 3),
+                    "viewer_processes_cpu_cores": round(seen["cpu_cores"], 3),
                 }
             )
-        late_joiners = await probe_late_joiners(port, stream_id, probes)
+        late_joiners = await pool.probe(args.probes)
         stream_events = (await call(port, {"op": "cpu"}))["events"]
     finally:
-        await asyncio.gather(*(v.close() for v in viewers), return_exceptions=True)
+        await pool.stop()
         for process in (publisher_process, relay_process):
             process.terminate()
             await process.wait()
@@ -369,8 +240,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     import aiortc
     import av
 
-    forward = await bench_mode("forward", args.levels, args.window, args.decoded, args.batch, args.probes)
-    stock = await bench_mode("stock", args.stock_levels, args.window, args.decoded, args.batch, args.probes)
+    forward = await bench_mode("forward", args.levels, args)
+    stock = await bench_mode("stock", args.stock_levels, args)
     top = forward["levels"][-1]
     f_marginal, s_marginal = (
         forward["marginal_relay_cores_per_viewer"],
@@ -393,7 +264,11 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             "source_fps": 30,
             "codec": "VP8",
             "window_s": args.window,
-            "decoded_viewers_per_level": "first viewer + the newest at the top level",
+            "decoded_viewers": "the first viewer of each of the first --decoded viewer processes",
+            "viewer_processes": args.viewer_processes,
+            "counting_viewers": "light (RTP marker bits after SRTP)"
+            if args.light
+            else "aiortc receive pipeline",
             "join_batch": args.batch,
         },
         "forward": forward,
@@ -429,6 +304,15 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=None, help="measurement window per level, seconds")
     parser.add_argument("--decoded", type=int, default=2, help="viewers that decode (latency sample)")
     parser.add_argument("--batch", type=int, default=10, help="viewers joining at once")
+    parser.add_argument(
+        "--viewer-processes", type=int, default=4, help="processes the viewers are spread over"
+    )
+    parser.add_argument(
+        "--full-viewers",
+        dest="light",
+        action="store_false",
+        help="counting viewers run aiortc's whole receive pipeline (default: count RTP marker bits)",
+    )
     parser.add_argument(
         "--probes", type=int, default=5, help="late joiners timed one by one at the top level"
     )

@@ -21,14 +21,13 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
-from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc import RTCSessionDescription
+from viewer_pool import BenchViewer
 
 from command_center.demo import DEMO_PASSWORD
-from streaming import read_stamp
-from streaming.aiortc_internals import tap_encoded_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 RTSP_SERVER = ROOT / "tests" / "streaming" / "servers" / "rtsp_server.py"
@@ -53,42 +52,15 @@ def _pct(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
 
 
-class WhepViewer:
-    """Plays one stream over WHEP; decodes (and reads stamps) or only counts encoded frames."""
+class WhepViewer(BenchViewer):
+    """A benchmark viewer that plays over WHEP (HTTP POST of the offer, following a 307 to the owner)."""
 
     def __init__(self, decode: bool) -> None:
-        self.decode = decode
-        self.pc = RTCPeerConnection()
-        transceiver = self.pc.addTransceiver("video", direction="recvonly")
-        self.frames = 0
-        self.joined_at = 0.0
-        self.first_frame_at: float | None = None
-        self.latencies_ms: list[float] = []
+        super().__init__(decode)
+        self.measuring = True
         self.redirected = False
-        self._task: asyncio.Task[None] | None = None
-        if decode:
-            self.pc.on(
-                "track", lambda track: setattr(self, "_task", asyncio.ensure_future(self._consume(track)))
-            )
-        else:
-            tap_encoded_frames(transceiver.receiver, lambda *_: self._frame())
 
-    def _frame(self) -> None:
-        self.frames += 1
-        if self.first_frame_at is None:
-            self.first_frame_at = time.monotonic()
-
-    async def _consume(self, track: MediaStreamTrack) -> None:
-        with contextlib.suppress(MediaStreamError):
-            while True:
-                frame = await track.recv()
-                now_ms = time.time() * 1000
-                self._frame()
-                stamp = read_stamp(frame)
-                if stamp is not None:
-                    self.latencies_ms.append(now_ms - stamp.epoch_ms)
-
-    async def join(self, http: httpx.AsyncClient, url: str, token: str) -> None:
+    async def join_whep(self, http: httpx.AsyncClient, url: str, token: str) -> None:
         self.joined_at = time.monotonic()
         await self.pc.setLocalDescription(await self.pc.createOffer())
         response = await http.post(
@@ -102,17 +74,14 @@ class WhepViewer:
         self.redirected = bool(response.history)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=response.text, type="answer"))
 
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        await self.pc.close()
-
 
 class Platform:
     """One or two serve processes sharing a database (and Redis when two)."""
 
-    def __init__(self, cross_process: bool, postgres: str, redis: str) -> None:
+    def __init__(self, cross_process: bool, postgres: str, redis: str, camera_url: str) -> None:
         self.cross = cross_process
+        #: The allow-list matches scheme, host, port and path: the benchmark camera's exact address.
+        self.camera_url = camera_url
         self.postgres = postgres
         self.redis = redis
         self.dir = Path(tempfile.mkdtemp(prefix="bench-whip-"))
@@ -148,7 +117,7 @@ class Platform:
                 "CC_PUBLIC_URL": url,
                 "CC_RECORDINGS_DIR": str(self.dir / f"rec-{index}"),
                 "CC_BACKGROUND_TASKS": "false",
-                "CC_MEDIA_ALLOWED_TARGETS": '["rtsp://127.0.0.1:"]',
+                "CC_MEDIA_ALLOWED_TARGETS": json.dumps([self.camera_url]),
                 "CC_RELAY_MAX_VIEWERS": "5000",
             }
             process = await asyncio.create_subprocess_exec(
@@ -176,8 +145,10 @@ class Platform:
         from command_center import demo
         from command_center.db import Database
         from command_center.migrate import upgrade
+        from command_center.settings import Settings
 
-        database = Database(self.database)
+        # The serve processes derive the audit key from the same secret, so their chains continue this one.
+        database = Database.from_settings(Settings(secret_key=SECRET, database_url=self.database))
         try:
             await upgrade(database)
             async with database.session() as session:
@@ -210,7 +181,7 @@ async def _start_source(platform: Platform, http: httpx.AsyncClient, source: str
     """Start the publisher or the RTSP camera; return the stream id and the processes to stop."""
     owner = platform.urls[0]
     if source == "rtsp":
-        port = _port()
+        port = urlsplit(platform.camera_url).port
         camera = await asyncio.create_subprocess_exec(
             "/usr/bin/python3", str(RTSP_SERVER), "--port", str(port), stdout=asyncio.subprocess.PIPE
         )
@@ -220,7 +191,7 @@ async def _start_source(platform: Platform, http: httpx.AsyncClient, source: str
         started = time.monotonic()
         response = await http.post(
             f"{owner}/api/streams/pull",
-            json={"url": f"rtsp://127.0.0.1:{port}/cam", "officer": "bench camera"},
+            json={"url": platform.camera_url, "officer": "bench camera"},
             headers={"Authorization": f"Bearer {token}"},
         )
         response.raise_for_status()
@@ -259,7 +230,7 @@ async def bench_whip(
     postgres: str,
     redis: str,
 ) -> dict[str, Any]:
-    platform = Platform(cross_process, postgres, redis)
+    platform = Platform(cross_process, postgres, redis, f"rtsp://127.0.0.1:{_port()}/cam")
     viewers: list[WhepViewer] = []
     helpers: list[Any] = []
     results = []
@@ -283,7 +254,7 @@ async def bench_whip(
                     new.append(viewer)
                 for start in range(0, len(new), batch):
                     group = new[start : start + batch]
-                    await asyncio.gather(*(v.join(http, whep, token) for v in group))
+                    await asyncio.gather(*(v.join_whep(http, whep, token) for v in group))
                     deadline = time.monotonic() + 10
                     while time.monotonic() < deadline and any(v.first_frame_at is None for v in group):
                         await asyncio.sleep(0.02)

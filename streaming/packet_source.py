@@ -30,7 +30,8 @@ import av.container
 from av.bitstream import BitStreamFilterContext
 
 from streaming.errors import StreamingError
-from streaming.relay import Feed, Relay
+from streaming.feed import Feed
+from streaming.relay import Relay
 
 logger = logging.getLogger(__name__)
 

@@ -21,8 +21,9 @@ import av
 import av.container
 
 from streaming.errors import StreamingError, UnknownStream
+from streaming.feed import Feed
 from streaming.packet_source import PacketSource, SourceError, forward_into
-from streaming.relay import Feed, Relay
+from streaming.relay import Relay
 
 logger = logging.getLogger(__name__)
 

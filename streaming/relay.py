@@ -9,14 +9,13 @@ reassembled, wrapped once in an ``av.Packet`` and offered to every viewer's boun
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,9 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from streaming.aiortc_internals import answer_as_dtls_server, forward_opus_as_is, on_keyframe_request
 from streaming.errors import CodecMismatch, RelayFull, SignalingError, StreamingError, UnknownStream
-from streaming.events import EventType, StreamEvent, StreamEvents, StreamInfo
+from streaming.event_pump import EventPump
+from streaming.events import EventType, StreamEvents, StreamInfo
+from streaming.feed import Feed
 from streaming.negotiation import (
     answered_codecs,
     apply_offer,
@@ -34,7 +35,7 @@ from streaming.negotiation import (
     parse_offer,
 )
 from streaming.recording import SegmentRecorder, read_manifest
-from streaming.stream import FeedSink, Stream
+from streaming.stream import Stream
 from streaming.track import ForwardingTrack
 
 logger = logging.getLogger(__name__)
@@ -78,10 +79,8 @@ class Relay:
         retry_after: int = 10,
     ) -> None:
         self.recordings_dir = Path(recordings_dir)
-        self._events = events
         self._segment_seconds = segment_seconds
         self._reconnect_grace = reconnect_grace
-        self._health_interval = health_interval
         self._keyframe_interval = keyframe_interval
         self._configuration = configuration
         #: Capacity of this process; beyond it ``publish`` and ``view`` raise ``RelayFull``.
@@ -90,8 +89,7 @@ class Relay:
         self._retry_after = retry_after
         self._views: dict[str, tuple[Stream, RTCPeerConnection]] = {}
         self._streams: dict[str, Stream] = {}
-        self._event_queue: asyncio.Queue[StreamEvent] = asyncio.Queue(1000)
-        self._tasks: list[asyncio.Task[None]] = []
+        self._events = EventPump(events, self._streams.values, health_interval=health_interval)
         self._background: set[asyncio.Future[Any]] = set()
         self._closed = False
 
@@ -223,7 +221,13 @@ class Relay:
         if replaced is not None:
             self._spawn(replaced.close())
         self._emit(stream, "publisher_reconnected" if existing else "started", {"feed": True})
-        return Feed(self, stream, sink)
+        return Feed(
+            stream,
+            sink,
+            reconnect_grace=self._reconnect_grace,
+            end=lambda: self._end(stream),
+            end_soon=lambda: self._spawn(self._end(stream)),
+        )
 
     # -- viewing -----------------------------------------------------------------------------------------
 
@@ -360,11 +364,7 @@ class Relay:
     async def close(self) -> None:
         self._closed = True
         await asyncio.gather(*(self._end(s) for s in list(self._streams.values())))
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._event_queue.join(), 5)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._events.close()
 
     # -- internals ---------------------------------------------------------------------------------------
 
@@ -394,7 +394,7 @@ class Relay:
     def _new_stream(self, record: bool, metadata: dict[str, Any], stream_id: str | None = None) -> Stream:
         if self._closed:
             raise StreamingError("the relay is closed")
-        self._start_tasks()
+        self._events.start()
         stream_id = stream_id or uuid.uuid4().hex
         loop = asyncio.get_running_loop()
 
@@ -444,74 +444,7 @@ class Relay:
         task.add_done_callback(self._background.discard)
 
     def _emit(self, stream: Stream | None, type_: EventType, data: dict[str, Any]) -> None:
-        if stream is None or self._events is None:
-            return
-        event = StreamEvent(type_, stream.id, datetime.now(UTC), stream.info(), data)
-        try:
-            self._event_queue.put_nowait(event)
-        except asyncio.QueueFull:
-            logger.warning("stream event queue full; dropping %s for %s", type_, stream.id)
-
-    def _start_tasks(self) -> None:
-        if not self._tasks:
-            self._tasks = [
-                asyncio.ensure_future(self._deliver_events()),
-                asyncio.ensure_future(self._sample_health()),
-            ]
-
-    async def _deliver_events(self) -> None:
-        while True:
-            event = await self._event_queue.get()
-            try:
-                if self._events is not None:
-                    await self._events.on_stream_event(event)
-            except Exception:
-                logger.exception("stream event handler failed on %s", event.type)
-            finally:
-                self._event_queue.task_done()
-
-    async def _sample_health(self) -> None:
-        while True:
-            await asyncio.sleep(self._health_interval)
-            for stream in list(self._streams.values()):
-                if stream.live:
-                    health = await stream.sample_health()
-                    self._emit(stream, "health", asdict(health))
-
-
-class Feed:
-    """A pushing source's handle on its stream: ``push`` frames, watch ``viewers``, ``lost`` or ``stop``."""
-
-    def __init__(self, relay: Relay, stream: Stream, sink: FeedSink) -> None:
-        self._relay = relay
-        self._stream = stream
-        self._sink = sink
-        self.stream_id = stream.id
-
-    def push(self, kind: str, mime: str, clock_rate: int, data: bytes, timestamp: int) -> None:
-        """Forward one complete encoded frame (Annex B access unit for H.264) with its RTP timestamp."""
-        self._sink(kind, mime, clock_rate, data, timestamp)
-
-    @property
-    def live(self) -> bool:
-        return self._stream.live
-
-    @property
-    def viewers(self) -> int:
-        """WebRTC viewers now (in-process subscribers and the recorder are not counted)."""
-        return self._stream.viewer_count
-
-    def lost(self) -> None:
-        """The source stopped; viewers stay for the relay's reconnect grace unless a new feed takes over."""
-        stream = self._stream
-        stream.feed_lost(
-            self._sink, self._relay._reconnect_grace, lambda: self._relay._spawn(self._relay._end(stream))
-        )
-
-    async def stop(self) -> None:
-        """End the stream now, unless another feed or publisher has taken it over."""
-        if self._stream.live and self._stream.owns(self._sink):
-            await self._relay._end(self._stream)
+        self._events.emit(stream, type_, data)
 
 
 def _allowed(existing: Stream | None, kind: str) -> list[str]:

@@ -21,6 +21,7 @@ from aiortc import RTCDataChannel, RTCPeerConnection, RTCRtpReceiver
 from streaming.aiortc_internals import send_picture_loss, tap_encoded_frames
 from streaming.events import EventType, Health, Position, StreamInfo
 from streaming.frames import EncodedFrame, is_keyframe
+from streaming.gop_cache import GopCache
 from streaming.recording import SegmentRecorder
 from streaming.track import ForwardingTrack, KeyframeRequester
 
@@ -106,6 +107,8 @@ class Stream:
         self._tracks: dict[str, set[ForwardingTrack]] = {"video": set(), "audio": set()}
         self.viewer_pcs: set[RTCPeerConnection] = set()
         self.keyframes = KeyframeRequester(self._send_picture_loss, min_interval=keyframe_interval)
+        #: Filled only while a feed is the upstream: a WebRTC publisher is asked for a keyframe instead.
+        self._gop = GopCache()
         self._counters = {"frames": 0, "bytes": 0, "since": time.monotonic()}
         self._lost_timer: asyncio.TimerHandle | None = None
         self._pending: set[asyncio.Task[None]] = set()
@@ -141,6 +144,7 @@ class Stream:
             self.recorder.with_audio = self.recorder.with_audio or "audio" in upstream.receivers
             self.recorder.audio_only = "video" not in upstream.receivers
         old, self._upstream = self._upstream, upstream
+        self._gop.clear()
         if self._lost_timer is not None:
             self._lost_timer.cancel()
             self._lost_timer = None
@@ -161,6 +165,7 @@ class Stream:
         """
         upstream = _Upstream(None, request_keyframe)
         old, self._upstream = self._upstream, upstream
+        self._gop.clear()
         if self._lost_timer is not None:
             self._lost_timer.cancel()
             self._lost_timer = None
@@ -231,8 +236,11 @@ class Stream:
         keyframe = is_keyframe(mime, data)
         frame = EncodedFrame(kind, mime, rate, data, timeline.map(ts), keyframe)
         self.codecs[kind] = mime
-        if keyframe and kind == "video":
-            self.keyframes.keyframe_arrived()
+        if kind == "video":
+            if keyframe:
+                self.keyframes.keyframe_arrived()
+            if upstream.pc is None:
+                self._gop.add(frame)
         self.last_frame_at = time.monotonic()
         if kind == "video":
             self._counters["frames"] += 1
@@ -259,7 +267,12 @@ class Stream:
     def subscribe(self, kind: str, *, frames: bool = False) -> ForwardingTrack:
         """Return a new bounded track of this stream's encoded ``kind`` frames (``EncodedFrame``s with
         ``frames``, else ``av.Packet``s)."""
-        track = ForwardingTrack(kind, on_keyframe_needed=self.keyframes.request, frames=frames)
+        track = ForwardingTrack(
+            kind,
+            on_keyframe_needed=self.keyframes.request,
+            start_frames=self._gop.burst if kind == "video" else None,
+            frames=frames,
+        )
         self._tracks[kind].add(track)
         track.on("ended", lambda: self._tracks[kind].discard(track))
         return track

@@ -88,8 +88,10 @@ class ForwardingTrack(MediaStreamTrack):
     """A viewer's track: ``recv()`` returns encoded ``av.Packet`` objects, so the sender only packetizes.
 
     Frames offered before the sender first calls ``recv()`` are ignored (nothing is buffered for a viewer
-    that is still connecting); the first ``recv()`` asks for a keyframe, and video is only forwarded from
-    a keyframe on, so a viewer's decoder never starts on a frame it cannot decode.
+    that is still connecting). The first ``recv()`` starts with ``start_frames()`` when that returns a GOP
+    (a source that cannot be asked for a keyframe, see ``gop_cache``), and otherwise asks for a keyframe;
+    video is only forwarded from a keyframe on, so a viewer's decoder never starts on a frame it cannot
+    decode.
     """
 
     def __init__(
@@ -97,12 +99,14 @@ class ForwardingTrack(MediaStreamTrack):
         kind: str,
         *,
         on_keyframe_needed: Callable[[], None] = lambda: None,
+        start_frames: Callable[[], list[EncodedFrame]] | None = None,
         max_queue: int | None = None,
         frames: bool = False,
     ) -> None:
         super().__init__()
         self.kind = kind
         self._on_keyframe_needed = on_keyframe_needed
+        self._start_frames = start_frames
         self._max_queue = max_queue or (VIDEO_QUEUE_FRAMES if kind == "video" else AUDIO_QUEUE_FRAMES)
         #: ``recv()`` returns the ``EncodedFrame`` itself (for a sender whose packetizer reads it directly,
         #: ``aiortc_internals.forward_opus_as_is``) instead of its ``av.Packet``.
@@ -111,11 +115,15 @@ class ForwardingTrack(MediaStreamTrack):
         # and the queue's bookkeeping (unfinished tasks, its event, putters) was a visible share of it.
         self._queue: deque[EncodedFrame | None] = deque()
         self._waiter: asyncio.Future[None] | None = None
+        #: The joiner's cached GOP, sent before anything queued (outside the queue's bound: it is one GOP).
+        self._burst: deque[EncodedFrame] = deque()
         self._started = False
         self._waiting_keyframe = kind == "video"
         self.frames_sent = 0
         self.frames_dropped = 0
         self.resyncs = 0
+        #: Frames this viewer started with from its stream's cached GOP (0: it waited for a keyframe).
+        self.gop_frames = 0
         self.first_frame_at: float | None = None
         #: Seconds each of the last frames waited in the relay (tap to sender), for health and benchmarks.
         self.recent_delays: deque[float] = deque(maxlen=100)
@@ -160,7 +168,8 @@ class ForwardingTrack(MediaStreamTrack):
     def _overflow(self) -> None:
         self.resyncs += 1
         if self.kind == "video":
-            self.frames_dropped += len(self._queue)
+            self.frames_dropped += len(self._burst) + len(self._queue)
+            self._burst.clear()
             self._queue.clear()
             logger.debug("viewer track %s fell behind; waiting for a keyframe", self.id)
             self.need_keyframe()
@@ -173,13 +182,14 @@ class ForwardingTrack(MediaStreamTrack):
         if self.readyState != "live":
             raise MediaStreamError
         if not self._started:
-            self._started = True
-            if self.kind == "video":
-                self._on_keyframe_needed()
-        while not self._queue:
-            self._waiter = asyncio.get_running_loop().create_future()
-            await self._waiter
-        frame = self._queue.popleft()
+            self._start()
+        if self._burst:
+            frame: EncodedFrame | None = self._burst.popleft()
+        else:
+            while not self._queue:
+                self._waiter = asyncio.get_running_loop().create_future()
+                await self._waiter
+            frame = self._queue.popleft()
         if frame is None:
             raise MediaStreamError
         self.frames_sent += 1
@@ -189,8 +199,21 @@ class ForwardingTrack(MediaStreamTrack):
             self.recent_delays.append(time.time() - frame.received_at)
         return frame if self._frames else frame.packet
 
+    def _start(self) -> None:
+        """The sender's first ``recv()``: from now on frames are queued; begin with a GOP or a keyframe."""
+        self._started = True
+        if self.kind != "video":
+            return
+        self._burst.extend(self._start_frames() if self._start_frames is not None else ())
+        self.gop_frames = len(self._burst)
+        if self._burst:
+            self._waiting_keyframe = False
+        else:
+            self._on_keyframe_needed()
+
     def stop(self) -> None:
         if self.readyState == "live":
+            self._burst.clear()
             # Wake a sender blocked in recv() so it can exit.
             self._queue.clear()
             self._put(None)

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING
 import av
 
 from streaming.errors import StreamingError
+from streaming.feed import Feed
 from streaming.gb28181 import sdp
 from streaming.gb28181.diagnosis import Diagnosis, PlayFacts, diagnose
 from streaming.gb28181.rtp import RtpReceiver
 from streaming.gb28181.sip import SipMessage
 from streaming.gb28181.transport import SipTimeout
 from streaming.packet_source import PacketSource, PushedBytes, SourceError, UnsupportedCodec
-from streaming.relay import Feed
 
 if TYPE_CHECKING:
     from streaming.gb28181.gateway import Gateway

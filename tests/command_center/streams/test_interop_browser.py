@@ -7,6 +7,7 @@ import pytest
 from tests.command_center.streams.browser_sdp import DELETE, WHEP_VIEW, WHIP_PUBLISH
 from tests.conftest import token_for
 from tests.services import chromium_path, require
+from tests.streaming.servers.run import rtsp_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -58,3 +59,27 @@ async def test_chromium_publishes_with_whip_and_plays_with_whep(live_server, app
         await client.get(f"/api/streams/{stream_id}", headers={"Authorization": f"Bearer {commander}"})
     ).json()
     assert ended["ended_at"] is not None
+
+
+async def test_chromium_joins_a_pulled_camera_mid_gop_from_the_cached_gop(
+    live_server, app, client, chromium
+) -> None:  # type: ignore[no-untyped-def]
+    """Chromium decodes a pulled H.264 camera starting from the relay's cached GOP (squeezed timestamps)."""
+    commander = await token_for(client, "commander")
+    headers = {"Authorization": f"Bearer {commander}"}
+    async with rtsp_server() as url:  # H.264, one keyframe a second: a joiner lands mid-GOP
+        app.state.settings.media_allowed_targets.append(url)
+        created = await client.post("/api/streams/pull", json={"url": url}, headers=headers)
+        assert created.status_code == 201, created.text
+        stream_id = created.json()["id"]
+        viewer = await chromium.new_page()
+        await viewer.goto(f"{live_server}/healthz")
+        watched = await viewer.evaluate(
+            WHEP_VIEW, {"url": f"{live_server}/api/whep/{stream_id}", "token": commander, "frames": 15}
+        )
+        assert watched["status"] == 201, watched
+        assert watched["codec"].lower() == "video/h264"
+        assert watched["decoded"] >= 15 and watched["width"] == 640, watched
+        (track,) = app.state.relay._streams[stream_id].tracks("video")
+        assert track.gop_frames >= 1, "the browser started from the cached GOP, not the next keyframe"
+        assert (await client.delete(f"/api/streams/{stream_id}", headers=headers)).status_code == 200
