@@ -45,7 +45,7 @@ from tests.command_center.hub.app_process import AppProcess
 from tests.command_center.hub.conftest import RedisServer
 from tests.conftest import TEST_SECRET
 
-INCIDENT = {"category": "collective_petition", "headcount": 3}
+INCIDENT = {"category": "collective_petition", "headcount": 5}  # collective_min_headcount
 
 
 def percentile(values: list[float], q: float) -> float:
