@@ -18,12 +18,12 @@ The relay wakes right after a commit in its process (``after_commit`` of the ses
 rows committed by another process, or left by a crashed one, go out within ``poll_seconds``.
 
 On SQLite, publishing and marking are apart: the relay reads rows without the write lock and publishes them
-at once, remembering the last id it published; it marks what it published at most every ``mark_seconds``
-(and when it falls idle, and at the end of ``drain``). A mark is a write transaction that every request's
-write queues behind, so marking after each commit doubled the writes the requests waited for (RESULTS.md,
-"Outbox"). (PostgreSQL marks in the relay's turn, which other processes' relays wait for.) A row
-published but not yet marked when the process dies is published again by the next relay under the same
-key, which the broker answers as a duplicate: the guarantee above holds.
+at once, remembering the last id it published; it marks what it published once ``mark_seconds`` have passed
+since the last mark (within two of them once writes stop; at once at the end of ``drain``). A mark is a
+write transaction that every request's write queues behind, so marking after each commit doubled the writes
+the requests waited for (RESULTS.md, "Outbox"). PostgreSQL marks in the relay's turn, which other
+processes' relays wait for. A row published but not yet marked when the process dies is published again by
+the next relay under the same key, which the broker answers as a duplicate: the guarantee above holds.
 """
 
 from __future__ import annotations
@@ -156,9 +156,7 @@ class OutboxRelay:
             self._wake.clear()
             try:
                 await self._publish_all()
-                if self._unmarked and (
-                    not self._wake.is_set() or time.monotonic() - self._marked_at >= self._mark_every
-                ):
+                if self._unmarked and time.monotonic() - self._marked_at >= self._mark_every:
                     await self._mark()
                 await self._prune_now_and_then()
                 delay = 0.0
