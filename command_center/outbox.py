@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import BigInteger, Integer, Row, String, delete, func, select, text, update
+from sqlalchemy import BigInteger, Integer, Row, String, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -72,7 +72,12 @@ def write_rows(session: Session, messages: list[tuple[str, dict[str, Any]]]) -> 
         # else locks) and commits, so a writer waiting here can never hold what the lock holder needs.
         session.flush()
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK})
-    session.add_all(OutboxEvent(channel=channel, data=data) for channel, data in messages)
+    # One statement for all of them (an executemany), in order: ids follow the list, as the relay reads them.
+    # (Rows added to the session were flushed one INSERT ... RETURNING at a time, each one more wait for
+    # the database while SQLite's write lock is held.)
+    now = utcnow()
+    rows = [{"channel": channel, "data": data, "created_at": now} for channel, data in messages]
+    session.execute(insert(OutboxEvent), rows)
 
 
 class Publisher(Protocol):
