@@ -211,13 +211,14 @@ class OutboxRelay:
         PostgreSQL marks them in the turn's transaction, so another process's relay, next to take the turn,
         does not publish them again; SQLite (one process) leaves the marking to ``_mark``.
         """
-        query = (
-            select(OutboxEvent.id, OutboxEvent.channel, OutboxEvent.data)
-            .where(OutboxEvent.published_at.is_(None), OutboxEvent.id > self._sent_upto)
-            .order_by(OutboxEvent.id)
-            .limit(self._batch)
-        )
         async with self._lock:
+            # After the lock: the pass before this one may have moved ``_sent_upto`` on.
+            query = (
+                select(OutboxEvent.id, OutboxEvent.channel, OutboxEvent.data)
+                .where(OutboxEvent.published_at.is_(None), OutboxEvent.id > self._sent_upto)
+                .order_by(OutboxEvent.id)
+                .limit(self._batch)
+            )
             if not self._is_postgres:
                 # A plain read (no write lock on SQLite): the message leaves as soon as its change commits.
                 async with self._database.read_session() as reader:

@@ -187,3 +187,16 @@ async def test_sqlite_publishes_at_once_and_marks_later(app) -> None:  # type: i
         assert await relay.pending() == 0
     finally:
         await relay.stop()
+
+
+async def test_passes_that_overlap_publish_each_row_once(app) -> None:  # type: ignore[no-untyped-def]
+    """A request's drain and the background pass run at once: the second reads after the first's rows."""
+    await app.state.outbox.stop()
+    hub = GatedHub()
+    hub.up.set()
+    relay = OutboxRelay(app.state.db, lambda: hub, poll_seconds=3600)
+    async with app.state.db.session() as session:
+        emit(session, "ledger", type="ledger.warning_raised", id=1)
+        emit(session, "ledger", type="ledger.warning_raised", id=2)
+    assert sum(await asyncio.gather(relay.drain(), relay.drain())) == 2
+    assert [data["id"] for _, data, _ in hub.messages] == [1, 2]
