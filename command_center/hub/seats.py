@@ -163,14 +163,15 @@ class RedisSeats:
 
     async def give_back(self, user_id: int, connection_id: str) -> None:
         member = self._member(connection_id)
-        async with self._lock:
+        async with self._lock:  # a renewal under way (which may hold this seat) ends first
             if (user_id, member) not in self._held:
                 return
             self._held.discard((user_id, member))
-            try:
-                await asyncio.wait_for(self._redis.zrem(f"{_PREFIX}{user_id}", member), _REDIS_TIMEOUT)
-            except (RedisError, OSError, TimeoutError) as exc:  # not renewed any more: it lapses
-                log.debug("hub: giving back seat %s failed (%s); it lapses", member, exc)
+        # Outside the lock: with Redis slow, closing connections must not queue behind one another.
+        try:
+            await asyncio.wait_for(self._redis.zrem(f"{_PREFIX}{user_id}", member), _REDIS_TIMEOUT)
+        except (RedisError, OSError, TimeoutError) as exc:  # not renewed any more: it lapses
+            log.debug("hub: giving back seat %s failed (%s); it lapses", member, exc)
 
     async def renew(self) -> None:
         """Push every seat of this process one lease ahead (and put back any that lapsed)."""
