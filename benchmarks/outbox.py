@@ -40,10 +40,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from command_center import demo
 from command_center.db import Database
 from command_center.migrate import upgrade
+from command_center.settings import Settings
 from tests.command_center.hub.app_process import AppProcess
 from tests.command_center.hub.conftest import RedisServer
+from tests.conftest import TEST_SECRET
 
-INCIDENT = {"category": "collective_petition", "headcount": 3}
+INCIDENT = {"category": "collective_petition", "headcount": 5}  # collective_min_headcount
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -86,7 +88,8 @@ async def prepare_database(url: str | None, folder: Path) -> tuple[str, Any]:
             await connection.close()
 
         cleanup = drop
-    database = Database(url)
+    # The server's audit key (AppProcess runs it with TEST_SECRET): the seed writes chained audit rows.
+    database = Database(url, audit_key=Settings(development=True, secret_key=TEST_SECRET).audit_key)
     await upgrade(database)
     async with database.session() as session:
         await demo.seed(session)

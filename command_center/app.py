@@ -203,7 +203,7 @@ async def _is_admin(request: Request) -> bool:
     if scheme.lower() != "bearer" or not token:
         return False
     try:
-        async with request.app.state.db.session() as session:
+        async with request.app.state.db.read_session() as session:
             principal = await auth_service.principal_for_token(
                 session, token.strip(), settings=request.app.state.settings
             )
@@ -216,7 +216,7 @@ def build_hub(settings: Settings, database: Database) -> Hub:
     """The hub with token authentication, audited denials and the domain's channel rules."""
 
     async def authenticate(token: str) -> Principal:
-        async with database.session() as session:
+        async with database.read_session() as session:
             return await auth_service.principal_for_token(session, token, settings=settings)
 
     async def on_denied(principal: Principal, channel: str, op: str, count: int = 1) -> None:

@@ -106,12 +106,21 @@ class Database:
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, echo=echo, connect_args=connect_args, **kwargs)
+        #: Where read-only work goes (``read_session``): the same engine, except for a SQLite file.
+        self.reader: AsyncEngine = self.engine
         if self.dialect == "sqlite":
             _serialise_sqlite_writers(self.engine)
+            if parsed.database and parsed.database != ":memory:":
+                # Plain WAL readers: they never take the write lock, so they never queue behind writers.
+                self.reader = create_async_engine(url, echo=echo, connect_args=connect_args)
+                _configure_sqlite(self.reader)
+                # A deferred BEGIN: one consistent snapshot for the session's reads, and no lock taken.
+                event.listen(self.reader.sync_engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         # The audit log's key rides on every session (``session.info``), so ``audit.record`` can chain an
         # entry in any transaction without each caller passing the key along.
         self.info: dict[str, Any] = {"audit_key": audit_key} if audit_key is not None else {}
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, info=self.info)
+        self._read_sessionmaker = async_sessionmaker(self.reader, expire_on_commit=False, info=self.info)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -128,6 +137,21 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads alone (it is rolled back at the end, never committed).
+
+        On SQLite every transaction of ``session`` takes the write lock at BEGIN, so a read as frequent as
+        resolving each request's bearer token would queue behind, and hold up, every writer: measured as
+        the tail of ``POST /api/incidents`` (benchmarks/RESULTS.md, "Outbox"). This one reads the last
+        committed state without the lock. On PostgreSQL it is an ordinary session.
+        """
+        async with self._read_sessionmaker() as session:
+            try:
+                yield session
+            finally:
+                await session.rollback()
 
     async def ping(self) -> bool:
         try:
@@ -157,6 +181,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.reader is not self.engine:
+            await self.reader.dispose()
 
 
 def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
@@ -166,9 +192,17 @@ def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
     (the audit chain reads its predecessor before appending). Taking the write lock at BEGIN makes
     writers queue instead; WAL keeps plain readers unblocked. This is SQLAlchemy's documented recipe.
     """
-    sync_engine = engine.sync_engine
+    _configure_sqlite(engine)
 
-    @event.listens_for(sync_engine, "connect")
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """WAL, foreign keys and a busy timeout on every connection; transactions begun by us, not pysqlite."""
+
+    @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -179,7 +213,3 @@ def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
-
-    @event.listens_for(sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")

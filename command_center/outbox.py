@@ -16,6 +16,14 @@ marks them published. Consequences:
 
 The relay wakes right after a commit in its process (``after_commit`` of the session) and also polls, so
 rows committed by another process, or left by a crashed one, go out within ``poll_seconds``.
+
+On SQLite, publishing and marking are apart: the relay reads rows without the write lock and publishes them
+at once, remembering the last id it published; it marks what it published once ``mark_seconds`` have passed
+since the last mark (within two of them once writes stop; at once at the end of ``drain``). A mark is a
+write transaction that every request's write queues behind, so marking after each commit doubled the writes
+the requests waited for (RESULTS.md, "Outbox"). PostgreSQL marks in the relay's turn, which other
+processes' relays wait for. A row published but not yet marked when the process dies is published again by
+the next relay under the same key, which the broker answers as a duplicate: the guarantee above holds.
 """
 
 from __future__ import annotations
@@ -24,15 +32,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import BigInteger, Integer, String, delete, func, select, text, update
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import BigInteger, Integer, Row, String, delete, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, mapped_column
-from sqlalchemy.pool import NullPool
 
 from command_center.db import Base, Database, JSONType, UTCDateTime, utcnow
 
@@ -66,7 +72,12 @@ def write_rows(session: Session, messages: list[tuple[str, dict[str, Any]]]) -> 
         # else locks) and commits, so a writer waiting here can never hold what the lock holder needs.
         session.flush()
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK})
-    session.add_all(OutboxEvent(channel=channel, data=data) for channel, data in messages)
+    # One statement for all of them (an executemany), in order: ids follow the list, as the relay reads them.
+    # (Rows added to the session were flushed one INSERT ... RETURNING at a time, each one more wait for
+    # the database while SQLite's write lock is held.)
+    now = utcnow()
+    rows = [{"channel": channel, "data": data, "created_at": now} for channel, data in messages]
+    session.execute(insert(OutboxEvent), rows)
 
 
 class Publisher(Protocol):
@@ -89,6 +100,7 @@ class OutboxRelay:
         poll_seconds: float = 1.0,
         retention_seconds: float = 3600.0,
         batch_size: int = 200,
+        mark_seconds: float = 0.25,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._database = database
@@ -96,18 +108,17 @@ class OutboxRelay:
         self._poll = poll_seconds
         self._retention = timedelta(seconds=retention_seconds)
         self._batch = batch_size
+        self._mark_every = mark_seconds
         self._clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()  # one batch at a time in this process
         self._last_prune = 0.0
         self._is_postgres = database.dialect == "postgresql"
-        # SQLite: the app's engine begins every transaction IMMEDIATE (it takes the write lock). The relay
-        # reads through an engine of its own instead, a plain WAL reader that never queues behind writers,
-        # so a message leaves as soon as its transaction commits; only the marking takes the write lock.
-        self._reader: AsyncEngine | None = None
-        if database.dialect == "sqlite" and make_url(database.url).database not in (None, "", ":memory:"):
-            self._reader = create_async_engine(database.url, poolclass=NullPool, connect_args={"timeout": 30})
+        # Published and not yet marked (ids in order), and the last id published by this relay.
+        self._unmarked: list[int] = []
+        self._sent_upto = 0
+        self._marked_at = time.monotonic()
         self.failures = 0  # consecutive failed publishes (for /healthz and tests)
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -142,12 +153,17 @@ class OutboxRelay:
             if delay:
                 await asyncio.sleep(delay)
             else:
+                # Idle with rows published but unmarked: mark them after ``mark_seconds`` of quiet.
+                wait = self._mark_every if self._unmarked else self._poll
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._poll):
+                    async with asyncio.timeout(wait):
                         await self._wake.wait()
             self._wake.clear()
             try:
-                await self.drain()
+                await self._publish_all()
+                if self._unmarked and time.monotonic() - self._marked_at >= self._mark_every:
+                    await self._mark()
+                await self._prune_now_and_then()
                 delay = 0.0
             except asyncio.CancelledError:
                 raise
@@ -157,68 +173,103 @@ class OutboxRelay:
                 log.warning("outbox: relay pass failed (%s); retrying in %.2f s", exc, delay)
 
     async def drain(self) -> int:
-        """Publish every committed row now; return how many were published. Raises if the broker fails."""
+        """Publish and mark every committed row now; return how many were published. Raises if the broker
+        fails."""
+        total = await self._publish_all()
+        await self._mark()
+        await self._prune_now_and_then()
+        return total
+
+    async def _publish_all(self) -> int:
         total = 0
         while True:
             count, more = await self._pass()
             total += count
             if not more:
-                break
+                return total
+
+    async def _prune_now_and_then(self) -> None:
         now = time.monotonic()
         if now - self._last_prune > 60.0:
             self._last_prune = now
             await self.prune()
-        return total
+
+    async def _mark(self) -> None:
+        """Mark the rows published since the last mark (one write transaction)."""
+        self._marked_at = time.monotonic()
+        async with self._lock:
+            ids = self._unmarked
+            if not ids:
+                return
+            async with self._database.session() as session:
+                await self._write_marks(session, ids)
+            self._unmarked = []
 
     async def _pass(self) -> tuple[int, bool]:
-        """One batch: claim the relay's turn, read unpublished rows in id order, publish, mark."""
-        async with self._lock, self._database.sessionmaker() as session:
-            if self._is_postgres:
-                # Another process's relay is at work: it publishes these rows in order; ours would only
-                # produce duplicates for the broker to discard.
-                claim = text("SELECT pg_try_advisory_xact_lock(:key)")
-                turn = await session.scalar(claim, {"key": _RELAY_LOCK})
-                if not turn:
-                    return 0, False
+        """One batch: claim the relay's turn, read the rows after the last published in id order, publish.
+
+        PostgreSQL marks them in the turn's transaction, so another process's relay, next to take the turn,
+        does not publish them again; SQLite (one process) leaves the marking to ``_mark``.
+        """
+        async with self._lock:
+            # After the lock: the pass before this one may have moved ``_sent_upto`` on.
             query = (
                 select(OutboxEvent.id, OutboxEvent.channel, OutboxEvent.data)
-                .where(OutboxEvent.published_at.is_(None))
+                .where(OutboxEvent.published_at.is_(None), OutboxEvent.id > self._sent_upto)
                 .order_by(OutboxEvent.id)
                 .limit(self._batch)
             )
-            if self._reader is not None:
-                async with self._reader.connect() as reader:
+            if not self._is_postgres:
+                # A plain read (no write lock on SQLite): the message leaves as soon as its change commits.
+                async with self._database.read_session() as reader:
                     rows = (await reader.execute(query)).all()
-            else:
+                return await self._publish(rows)
+            async with self._database.sessionmaker() as session:
+                # Another process's relay is at work: it publishes these rows in order; ours would only
+                # produce duplicates for the broker to discard.
+                claim = text("SELECT pg_try_advisory_xact_lock(:key)")
+                if not await session.scalar(claim, {"key": _RELAY_LOCK}):
+                    return 0, False
                 rows = (await session.execute(query)).all()
-                if not self._is_postgres:
-                    await session.commit()  # never hold SQLite's write lock while the broker answers
-            if not rows:
-                return 0, False
-            published: list[int] = []
-            error: BaseException | None = None
-            publisher = self._publisher()
-            many = getattr(publisher, "publish_many", None)
-            try:
-                if many is not None:  # the hub: one broker round trip for the whole batch
-                    await many([(channel, data, f"outbox:{row_id}") for row_id, channel, data in rows])
-                    published = [row_id for row_id, _, _ in rows]
-                else:  # a bare publisher (tests' recorders): one by one
-                    for row_id, channel, data in rows:
-                        if publisher is not None:
-                            await publisher.publish(channel, data, id=f"outbox:{row_id}")
-                        published.append(row_id)
-            except Exception as exc:
-                error = exc
-            if published:
-                self.failures = 0
-                done = update(OutboxEvent).where(OutboxEvent.id.in_(published))
-                await session.execute(done.values(published_at=self._clock()))
-                await session.commit()
-            if error is not None:
-                self.failures += 1
-                raise error
-            return len(published), len(rows) == self._batch
+                try:
+                    return await self._publish(rows)
+                finally:
+                    if self._unmarked:
+                        await self._write_marks(session, self._unmarked)
+                        await session.commit()
+                        self._unmarked = []
+
+    async def _publish(self, rows: Sequence[Row[int, str, dict[str, Any]]]) -> tuple[int, bool]:
+        """Publish ``rows`` in order and remember them as unmarked; (how many, whether a full batch)."""
+        if not rows:
+            return 0, False
+        published: list[int] = []
+        error: BaseException | None = None
+        publisher = self._publisher()
+        many = getattr(publisher, "publish_many", None)
+        try:
+            if many is not None:  # the hub: one broker round trip for the whole batch
+                await many([(channel, data, f"outbox:{row_id}") for row_id, channel, data in rows])
+                published = [row_id for row_id, _, _ in rows]
+            else:  # a bare publisher (tests' recorders): one by one
+                for row_id, channel, data in rows:
+                    if publisher is not None:
+                        await publisher.publish(channel, data, id=f"outbox:{row_id}")
+                    published.append(row_id)
+        except Exception as exc:
+            error = exc
+        if published:
+            self.failures = 0
+            self._unmarked += published
+            self._sent_upto = published[-1]
+        if error is not None:
+            self.failures += 1
+            raise error
+        return len(published), len(rows) == self._batch
+
+    async def _write_marks(self, session: AsyncSession, ids: list[int]) -> None:
+        done = update(OutboxEvent).where(OutboxEvent.id.in_(ids))
+        await session.execute(done.values(published_at=self._clock()))
 
     async def prune(self) -> int:
         """Delete rows published longer ago than the retention window."""

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     # (close 4429); the memory broker's history has a byte budget; the outbox relay polls and prunes.
     ws_op_rate: float = Field(default=100.0, gt=0, description="frames of any op per second per connection")
     ws_max_connections_per_user: int = Field(default=20, ge=1)
+    # With Redis, the cap counts every process: each renews its connections' seats every third of this,
+    # and a killed process's seats lapse within it (hub/seats.py).
+    ws_connection_lease_seconds: float = Field(default=30.0, ge=0.3)
     hub_history_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     outbox_retention_seconds: float = Field(default=3600.0, ge=0)

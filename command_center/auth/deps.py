@@ -65,7 +65,8 @@ async def get_current_principal(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated("sign in first: send 'Authorization: Bearer <token>'")
     # A session of its own: authentication must not share (or be rolled back with) the request's work.
-    async with request.app.state.db.session() as session:
+    # A read session: on SQLite it does not queue for the write lock ahead of the request's own work.
+    async with request.app.state.db.read_session() as session:
         principal = await auth_service.principal_for_token(
             session, credentials.credentials, settings=settings
         )

@@ -34,7 +34,7 @@ class HubEndpoint:
         connection = Connection(
             hub, principal, send, settings.ws_send_queue, settings.ws_publish_rate, frame_sink(scope)
         )
-        if not hub.register(connection):
+        if not await hub.admit(connection):
             limit = settings.ws_max_connections_per_user
             await websocket.close(CLOSE_TOO_MANY, f"at most {limit} connections per user")
             return

@@ -51,6 +51,7 @@ from command_center.hub.protocol import (
     dumps,
     subscribed_frame,
 )
+from command_center.hub.seats import Seats, seats_for
 from command_center.hub.wire import StepWriter
 from command_center.settings import Settings
 
@@ -78,6 +79,7 @@ class Hub:
         policy: ChannelPolicy | None = None,
         client_types: Collection[str] | None = CLIENT_REQUEST_TYPES,
         clock: Callable[[], float] = time.monotonic,
+        seats: Seats | None = None,
     ) -> None:
         self.settings = settings
         self.broker = broker
@@ -89,6 +91,8 @@ class Hub:
         self.clock = clock
         self.connections: set[Connection] = set()
         self._by_user: dict[int, set[Connection]] = {}
+        #: Connections per user across processes (``seats.py``); this process's own are ``_by_user``.
+        self.seats = seats if seats is not None else seats_for(broker, settings.ws_connection_lease_seconds)
         self._control: asyncio.Task[None] | None = None
         self._subscribers: dict[str, set[Connection]] = {}
         self._ready: dict[str, asyncio.Future[None]] = {}
@@ -114,6 +118,7 @@ class Hub:
         gc.freeze()
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         await self.broker.start(self._deliver, self._reset)
+        await self.seats.start()
         self._started = True
         self._control = asyncio.create_task(self._listen_control(), name="hub-control")
 
@@ -139,6 +144,7 @@ class Hub:
             if not self.connections:
                 break
             await asyncio.sleep(0.02)
+        await self.seats.close()
         await self.broker.close()
         self._started = False
 
@@ -242,12 +248,20 @@ class Hub:
 
     # -- operations of connections ----------------------------------------------------------------------
 
-    def register(self, connection: Connection) -> bool:
-        """Admit a connection, unless its user already holds the most connections allowed (then False)."""
-        mine = self._by_user.setdefault(connection.principal.id, set())
-        if len(mine) >= self.settings.ws_max_connections_per_user:
-            if not mine:
-                del self._by_user[connection.principal.id]
+    async def admit(self, connection: Connection) -> bool:
+        """Admit a connection, unless its user already holds the most connections allowed (then False).
+
+        This process's own count first (no round trip to refuse the obvious), then the seats of every
+        process (``seats.py``).
+        """
+        user_id, limit = connection.principal.id, self.settings.ws_max_connections_per_user
+        if len(self._by_user.get(user_id, ())) >= limit:
+            return False
+        if not await self.seats.take(user_id, connection.id, limit):
+            return False
+        mine = self._by_user.setdefault(user_id, set())
+        if len(mine) >= limit:  # this process admitted others while the seat was asked for
+            await self.seats.give_back(user_id, connection.id)
             return False
         mine.add(connection)
         self.connections.add(connection)
@@ -440,6 +454,7 @@ class Hub:
                 mine.discard(connection)
                 if not mine:
                     del self._by_user[connection.principal.id]
+            await self.seats.give_back(connection.principal.id, connection.id)
         for channel in list(connection.subscriptions):
             await self.unsubscribe(connection, channel)
         if connection.denials.timer is not None:

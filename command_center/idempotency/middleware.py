@@ -130,7 +130,7 @@ async def _user_id(scope: Scope, state: Any) -> int | None:
     if scheme.lower() != "bearer" or not token:
         return None
     try:
-        async with state.db.session() as session:
+        async with state.db.read_session() as session:
             principal = await auth_service.principal_for_token(
                 session, token.strip(), settings=state.settings
             )

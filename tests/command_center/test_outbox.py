@@ -163,3 +163,40 @@ async def test_published_rows_are_pruned_after_the_retention_window(app) -> None
     async with app.state.db.session() as session:
         count = await session.scalar(select(func.count()).select_from(OutboxEvent))
     assert count == 1
+
+
+async def test_sqlite_publishes_at_once_and_marks_later(app) -> None:  # type: ignore[no-untyped-def]
+    """On SQLite the mark (a write transaction) waits for a quiet moment; publishing never waits for it."""
+    await app.state.outbox.stop()
+    hub = GatedHub()
+    hub.up.set()
+    relay = OutboxRelay(app.state.db, lambda: hub, poll_seconds=3600, mark_seconds=3600)
+    relay.start()
+    try:
+        async with app.state.db.session() as session:
+            emit(session, "ledger", type="ledger.warning_raised", id=1)
+        await _until(lambda: len(hub.messages) == 1)
+        # PostgreSQL marks in the relay's turn (other processes' relays take turns with it).
+        expected = 1 if app.state.db.dialect == "sqlite" else 0
+        assert await relay.pending() == expected
+        async with app.state.db.session() as session:
+            emit(session, "ledger", type="ledger.warning_raised", id=2)
+        await _until(lambda: len(hub.messages) == 2)
+        assert [data["id"] for _, data, _ in hub.messages] == [1, 2], "a published row went out twice"
+        assert await relay.drain() == 0
+        assert await relay.pending() == 0
+    finally:
+        await relay.stop()
+
+
+async def test_passes_that_overlap_publish_each_row_once(app) -> None:  # type: ignore[no-untyped-def]
+    """A request's drain and the background pass run at once: the second reads after the first's rows."""
+    await app.state.outbox.stop()
+    hub = GatedHub()
+    hub.up.set()
+    relay = OutboxRelay(app.state.db, lambda: hub, poll_seconds=3600)
+    async with app.state.db.session() as session:
+        emit(session, "ledger", type="ledger.warning_raised", id=1)
+        emit(session, "ledger", type="ledger.warning_raised", id=2)
+    assert sum(await asyncio.gather(relay.drain(), relay.drain())) == 2
+    assert [data["id"] for _, data, _ in hub.messages] == [1, 2]

@@ -172,6 +172,11 @@ class RedisBroker:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._closed = False
 
+    @property
+    def url(self) -> str:
+        """Where Redis is, for the hub's other shared state (``hub.seats``)."""
+        return self._url
+
     # -- lifecycle -------------------------------------------------------------------------------------
 
     async def start(self, deliver: Deliver, reset: Reset) -> None:
