@@ -25,12 +25,22 @@ from command_center.auth import passwords
 from command_center.db import Database
 from command_center.migrate import upgrade
 from command_center.settings import Settings
-from tests.services import POSTGRES_URL, postgres_available, require
+from tests.services import POSTGRES_URL, postgres_available, require, start_worker_redis
 
 TEST_SECRET = "test-secret-key-not-for-production"
 #: The audit key every test database is seeded with (the key the settings fixture derives).
 TEST_AUDIT_KEY = Settings(development=True, secret_key=TEST_SECRET).audit_key
 DEMO_PASSWORD = demo.DEMO_PASSWORD
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _worker_redis() -> Iterator[None]:
+    """Under pytest-xdist, this worker's own redis-server for the session (see ``tests.services``)."""
+    process = start_worker_redis()
+    yield
+    if process is not None:
+        process.terminate()
+        process.wait(10)
 
 
 @pytest.fixture(autouse=True, scope="session")

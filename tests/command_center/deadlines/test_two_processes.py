@@ -50,7 +50,7 @@ def cluster(tmp_path: Path):  # type: ignore[no-untyped-def]
         check=True,
         capture_output=True,
     )
-    subprocess.run(["redis-cli", "-n", str(redis_db), "FLUSHDB"], check=False, capture_output=True)
+    subprocess.run(["redis-cli", "-u", env["CC_BROKER_URL"], "FLUSHDB"], check=False, capture_output=True)
     ports = [_free_port(), _free_port()]
     servers = [
         subprocess.Popen(

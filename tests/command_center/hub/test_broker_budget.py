@@ -75,7 +75,8 @@ async def test_an_outbox_key_is_published_once_across_processes() -> None:
         await two.close()
 
 
-@pytest.mark.parametrize("url", ["memory://", REDIS_URL])
+# Named ids: each xdist worker has a Redis URL of its own, and every worker must collect the same test ids.
+@pytest.mark.parametrize("url", ["memory://", REDIS_URL], ids=["memory", "redis"])
 async def test_publish_many_keeps_order_and_keys(url: str) -> None:
     """The relay's batch: in order, one offset each, a key already seen answered as a duplicate."""
     if url.startswith("redis"):
