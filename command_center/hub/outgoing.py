@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -43,7 +44,7 @@ async def _finish(coro: Coroutine[Any, Any, Any], waiting: Any) -> None:
         coro.close()
 
 
-class Outgoing:
+class Outgoing(ABC):
     """The bounded outgoing queue of one client; ``Connection`` adds the op loop and channels."""
 
     __slots__ = (
@@ -75,8 +76,9 @@ class Outgoing:
         self._space: asyncio.Future[None] | None = None
         self._inflight: tuple[Coroutine[Any, Any, Any], Any] | None = None
 
+    @abstractmethod
     def close(self, code: int) -> None:
-        raise NotImplementedError
+        """Close the socket with ``code`` (the connection knows how; the queue only decides when)."""
 
     def _describe(self) -> str:
         return "a connection"
