@@ -92,6 +92,19 @@ async def test_sign_ins_and_exports_leave_the_loop_free(
     one_hash = time.perf_counter() - started  # what a hash on the loop would block it for, on this machine
     async with app.state.db.session() as session:
         await session.execute(update(User).where(User.name.in_(NAMES)).values(password_hash=real_hash))
+    hash_threads: list[int] = []
+
+    class RecordingHasher:
+        """The production hasher, noting the thread each check runs on."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real_cost_hashing, name)
+
+        def verify(self, hash_: str, password: str) -> bool:
+            hash_threads.append(threading.get_ident())
+            return real_cost_hashing.verify(hash_, password)
+
+    monkeypatch.setattr(passwords, "_hasher", RecordingHasher())
 
     lags: list[float] = []
     done = asyncio.Event()
@@ -126,14 +139,15 @@ async def test_sign_ins_and_exports_leave_the_loop_free(
     assert set(threads) == {"timeline_docx", "review_docx"}
     assert threads["timeline_docx"] != loop_thread, "the incident timeline .docx was built on the event loop"
     assert threads["review_docx"] != loop_thread, "the review .docx was built on the event loop"
+    assert len(hash_threads) == 20 and loop_thread not in hash_threads, "a password was checked on the loop"
+    # What the loop felt, for the reader: the verdict above is the threads', not the clock's (a busy CI
+    # machine stretches every lag, whichever thread the hashes run on).
     lags.sort()
     p90, worst = lags[int(len(lags) * 0.9)], lags[-1]
     print(
         f"one Argon2 hash {one_hash * 1000:.0f} ms; event-loop lag during 20 sign-ins and 2 exports: "
         f"p90 {p90 * 1000:.0f} ms, worst {worst * 1000:.0f} ms, {len(lags)} probes"
     )
-    assert p90 < one_hash / 4, f"the loop stalled: p90 {p90:.3f} s (one hash takes {one_hash:.3f} s)"
-    assert len(lags) > 40, "the loop hardly ran while the passwords were checked and the documents built"
 
 
 def test_importing_the_app_loads_no_plotting_library() -> None:

@@ -67,6 +67,7 @@ async function request(method, path, { body, form, multipart, raw, key } = {}) {
 }
 
 function onUnauthorized() {
+  if (leaving) return;
   clearSession();
   const here = location.pathname + location.search;
   if (!location.pathname.endsWith("/index.html")) {
@@ -104,9 +105,17 @@ export async function signIn(username, password) {
   return me;
 }
 
+let leaving = false;
+
+/** True once sign-out began: the revocation's own 401s and socket close must not send the page elsewhere. */
+export const signingOut = () => leaving;
+
+/** Revoke the token, forget the session and go to the sign-in page (the only navigation sign-out makes). */
 export async function signOut() {
+  leaving = true;
   try { await api.post("/api/auth/revoke"); } catch { /* already invalid */ }
   clearSession();
+  location.href = "/static/index.html";
 }
 
 /** Download a protected file (the bearer token cannot ride on a plain link). */

@@ -30,6 +30,52 @@ export function fill(el, ...children) {
   return el;
 }
 
+/**
+ * Replace an element's children without losing what the user is typing there. Live updates re-render
+ * lists and details while someone fills in a form inside them; every field the user changed carries its
+ * value (and the caret, when it had the focus) over to the field in the same place of the new content:
+ * the same [data-id] item, the same form (by id or class) and the same name.
+ */
+export function refill(el, ...children) {
+  const edits = new Map();
+  const focused = el.contains(document.activeElement) ? fieldKey(el, document.activeElement) : null;
+  const caret = focused && typeof document.activeElement.selectionStart === "number"
+    ? [document.activeElement.selectionStart, document.activeElement.selectionEnd] : null;
+  for (const field of el.querySelectorAll("[name]")) {
+    if (edited(field)) edits.set(fieldKey(el, field), field.type === "checkbox" || field.type === "radio" ? field.checked : field.value);
+  }
+  fill(el, ...children);
+  for (const field of el.querySelectorAll("[name]")) {
+    const key = fieldKey(el, field);
+    if (edits.has(key)) {
+      const value = edits.get(key);
+      if (typeof value === "boolean") field.checked = value;
+      else if (field.tagName !== "SELECT" || [...field.options].some((o) => o.value === value)) field.value = value;
+    }
+    if (key === focused) {
+      field.focus();
+      if (caret) field.setSelectionRange?.(...caret);
+    }
+  }
+  return el;
+}
+
+function fieldKey(root, field) {
+  const item = field.closest("[data-id]");
+  const form = field.form;
+  return [root.contains(item) && item !== root ? item.dataset.id : "", form ? form.id || form.className : "",
+    field.name, field.type === "checkbox" || field.type === "radio" ? field.value : ""].join("\u0000");
+}
+
+function edited(field) {
+  if (field.type === "checkbox" || field.type === "radio") return field.checked !== field.defaultChecked;
+  if (field.tagName === "SELECT") {
+    const initial = [...field.options].findIndex((o) => o.defaultSelected);
+    return field.selectedIndex !== Math.max(initial, 0);
+  }
+  return "defaultValue" in field && field.value !== field.defaultValue;
+}
+
 export const $ = (selector, root = document) => root.querySelector(selector);
 export const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
 

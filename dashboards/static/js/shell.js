@@ -1,5 +1,5 @@
 // Page bootstrap: translations, the signed-in user, the role check, the header and the hub connection.
-import { TOKEN_STORAGE_KEY, api, clearSession, currentUser, signOut, token } from "./api.js";
+import { TOKEN_STORAGE_KEY, api, clearSession, currentUser, signOut, signingOut, token } from "./api.js";
 import { $, h } from "./dom.js";
 import { installAlerts } from "./alerts.js";
 import { loadConfig } from "./config.js";
@@ -11,6 +11,7 @@ import { PAGES, homeFor, mayOpen, pagesFor } from "./nav.js";
 import { confirmDropOnSignOut } from "./outbox.js";
 
 function toSignIn() {
+  if (signingOut()) return; // sign-out navigates by itself
   clearSession();
   location.href = `/static/index.html?next=${encodeURIComponent(location.pathname + location.search)}`;
 }
@@ -75,7 +76,6 @@ function renderHeader(user, pageId) {
         // Unsent field reports belong to this user: never left for whoever signs in next on this phone.
         if (!confirmDropOnSignOut((n) => window.confirm(t("outbox.confirm_drop", { n })))) return;
         await signOut();
-        location.href = "/static/index.html";
       } }, t("auth.sign_out")));
   document.body.prepend(header);
   // The switch shows the other language's name.

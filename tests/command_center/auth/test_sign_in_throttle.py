@@ -134,7 +134,12 @@ async def test_no_database_lock_is_held_while_hashing(
     app, settings: Settings, clock: Clock, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     """On SQLite every transaction holds the write lock: while a password is being checked, another
-    connection must be able to take that lock at once (the hash used to run inside it)."""
+    connection must be able to take that lock (the hash used to run inside it).
+
+    The probe waits for the lock rather than demanding it at once: a background writer (the outbox relay
+    marking what it published) may hold it for a moment. Were the request itself holding it, the wait could
+    never end, since that transaction awaits this very hash; the long timeout only turns that deadlock into
+    a failure instead of a hang."""
     path = settings.database_url.split("///", 1)[1]
     probes: list[bool] = []
     real = passwords._hasher
@@ -144,7 +149,7 @@ async def test_no_database_lock_is_held_while_hashing(
             return getattr(real, name)
 
         def verify(self, hash_: str, password: str) -> bool:
-            connection = sqlite3.connect(path, timeout=0)
+            connection = sqlite3.connect(path, timeout=30)
             try:
                 connection.execute("BEGIN IMMEDIATE")
                 connection.execute("ROLLBACK")

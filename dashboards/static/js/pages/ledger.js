@@ -3,7 +3,7 @@
 // the `ledger` channel brings other people's changes in live.
 import { api } from "../api.js";
 import { countdown } from "../countdown.js";
-import { $, fill, formData, h, params, toast } from "../dom.js";
+import { $, fill, formData, h, params, refill, toast } from "../dom.js";
 import { onLangChange, t, tn } from "../i18n.js";
 import { can } from "../nav.js";
 import { deptName, loadDepartments, loadPeople, personName, startPage } from "../shell.js";
@@ -86,11 +86,10 @@ async function run({ user, hub }) {
   function renderDetail() {
     const i = selected;
     const open = i.status === "open";
-    // A live update re-renders the item: keep what the user is typing or has picked in its forms.
-    const kept = Number($("#detail").dataset.id) === i.id
-      ? [...document.querySelectorAll("#detail form [name]")].map((el) => [el.form.id, el.name, el.value]) : [];
+    // A live update re-renders the item: what the user is typing or has picked in its forms stays.
+    const sameItem = Number($("#detail").dataset.id) === i.id;
     $("#detail").dataset.id = i.id;
-    fill($("#detail"),
+    (sameItem ? refill : fill)($("#detail"),
       h("h2", {}, colourBadge(i.colour), " ", h("span", { id: "item-title" }, i.title)),
       h("dl", { class: "facts" },
         fact("ledger.status", tn("ledger.status", i.status)),
@@ -110,11 +109,6 @@ async function run({ user, hub }) {
           h("time", {}, fmt(e.at, "short")), h("strong", {}, tn("ledger.action", e.action)), " ",
           h("span", { class: "muted" }, `${personName(e.actor_name)} · ${deptName(e.actor_department)}`),
           historyDetail(e) ? h("div", { class: "detail" }, historyDetail(e)) : null)))));
-    for (const [form, name, value] of kept) {
-      const el = document.querySelector(`#${form} [name="${name}"]`);
-      if (!el || (el.tagName === "SELECT" && ![...el.options].some((o) => o.value === value))) continue;
-      el.value = value;
-    }
   }
 
   function historyDetail(e) {

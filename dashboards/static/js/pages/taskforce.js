@@ -2,7 +2,7 @@
 // first-receiver matters and handovers. Channel: taskforce:{id}.
 import { api, optional } from "../api.js";
 import { countdown } from "../countdown.js";
-import { $, fill, formData, h, params, toast } from "../dom.js";
+import { $, fill, formData, h, params, refill, toast } from "../dom.js";
 import { onLangChange, t } from "../i18n.js";
 import { can } from "../nav.js";
 import { deptName, joinNames, drillBadge, loadDepartments, markDrill, boardChannel, startPage } from "../shell.js";
@@ -106,7 +106,8 @@ async function run({ user, hub }) {
   }
 
   function renderMatters() {
-    fill($("#matters"), matters.length ? matters.map((m) => h("li", { dataset: { id: m.id } },
+    // Any event on the channel reloads the matters: a handover being written survives it.
+    refill($("#matters"), matters.length ? matters.map((m) => h("li", { dataset: { id: m.id } },
       h("strong", {}, m.title),
       h("div", { class: "muted" }, `${t("incident.first_department")}: ${deptName(m.first_department)} · ${t("taskforce.owner")}: ${deptName(m.owner_department)}`),
       m.pending_department ? h("div", { class: "row" }, h("span", { class: "badge colour-orange" }, t("taskforce.pending_to", { dept: deptName(m.pending_department) })),
