@@ -54,7 +54,8 @@ def test_first_receiver_hands_a_matter_over(open_page, server):
     # While the liaison writes the handover, another matter lands on the channel and the list re-renders:
     # what was picked and typed stays, with the caret in the reason.
     with server.client("police") as http:
-        http.post("/api/matters", json={"title": "西门临时管控", "taskforce_id": taskforce["id"]}).raise_for_status()
+        another = {"title": "西门临时管控", "taskforce_id": taskforce["id"]}
+        http.post("/api/matters", json=another).raise_for_status()
     police.locator("#matters li", has_text="西门临时管控").wait_for()
     assert matter.locator("select[name=to_department]").input_value() == "fire_rescue"
     assert matter.locator("input[name=reason]").input_value() == "涉及消防通道，由消防牵头"
