@@ -25,6 +25,7 @@ from command_center.auth import passwords
 from command_center.db import Database
 from command_center.migrate import upgrade
 from command_center.settings import Settings
+from tests import ordering
 from tests.services import POSTGRES_URL, postgres_available, require, start_worker_redis
 
 TEST_SECRET = "test-secret-key-not-for-production"
@@ -228,7 +229,10 @@ async def live_server(app):  # type: ignore[no-untyped-def]
     await task
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    ordering.register(config)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the browser tests last: sync Playwright keeps a loop of its own on the main thread for the rest
-    of the session, which the asyncio tests after it would trip over."""
-    items.sort(key=lambda item: "tests/e2e/" in item.nodeid.replace("\\", "/"))
+    """Browser tests last, and the longest files first within each group (``tests.ordering``)."""
+    ordering.order(items, ordering.load_table())

@@ -113,26 +113,21 @@ class DrillRunner:
             await self._feed(drill_id, item)
 
     async def _claim(self, now: datetime) -> list[int]:
-        async with unit_of_work(self._database, self._publisher) as session:
-            due = (
-                (
-                    await session.execute(
-                        select(Drill.id).where(
-                            or_(
-                                (Drill.status == "scheduled") & (Drill.start_at <= now),
-                                (Drill.status == "running")
-                                & or_(
-                                    Drill.runner.is_(None),
-                                    Drill.runner == self.runner_id,
-                                    Drill.lease_until < now,
-                                ),
-                            )
-                        )
-                    )
-                )
-                .scalars()
-                .all()
+        # Looked up without the write lock: on SQLite a write transaction every tick, with nothing to claim
+        # on almost every one, queued each request's write behind it. The UPDATE below re-checks the same
+        # conditions atomically, so a drill taken by another process meanwhile is simply not won.
+        due_query = select(Drill.id).where(
+            or_(
+                (Drill.status == "scheduled") & (Drill.start_at <= now),
+                (Drill.status == "running")
+                & or_(Drill.runner.is_(None), Drill.runner == self.runner_id, Drill.lease_until < now),
             )
+        )
+        async with self._database.read_session() as reader:
+            due = (await reader.execute(due_query)).scalars().all()
+        if not due:
+            return []
+        async with unit_of_work(self._database, self._publisher) as session:
             won = []
             for drill_id in due:
                 result = cast(
