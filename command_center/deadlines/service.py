@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from command_center.deadlines.models import Deadline
@@ -153,6 +153,16 @@ def _alert(session: AsyncSession, deadline: Deadline, type_: str, now: datetime)
         drill=deadline.drill,
         deadline=view(deadline, now),
     )
+
+
+async def anything_due(session: AsyncSession, *, now: datetime) -> bool:
+    """Whether a sweep at ``now`` would find a warning or a miss to claim (a plain read, no claim)."""
+    due = or_(
+        Deadline.warned_at.is_(None) & (Deadline.warn_at <= now),
+        Deadline.missed_at.is_(None) & (Deadline.due_at <= now),
+    )
+    query = select(Deadline.id).where(Deadline.done_at.is_(None), due).limit(1)
+    return (await session.execute(query)).first() is not None
 
 
 async def sweep(session: AsyncSession, *, now: datetime, on_missed: Mapping[str, MissHandler]) -> int:

@@ -3,10 +3,13 @@
 import asyncio
 from datetime import timedelta
 
+from sqlalchemy import event
+
 from command_center.app import create_app, deadline_handlers
 from command_center.auth.roles import Principal, Role
 from command_center.db import Database, utcnow
 from command_center.deadlines.runner import DeadlineSweeper
+from command_center.drills.runner import DrillRunner
 from command_center.events import unit_of_work
 from command_center.incidents import service as incidents
 from command_center.incidents.schemas import IncidentCreate
@@ -83,3 +86,47 @@ async def test_concurrent_sweepers_alert_exactly_once(settings: Settings) -> Non
     finally:
         for db in databases:
             await db.dispose()
+
+
+def _statements_of(database: Database) -> list[str]:
+    """Every SQL statement the database's (write) engine sends from now on, upper-cased."""
+    statements: list[str] = []
+    event.listen(
+        database.engine.sync_engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, *rest: statements.append(statement.lstrip().upper()),
+    )
+    return statements
+
+
+async def test_a_sweep_with_nothing_due_takes_no_write_lock(settings: Settings) -> None:
+    """On SQLite every write transaction holds the one write lock that requests queue for: a sweep that finds
+    nothing (almost every sweep) must not begin one. A due deadline still gets its transaction and alert."""
+    database = Database.from_settings(settings)
+    statements = _statements_of(database)
+    try:
+        await _open_incident(database, settings)
+        statements.clear()
+        now = utcnow()
+        sweeper = DeadlineSweeper(
+            database, Recorder(), interval=1, on_missed=deadline_handlers(), clock=lambda: now
+        )
+        assert await sweeper.run_once() == 0
+        assert [s for s in statements if s.startswith(("BEGIN IMMEDIATE", "UPDATE", "INSERT"))] == []
+        now += timedelta(minutes=11)  # the 10-minute phone report is missed
+        assert await sweeper.run_once() >= 1
+        assert any(s.startswith("UPDATE") for s in statements)
+    finally:
+        await database.dispose()
+
+
+async def test_a_drill_tick_with_nothing_to_claim_takes_no_write_lock(settings: Settings) -> None:
+    """The drill runner ticks every second; with no drill due (nearly always) it begins no write
+    transaction."""
+    database = Database.from_settings(settings)
+    statements = _statements_of(database)
+    try:
+        await DrillRunner(database, Recorder(), settings).run_once()
+        assert [s for s in statements if s.startswith(("BEGIN IMMEDIATE", "UPDATE", "INSERT"))] == []
+    finally:
+        await database.dispose()
