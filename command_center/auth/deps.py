@@ -24,12 +24,16 @@ from command_center.settings import Settings
 _bearer = HTTPBearer(auto_error=False, description="token from POST /api/auth/token")
 
 
-def get_settings(request: Request) -> Settings:
+# The trivial dependencies are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in its
+# thread pool, a thread hop on every request for reading an attribute.
+
+
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.db
     return database
 
@@ -44,7 +48,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_clock(request: Request) -> Callable[[], datetime]:
+async def get_clock(request: Request) -> Callable[[], datetime]:
     """The app's clock (``app.state.clock``, set by tests to control time), else the wall clock."""
     clock: Callable[[], datetime] = getattr(request.app.state, "clock", utcnow)
     return clock
