@@ -169,7 +169,10 @@ async def test_drill_resumes_after_a_server_restart(settings) -> None:  # type: 
                 await asyncio.sleep(0.05)
             assert state["status"] == "finished", state
             ratings = {c["check_id"]: c["rating"] for c in state["score"]["checks"]}
-            assert ratings["phone_report"] == "P"
+            # Filed on the first server, credited by the second: done (P, S or M by how soon the report
+            # went in, which on a busy machine is seconds, and a scenario minute lasts 0.2 s here). U would
+            # mean the restart lost it; timeliness itself is scored on an injected clock in test_scoring.
+            assert ratings["phone_report"] in {"P", "S", "M"}, ratings
             async with second.state.db.session() as session:
                 injects = (
                     (

@@ -19,6 +19,9 @@ WHIP_PUBLISH = (
     + """
   const constraints = { video: { width: 640, height: 480 }, audio: true };
   const media = await navigator.mediaDevices.getUserMedia(constraints);
+  // "detail": keep the resolution when the CPU is short (a busy CI machine), so the viewer's width shows
+  // what the relay did to the stream (nothing), not what Chromium's encoder chose to send meanwhile.
+  for (const track of media.getVideoTracks()) track.contentHint = "detail";
   const pc = new RTCPeerConnection();
   for (const track of media.getTracks()) pc.addTransceiver(track, { direction: "sendonly" });
   await pc.setLocalDescription(await pc.createOffer());
