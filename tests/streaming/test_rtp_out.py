@@ -1,4 +1,5 @@
-"""The direct RTP path's packets, byte for byte, without a network (streaming/rtp_out.py)."""
+"""The direct RTP path without a network: its packets byte for byte (streaming/rtp_out.py), and a direct-mode
+``ForwardingTrack`` handing frames to it."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import pytest
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
 from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtpPacket
 
+from streaming.frames import EncodedFrame
 from streaming.rtp_out import RtpOutlet, extension_block
+from streaming.track import ForwardingTrack
 
 MID_ID = 1
 
@@ -138,3 +141,68 @@ def test_bad_arguments_are_named() -> None:
     with pytest.raises(ValueError, match="padded to 4 bytes, got 3"):
         extension_block(0xBEDE, b"\x10\x30\x00")
     assert extension_block(0xBEDE, b"") == b""
+
+
+# -- a direct-mode ForwardingTrack hands its frames to the outlet -------------------------------------------
+
+
+def _frame(n: int, *, kind: str = "audio", keyframe: bool = True) -> EncodedFrame:
+    if kind == "audio":
+        return EncodedFrame("audio", "audio/opus", 48000, bytes([n]), n * 960, True)
+    return EncodedFrame("video", "video/VP8", 90000, bytes([0 if keyframe else 1, n]), n * 3000, keyframe)
+
+
+def _video_payloads(frame: EncodedFrame) -> tuple[list[bytes], int]:
+    return [frame.data], frame.timestamp
+
+
+async def test_a_direct_track_sends_from_its_start_on_and_not_after_it_stops() -> None:
+    path = _Path()
+    track = ForwardingTrack("audio", packetize=EncodedFrame.opus_payloads)
+    track.offer(_frame(0))  # before the sender started: nobody to send to
+    track.attach(_outlet(path))
+    track.offer(_frame(1))
+    track.offer(_frame(2))
+    assert [_parse(p).payload for p in path.packets] == [b"\x01", b"\x02"]
+    assert track.frames_sent == 2 and track.queue_size == 0
+    track.stop()
+    track.offer(_frame(3))
+    assert len(path.packets) == 2
+
+
+async def test_a_direct_video_track_starts_with_the_cached_gop_then_waits_for_keyframes() -> None:
+    path = _Path()
+    gop = [_frame(1, kind="video"), _frame(2, kind="video", keyframe=False)]
+    track = ForwardingTrack("video", packetize=_video_payloads, start_frames=lambda: list(gop))
+    track.attach(_outlet(path))
+    track.offer(_frame(3, kind="video", keyframe=False))
+    track.need_keyframe()
+    track.offer(_frame(4, kind="video", keyframe=False))  # dropped: waiting for a keyframe
+    track.offer(_frame(5, kind="video"))
+    assert [_parse(p).payload[1] for p in path.packets] == [1, 2, 3, 5]
+    assert track.gop_frames == 2 and track.frames_dropped == 1
+
+
+async def test_a_failing_outlet_stops_only_its_own_track() -> None:
+    class Broken(_Path):
+        def write(self, packet: bytes) -> int:
+            raise OSError("no route")
+
+    good_path = _Path()
+    broken = ForwardingTrack("audio", packetize=EncodedFrame.opus_payloads)
+    good = ForwardingTrack("audio", packetize=EncodedFrame.opus_payloads)
+    broken.attach(_outlet(Broken()))
+    good.attach(_outlet(good_path))
+    for track in (broken, good):
+        track.offer(_frame(1))
+    assert broken.readyState == "ended" and good.readyState == "live"
+    assert len(good_path.packets) == 1
+
+
+async def test_attach_needs_direct_mode_and_a_fresh_track() -> None:
+    with pytest.raises(ValueError, match="needs a track made with packetize="):
+        ForwardingTrack("audio").attach(_outlet(_Path()))
+    track = ForwardingTrack("audio", packetize=EncodedFrame.opus_payloads)
+    track.attach(_outlet(_Path()))
+    with pytest.raises(ValueError, match="already started; one sender per track"):
+        track.attach(_outlet(_Path()))
