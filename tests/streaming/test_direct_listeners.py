@@ -101,7 +101,8 @@ def _assert_one_continuous_stream(listener: PacketListener) -> None:
     steps = [(b.sequence_number - a.sequence_number) % 65536 for a, b in itertools.pairwise(packets)]
     assert set(steps) == {1}, f"sequence numbers not continuous: steps {sorted(set(steps))}"
     ticks = [(b.timestamp - a.timestamp) % 2**32 for a, b in itertools.pairwise(packets)]
-    assert all(t > 0 and t % 960 == 0 for t in ticks), f"timestamps not advancing by 20 ms frames: {ticks}"
+    # The publisher sends every 20 ms frame and loopback loses none: each packet is the next frame.
+    assert set(ticks) == {960}, f"timestamps not advancing one 20 ms frame a packet: {sorted(set(ticks))}"
 
 
 @pytest.fixture
