@@ -67,6 +67,7 @@ _COUNTER_ATTRS = (
     "_RTCRtpSender__octet_count",
     "_RTCRtpSender__packet_count",
 )
+_DTLS_COUNTER_ATTRS = ("_RTCDtlsTransport__tx_bytes", "_RTCDtlsTransport__tx_packets")
 #: aioice ``Connection``: component -> nominated ``CandidatePair``.
 _NOMINATED_ATTR = "_nominated"
 
@@ -210,8 +211,12 @@ class _SrtpIcePath:
     def __init__(self, sender: RTCRtpSender) -> None:
         self._sender: Any = sender
         self._dtls: Any = sender.transport
+        ice = getattr(self._dtls.transport, "_connection", None)
+        needed = (*_DTLS_COUNTER_ATTRS, "_tx_srtp", "_state")
+        if not all(hasattr(self._dtls, name) for name in needed) or not hasattr(ice, _NOMINATED_ATTR):
+            raise StreamingError("this aiortc/aioice version has no SRTP session or ICE pair to send on")
         self._protect: Callable[[bytes], bytes] = self._dtls._tx_srtp.protect
-        self._nominated: dict[int, Any] = getattr(self._dtls.transport._connection, _NOMINATED_ATTR)
+        self._nominated: dict[int, Any] = getattr(ice, _NOMINATED_ATTR)
         self._pair: Any = None
         self._sendto: Callable[[bytes, tuple[str, int]], None] = lambda data, addr: None
         self._addr: tuple[str, int] = ("", 0)

@@ -204,3 +204,13 @@ async def test_direct_path_extensions_are_the_senders_negotiated_ones() -> None:
 
 def test_ntp_now_is_aiortcs_ntp_clock() -> None:
     assert abs(ntp_now() - clock.current_ntp_time()) < 2**32 // 100  # 10 ms apart at most
+
+
+def test_the_direct_path_names_missing_transport_internals() -> None:
+    from types import SimpleNamespace
+
+    from streaming.aiortc_internals import _SrtpIcePath
+
+    sender = SimpleNamespace(transport=SimpleNamespace(transport=SimpleNamespace()))
+    with pytest.raises(StreamingError, match="no SRTP session or ICE pair to send on"):
+        _SrtpIcePath(sender)  # type: ignore[arg-type]
