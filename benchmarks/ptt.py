@@ -1,7 +1,7 @@
 """Benchmark push-to-talk: mouth-to-ear latency, floor-grant latency over the hub, relay CPU per listener.
 
     python benchmarks/ptt.py [--quick] [--listeners 50] [--grants 200] [--window 8]
-                             [--relay-loop uvloop|asyncio] [--listeners-in-process]
+                             [--relay-loop uvloop|asyncio] [--listeners-in-process] [--no-grants]
 
 Prints ONE JSON object. Three measurements:
 
@@ -354,6 +354,9 @@ def main() -> None:
     parser.add_argument(
         "--listeners-in-process", action="store_true", help="the other listeners share the ear's process"
     )
+    parser.add_argument(
+        "--no-grants", action="store_true", help="media only (mouth-to-ear, relay CPU): no floor grants"
+    )
     parser.add_argument("--role", choices=["bench", "crowd"], default="bench", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--stream", default="", help=argparse.SUPPRESS)
@@ -366,7 +369,8 @@ def main() -> None:
     args.window = args.window or (3.0 if args.quick else 8.0)
     load_before = os.getloadavg()
     result = asyncio.run(media(args))
-    result.update(asyncio.run(grants(args)))
+    if not args.no_grants:
+        result.update(asyncio.run(grants(args)))
     result["setup"] = {
         "relay_loop": args.relay_loop,
         "other_listeners": "ear's process" if args.listeners_in_process else "own process",

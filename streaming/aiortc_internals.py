@@ -2,7 +2,7 @@
 
 aiortc has no public way to receive encoded frames without decoding them (aiortc#136, #449, #1176 were
 closed without one), and ``RTCRtpSender`` answers a viewer's PLI by setting a flag that only its own
-encoder reads, so with pre-encoded ``av.Packet`` input the request is silently dropped. Three small hooks:
+encoder reads, so with pre-encoded ``av.Packet`` input the request is silently dropped. The hooks:
 
 * ``tap_encoded_frames``: swap the receiver's decoder input queue for one that hands each reassembled
   ``(codec, JitterFrame)`` to a callback on the event loop. The decoder thread still starts but only ever
@@ -13,11 +13,12 @@ encoder reads, so with pre-encoded ``av.Packet`` input the request is silently d
   marker bit completes it, and an audio packet (one Opus frame) as soon as it is in order.
 * ``send_picture_loss``: ask the publisher for a keyframe with the receiver's own RTCP PLI.
 * ``on_keyframe_request``: route a viewer's PLI/FIR arriving at a sender to a callback.
-* ``forward_opus_as_is``: give an audio viewer's sender a packetizer that takes the relay's
-  ``EncodedFrame`` as it is. aiortc's Opus "encoder" only packetizes pre-encoded input, one payload per
-  frame, yet per packet and viewer it copies the bytes and converts the timestamp with ``Fraction``
-  arithmetic (equal to the RTP timestamp, Opus's RTP clock being 48 kHz): a tenth of the relay's work per
-  listener in the push-to-talk benchmark's profile.
+* ``send_rtp_directly``: replace a sender's RTP loop (one coroutine per listener, woken for every packet)
+  by a hand-over: once the sender starts, the relay's single pass over a stream's listeners writes each
+  listener's packets itself (``rtp_out.RtpOutlet``: header and negotiated extensions, SRTP protect with the
+  listener's session, ``sendto`` on its nominated ICE pair) and feeds the sender's packet, octet and
+  timestamp counters, so aiortc's own RTCP loop still sends correct sender reports, and stop/BYE work as
+  before. At 50 push-to-talk listeners aiortc's per-packet sender work was most of the relay's CPU.
 * ``answer_as_dtls_server``: answer ``a=setup:passive`` so the peer starts the DTLS handshake. As the
   answerer aiortc otherwise takes the client role and may send its ClientHello before the peer has even
   read the answer (it is still in the WHIP response); browsers buffer it, GStreamer's webrtcbin does not
@@ -29,17 +30,23 @@ encoder reads, so with pre-encoded ``av.Packet`` input the request is silently d
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCPeerConnection, RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
-from aiortc.rtp import RtpPacket
-from aiortc.utils import uint16_add
+from aiortc.rtcdtlstransport import State as DtlsState
+from aiortc.rtcrtpsender import random_sequence_number
+from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtpPacket
+from aiortc.utils import random32, uint16_add
 
 from streaming.errors import StreamingError
-from streaming.frames import EncodedFrame
+from streaming.rtp_out import RtpOutlet, extension_block
+
+logger = logging.getLogger(__name__)
 
 #: ``(mime_type, clock_rate, data, rtp_timestamp)`` for one complete encoded frame.
 FrameCallback = Callable[[str, int, bytes, int], None]
@@ -49,7 +56,20 @@ _STARTED_ATTR = "_RTCRtpReceiver__started"
 _JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
 _KIND_ATTR = "_RTCRtpReceiver__kind"
 _MAPPER_ATTR = "_RTCRtpReceiver__timestamp_mapper"
-_ENCODER_ATTR = "_RTCRtpSender__encoder"
+_RTP_STARTED_ATTR = "_RTCRtpSender__rtp_started"
+_RTP_EXITED_ATTR = "_RTCRtpSender__rtp_exited"
+_EXT_MAP_ATTR = "_RTCRtpSender__rtp_header_extensions_map"
+_MID_ATTR = "_RTCRtpSender__mid"
+_TRACK_ATTR = "_RTCRtpSender__track"
+_COUNTER_ATTRS = (
+    "_RTCRtpSender__ntp_timestamp",
+    "_RTCRtpSender__rtp_timestamp",
+    "_RTCRtpSender__octet_count",
+    "_RTCRtpSender__packet_count",
+)
+_DTLS_COUNTER_ATTRS = ("_RTCDtlsTransport__tx_bytes", "_RTCDtlsTransport__tx_packets")
+#: aioice ``Connection``: component -> nominated ``CandidatePair``.
+_NOMINATED_ATTR = "_nominated"
 
 
 class _EagerJitterBuffer(JitterBuffer):
@@ -163,22 +183,147 @@ def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> N
     sender._send_keyframe = callback  # type: ignore[method-assign]
 
 
-class _OpusAsIs:
-    """Stands in for a sender's Opus encoder: the frame is the payload, its timestamp the RTP timestamp."""
+class DirectSource(Protocol):
+    """A track that takes a started sender's outlet and sends its frames through it (``ForwardingTrack``)."""
 
-    def pack(self, frame: EncodedFrame) -> tuple[list[bytes], int]:
-        return frame.opus_payloads()
+    @property
+    def readyState(self) -> str: ...
+
+    def attach(self, outlet: RtpOutlet) -> None: ...
+
+    def detach(self, outlet: RtpOutlet) -> None: ...
+
+    def on(self, event: str, f: Callable[[], None]) -> Any: ...
+
+    def stop(self) -> None: ...
 
 
-def forward_opus_as_is(sender: RTCRtpSender) -> None:
-    """Before the sender starts: pack the ``EncodedFrame``s of a ``ForwardingTrack(frames=True)`` as they are.
+class _SrtpIcePath:
+    """A sender's way out: its DTLS transport's SRTP session and the ICE pair aioice nominated.
 
-    aiortc makes its encoder on the first frame only if none is set, and hands anything that is not an
-    ``av.Frame`` to the encoder's ``pack``.
+    The same steps as ``RTCDtlsTransport._send_rtp`` -> ``Connection.sendto`` -> ``StunProtocol.send_data``
+    (protect, then ``transport.sendto`` to the pair's remote address; a TURN pair's transport relays it),
+    made as plain calls. The pair is looked up per frame, as aioice does per packet.
     """
-    if not hasattr(sender, _ENCODER_ATTR):
-        raise StreamingError("this aiortc version has no sender encoder to replace (see aiortc_internals)")
-    setattr(sender, _ENCODER_ATTR, _OpusAsIs())
+
+    __slots__ = ("_addr", "_dtls", "_nominated", "_pair", "_protect", "_sender", "_sendto")
+
+    def __init__(self, sender: RTCRtpSender) -> None:
+        self._sender: Any = sender
+        self._dtls: Any = sender.transport
+        ice = getattr(self._dtls.transport, "_connection", None)
+        needed = (*_DTLS_COUNTER_ATTRS, "_tx_srtp", "_state")
+        if not all(hasattr(self._dtls, name) for name in needed) or not hasattr(ice, _NOMINATED_ATTR):
+            raise StreamingError("this aiortc/aioice version has no SRTP session or ICE pair to send on")
+        self._protect: Callable[[bytes], bytes] = self._dtls._tx_srtp.protect
+        self._nominated: dict[int, Any] = getattr(ice, _NOMINATED_ATTR)
+        self._pair: Any = None
+        self._sendto: Callable[[bytes, tuple[str, int]], None] = lambda data, addr: None
+        self._addr: tuple[str, int] = ("", 0)
+
+    def ready(self) -> bool:
+        if self._dtls._state is not DtlsState.CONNECTED or not self._sender._enabled:
+            return False
+        pair = self._nominated.get(1)
+        if pair is None:
+            return False
+        if pair is not self._pair:
+            self._pair, self._sendto, self._addr = pair, pair.protocol.transport.sendto, pair.remote_addr
+        return True
+
+    def write(self, packet: bytes) -> int:
+        data = self._protect(packet)
+        self._sendto(data, self._addr)
+        return len(data)
+
+    def sent(self, packets: int, octets: int, wire_bytes: int, timestamp: int) -> None:
+        # What RTCRtpSender._run_rtp and RTCDtlsTransport._send_rtp count after every packet; the
+        # sender's RTCP loop reads the first four for its sender reports.
+        sender, dtls = self._sender, self._dtls
+        sender._RTCRtpSender__ntp_timestamp = ntp_now()
+        sender._RTCRtpSender__rtp_timestamp = timestamp
+        sender._RTCRtpSender__octet_count += octets
+        sender._RTCRtpSender__packet_count += packets
+        dtls._RTCDtlsTransport__tx_bytes += wire_bytes
+        dtls._RTCDtlsTransport__tx_packets += packets
+
+
+#: Seconds from the NTP epoch (1900) to the Unix epoch (1970).
+_NTP_UNIX_OFFSET = 2_208_988_800
+
+
+def ntp_now() -> int:
+    """``aiortc.clock.current_ntp_time()`` (64-bit NTP: seconds << 32 | fraction) from ``time.time()``.
+
+    Called per frame and listener; aiortc's goes through ``datetime`` and costs five times as much.
+    """
+    return int((time.time() + _NTP_UNIX_OFFSET) * 4294967296.0)
+
+
+def _extensions(sender: RTCRtpSender) -> bytes | Callable[[], bytes]:
+    """The listener's header-extension block as aiortc's sender would write it (``mid``; abs-send-time if
+    negotiated, which changes per frame), through the sender's own negotiated extension map."""
+    ext_map: HeaderExtensionsMap = getattr(sender, _EXT_MAP_ATTR)
+    mid = getattr(sender, _MID_ATTR)
+
+    def block(abs_send_time: int | None = None) -> bytes:
+        return extension_block(*ext_map.set(HeaderExtensions(mid=mid, abs_send_time=abs_send_time)))
+
+    fixed = block()
+    if block(0) == fixed:  # no abs-send-time id negotiated
+        return fixed
+    return lambda: block((ntp_now() >> 14) & 0x00FFFFFF)
+
+
+def send_rtp_directly(sender: RTCRtpSender, source: DirectSource) -> None:
+    """Before the sender starts: when it does, hand ``source`` an ``RtpOutlet`` instead of reading it.
+
+    The sender's ``send()`` starts ``self._run_rtp(codec)``; an instance attribute shadows the method, so
+    the sender runs this stand-in: it gives the source its outlet (own SSRC, random first sequence number
+    and timestamp origin as aiortc picks them, the negotiated payload type and extensions), then idles until
+    the source ends or ``stop()`` cancels it, and leaves as aiortc's loop does (track stopped and dropped,
+    ``__rtp_exited`` set, which ``stop()`` waits for). RTCP (reports, BYE, PLI) stays aiortc's.
+    """
+    needed = (_RTP_STARTED_ATTR, _RTP_EXITED_ATTR, _EXT_MAP_ATTR, _MID_ATTR, _TRACK_ATTR, *_COUNTER_ATTRS)
+    if not all(hasattr(sender, name) for name in needed) or not hasattr(sender, "_run_rtp"):
+        raise StreamingError("this aiortc version has no sender RTP loop to replace (see aiortc_internals)")
+
+    async def run_rtp(codec: RTCRtpCodecParameters) -> None:
+        getattr(sender, _RTP_STARTED_ATTR).set()
+        outlet: RtpOutlet | None = None
+        try:
+            if source.readyState == "live":
+                ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+                def on_ended() -> None:
+                    if not ended.done():
+                        ended.set_result(None)
+
+                source.on("ended", on_ended)
+                if codec.payloadType is None:
+                    raise StreamingError(f"negotiated codec {codec.mimeType} has no payload type")
+                outlet = RtpOutlet(
+                    _SrtpIcePath(sender),
+                    ssrc=sender._ssrc,
+                    payload_type=codec.payloadType,
+                    extensions=_extensions(sender),
+                    sequence_start=random_sequence_number(),
+                    timestamp_origin=random32(),
+                )
+                source.attach(outlet)
+                await ended
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            # aiortc's loop logs and exits too: __rtp_exited must be set or stop() waits forever.
+            logger.warning("direct RTP sender failed", exc_info=True)
+        if outlet is not None:
+            source.detach(outlet)
+        source.stop()
+        setattr(sender, _TRACK_ATTR, None)
+        getattr(sender, _RTP_EXITED_ATTR).set()
+
+    sender._run_rtp = run_rtp  # type: ignore[method-assign]
 
 
 def answer_as_dtls_server(pc: RTCPeerConnection) -> None:

@@ -21,11 +21,12 @@ from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from streaming.aiortc_internals import answer_as_dtls_server, forward_opus_as_is, on_keyframe_request
+from streaming.aiortc_internals import answer_as_dtls_server, on_keyframe_request, send_rtp_directly
 from streaming.errors import CodecMismatch, RelayFull, SignalingError, StreamingError, UnknownStream
 from streaming.event_pump import EventPump
 from streaming.events import EventType, StreamEvents, StreamInfo
 from streaming.feed import Feed
+from streaming.frames import EncodedFrame
 from streaming.negotiation import (
     answered_codecs,
     apply_offer,
@@ -247,13 +248,15 @@ class Relay:
         pc = RTCPeerConnection(self._configuration)
         tracks: list[ForwardingTrack] = []
         for kind, mime in pinned.items():
+            # Opus listeners (push-to-talk, talk-back) are sent to from the stream's pass over its
+            # listeners, not by a sender coroutine each (aiortc_internals.send_rtp_directly).
             opus = mime.lower() == "audio/opus"
-            track = stream.subscribe(kind, frames=opus)
+            track = stream.subscribe(kind, packetize=EncodedFrame.opus_payloads if opus else None)
             tracks.append(track)
             transceiver = pc.addTransceiver(track, direction="sendonly")
             transceiver.setCodecPreferences(capabilities(kind, [mime]))
             if opus:
-                forward_opus_as_is(transceiver.sender)
+                send_rtp_directly(transceiver.sender, track)
             if kind == "video":
                 on_keyframe_request(transceiver.sender, stream.keyframes.request)
         try:

@@ -23,7 +23,7 @@ from streaming.events import EventType, Health, Position, StreamInfo
 from streaming.frames import EncodedFrame, is_keyframe
 from streaming.gop_cache import GopCache
 from streaming.recording import SegmentRecorder
-from streaming.track import ForwardingTrack, KeyframeRequester
+from streaming.track import ForwardingTrack, KeyframeRequester, Packetize
 
 logger = logging.getLogger(__name__)
 
@@ -264,14 +264,14 @@ class Stream:
 
     # -- viewers -----------------------------------------------------------------------------------------
 
-    def subscribe(self, kind: str, *, frames: bool = False) -> ForwardingTrack:
-        """Return a new bounded track of this stream's encoded ``kind`` frames (``EncodedFrame``s with
-        ``frames``, else ``av.Packet``s)."""
+    def subscribe(self, kind: str, *, packetize: Packetize | None = None) -> ForwardingTrack:
+        """Return a new bounded track of this stream's encoded ``kind`` frames (``av.Packet``s), or with
+        ``packetize`` a direct-mode track whose frames go straight to its sender's ``RtpOutlet``."""
         track = ForwardingTrack(
             kind,
             on_keyframe_needed=self.keyframes.request,
             start_frames=self._gop.burst if kind == "video" else None,
-            frames=frames,
+            packetize=packetize,
         )
         self._tracks[kind].add(track)
         track.on("ended", lambda: self._tracks[kind].discard(track))

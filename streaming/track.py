@@ -18,6 +18,11 @@ import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from streaming.frames import EncodedFrame
+from streaming.rtp_out import RtpOutlet
+
+#: Turns a frame into its RTP payloads and timestamp (``EncodedFrame.opus_payloads``); made once per frame
+#: and shared by every listener.
+Packetize = Callable[[EncodedFrame], tuple[list[bytes], int]]
 
 logger = logging.getLogger(__name__)
 
@@ -87,11 +92,17 @@ class KeyframeRequester:
 class ForwardingTrack(MediaStreamTrack):
     """A viewer's track: ``recv()`` returns encoded ``av.Packet`` objects, so the sender only packetizes.
 
-    Frames offered before the sender first calls ``recv()`` are ignored (nothing is buffered for a viewer
-    that is still connecting). The first ``recv()`` starts with ``start_frames()`` when that returns a GOP
+    Frames offered before the sender starts (its first ``recv()``) are ignored (nothing is buffered for a
+    viewer that is still connecting). The start begins with ``start_frames()`` when that returns a GOP
     (a source that cannot be asked for a keyframe, see ``gop_cache``), and otherwise asks for a keyframe;
     video is only forwarded from a keyframe on, so a viewer's decoder never starts on a frame it cannot
     decode.
+
+    Direct mode (made with ``packetize``, its sender set up by ``aiortc_internals.send_rtp_directly``): the
+    sender never calls ``recv()``; when it starts it ``attach``es an ``RtpOutlet`` and every frame the
+    stream offers is packetized and written to the listener right away, inside the stream's one pass over
+    its listeners, instead of waking a sender coroutine per listener and packet. Nothing is queued, so
+    there is nothing to fall behind on; the gating above applies the same way.
     """
 
     def __init__(
@@ -101,16 +112,16 @@ class ForwardingTrack(MediaStreamTrack):
         on_keyframe_needed: Callable[[], None] = lambda: None,
         start_frames: Callable[[], list[EncodedFrame]] | None = None,
         max_queue: int | None = None,
-        frames: bool = False,
+        packetize: Packetize | None = None,
     ) -> None:
         super().__init__()
         self.kind = kind
         self._on_keyframe_needed = on_keyframe_needed
         self._start_frames = start_frames
         self._max_queue = max_queue or (VIDEO_QUEUE_FRAMES if kind == "video" else AUDIO_QUEUE_FRAMES)
-        #: ``recv()`` returns the ``EncodedFrame`` itself (for a sender whose packetizer reads it directly,
-        #: ``aiortc_internals.forward_opus_as_is``) instead of its ``av.Packet``.
-        self._frames = frames
+        self._packetize = packetize
+        #: Direct mode, once the sender started: where frames go instead of the queue.
+        self._outlet: RtpOutlet | None = None
         # A deque and one waiter rather than an ``asyncio.Queue``: this runs once per packet and viewer,
         # and the queue's bookkeeping (unfinished tasks, its event, putters) was a visible share of it.
         self._queue: deque[EncodedFrame | None] = deque()
@@ -153,7 +164,53 @@ class ForwardingTrack(MediaStreamTrack):
             self._waiting_keyframe = False
         self._put(frame)
 
+    @property
+    def direct(self) -> bool:
+        """Whether frames bypass ``recv()`` and go straight to the sender's ``RtpOutlet``."""
+        return self._packetize is not None
+
+    def attach(self, outlet: RtpOutlet) -> None:
+        """Direct mode: the sender started; send from now on (the cached GOP first) through ``outlet``."""
+        if self._packetize is None:
+            raise ValueError("attach() needs a track made with packetize= (direct mode)")
+        if self._started:
+            raise ValueError(f"track {self.id} already started; one sender per track")
+        self._outlet = outlet
+        self._start()
+        while self._burst and self._outlet is outlet:
+            self._send(self._burst.popleft())
+
+    def detach(self, outlet: RtpOutlet) -> None:
+        """The sender stopped: nothing more goes to ``outlet``."""
+        if self._outlet is outlet:
+            self._outlet = None
+
+    def _send(self, frame: EncodedFrame) -> None:
+        outlet, packetize = self._outlet, self._packetize
+        if outlet is None or packetize is None:
+            return
+        try:
+            sent = outlet.send(*packetize(frame))
+        except Exception:
+            # As aiortc's sender loop does on an unexpected error: this listener stops, the others go on.
+            logger.warning("viewer track %s: sending failed; stopping it", self.id, exc_info=True)
+            self.stop()
+            return
+        if sent:
+            self._count_sent(frame)
+
+    def _count_sent(self, frame: EncodedFrame) -> None:
+        self.frames_sent += 1
+        if self.first_frame_at is None:
+            self.first_frame_at = time.time()
+        if self.kind == "video":  # the relay's forwarding delay is measured on video (health, benchmarks)
+            self.recent_delays.append(time.time() - frame.received_at)
+
     def _put(self, frame: EncodedFrame | None) -> None:
+        if self._outlet is not None:
+            if frame is not None:
+                self._send(frame)
+            return
         self._queue.append(frame)
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
@@ -177,8 +234,8 @@ class ForwardingTrack(MediaStreamTrack):
             self._queue.popleft()
             self.frames_dropped += 1
 
-    async def recv(self) -> av.Packet[Any] | EncodedFrame:  # type: ignore[override]
-        """The next frame's ``av.Packet`` (or the ``EncodedFrame`` itself, made with ``frames=True``)."""
+    async def recv(self) -> av.Packet[Any]:
+        """The next frame's ``av.Packet`` (queue mode; a direct-mode track's sender never calls this)."""
         if self.readyState != "live":
             raise MediaStreamError
         if not self._started:
@@ -192,15 +249,11 @@ class ForwardingTrack(MediaStreamTrack):
             frame = self._queue.popleft()
         if frame is None:
             raise MediaStreamError
-        self.frames_sent += 1
-        if self.first_frame_at is None:
-            self.first_frame_at = time.time()
-        if self.kind == "video":  # the relay's forwarding delay is measured on video (health, benchmarks)
-            self.recent_delays.append(time.time() - frame.received_at)
-        return frame if self._frames else frame.packet
+        self._count_sent(frame)
+        return frame.packet
 
     def _start(self) -> None:
-        """The sender's first ``recv()``: from now on frames are queued; begin with a GOP or a keyframe."""
+        """The sender started: from now on frames are taken; begin with a GOP or a keyframe."""
         self._started = True
         if self.kind != "video":
             return
@@ -213,6 +266,7 @@ class ForwardingTrack(MediaStreamTrack):
 
     def stop(self) -> None:
         if self.readyState == "live":
+            self._outlet = None
             self._burst.clear()
             # Wake a sender blocked in recv() so it can exit.
             self._queue.clear()

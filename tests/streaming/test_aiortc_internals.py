@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
-from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, clock
 from aiortc.rtp import RTCP_PSFB_PLI, RtcpPsfbPacket, RtpPacket
 from streaming_helpers import Viewer, relay_signal
 
 from streaming import Publisher, Relay, StreamingError, SyntheticVideoTrack
 from streaming.aiortc_internals import (
     _EagerJitterBuffer,
-    _OpusAsIs,
-    forward_opus_as_is,
+    _extensions,
+    ntp_now,
     on_keyframe_request,
     send_picture_loss,
+    send_rtp_directly,
     tap_encoded_frames,
 )
+from streaming.track import ForwardingTrack
 
 
 async def _connected_pair() -> tuple[RTCPeerConnection, RTCPeerConnection, list[tuple[str, int, bytes, int]]]:
@@ -150,19 +153,64 @@ async def test_the_relay_answers_as_dtls_server(relay: Relay) -> None:
         await publisher.close()
 
 
-async def test_opus_frames_are_packed_as_aiortc_would_pack_them() -> None:
-    """The sender's stand-in packetizer gives what aiortc's Opus encoder makes of the frame's packet."""
+def test_opus_frames_are_packed_as_aiortc_would_pack_them() -> None:
+    """The direct path's payloads and timestamp are what aiortc's Opus encoder makes of the frame's packet."""
     from aiortc.codecs.opus import OpusEncoder
 
     from streaming.frames import EncodedFrame
 
     frame = EncodedFrame("audio", "audio/opus", 48000, b"\xfc\xff\xfe", 4_294_000_000, True)
-    assert _OpusAsIs().pack(frame) == OpusEncoder().pack(frame.packet)
+    assert frame.opus_payloads() == OpusEncoder().pack(frame.packet)
     assert frame.opus_payloads() is frame.opus_payloads(), "packed once for every viewer"
+
+
+def test_direct_sending_needs_aiortc_1_16_sender_internals() -> None:
+    class NotASender:
+        _run_rtp = None
+
+    with pytest.raises(StreamingError, match="no sender RTP loop to replace"):
+        send_rtp_directly(NotASender(), ForwardingTrack("audio"))  # type: ignore[arg-type]
+
+
+async def test_direct_path_extensions_are_the_senders_negotiated_ones() -> None:
+    """mid alone: one fixed block; with abs-send-time: a block made per frame carrying the send time."""
+    from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
+    from aiortc.rtp import HeaderExtensionsMap
+
+    mid = RTCRtpHeaderExtensionParameters(id=1, uri="urn:ietf:params:rtp-hdrext:sdes:mid")
+    abs_send_time = RTCRtpHeaderExtensionParameters(
+        id=3, uri="http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+    )
     pc = RTCPeerConnection()
     try:
-        sender = pc.addTransceiver("audio", direction="sendonly").sender
-        forward_opus_as_is(sender)
-        assert isinstance(sender._RTCRtpSender__encoder, _OpusAsIs)  # type: ignore[attr-defined]
+        sender: Any = pc.addTransceiver("audio", direction="sendonly").sender
+        sender._RTCRtpSender__mid = "0"
+        ext_map = sender._RTCRtpSender__rtp_header_extensions_map
+        ext_map.configure(RTCRtpParameters(headerExtensions=[mid]))
+        fixed = _extensions(sender)
+        assert fixed == b"\xbe\xde\x00\x01\x10\x30\x00\x00"
+        ext_map.configure(RTCRtpParameters(headerExtensions=[mid, abs_send_time]))
+        per_frame = _extensions(sender)
+        assert callable(per_frame)
+        parsing = HeaderExtensionsMap()
+        parsing.configure(RTCRtpParameters(headerExtensions=[mid, abs_send_time]))
+        block = per_frame()
+        values = parsing.get(0xBEDE, block[4:])
+        assert values.mid == "0"
+        assert abs((values.abs_send_time or 0) - ((clock.current_ntp_time() >> 14) & 0xFFFFFF)) < 2**18 // 10
     finally:
         await pc.close()
+
+
+def test_ntp_now_is_aiortcs_ntp_clock() -> None:
+    assert abs(ntp_now() - clock.current_ntp_time()) < 2**32 // 100  # 10 ms apart at most
+
+
+def test_the_direct_path_names_missing_transport_internals() -> None:
+    from types import SimpleNamespace
+
+    from streaming.aiortc_internals import _SrtpIcePath
+
+    sender = SimpleNamespace(transport=SimpleNamespace(transport=SimpleNamespace()))
+    with pytest.raises(StreamingError, match="no SRTP session or ICE pair to send on"):
+        _SrtpIcePath(sender)  # type: ignore[arg-type]
