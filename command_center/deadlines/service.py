@@ -110,6 +110,15 @@ def view(deadline: Deadline, now: datetime) -> dict[str, Any]:
     }
 
 
+#: What a sweep claims, in order: warnings (``warned_at`` set once ``warn_at`` passed), then misses.
+_SWEEPS = ((Deadline.warned_at, Deadline.warn_at), (Deadline.missed_at, Deadline.due_at))
+
+
+def _due(marker: Any, due_column: Any, now: datetime) -> Any:
+    """An open deadline whose ``due_column`` has passed and whose ``marker`` no sweep has set yet."""
+    return Deadline.done_at.is_(None) & marker.is_(None) & (due_column <= now)
+
+
 async def _claim(
     session: AsyncSession, *, marker: Any, due_column: Any, now: datetime
 ) -> AsyncIterator[Deadline]:
@@ -118,13 +127,7 @@ async def _claim(
     The conditional UPDATE is the claim: of several processes sweeping at once, one wins each row.
     """
     candidates = (
-        (
-            await session.execute(
-                select(Deadline.id).where(Deadline.done_at.is_(None), marker.is_(None), due_column <= now)
-            )
-        )
-        .scalars()
-        .all()
+        (await session.execute(select(Deadline.id).where(_due(marker, due_column, now)))).scalars().all()
     )
     for deadline_id in candidates:
         # An UPDATE's result is a CursorResult (it has rowcount); Session.execute is typed for any statement.
@@ -157,22 +160,20 @@ def _alert(session: AsyncSession, deadline: Deadline, type_: str, now: datetime)
 
 async def anything_due(session: AsyncSession, *, now: datetime) -> bool:
     """Whether a sweep at ``now`` would find a warning or a miss to claim (a plain read, no claim)."""
-    due = or_(
-        Deadline.warned_at.is_(None) & (Deadline.warn_at <= now),
-        Deadline.missed_at.is_(None) & (Deadline.due_at <= now),
-    )
-    query = select(Deadline.id).where(Deadline.done_at.is_(None), due).limit(1)
+    due = or_(*(_due(marker, column, now) for marker, column in _SWEEPS))
+    query = select(Deadline.id).where(due).limit(1)
     return (await session.execute(query)).first() is not None
 
 
 async def sweep(session: AsyncSession, *, now: datetime, on_missed: Mapping[str, MissHandler]) -> int:
     """Warn about deadlines about to pass and escalate missed ones; return how many alerts this call won."""
     alerts = 0
-    async for deadline in _claim(session, marker=Deadline.warned_at, due_column=Deadline.warn_at, now=now):
+    (warned, warn_at), (missed, due_at) = _SWEEPS
+    async for deadline in _claim(session, marker=warned, due_column=warn_at, now=now):
         if deadline.due_at > now:  # a warning claimed after the deadline passed is not sent: the miss is
             _alert(session, deadline, "deadline.warning", now)
             alerts += 1
-    async for deadline in _claim(session, marker=Deadline.missed_at, due_column=Deadline.due_at, now=now):
+    async for deadline in _claim(session, marker=missed, due_column=due_at, now=now):
         _alert(session, deadline, "deadline.missed", now)
         handler = on_missed.get(deadline.subject.split(":", 1)[0])
         if handler is not None:
