@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from importlib.resources import files
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -144,26 +144,29 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
 
-    app.include_router(hub_router)
+    _add_routes(app, hub_router)
     serve_hub_directly(app)  # under the hub's uvicorn protocol, /ws skips the middleware (idle memory)
-    app.include_router(auth_router)
-    app.include_router(audit_router)
-    app.include_router(incidents_router)
-    app.include_router(ledger_router)
-    app.include_router(taskforces_router)
-    app.include_router(tasks_router)
-    app.include_router(matters_router)
-    app.include_router(orders_router)
-    app.include_router(drills_router)
-    app.include_router(streams_router)
-    app.include_router(devices_router)
-    app.include_router(whip_router)
-    app.include_router(whep_router)
-    app.include_router(reviews_router)
-    app.include_router(drill_plan_router)
-    app.include_router(pages_router)
-    app.include_router(playback_router)
-    app.include_router(ptt_router)
+    for router in (
+        auth_router,
+        audit_router,
+        incidents_router,
+        ledger_router,
+        taskforces_router,
+        tasks_router,
+        matters_router,
+        orders_router,
+        drills_router,
+        streams_router,
+        devices_router,
+        whip_router,
+        whep_router,
+        reviews_router,
+        drill_plan_router,
+        pages_router,
+        playback_router,
+        ptt_router,
+    ):
+        _add_routes(app, router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(request: Request) -> JSONResponse:
@@ -195,6 +198,17 @@ def create_app(settings: Settings) -> FastAPI:
         return Response(status_code=204)
 
     return app
+
+
+def _add_routes(app: FastAPI, router: APIRouter) -> None:
+    """Add the router's routes to the app as they are, built once per process when their module was imported.
+
+    ``include_router`` would have FastAPI rebuild every route (its dependency tree, its body and response
+    models) again for each app, on the app's first request: 0.3-0.8 s of one core on this machine, which a
+    worker pays on its first request after a restart and the test suite pays once per test. Our routers carry
+    their own prefixes, tags and dependencies and take nothing from the app, so the routes are the same.
+    """
+    app.router.routes.extend(router.routes)
 
 
 async def _is_admin(request: Request) -> bool:

@@ -43,3 +43,17 @@ async def test_every_app_is_independent(settings: Settings) -> None:
     first, second = create_app(settings), create_app(settings)
     assert first is not second
     assert first.state.settings is settings
+
+
+def test_apps_share_the_routes_built_at_import(settings: Settings) -> None:
+    """No app rebuilds a route (FastAPI's per-app rebuild cost each worker's first request 0.3-0.8 s)."""
+    from fastapi.routing import APIRoute
+
+    from command_center.incidents.api import router as incidents_router
+
+    first, second = create_app(settings), create_app(settings)
+    create = next(r for r in incidents_router.routes if isinstance(r, APIRoute) and "POST" in r.methods)
+    assert any(route is create for route in first.routes)
+    assert any(route is create for route in second.routes)
+    assert first.openapi()["paths"].keys() == second.openapi()["paths"].keys()
+    assert {"/api/incidents", "/api/auth/token", "/api/whip", "/healthz"} <= first.openapi()["paths"].keys()
