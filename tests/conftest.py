@@ -1,9 +1,10 @@
 """Fixtures shared by every test: settings, a migrated and seeded database on SQLite or PostgreSQL, the app
 and an HTTP client.
 
-Each database-backed test gets a database of its own, cloned from a template that was migrated and seeded
-once per session (a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL), so the suite runs
-the same tests on both backends without paying for migrations each time.
+Each database-backed test gets a database holding exactly a template that was migrated and seeded once per
+session (a file copy on SQLite; on PostgreSQL the worker's one database, reset to the template's rows before
+each test, see ``tests.postgres_reuse``), so the suite runs the same tests on both backends without paying for
+migrations or ``CREATE DATABASE`` each time.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy.engine import make_url
 
 from command_center import demo
@@ -26,6 +26,8 @@ from command_center.db import Database
 from command_center.migrate import upgrade
 from command_center.settings import Settings
 from tests import ordering
+from tests.cheap_hashing import cheap_hasher
+from tests.postgres_reuse import ReusedDatabase
 from tests.services import POSTGRES_URL, postgres_available, require, start_worker_redis
 
 TEST_SECRET = "test-secret-key-not-for-production"
@@ -46,9 +48,9 @@ def _worker_redis() -> Iterator[None]:
 
 @pytest.fixture(autouse=True, scope="session")
 def _cheap_password_hashing() -> Iterator[None]:
-    """Still Argon2id, with the smallest cost, so seeding users does not dominate the suite's time."""
+    """Still Argon2id, with the smallest cost (``tests.cheap_hashing``)."""
     original = passwords._hasher
-    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    passwords._hasher = cheap_hasher()
     yield
     passwords._hasher = original
 
@@ -104,11 +106,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    template = request.getfixturevalue("postgres_template")
-    name = f"cc_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    yield asyncio.run(request.getfixturevalue("postgres_database").fresh())
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_template: str) -> Iterator[ReusedDatabase]:
+    """The worker's PostgreSQL database, reset to the template before each test (``tests.postgres_reuse``)."""
+    database = ReusedDatabase(POSTGRES_URL, postgres_template)
+    yield database
+    asyncio.run(database.drop())
 
 
 @pytest.fixture
