@@ -13,7 +13,6 @@ import itertools
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +27,8 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
+from tests import cheap_hashing
 
 DEMO_PASSWORD = "demo-pass-2026"
 EXAMPLES = int(os.environ.get("CC_CONTRACT_EXAMPLES", "10"))
@@ -56,9 +57,9 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     }
     log = (folder / "server.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "command_center", "demo", "--port", str(port)],
+        cheap_hashing.command("demo", "--port", str(port)),
         cwd=folder,
-        env=env,
+        env=cheap_hashing.environment(env),
         stdout=log,
         stderr=subprocess.STDOUT,
     )

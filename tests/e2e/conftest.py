@@ -10,7 +10,6 @@ import asyncio
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,9 +21,14 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import cheap_hashing
 from tests.services import chromium_path, require
 
 DEMO_PASSWORD = "demo-pass-2026"
+#: What api.js signIn stores: the bearer token and the signed-in user (/api/auth/me) under its two keys.
+STORE_SESSION = (
+    "([token, me]) => { localStorage.setItem('cc.token', token); localStorage.setItem('cc.user', me); }"
+)
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 WALL = {"width": 1920, "height": 1080}
 PHONE = {"width": 390, "height": 844}
@@ -112,9 +116,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     }
     log = (folder / "server.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "command_center", "demo", "--port", str(port)],
+        # The console script with the suite's cheap Argon2id: the pages sign in a few hundred times.
+        cheap_hashing.command("demo", "--port", str(port)),
         cwd=folder,
-        env=env,
+        env=cheap_hashing.environment(env),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -153,12 +158,20 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def open_page(browser: Any, server: Server) -> Iterator[Callable[..., Any]]:
-    """``open_page("commander", "/static/board.html")`` -> a signed-in page (wall screen size by default)."""
+    """``open_page("commander", "/static/board.html")`` -> a signed-in page (wall screen size by default).
+
+    ``sign_in="form"`` signs in through the sign-in page as a person does; the default puts the same session
+    in the browser's storage directly.
+    """
     contexts: list[Any] = []
     errors: list[str] = []
 
     def _open(
-        user: str | None, path: str, viewport: dict[str, int] | None = None, wait_ready: bool = True
+        user: str | None,
+        path: str,
+        viewport: dict[str, int] | None = None,
+        wait_ready: bool = True,
+        sign_in: str = "session",
     ) -> Any:
         # The tests' own probes (wait_for_function with an expression) run as eval in the page, which the
         # product's CSP forbids; the real policy is enforced on every page in test_csp.py.
@@ -173,12 +186,21 @@ def open_page(browser: Any, server: Server) -> Iterator[Callable[..., Any]]:
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        if user is not None:
+        if user is not None and sign_in == "form":
             page.goto("/static/index.html")
             page.fill("#username", user)
             page.fill("#password", DEMO_PASSWORD)
             page.click("#signin-submit")
             page.wait_for_url(lambda url: "index.html" not in url, wait_until="commit")
+        elif user is not None:
+            # What a sign-in through the form leaves behind (api.js signIn: the token and /api/auth/me in
+            # localStorage), made over REST: the form costs ~1 s of a loaded machine per page, and the sign-in
+            # itself is walked through the form for every role in test_signin_roles and test_csp.
+            token = server.token(user)
+            me = httpx.get(f"{server.url}/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+            me.raise_for_status()
+            page.goto("/healthz")  # the origin, so the storage is the pages' own
+            page.evaluate(STORE_SESSION, [token, me.text])
         page.goto(path)
         if wait_ready and user is not None:
             page.wait_for_selector("body[data-ready=true], #forbidden", state="attached", timeout=10000)

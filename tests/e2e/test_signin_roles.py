@@ -41,7 +41,7 @@ def test_sign_in_page_and_wrong_password(open_page):
 @pytest.mark.parametrize("role", sorted(ROLES))
 def test_role_sees_only_its_pages(open_page, role):
     user, pages, denied = ROLES[role]
-    page = open_page(user, "/static/index.html", wait_ready=False)
+    page = open_page(user, "/static/index.html", wait_ready=False, sign_in="form")
     page.wait_for_selector("header.topbar")
     nav = set(page.locator(".nav a").evaluate_all("links => links.map(a => a.dataset.page)"))
     assert nav == pages
@@ -53,7 +53,7 @@ def test_role_sees_only_its_pages(open_page, role):
 
 
 def test_evaluators_home_is_the_review_not_the_live_board(open_page):
-    page = open_page("evaluator", "/static/index.html", wait_ready=False)
+    page = open_page("evaluator", "/static/index.html", wait_ready=False, sign_in="form")
     page.wait_for_url("**/static/review.html*")
     assert page.locator(".brand").get_attribute("href") == "/static/review.html"
 
