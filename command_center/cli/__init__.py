@@ -3,6 +3,10 @@
 Each module adds its subcommands to the parser and sets ``func(args) -> int`` on them; ``main`` only parses,
 dispatches and turns the application's own errors into a one-line message and a non-zero exit status, so a
 user never sees a traceback for a mistake they can fix.
+
+A module imports at its top only what building the parser needs; a command imports its work when it runs,
+so ``command-center --help`` and a quick command do not load the whole platform (SQLAlchemy, aiortc and PyAV,
+SimPy: 2-4 s on this machine).
 """
 
 from __future__ import annotations

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from typing import TYPE_CHECKING
 
-from command_center.audit import anchor
-from command_center.audit import service as audit
-from command_center.audit.service import ChainReport
-from command_center.cli.common import load_settings
-from command_center.db import Database
+if TYPE_CHECKING:
+    from command_center.audit.service import ChainReport
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,6 +22,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    from command_center.audit import anchor
+    from command_center.audit import service as audit
+    from command_center.cli.common import load_settings
+    from command_center.db import Database
+
     settings = load_settings()
 
     async def _run() -> ChainReport:

@@ -9,9 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from command_center.cli import schedule
-from simulation import ScenarioError, SimulationError, format_table, load_scenario, simulate, summarize
+
+if TYPE_CHECKING:
+    from simulation import ScenarioError
 
 __all__ = ["register"]
 
@@ -62,6 +65,8 @@ def _print_problems(error: ScenarioError) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from simulation import ScenarioError, load_scenario
+
     status = 0
     for name in args.files:
         try:
@@ -75,6 +80,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    from simulation import ScenarioError, SimulationError, format_table, load_scenario, simulate, summarize
+
     try:
         scenario = load_scenario(args.file)
     except ScenarioError as exc:

@@ -11,12 +11,7 @@ import asyncio
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from command_center.cli.common import load_settings
-from command_center.db import Database
-from command_center.drills import scenarios, service
-from command_center.drills.schemas import DrillSchedule
 from command_center.errors import BadRequest
-from command_center.migrate import upgrade
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,6 +49,12 @@ def _window(text: str) -> tuple[datetime, datetime]:
 
 
 def run_schedule(args: argparse.Namespace) -> int:
+    from command_center.cli.common import load_settings
+    from command_center.db import Database
+    from command_center.drills import scenarios, service
+    from command_center.drills.schemas import DrillSchedule
+    from command_center.migrate import upgrade
+
     settings = load_settings()
     texts = []
     for name in args.files:

@@ -5,16 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+from typing import TYPE_CHECKING
 
-import uvicorn
-
-from command_center import demo as demo_data
-from command_center.cli.common import load_settings
-from command_center.db import Database
-from command_center.demo_incidents import seed_incidents
 from command_center.errors import BadRequest
-from command_center.migrate import current_revision, upgrade
-from command_center.settings import Settings
+
+if TYPE_CHECKING:
+    from command_center.settings import Settings
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,6 +35,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 async def _prepare(settings: Settings, *, with_demo: bool) -> list[str]:
+    from command_center import demo as demo_data
+    from command_center.db import Database
+    from command_center.demo_incidents import seed_incidents
+    from command_center.migrate import upgrade
+
     database = Database.from_settings(settings)
     try:
         await upgrade(database)
@@ -53,6 +54,10 @@ async def _prepare(settings: Settings, *, with_demo: bool) -> list[str]:
 
 
 def run_db_upgrade(args: argparse.Namespace) -> int:
+    from command_center.cli.common import load_settings
+    from command_center.db import Database
+    from command_center.migrate import current_revision, upgrade
+
     settings = load_settings()
 
     async def _run() -> str | None:
@@ -69,6 +74,9 @@ def run_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from command_center import demo as demo_data
+    from command_center.cli.common import load_settings
+
     overrides: dict[str, object] = {}
     if "CC_SECRET_KEY" not in os.environ and "CC_DEVELOPMENT" not in os.environ:
         overrides["development"] = True  # a local trial: the placeholder secret is acceptable
@@ -95,6 +103,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from command_center.cli.common import load_settings
+
     overrides: dict[str, object] = {}
     if args.host:
         overrides["host"] = args.host
@@ -116,6 +126,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def _start_uvicorn(settings: Settings, *, workers: int) -> None:
+    import uvicorn
+
     # Workers re-read the settings from the environment, so pass what the command line overrode.
     os.environ["CC_HOST"] = settings.host
     os.environ["CC_PORT"] = str(settings.port)

@@ -10,15 +10,13 @@ import asyncio
 import getpass
 import sys
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-from command_center.audit import service as audit
-from command_center.auth import accounts
-from command_center.auth import service as auth
 from command_center.auth.roles import HUMAN_ROLES
-from command_center.cli.common import load_settings
-from command_center.db import Database
 from command_center.errors import BadRequest
-from command_center.migrate import upgrade
+
+if TYPE_CHECKING:
+    from command_center.db import Database
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,6 +55,12 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def run_user_add(args: argparse.Namespace) -> int:
+    from command_center.audit import service as audit
+    from command_center.auth import service as auth
+    from command_center.cli.common import load_settings
+    from command_center.db import Database
+    from command_center.migrate import upgrade
+
     settings = load_settings()
     password = _read_password(args.password_stdin)
 
@@ -88,6 +92,10 @@ def run_user_add(args: argparse.Namespace) -> int:
 
 
 def _with_database(work: Callable[[Database], Awaitable[None]]) -> None:
+    from command_center.cli.common import load_settings
+    from command_center.db import Database
+    from command_center.migrate import upgrade
+
     settings = load_settings()
 
     async def _run() -> None:
@@ -102,6 +110,8 @@ def _with_database(work: Callable[[Database], Awaitable[None]]) -> None:
 
 
 def run_set_active(args: argparse.Namespace) -> int:
+    from command_center.auth import accounts
+
     async def work(database: Database) -> None:
         async with database.session() as session:
             await accounts.set_active(session, actor=None, user=args.name, active=args.active)
@@ -112,6 +122,8 @@ def run_set_active(args: argparse.Namespace) -> int:
 
 
 def run_reset_password(args: argparse.Namespace) -> int:
+    from command_center.auth import accounts
+
     password = _read_password(args.password_stdin)
 
     async def work(database: Database) -> None:

@@ -149,3 +149,21 @@ def test_main_returns_an_exit_status(capsys: pytest.CaptureFixture[str]) -> None
         main(["--help"])
     assert caught.value.code == 0
     assert "command-center" in capsys.readouterr().out
+
+
+def test_help_loads_none_of_the_platform(tmp_path: Path) -> None:
+    """`--help` and the parser load no database, media or simulation library; a command imports its work."""
+    probe = (
+        "import sys\n"
+        "from command_center.cli import build_parser\n"
+        "build_parser().format_help()\n"
+        "heavy = {'sqlalchemy', 'aiortc', 'av', 'simpy', 'uvicorn', 'fastapi', 'streaming', 'simulation'}\n"
+        "print(sorted(heavy & {name.split('.')[0] for name in sys.modules}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", result.stdout
+    helped = _cli(["--help"], tmp_path)
+    assert helped.returncode == 0 and "drill" in helped.stdout and "stream" in helped.stdout

@@ -10,6 +10,7 @@ import json
 import httpx
 import pytest
 
+from command_center.cli import publishing
 from command_center.cli import stream as stream_cli
 from command_center.errors import CommandCenterError
 from streaming import Publisher, Relay, SignalingError, StreamingError, UnknownStream, open_source
@@ -54,7 +55,7 @@ def fake_server(relay: Relay, log: list[dict]) -> httpx.MockTransport:
 async def test_publish_reconnects_to_the_same_stream(relay: Relay):
     log: list[dict] = []
     async with httpx.AsyncClient(transport=fake_server(relay, log), base_url="http://cc") as client:
-        api = stream_cli.StreamsApi(client, "officer1", "secret")
+        api = publishing.StreamsApi(client, "officer1", "secret")
         publisher = Publisher(api.signal, lambda: open_source("synthetic")[0], incident_id="inc-7")
         stream_id = await publisher.connect()
         assert log[0]["incident_id"] == "inc-7" and "stream_id" not in log[0]
@@ -70,7 +71,7 @@ async def test_publish_reconnects_to_the_same_stream(relay: Relay):
 async def test_unknown_stream_on_reconnect_starts_a_new_one(relay: Relay):
     log: list[dict] = []
     async with httpx.AsyncClient(transport=fake_server(relay, log), base_url="http://cc") as client:
-        api = stream_cli.StreamsApi(client, "officer1", "secret")
+        api = publishing.StreamsApi(client, "officer1", "secret")
         publisher = Publisher(api.signal, lambda: open_source("synthetic")[0])
         first = await publisher.connect()
         await relay.stop(first)
@@ -83,14 +84,14 @@ async def test_unknown_stream_on_reconnect_starts_a_new_one(relay: Relay):
 async def test_bad_login_and_refusals_are_clear(relay: Relay):
     async with httpx.AsyncClient(transport=fake_server(relay, []), base_url="http://cc") as client:
         with pytest.raises(StreamingError, match="login failed"):
-            await stream_cli.StreamsApi(client, "officer1", "wrong").login()
-        api = stream_cli.StreamsApi(client, "officer1", "secret")
+            await publishing.StreamsApi(client, "officer1", "wrong").login()
+        api = publishing.StreamsApi(client, "officer1", "secret")
         with pytest.raises(StreamingError, match="refused"):
             await api.signal({"sdp": "garbage", "type": "offer"})
     unreachable = httpx.AsyncClient(base_url="http://127.0.0.1:9")
     async with unreachable:
         with pytest.raises(SignalingError):
-            await stream_cli.StreamsApi(unreachable, "a", "b").signal({"sdp": "", "type": "offer"})
+            await publishing.StreamsApi(unreachable, "a", "b").signal({"sdp": "", "type": "offer"})
 
 
 def test_register_adds_stream_publish():
@@ -116,7 +117,7 @@ async def test_publish_command_runs_for_its_duration(relay: Relay, capsys):
     argv = "stream publish --server http://cc/ --user officer1 --password-stdin --incident inc-9"
     args = parser.parse_args([*argv.split(), "--duration", "1.5", "--codec", "h264"])
     log: list[dict] = []
-    assert await stream_cli._publish(args, "secret", transport=fake_server(relay, log)) == 0
+    assert await publishing.publish(args, "secret", transport=fake_server(relay, log)) == 0
     out = capsys.readouterr().out
     assert "publishing stream" in out and "after 1 connection(s)" in out
     assert log[0]["incident_id"] == "inc-9" and "H264" in log[0]["sdp"] and "VP8" not in log[0]["sdp"]
@@ -126,7 +127,7 @@ async def test_a_superior_relay_pulls_over_rest(relay: Relay, publisher: Publish
     superior = Relay(tmp_path / "superior")
     try:
         async with httpx.AsyncClient(transport=fake_server(relay, []), base_url="http://cc") as client:
-            api = stream_cli.StreamsApi(client, "officer1", "secret")
+            api = publishing.StreamsApi(client, "officer1", "secret")
             pulled = await superior.pull(api.view_signal(publisher.stream_id))
             assert superior.get(pulled.stream_id).codecs["video"] == "video/VP8"
             assert relay.get(publisher.stream_id).viewers == 1

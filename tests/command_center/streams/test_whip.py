@@ -154,6 +154,7 @@ async def test_whep_viewer_without_the_publishers_codec_gets_406(live_server, cl
 async def test_stream_publish_command_uses_whip(live_server, client, login, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import argparse
 
+    from command_center.cli import publishing
     from command_center.cli import stream as stream_cli
     from command_center.streams import whip
     from tests.conftest import DEMO_PASSWORD
@@ -170,7 +171,7 @@ async def test_stream_publish_command_uses_whip(live_server, client, login, monk
         return original(answer_sdp, location)
 
     monkeypatch.setattr(whip, "sdp_created", spy)
-    running = asyncio.create_task(stream_cli._publish(args, DEMO_PASSWORD))
+    running = asyncio.create_task(publishing.publish(args, DEMO_PASSWORD))
     try:
         commander = await login("commander")
         for _ in range(200):
