@@ -17,7 +17,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from command_center import demo
 from command_center.app import create_app
@@ -27,8 +26,8 @@ from command_center.migrate import upgrade
 from command_center.settings import Settings
 from tests import ordering
 from tests.cheap_hashing import cheap_hasher
-from tests.postgres_reuse import ReusedDatabase
-from tests.services import POSTGRES_URL, postgres_available, require, start_worker_redis
+from tests.postgres_reuse import ReusedDatabase, execute_admin, url_of
+from tests.services import postgres_available, require, start_worker_redis
 
 TEST_SECRET = "test-secret-key-not-for-production"
 #: The audit key every test database is seeded with (the key the settings fixture derives).
@@ -72,30 +71,14 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory, _cheap_password_ha
     return path
 
 
-def _pg_admin_dsn() -> str:
-    return make_url(POSTGRES_URL).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-async def _pg_execute(*statements: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(_pg_admin_dsn())
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session")
 def postgres_template(_cheap_password_hashing: None) -> Iterator[str]:
     require("postgresql", postgres_available())
     name = f"cc_template_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_pg_execute(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(_migrate_and_seed(url))
+    asyncio.run(execute_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(_migrate_and_seed(url_of(name)))
     yield name
-    asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(execute_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -112,7 +95,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture(scope="session")
 def postgres_database(postgres_template: str) -> Iterator[ReusedDatabase]:
     """The worker's PostgreSQL database, reset to the template before each test (``tests.postgres_reuse``)."""
-    database = ReusedDatabase(POSTGRES_URL, postgres_template)
+    database = ReusedDatabase(postgres_template)
     yield database
     asyncio.run(database.drop())
 

@@ -9,6 +9,9 @@ A test may change more than rows (``test_chain`` drops the audit log's trigger t
 reset the schema's fingerprint (columns, constraints, indexes, triggers, sequences) is compared with the
 template's; on any difference, or if the reset itself fails, the database is dropped and made again from the
 template, as before. Connections a test left open are closed first, as ``DROP ... WITH (FORCE)`` did.
+
+Tests that need a database of their own (migrations, several server processes) make it with the same
+helpers: ``url_of``, ``dsn`` and ``execute_admin``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
+
+from tests.services import POSTGRES_URL
 
 #: Everything about the schema a test could change; rows are not part of it.
 _FINGERPRINT = """
@@ -37,11 +42,27 @@ SELECT md5(string_agg(item, ',' ORDER BY item)) FROM (
 """
 
 
-def _dsn(url: str, database: str | None = None) -> str:
-    parsed = make_url(url).set(drivername="postgresql")
+def url_of(database: str) -> str:
+    """The SQLAlchemy URL of ``database`` on the tests' PostgreSQL server."""
+    return make_url(POSTGRES_URL).set(database=database).render_as_string(hide_password=False)
+
+
+def dsn(database: str | None = None) -> str:
+    """asyncpg's DSN for ``database`` on that server (its default database when None)."""
+    parsed = make_url(POSTGRES_URL).set(drivername="postgresql")
     if database is not None:
         parsed = parsed.set(database=database)
     return parsed.render_as_string(hide_password=False)
+
+
+async def execute_admin(*statements: str) -> None:
+    """Run statements such as ``CREATE DATABASE`` on the server's default database, one connection for all."""
+    connection = await asyncpg.connect(dsn())
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
 
 
 @dataclass
@@ -79,56 +100,43 @@ class _Snapshot:
 
 @dataclass
 class ReusedDatabase:
-    """A worker's database, made from ``template`` once and reset to it before every use after the first."""
+    """A worker's database, made from ``template`` on first use and reset to it before every later use."""
 
-    server_url: str
     template: str
     name: str = field(default_factory=lambda: f"cc_test_{uuid.uuid4().hex[:12]}")
-    used: bool = False
     recreated: int = 0  # how often a schema change (or a failed reset) forced DROP and CREATE
     _snapshot: _Snapshot | None = None
 
     @property
     def url(self) -> str:
-        return make_url(self.server_url).set(database=self.name).render_as_string(hide_password=False)
+        return url_of(self.name)
 
     async def fresh(self) -> str:
         """The database's URL, holding exactly what the template holds."""
         if self._snapshot is None:
             await self._create()
-        elif self.used and not await self._reset():
-            await self._drop()
+        elif not await self._reset():
+            await self.drop()
             await self._create()
             self.recreated += 1
-        self.used = True
         return self.url
 
     async def drop(self) -> None:
-        await self._drop()
-
-    async def _admin(self, statement: str) -> None:
-        connection = await asyncpg.connect(_dsn(self.server_url))
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
+        await execute_admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
     async def _create(self) -> None:
-        await self._admin(f'CREATE DATABASE "{self.name}" TEMPLATE "{self.template}"')
-        connection = await asyncpg.connect(_dsn(self.server_url, self.name))
+        await execute_admin(f'CREATE DATABASE "{self.name}" TEMPLATE "{self.template}"')
+        connection = await asyncpg.connect(dsn(self.name))
         try:
             self._snapshot = await _Snapshot.take(connection)
         finally:
             await connection.close()
 
-    async def _drop(self) -> None:
-        await self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-
     async def _reset(self) -> bool:
         """Delete every row and copy the template's back, in one transaction; False if that cannot be done."""
         snapshot = self._snapshot
         assert snapshot is not None
-        connection = await asyncpg.connect(_dsn(self.server_url, self.name))
+        connection = await asyncpg.connect(dsn(self.name))
         try:
             await connection.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "

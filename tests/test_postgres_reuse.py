@@ -6,15 +6,17 @@ other's leftovers; these tests make a database dirty in each of those ways and c
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import asyncpg
+import pytest
 
-from tests.postgres_reuse import ReusedDatabase, _dsn
-from tests.services import POSTGRES_URL
+from tests.postgres_reuse import ReusedDatabase, dsn
 
 
-async def _state(url: str) -> tuple[list[tuple[object, ...]], int, int, bool]:
+async def _state(name: str) -> tuple[list[tuple[object, ...]], int, int, bool]:
     """Users, the departments' next id (not using it up), the audit rows, whether the audit trigger exists."""
-    connection = await asyncpg.connect(_dsn(url))
+    connection = await asyncpg.connect(dsn(name))
     try:
         users = [tuple(r) for r in await connection.fetch("SELECT id, name, role FROM users ORDER BY id")]
         next_id = await connection.fetchval(
@@ -29,8 +31,8 @@ async def _state(url: str) -> tuple[list[tuple[object, ...]], int, int, bool]:
         await connection.close()
 
 
-async def _dirty(url: str, *, drop_trigger: bool) -> None:
-    connection = await asyncpg.connect(_dsn(url))
+async def _dirty(name: str, *, drop_trigger: bool) -> None:
+    connection = await asyncpg.connect(dsn(name))
     try:
         await connection.execute(
             "INSERT INTO departments (code, name_zh, name_en, created_at) "
@@ -48,38 +50,38 @@ async def _dirty(url: str, *, drop_trigger: bool) -> None:
         await connection.close()
 
 
-async def test_rows_sequences_and_schema_come_back(postgres_template: str) -> None:
-    database = ReusedDatabase(POSTGRES_URL, postgres_template)
-    try:
-        url = await database.fresh()
-        template = await _state(url)
-        assert template[3], "the template has the audit log's append-only trigger"
-
-        await _dirty(url, drop_trigger=False)
-        assert await _state(url) != template
-        assert await database.fresh() == url  # the same database, reset in place
-        assert await _state(url) == template
-        assert database.recreated == 0
-
-        await _dirty(url, drop_trigger=True)  # a schema change: the reset must not be trusted
-        assert await database.fresh() == url
-        assert await _state(url) == template
-        assert database.recreated == 1
-    finally:
-        await database.drop()
+@pytest.fixture
+async def database(postgres_template: str) -> AsyncIterator[ReusedDatabase]:
+    """A reused database of the test's own (not the worker's), made from the template on first use."""
+    reused = ReusedDatabase(postgres_template)
+    yield reused
+    await reused.drop()
 
 
-async def test_connections_left_open_do_not_block_the_reset(postgres_template: str) -> None:
-    database = ReusedDatabase(POSTGRES_URL, postgres_template)
-    try:
-        url = await database.fresh()
-        template = await _state(url)
-        straggler = await asyncpg.connect(_dsn(url))
-        transaction = straggler.transaction()
-        await transaction.start()
-        await straggler.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")  # as a hung test might
-        await database.fresh()
-        assert await _state(url) == template
-        straggler.terminate()
-    finally:
-        await database.drop()
+async def test_rows_sequences_and_schema_come_back(database: ReusedDatabase) -> None:
+    url, name = await database.fresh(), database.name
+    template = await _state(name)
+    assert template[3], "the template has the audit log's append-only trigger"
+
+    await _dirty(name, drop_trigger=False)
+    assert await _state(name) != template
+    assert await database.fresh() == url  # the same database, reset in place
+    assert await _state(name) == template
+    assert database.recreated == 0
+
+    await _dirty(name, drop_trigger=True)  # a schema change: the reset must not be trusted
+    assert await database.fresh() == url
+    assert await _state(name) == template
+    assert database.recreated == 1
+
+
+async def test_connections_left_open_do_not_block_the_reset(database: ReusedDatabase) -> None:
+    await database.fresh()
+    template = await _state(database.name)
+    straggler = await asyncpg.connect(dsn(database.name))
+    transaction = straggler.transaction()
+    await transaction.start()
+    await straggler.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")  # as a hung test might
+    await database.fresh()
+    assert await _state(database.name) == template
+    straggler.terminate()

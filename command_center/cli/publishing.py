@@ -17,8 +17,6 @@ import httpx
 
 from streaming import Publisher, SignalingError, StreamingError, UnknownStream, WhipClient, open_source
 
-logger = logging.getLogger(__name__)
-
 CODECS = {"vp8": "video/VP8", "h264": "video/H264"}
 
 

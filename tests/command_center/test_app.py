@@ -45,12 +45,13 @@ async def test_every_app_is_independent(settings: Settings) -> None:
     assert first.state.settings is settings
 
 
-def test_apps_share_the_routes_built_at_import(settings: Settings) -> None:
+def test_apps_share_the_routes_built_at_import(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """No app rebuilds a route (FastAPI's per-app rebuild cost each worker's first request 0.3-0.8 s)."""
     from fastapi.routing import APIRoute
 
     from command_center.incidents.api import router as incidents_router
 
+    settings = Settings(development=True, database_url=f"sqlite+aiosqlite:///{tmp_path}/x.db")
     first, second = create_app(settings), create_app(settings)
     create = next(r for r in incidents_router.routes if isinstance(r, APIRoute) and "POST" in r.methods)
     assert any(route is create for route in first.routes)

@@ -12,12 +12,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from sqlalchemy.engine import make_url
 
 from command_center.db import Database
 from command_center.migrate import alembic_config, upgrade
-from tests.conftest import _pg_execute
-from tests.services import POSTGRES_URL, postgres_available, require
+from tests.postgres_reuse import execute_admin, url_of
+from tests.services import postgres_available, require
 
 BEFORE = "0006"
 REVISION = "0014"
@@ -30,9 +29,9 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
         return
     require("postgresql", postgres_available())
     name = f"cc_move_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_pg_execute(f'CREATE DATABASE "{name}"'))
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(execute_admin(f'CREATE DATABASE "{name}"'))
+    yield url_of(name)
+    asyncio.run(execute_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 INCIDENT = (

@@ -9,13 +9,12 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy.engine import make_url
 
 from command_center.db import Database
 from command_center.migrate import alembic_config, current_revision, head_revision, upgrade
 from command_center.models import Base
-from tests.conftest import _pg_execute
-from tests.services import POSTGRES_URL, postgres_available, require
+from tests.postgres_reuse import execute_admin, url_of
+from tests.services import postgres_available, require
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -25,9 +24,9 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str
         return
     require("postgresql", postgres_available())
     name = f"cc_empty_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_pg_execute(f'CREATE DATABASE "{name}"'))
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(execute_admin(f'CREATE DATABASE "{name}"'))
+    yield url_of(name)
+    asyncio.run(execute_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def test_upgrade_builds_the_models_schema(empty_database_url: str) -> None:

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from command_center.hub.client import HubClient
-from tests.conftest import _pg_execute
-from tests.services import POSTGRES_URL, REDIS_URL, postgres_available, redis_available, require
+from tests.postgres_reuse import execute_admin, url_of
+from tests.services import REDIS_URL, postgres_available, redis_available, require
 
 
 def _free_port() -> int:
@@ -30,8 +29,8 @@ def cluster(tmp_path: Path):  # type: ignore[no-untyped-def]
     require("postgresql", postgres_available())
     require("redis", redis_available())
     name = f"cc_two_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_pg_execute(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(execute_admin(f'CREATE DATABASE "{name}"'))
+    url = url_of(name)
     redis_db = 9
     env = {
         **os.environ,
@@ -79,7 +78,7 @@ def cluster(tmp_path: Path):  # type: ignore[no-untyped-def]
         for server in servers:
             server.terminate()
             server.wait(timeout=20)
-        asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(execute_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.mark.slow

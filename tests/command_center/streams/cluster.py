@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import IO
 
 import httpx
-from sqlalchemy.engine import make_url
 
-from tests.conftest import TEST_SECRET, _pg_execute
-from tests.services import POSTGRES_URL, REDIS_URL, redis_available, require
+from tests.conftest import TEST_SECRET
+from tests.postgres_reuse import execute_admin, url_of
+from tests.services import REDIS_URL, redis_available, require
 
 
 @contextmanager
@@ -26,11 +26,11 @@ def cluster_database(postgres_template: str) -> Iterator[str]:
     """A fresh PostgreSQL database (a copy of the migrated template) for one cluster; dropped at the end."""
     require("redis", redis_available())
     name = f"cc_cluster_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"'))
+    asyncio.run(execute_admin(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"'))
     try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        yield url_of(name)
     finally:
-        asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(execute_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def free_port() -> int:
