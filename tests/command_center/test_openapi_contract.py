@@ -103,6 +103,9 @@ def api_schema(demo_server: str) -> object:
     return schemathesis.openapi.from_url(f"{demo_server}/openapi.json")
 
 
+# Not traced for coverage (pytest-cov's no_cover): the routes run in the demo server's process, which coverage
+# does not measure; in this process only schemathesis and hypothesis run, and tracing them doubles the time.
+@pytest.mark.no_cover
 def test_every_operation_keeps_its_contract(api_schema: object, tokens: list[str]) -> None:
     """Generate requests for every operation in turn; collect every broken contract, then report them all.
 

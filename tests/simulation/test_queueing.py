@@ -55,6 +55,9 @@ def replicate(c: int, rho: float, seed: str, arrival_scale: float = 1.0) -> dict
     return out
 
 
+# The statistical checks run ~700,000 simulated customers: not traced for coverage (pytest-cov's no_cover),
+# which would make them 4x slower; the same code is traced by test_same_seed_same_result below.
+@pytest.mark.no_cover
 @pytest.mark.parametrize("c", [1, 3, 10])
 @pytest.mark.parametrize("rho", [0.5, 0.8])
 def test_mmc_matches_erlang_c(c, rho):
@@ -70,6 +73,7 @@ def test_mmc_matches_erlang_c(c, rho):
         assert low <= value <= high, f"{name}: theory {value:.4f} outside 99% CI [{low:.4f}, {high:.4f}]"
 
 
+@pytest.mark.no_cover
 def test_the_check_has_power():
     # the same experiment with 10% more arrivals than the theory assumes must be rejected
     c, rho = 3, 0.8
