@@ -30,16 +30,20 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.asyncio.connection import BlockingConnectionPool
+from redis.exceptions import NoScriptError, RedisError
 
 from command_center.hub.broker.base import Broker
+from command_center.hub.broker.batch import CommandBatcher
 
 log = logging.getLogger(__name__)
 
 _PREFIX = "cc:hub:seats:"
+#: Redis connections for seats: one batch of takes and give-backs in flight, a renewal, a script load.
+_POOL_SIZE = 4
 #: How long a seat command may wait for Redis before the hub admits on its own count.
 _REDIS_TIMEOUT = 1.0
 
@@ -99,13 +103,21 @@ class RedisSeats:
         clock: Callable[[], float] = time.time,
         process: str | None = None,
     ) -> None:
-        self._redis: Redis = Redis.from_url(
+        # A small pool that makes a command wait for a connection: the seats of a step go in one pipeline
+        # (``CommandBatcher``), so a reconnect storm needs no more. redis-py's default pool instead opened a
+        # connection per concurrent seat and raised "Too many connections" past 100, which made the hub
+        # admit on its own count during every storm and log the outage and the recovery each time.
+        pool = BlockingConnectionPool.from_url(
             url,
+            max_connections=_POOL_SIZE,
+            timeout=_REDIS_TIMEOUT,
             decode_responses=True,
             socket_connect_timeout=_REDIS_TIMEOUT,
             socket_timeout=_REDIS_TIMEOUT,
         )
-        self._take = self._redis.register_script(_TAKE)
+        self._redis: Redis = Redis.from_pool(pool)  # closes the pool with the client
+        self._command = CommandBatcher(self._redis)
+        self._take_sha = self._redis.register_script(_TAKE).sha
         self.lease_seconds = lease_seconds
         self.clock = clock
         self.process = process or uuid.uuid4().hex[:12]
@@ -143,14 +155,10 @@ class RedisSeats:
         member = self._member(connection_id)
         now_ms = int(self.clock() * 1000)
         lease_ms = int(self.lease_seconds * 1000)
+        key = f"{_PREFIX}{user_id}"
+        command = ("EVALSHA", self._take_sha, 1, key, now_ms, self._lapse_ms(), member, limit, 2 * lease_ms)
         try:
-            taken = await asyncio.wait_for(
-                self._take(
-                    keys=[f"{_PREFIX}{user_id}"],
-                    args=[now_ms, self._lapse_ms(), member, limit, 2 * lease_ms],
-                ),
-                _REDIS_TIMEOUT,
-            )
+            taken = await asyncio.wait_for(self._script(command), _REDIS_TIMEOUT)
         except (RedisError, OSError, TimeoutError) as exc:
             self._failed(exc)
         else:
@@ -169,9 +177,17 @@ class RedisSeats:
             self._held.discard((user_id, member))
         # Outside the lock: with Redis slow, closing connections must not queue behind one another.
         try:
-            await asyncio.wait_for(self._redis.zrem(f"{_PREFIX}{user_id}", member), _REDIS_TIMEOUT)
+            await asyncio.wait_for(self._command("ZREM", f"{_PREFIX}{user_id}", member), _REDIS_TIMEOUT)
         except (RedisError, OSError, TimeoutError) as exc:  # not renewed any more: it lapses
             log.debug("hub: giving back seat %s failed (%s); it lapses", member, exc)
+
+    async def _script(self, command: tuple[Any, ...]) -> Any:
+        """``EVALSHA`` with the step's other seat commands; a restarted Redis gets the script again."""
+        try:
+            return await self._command(*command)
+        except NoScriptError:
+            await self._redis.script_load(_TAKE)
+            return await self._command(*command)
 
     async def renew(self) -> None:
         """Push every seat of this process one lease ahead (and put back any that lapsed)."""
@@ -201,7 +217,7 @@ class RedisSeats:
             self._failing = True
             log.warning(
                 "hub: Redis unreachable for the connection cap (%s); admitting on this process's count",
-                exc or type(exc).__name__,
+                str(exc) or type(exc).__name__,  # a timeout says nothing of itself
             )
 
     def _recovered(self) -> None:

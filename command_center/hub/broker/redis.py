@@ -61,7 +61,7 @@ from command_center.hub.broker.base import (
     recovery_from_history,
     unique_users,
 )
-from command_center.hub.broker.batch import StepBatcher
+from command_center.hub.broker.batch import CommandBatcher, StepBatcher
 from command_center.hub.protocol import Message, Position, dumps, utc_now_iso
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ class RedisBroker:
         self._publishes: StepBatcher[PublishItem, PublishResult] = StepBatcher(self._publish_batch)
         #: So do the other commands of a subscribe (position, history, presence): a reconnect storm's
         #: thousands of subscribes cost a few round trips instead of several each.
-        self._commands: StepBatcher[tuple[Any, ...], Any] = StepBatcher(self._command_batch)
+        self._command = CommandBatcher(self._redis)
         self._process = uuid.uuid4().hex[:12]
         self._control = f"{_PREFIX}ctl:{self._process}"
         self._deliver: Deliver | None = None
@@ -298,21 +298,6 @@ class RedisBroker:
 
         replies = await self._retrying("publish", run)
         return [self._publish_result(c, d, r) for (c, d, _), r in zip(items, replies, strict=True)]
-
-    async def _command_batch(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
-        """Run a step's commands in one pipeline; each caller gets its reply, or its error as the reply."""
-        pipe = self._redis.pipeline(transaction=False)
-        for command in commands:
-            pipe.execute_command(*command)
-        replies: list[Any] = await pipe.execute(raise_on_error=False)
-        return replies
-
-    async def _command(self, *command: Any) -> Any:
-        """One Redis command, sent with the others of this event-loop step (``_command_batch``)."""
-        reply = await self._commands.submit(command)
-        if isinstance(reply, Exception):
-            raise reply
-        return reply
 
     async def _position_once(self, channel: str) -> list[Any]:
         keys = (_key(channel, "seq"), _key(channel, "epoch"))

@@ -100,6 +100,28 @@ async def test_a_stalled_process_puts_its_lapsed_seats_back(
     assert not await b.take(user, "c2", 2)
 
 
+async def test_a_storm_of_takes_is_counted_in_redis_not_admitted_blind(
+    redis_url: str, processes: tuple[RedisSeats, RedisSeats], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reconnect storm's seats all reach Redis: none is admitted on the process's own count.
+
+    With redis-py's default pool, 1,000 takes at once opened a connection each until "Too many
+    connections" (past 100), and the hub admitted the rest without the cluster-wide count, logging an
+    outage and a recovery again and again.
+    """
+    a, b = processes
+    users = [_user() for _ in range(1000)]
+    with caplog.at_level(logging.WARNING, logger="command_center.hub.seats"):
+        taken = await asyncio.gather(*(a.take(user, "c1", 1) for user in users))
+        assert all(taken)
+        # Every seat is in Redis: the other process is refused each user's second connection.
+        again = await asyncio.gather(*(b.take(user, "c2", 1) for user in users))
+        assert not any(again), f"{sum(again)} seats were not counted in Redis"
+        await asyncio.gather(*(a.give_back(user, "c1") for user in users))
+        assert all(await asyncio.gather(*(b.take(user, "c2", 1) for user in users)))
+    assert not [r.getMessage() for r in caplog.records], "the storm was taken for a Redis outage"
+
+
 async def test_an_unreachable_redis_admits_on_the_process_count_and_says_so(
     clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
