@@ -225,3 +225,27 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Browser tests last, and the longest files first within each group (``tests.ordering``)."""
     ordering.order(items, ordering.load_table())
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Make pytest-cov's ``no_cover`` hold in xdist workers too: no coverage traces the test.
+
+    pytest-cov 7 starts two measurements in a worker (one when it reads the command line, which still says
+    ``-n 2``, and the worker's own at session start). Its ``no_cover`` stops the second, and stopping it
+    resumes the first, so a ``no_cover`` test ran traced all the same (``test_queueing.py`` 64 s instead
+    of 15 s). This runs inside pytest-cov's wrapper and stops whatever measurement is still current, then
+    starts it again after the test, which leaves the stack as pytest-cov expects to find it.
+    """
+    stopped = []
+    if item.get_closest_marker("no_cover") is not None:
+        import coverage
+
+        while (measurement := coverage.Coverage.current()) is not None:
+            measurement.stop()
+            stopped.append(measurement)
+    try:
+        yield
+    finally:
+        for measurement in reversed(stopped):
+            measurement.start()
