@@ -30,11 +30,11 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.asyncio.connection import BlockingConnectionPool
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 
 from command_center.hub.broker.base import Broker
 from command_center.hub.broker.batch import CommandBatcher
@@ -117,7 +117,7 @@ class RedisSeats:
         )
         self._redis: Redis = Redis.from_pool(pool)  # closes the pool with the client
         self._command = CommandBatcher(self._redis)
-        self._take_sha = self._redis.register_script(_TAKE).sha
+        self._take = self._redis.register_script(_TAKE)
         self.lease_seconds = lease_seconds
         self.clock = clock
         self.process = process or uuid.uuid4().hex[:12]
@@ -155,10 +155,10 @@ class RedisSeats:
         member = self._member(connection_id)
         now_ms = int(self.clock() * 1000)
         lease_ms = int(self.lease_seconds * 1000)
-        key = f"{_PREFIX}{user_id}"
-        command = ("EVALSHA", self._take_sha, 1, key, now_ms, self._lapse_ms(), member, limit, 2 * lease_ms)
+        args = [now_ms, self._lapse_ms(), member, limit, 2 * lease_ms]
+        take = self._command.run_script(self._take, [f"{_PREFIX}{user_id}"], args)
         try:
-            taken = await asyncio.wait_for(self._script(command), _REDIS_TIMEOUT)
+            taken = await asyncio.wait_for(take, _REDIS_TIMEOUT)
         except (RedisError, OSError, TimeoutError) as exc:
             self._failed(exc)
         else:
@@ -180,14 +180,6 @@ class RedisSeats:
             await asyncio.wait_for(self._command("ZREM", f"{_PREFIX}{user_id}", member), _REDIS_TIMEOUT)
         except (RedisError, OSError, TimeoutError) as exc:  # not renewed any more: it lapses
             log.debug("hub: giving back seat %s failed (%s); it lapses", member, exc)
-
-    async def _script(self, command: tuple[Any, ...]) -> Any:
-        """``EVALSHA`` with the step's other seat commands; a restarted Redis gets the script again."""
-        try:
-            return await self._command(*command)
-        except NoScriptError:
-            await self._redis.script_load(_TAKE)
-            return await self._command(*command)
 
     async def renew(self) -> None:
         """Push every seat of this process one lease ahead (and put back any that lapsed)."""

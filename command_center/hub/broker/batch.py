@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -97,6 +99,15 @@ class CommandBatcher:
         if isinstance(reply, Exception):
             raise reply
         return reply
+
+    async def run_script(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """``EVALSHA`` with the step's other commands; a Redis that forgot the script (restarted) gets it."""
+        command = ("EVALSHA", script.sha, len(keys), *keys, *args)
+        try:
+            return await self(*command)
+        except NoScriptError:
+            await self._redis.script_load(script.script)
+            return await self(*command)
 
     async def _send(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
         pipe = self._redis.pipeline(transaction=False)

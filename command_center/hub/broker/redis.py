@@ -301,12 +301,7 @@ class RedisBroker:
 
     async def _position_once(self, channel: str) -> list[Any]:
         keys = (_key(channel, "seq"), _key(channel, "epoch"))
-        command = ("EVALSHA", self._position_script.sha, 2, *keys, secrets.token_hex(4))
-        try:
-            reply: list[Any] = await self._command(*command)
-        except NoScriptError:  # a restarted Redis forgot the script
-            await self._redis.script_load(_POSITION)
-            reply = await self._command(*command)
+        reply: list[Any] = await self._command.run_script(self._position_script, keys, [secrets.token_hex(4)])
         return reply
 
     async def position(self, channel: str) -> Position:

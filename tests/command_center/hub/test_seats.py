@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -120,6 +121,18 @@ async def test_a_storm_of_takes_is_counted_in_redis_not_admitted_blind(
         await asyncio.gather(*(a.give_back(user, "c1") for user in users))
         assert all(await asyncio.gather(*(b.take(user, "c2", 1) for user in users)))
     assert not [r.getMessage() for r in caplog.records], "the storm was taken for a Redis outage"
+
+
+async def test_a_redis_that_forgot_the_script_gets_it_again(
+    redis_url: str, processes: tuple[RedisSeats, RedisSeats]
+) -> None:
+    a, b = processes
+    user = _user()
+    assert await a.take(user, "c1", 1)
+    async with Redis.from_url(redis_url) as client:
+        await client.script_flush()  # what a restarted Redis has forgotten
+    assert not await b.take(user, "c2", 1), "the seat taken before the flush no longer counted"
+    assert await b.take(_user(), "c1", 1)
 
 
 async def test_an_unreachable_redis_admits_on_the_process_count_and_says_so(
