@@ -149,7 +149,15 @@ export function listen({ hub, user, channel, talkgroup = null, accept = () => tr
 /** A hold-to-talk button bound to a Talk: pointer or Space/Enter held down. */
 export function talkButton(talk, label) {
   const button = h("button", { type: "button", class: "ptt-button", dataset: { state: "idle" } }, label);
-  const down = (event) => { event.preventDefault(); event.stopPropagation(); talk.press().catch(() => {}); };
+  const down = (event) => {
+    event.preventDefault();
+    event.stopPropagation();
+    // The pointer stays with the button while it is held: a list re-rendering above it (presence, a new task
+    // force) or a finger sliding a little must not end the talk, only letting go. (A tile re-attaching its
+    // bar drops the capture; that alone does not end the talk either, as before.)
+    if (event.pointerId !== undefined) button.setPointerCapture(event.pointerId);
+    talk.press().catch(() => {});
+  };
   const up = (event) => { event.stopPropagation(); talk.release().catch(() => {}); };
   button.addEventListener("pointerdown", down);
   for (const name of ["pointerup", "pointerleave", "pointercancel"]) button.addEventListener(name, up);
