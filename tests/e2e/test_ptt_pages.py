@@ -84,11 +84,7 @@ def test_the_wall_unmutes_a_tile_and_talks_back_to_the_officer(open_page, server
 
 
 def test_a_task_force_page_has_its_talkgroup(open_page, server):  # type: ignore[no-untyped-def]
-    with server.client("commander") as http:
-        body = {"name": "东门专班", "purpose": "联合处置", "members": ["police"]}
-        response = http.post("/api/taskforces", json=body)
-        assert response.status_code == 201, response.text
-        taskforce = response.json()["id"]
+    taskforce = server.create_taskforce("东门专班")
     page = open_page("police", f"/static/taskforce.html?id={taskforce}")
     page.wait_for_selector(f".ptt[data-talkgroup='taskforce:{taskforce}']", timeout=15000)
     # A liaison listens: speaking would publish an audio stream, which its role may not.
@@ -109,15 +105,7 @@ def test_holding_the_button_survives_the_page_moving_under_it(open_page, server)
     A task force opening moves the talkgroup panel down (the list above it grows); without pointer capture
     the next pointer move was outside the button and ended the talk (seen as a flaky CI failure).
     """
-
-    def open_taskforce(name: str) -> int:
-        with server.client("commander") as http:
-            body = {"name": name, "purpose": "联合处置", "members": ["police"]}
-            response = http.post("/api/taskforces", json=body)
-            assert response.status_code == 201, response.text
-            return int(response.json()["id"])
-
-    taskforce = open_taskforce("北门专班")
+    taskforce = server.create_taskforce("北门专班")
     page = open_page("commander", f"/static/taskforce.html?id={taskforce}")
     page.wait_for_selector(f".ptt[data-talkgroup='taskforce:{taskforce}']")
     button = page.locator(".ptt .ptt-button")
@@ -125,12 +113,13 @@ def test_holding_the_button_survives_the_page_moving_under_it(open_page, server)
     listed = page.locator("#taskforces li").count()
     _hold(page, ".ptt .ptt-button")
     page.wait_for_selector(".ptt[data-state=talking]", timeout=15000)
-    open_taskforce("南门专班")
+    server.create_taskforce("南门专班")
     page.wait_for_function("(n) => document.querySelectorAll('#taskforces li').length > n", arg=listed)
     after = button.bounding_box()
     assert before and after and after["y"] > before["y"] + before["height"] / 2, (before, after)
     # The pointer moves where the button was (still held): outside the button now.
     page.mouse.move(before["x"] + before["width"] / 2, before["y"] + before["height"] / 2 + 1)
     assert page.get_attribute(".ptt", "data-state") == "talking"
+    shoot(page, "ptt-taskforce-held-while-the-list-grew")
     page.mouse.up()
     page.wait_for_selector(".ptt[data-state=idle]", timeout=15000)
