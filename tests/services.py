@@ -82,11 +82,14 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def require(service: str, available: bool) -> None:
-    """Skip (or fail, in CI, where nothing may be skipped for lack of a service) when a service is missing."""
+def require(service: str, available: bool, hint: str | None = None) -> None:
+    """Skip (or fail, in CI, where nothing may be skipped for lack of a service) when a service is missing.
+
+    ``hint`` says how to get it; by default the one in ``HINTS``.
+    """
     if available:
         return
-    message = f"{service} is not available: {HINTS[service]}"
+    message = f"{service} is not available: {hint or HINTS[service]}"
     if IN_CI:
         pytest.fail(f"CI must provide {service}. {message}")
     pytest.skip(message)

@@ -12,7 +12,8 @@ import pytest
 
 from tests.command_center.streams.whip_helpers import whep_viewer, whip_publisher
 from tests.conftest import token_for
-from tests.streaming.servers.run import SYSTEM_PYTHON, need
+from tests.services import require
+from tests.streaming.servers.run import SYSTEM_PYTHON
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +34,7 @@ def webrtcbin_available() -> bool:
 
 @pytest.fixture
 def gstreamer() -> None:
-    need(
+    require(
         "GStreamer webrtcbin",
         webrtcbin_available(),
         "apt-get install gstreamer1.0-plugins-bad gstreamer1.0-nice gir1.2-gst-plugins-bad-1.0 python3-gi",

@@ -10,9 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import pytest
-
-from tests.services import IN_CI
+from tests.services import require
 
 HERE = Path(__file__).resolve().parent
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -22,16 +20,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def need(what: str, available: bool, hint: str) -> None:
-    """Skip outside CI, fail in CI (where .ci/run installs everything)."""
-    if available:
-        return
-    message = f"{what} is not available: {hint}"
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def rtsp_available() -> bool:
@@ -55,7 +43,7 @@ async def _wait_line(process: asyncio.subprocess.Process, wanted: str, timeout: 
 @asynccontextmanager
 async def rtsp_server(port: int | None = None, codec: str = "h264", fps: int = 30) -> AsyncIterator[str]:
     """GStreamer's RTSP server on 127.0.0.1; yields ``rtsp://127.0.0.1:PORT/cam``."""
-    need(
+    require(
         "GStreamer RTSP server",
         rtsp_available(),
         "apt-get install gir1.2-gst-rtsp-server-1.0 python3-gi "
@@ -113,7 +101,7 @@ def _rtmp_module() -> str | None:
 @asynccontextmanager
 async def rtmp_server(workdir: Path, fps: int = 30) -> AsyncIterator[str]:
     """nginx with libnginx-mod-rtmp, fed H.264 by ffmpeg; yields ``rtmp://127.0.0.1:PORT/live/cam``."""
-    need("nginx RTMP", rtmp_available(), "apt-get install nginx libnginx-mod-rtmp ffmpeg")
+    require("nginx RTMP", rtmp_available(), "apt-get install nginx libnginx-mod-rtmp ffmpeg")
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     conf = workdir / "nginx.conf"
