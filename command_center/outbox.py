@@ -55,6 +55,10 @@ class OutboxEvent(Base):
     """One hub message waiting for (or done with) the relay."""
 
     __tablename__ = "hub_outbox"
+    # Ids are never handed out twice: SQLite otherwise gives max(id) + 1, which is 1 again once a quiet hour
+    # has pruned every row, and the relay (``id > last published``) and the broker (``outbox:{id}`` keys
+    # kept for a day) would both take the new row for one already sent.
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     channel: Mapped[str] = mapped_column(String(100))

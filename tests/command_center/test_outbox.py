@@ -200,3 +200,32 @@ async def test_passes_that_overlap_publish_each_row_once(app) -> None:  # type: 
         emit(session, "ledger", type="ledger.warning_raised", id=2)
     assert sum(await asyncio.gather(relay.drain(), relay.drain())) == 2
     assert [data["id"] for _, data, _ in hub.messages] == [1, 2]
+
+
+async def test_a_quiet_night_that_prunes_every_row_does_not_recycle_ids(app) -> None:  # type: ignore[no-untyped-def]
+    """After an hour without writes every row is pruned; the morning's first message must get a new id.
+
+    SQLite hands out max(id) + 1, so an empty table gives 1 again unless the table is AUTOINCREMENT: the
+    relay would take the row for one it already sent (``id > last published`` fails), and the broker,
+    which remembers ``outbox:{id}`` keys for a day, for a duplicate of yesterday's message. Either way the
+    command room would not hear of the morning's incidents until a restart and a day had passed.
+    """
+    await app.state.outbox.stop()
+    now = utcnow()
+    clock = [now]
+    hub = app.state.hub
+    relay = OutboxRelay(app.state.db, lambda: hub, retention_seconds=3600, clock=lambda: clock[0])
+    for evening in ("evening 1", "evening 2"):
+        async with app.state.db.session() as session:
+            emit(session, "ledger", type="ledger.warning_raised", id=evening)
+    assert await relay.drain() == 2
+    clock[0] = now + timedelta(hours=10)
+    assert await relay.prune() == 2
+    before = await hub.broker.position("ledger")
+    async with app.state.db.session() as session:
+        emit(session, "ledger", type="ledger.warning_raised", id="morning")
+    assert await relay.drain() == 1, "the relay skipped the morning's row as already published"
+    restarted = OutboxRelay(app.state.db, lambda: hub, clock=lambda: clock[0])  # a process started since
+    assert await restarted.drain() == 0
+    recovered = await hub.broker.recover("ledger", before)
+    assert [m.data["id"] for m in recovered.messages] == ["morning"], "the broker dropped it as a duplicate"
