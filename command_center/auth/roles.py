@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -36,6 +37,8 @@ class Principal:
     department: str
     display_name: str = ""
     token_id: str = ""
+    #: When the token this identity came from ends (None: not from a token); open sockets close then.
+    expires_at: datetime | None = None
 
     def public(self) -> dict[str, object]:
         return {"id": self.id, "name": self.name, "role": self.role.value, "department": self.department}

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,7 +34,7 @@ class IssuedToken:
     expires_in: int
 
 
-def to_principal(user: User, token_id: str = "") -> Principal:
+def to_principal(user: User, token_id: str = "", expires_at: datetime | None = None) -> Principal:
     return Principal(
         id=user.id,
         name=user.name,
@@ -42,6 +42,7 @@ def to_principal(user: User, token_id: str = "") -> Principal:
         department=user.department.code,
         display_name=user.display_name or user.name,
         token_id=token_id,
+        expires_at=expires_at,
     )
 
 
@@ -193,7 +194,7 @@ async def principal_for_token(session: AsyncSession, token: str, *, settings: Se
         raise NotAuthenticated("token expired; sign in again")
     if not row.user.active:
         raise NotAuthenticated("account is disabled")
-    return to_principal(row.user, row.id)
+    return to_principal(row.user, row.id, row.expires_at)
 
 
 async def revoke_token(session: AsyncSession, token_id: str) -> None:

@@ -105,6 +105,7 @@ class Connection(Outgoing):
         "_ops",
         "_task",
         "denials",
+        "expiry",
         "hub",
         "id",
         "principal",
@@ -130,6 +131,8 @@ class Connection(Outgoing):
         self._bucket = TokenBucket(publish_rate)
         self._task: asyncio.Task[Any] | None = None
         self._acks: PublishAcks | None = None  # made by the first publish: most connections never publish
+        #: The close at the end of the token's life (``Hub.admit``), cancelled when the connection ends.
+        self.expiry: asyncio.TimerHandle | None = None
 
     @property
     def user(self) -> dict[str, object]:

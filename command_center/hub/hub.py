@@ -25,6 +25,7 @@ import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Coroutine
+from datetime import UTC, datetime
 from typing import Any
 
 from command_center.auth.roles import Principal
@@ -265,7 +266,27 @@ class Hub:
             return False
         mine.add(connection)
         self.connections.add(connection)
+        self._close_when_the_token_ends(connection)
         return True
+
+    def _close_when_the_token_ends(self, connection: Connection) -> None:
+        """Close with 4401 when the connection's token expires, as REST starts answering 401 then.
+
+        What the hub decided at connect time holds only as long as the token it was decided on: a socket
+        opened an hour before the end of a 12-hour token must not keep receiving for the next shift.
+        """
+        expires_at = connection.principal.expires_at
+        if expires_at is None:
+            return
+        delay = (expires_at - datetime.now(UTC)).total_seconds()
+        connection.expiry = asyncio.get_running_loop().call_later(
+            max(delay, 0.0), self._token_ended, connection
+        )
+
+    def _token_ended(self, connection: Connection) -> None:
+        connection.expiry = None
+        log.info("hub: closed %s of user %s (token expired)", connection.id, connection.principal.id)
+        connection.close(CLOSE_AUTH)
 
     async def _permit(
         self,
@@ -447,6 +468,9 @@ class Hub:
         return await self.broker.presence(channel)
 
     async def disconnect(self, connection: Connection) -> None:
+        if connection.expiry is not None:  # or the timer would hold the connection until the token's end
+            connection.expiry.cancel()
+            connection.expiry = None
         if connection in self.connections:
             self.connections.discard(connection)
             mine = self._by_user.get(connection.principal.id)

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from command_center.audit.models import AuditEntry
+from command_center.auth.models import AccessToken, User
 from tests.conftest import bearer, token_for
 
 pytestmark = pytest.mark.timeout(60)
@@ -70,6 +72,24 @@ async def test_sign_out_closes_the_socket_with_4401(live_server, client) -> None
     assert await _closed_with(ws) == 4401
     assert (await _ask(ws_other, {"op": "ping"}, "pong"))["op"] == "pong"
     await ws_other.close()
+
+
+async def test_a_token_that_expires_closes_its_socket_with_4401(live_server, client, app) -> None:  # type: ignore[no-untyped-def]
+    """A token ends (12 h by default) and REST answers 401: its open sockets end then, not at reconnect."""
+    expiring = await token_for(client, "police")
+    lasting = await token_for(client, "commander")
+    async with app.state.db.session() as session:
+        police = (await session.execute(select(User).where(User.name == "police"))).scalar_one()
+        ends = datetime.now(UTC) + timedelta(seconds=3)
+        mine = update(AccessToken).where(AccessToken.user_id == police.id)
+        await session.execute(mine.values(expires_at=ends))
+    ws, ws_lasting = await _open(live_server, expiring), await _open(live_server, lasting)
+    await _ask(ws, {"op": "subscribe", "channel": "board:police"}, "subscribed")
+    assert await _closed_with(ws, 30) == 4401
+    assert datetime.now(UTC) >= ends - timedelta(seconds=0.1), "closed before the token's end"
+    assert (await client.get("/api/auth/me", headers=bearer(expiring))).status_code == 401
+    assert (await _ask(ws_lasting, {"op": "ping"}, "pong"))["op"] == "pong"
+    await ws_lasting.close()
 
 
 async def test_revoke_tokens_closes_every_socket_of_the_user(live_server, client, login) -> None:  # type: ignore[no-untyped-def]
