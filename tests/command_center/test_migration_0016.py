@@ -50,3 +50,22 @@ async def test_rows_survive_and_ids_are_not_handed_out_again(empty_url: str) -> 
         assert next_id == 4
     finally:
         await database.dispose()
+
+
+async def test_an_emptied_table_starts_above_every_id_it_gave_out(empty_url: str) -> None:
+    """Pruned empty before the upgrade (a quiet night): no row says how far the ids went, so they jump."""
+    database = Database(empty_url)
+    at = datetime(2026, 11, 30, 20, tzinfo=UTC)
+    try:
+        await upgrade(database, "0015")
+        async with database.engine.begin() as connection:
+            for _ in range(3):
+                await connection.execute(sa.text(ROW), {"at": at})
+            await connection.execute(sa.text("DELETE FROM hub_outbox"))
+        await upgrade(database)
+        async with database.engine.begin() as connection:
+            await connection.execute(sa.text(ROW), {"at": at})
+            (next_id,) = (await connection.execute(sa.text("SELECT id FROM hub_outbox"))).scalars().all()
+        assert next_id > 3, f"id {next_id} was handed out before the upgrade (its broker key may live on)"
+    finally:
+        await database.dispose()

@@ -11,6 +11,9 @@ Revises: 0015
 
 from __future__ import annotations
 
+import time
+
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
@@ -27,6 +30,16 @@ def upgrade() -> None:
         "hub_outbox", recreate="always", table_kwargs={"sqlite_autoincrement": True}
     ) as batch_op:
         batch_op.alter_column("id", autoincrement=True)
+    bind = op.get_bind()
+    if bind.scalar(sa.text("SELECT count(*) FROM hub_outbox")) == 0:
+        # No row to count on from: the table was pruned empty (the case this fixes) or never used, and the
+        # ids it gave out before, whose keys the broker may still hold, are forgotten. Start above any id
+        # a table could have reached: the time in milliseconds (about 1.8e12, far below 2**63).
+        bind.execute(sa.text("DELETE FROM sqlite_sequence WHERE name = 'hub_outbox'"))
+        bind.execute(
+            sa.text("INSERT INTO sqlite_sequence (name, seq) VALUES ('hub_outbox', :seq)"),
+            {"seq": int(time.time() * 1000)},
+        )
 
 
 def downgrade() -> None:
