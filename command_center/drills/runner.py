@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,13 +37,38 @@ from streaming import Relay
 log = logging.getLogger(__name__)
 
 
+#: How long a responder's action may take from its INSERT to its COMMIT. On PostgreSQL an event's id comes
+#: from a sequence at INSERT, so an action whose commit waits (for the outbox or the audit lock) behind a
+#: later one has the smaller id: the feed re-reads this far behind what it has seen, by the runner's clock.
+SETTLE = timedelta(seconds=60)
+
+
 @dataclass
 class _Running:
     live: LiveDrill
     task: asyncio.Task[object]
-    last_event_id: int = 0
+    #: Every event with an id up to here has been fed (or never will commit); above it, ``seen`` says which.
+    settled_id: int = 0
     stopping: bool = False
     seen: set[int] = field(default_factory=set)
+    #: ``(runner clock, newest id seen)`` per feed of the last ``SETTLE``: what ``settled_id`` moves up to.
+    marks: deque[tuple[datetime, int]] = field(default_factory=deque)
+
+    def take_new(self, events: list[Any]) -> list[Any]:
+        """The events not fed before, remembered as fed."""
+        fresh = [e for e in events if e.id not in self.seen]
+        self.seen.update(e.id for e in fresh)
+        return fresh
+
+    def settle(self, now: datetime) -> None:
+        """Note the newest id seen; forget the ids that fell below the mark of ``SETTLE`` ago."""
+        self.marks.append((now, max(self.seen, default=self.settled_id)))
+        moved = False
+        while self.marks and self.marks[0][0] <= now - SETTLE:
+            self.settled_id = max(self.settled_id, self.marks.popleft()[1])
+            moved = True
+        if moved:
+            self.seen = {i for i in self.seen if i > self.settled_id}
 
 
 def _now() -> datetime:
@@ -209,11 +235,8 @@ class DrillRunner:
             actions=[service.observed(e) for e in events if not e.action.startswith("incident.")],
             tick_seconds=min(0.5, self._tick),
         )
-        item = _Running(
-            live=live,
-            task=asyncio.create_task(live.run(), name=f"drill-{drill_id}"),
-            last_event_id=max((e.id for e in events), default=0),
-        )
+        item = _Running(live=live, task=asyncio.create_task(live.run(), name=f"drill-{drill_id}"))
+        item.take_new(events)  # replayed above; an action committing late still comes in through _feed
         self.running[drill_id] = item
         log.info(
             "drill %s running in this process (%d injects, %d actions replayed)",
@@ -225,19 +248,35 @@ class DrillRunner:
     async def _feed(self, drill_id: int, item: _Running) -> None:
         async with self._database.session() as session:
             drill = await service.get(session, drill_id)
-            for event in await service.actions_since(session, drill_id, item.last_event_id):
-                item.last_event_id = max(item.last_event_id, event.id)
+            events = await service.actions_since(session, drill_id, item.settled_id)
+            for event in item.take_new(events):
                 if not event.action.startswith("incident."):
                     item.live.observe(service.observed(event))
+            item.settle(self._clock())
             if drill.status == "stopped" and not item.stopping:
                 item.stopping = True
                 item.live.stop(drill.stop_reason or "stopped")
             elif drill.status in ("running", "stopped"):
-                await session.execute(
-                    update(Drill)
-                    .where(Drill.id == drill_id, Drill.runner == self.runner_id)
-                    .values(lease_until=self._clock() + self._lease)
+                renewed = cast(
+                    "CursorResult[Any]",
+                    await session.execute(
+                        update(Drill)
+                        .where(Drill.id == drill_id, Drill.runner == self.runner_id)
+                        .values(lease_until=self._clock() + self._lease)
+                    ),
                 )
+                if renewed.rowcount == 0:
+                    self._let_go(drill_id, item)
+
+    def _let_go(self, drill_id: int, item: _Running) -> None:
+        """Stop running a drill another process has taken over (this one stalled past its lease).
+
+        Its engine is cancelled without a word: the new owner resumed the drill from the stored log and
+        speaks for it now; two engines would announce every check, score and the end twice.
+        """
+        log.warning("drill %s was taken over by another process (lease lapsed); stopping here", drill_id)
+        item.task.cancel()
+        self.running.pop(drill_id, None)
 
 
 def _report(drill_id: int, task: asyncio.Task[object]) -> None:
