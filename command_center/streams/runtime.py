@@ -15,9 +15,10 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from command_center.db import Database
+from command_center.events import unit_of_work
 from command_center.hub import Hub
 from command_center.settings import Settings
-from command_center.streams import forwarding, pulls, signaling
+from command_center.streams import forwarding, pulls, service, signaling
 from command_center.streams.bridge import StreamBridge
 from command_center.streams.cascades import Cascades, Sources
 from command_center.streams.placement import Process
@@ -25,6 +26,18 @@ from streaming import Relay
 from streaming.pull import Puller
 
 log = logging.getLogger(__name__)
+
+
+async def _end_earlier_runs(database: Database, hub: Hub, process: Process) -> None:
+    """The only process: whatever streams another process left live died with it (``end_earlier_runs``)."""
+    try:
+        async with unit_of_work(database, hub) as session:
+            ended = await service.end_earlier_runs(session, process)
+    except SQLAlchemyError as exc:  # the database is down at start: /healthz says so; try at the next start
+        log.warning("streams left by an earlier run not ended: %s", exc)
+        return
+    if ended:
+        log.warning("ended %d stream(s) left live by an earlier run of the server: %s", len(ended), ended)
 
 
 class Media:
@@ -46,6 +59,8 @@ class Media:
 async def start(state: Any, settings: Settings, database: Database, hub: Hub) -> Media:
     """Build and start everything; ``state`` is the app's ``app.state``."""
     process = Process(settings.own_url)
+    if settings.broker_url.startswith("memory"):
+        await _end_earlier_runs(database, hub, process)
     relay = Relay(
         settings.recordings_dir,
         StreamBridge(database, hub, process),

@@ -340,5 +340,28 @@ async def stop(
     return row
 
 
+async def end_earlier_runs(session: AsyncSession, here: Process) -> list[str]:
+    """End the streams left live by processes that are gone; return their ids.
+
+    Called at start when this is the only process (the memory broker cannot be shared): a server killed
+    mid-stream (kill -9, out of memory, power cut) left rows that nothing else would end, which the video
+    wall listed as live for ever and whose viewers were redirected to this very server, again and again.
+    A publisher that comes back reopens its stream (``publish`` clears ``ended_at``); a cascade resumes.
+    """
+    query = select(StreamRecord).where(StreamRecord.ended_at.is_(None), StreamRecord.owner != here.id)
+    rows = list((await session.execute(query)).scalars())
+    now = utcnow()
+    for row in rows:
+        row.ended_at, row.connected = now, False
+        await audit.record(
+            session,
+            action="stream.orphan_ended",
+            target=f"stream:{row.id}",
+            detail={"owner": row.owner, "reason": "the process holding it is gone"},
+        )
+        await announce(session, row, "stream.ended")
+    return [row.id for row in rows]
+
+
 def recordings(row: StreamRecord) -> list[dict[str, Any]]:
     return list(row.segments or [])

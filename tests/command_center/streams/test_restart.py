@@ -1,0 +1,54 @@
+"""A server killed mid-stream (kill -9, out of memory, power cut) leaves no stream live when it comes back.
+
+Found in review: the rows it left said "live" for ever, the video wall listed them, and a viewer was
+redirected (307) to the owner's URL, which was this very server: a redirect loop.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from command_center.app import create_app
+from command_center.audit.models import AuditEntry
+from command_center.db import Database, utcnow
+from command_center.settings import Settings
+from command_center.streams.models import StreamRecord
+from tests.conftest import TEST_AUDIT_KEY, bearer, token_for
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def test_streams_left_by_a_killed_server_end_when_it_starts_again(settings: Settings) -> None:
+    database = Database(settings.database_url, audit_key=TEST_AUDIT_KEY)
+    async with database.session() as session:  # what the killed process left behind
+        session.add(
+            StreamRecord(
+                id="left-live",
+                officer_name="field1",
+                department="section",
+                started_at=utcnow(),
+                segments=[],
+                codecs={"video": "H264"},
+                owner="the-killed-process",
+                owner_url=settings.own_url,
+            )
+        )
+    await database.dispose()
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cc") as http:
+            commander = bearer(await token_for(http, "commander"))
+            live = (await http.get("/api/streams", headers=commander)).json()
+            assert "left-live" not in [s["id"] for s in live]
+            row = (await http.get("/api/streams/left-live", headers=commander)).json()
+            assert row["ended_at"] is not None and row["connected"] is False
+            view = await http.post(
+                "/api/streams/left-live/view", json={"sdp": "v=0\r\n", "type": "offer"}, headers=commander
+            )
+            assert view.status_code == 404, (view.status_code, view.headers.get("location"))
+            assert "has ended" in view.json()["detail"]
+        async with app.state.db.session() as session:
+            actions = (await session.execute(select(AuditEntry.action, AuditEntry.target))).all()
+        assert ("stream.orphan_ended", "stream:left-live") in actions
