@@ -124,6 +124,8 @@ class Settings(BaseSettings):
     # Streaming: this process's address for others (WHIP/WHEP 307 to a stream's owner), relay capacity
     # (beyond it WHIP/WHEP answer 503 with Retry-After); pull sources come from media_allowed_targets.
     public_url: str | None = Field(default=None, description="e.g. http://10.0.0.5:8000; default host:port")
+    #: Set by ``serve --workers N`` for its workers: how many processes answer at this public URL.
+    serve_workers: int = Field(default=1, ge=1)
     relay_max_streams: int = Field(default=200, ge=1)
     relay_max_viewers: int = Field(default=1000, ge=1)
     relay_retry_after_seconds: int = Field(default=10, ge=1)

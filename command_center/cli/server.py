@@ -131,6 +131,7 @@ def _start_uvicorn(settings: Settings, *, workers: int) -> None:
     # Workers re-read the settings from the environment, so pass what the command line overrode.
     os.environ["CC_HOST"] = settings.host
     os.environ["CC_PORT"] = str(settings.port)
+    os.environ["CC_SERVE_WORKERS"] = str(workers)
     if settings.development:
         os.environ.setdefault("CC_DEVELOPMENT", "true")
     uvicorn.run(

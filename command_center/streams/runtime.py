@@ -28,11 +28,16 @@ from streaming.pull import Puller
 log = logging.getLogger(__name__)
 
 
-async def _end_earlier_runs(database: Database, hub: Hub, process: Process) -> None:
-    """The only process: whatever streams another process left live died with it (``end_earlier_runs``)."""
+async def _end_earlier_runs(database: Database, hub: Hub, process: Process, *, same_url: bool) -> None:
+    """Streams an earlier run left live died with it (``service.end_earlier_runs``).
+
+    With the memory broker this is the only process, so every stream another process id holds is dead.
+    Over Redis, other processes are alive; only the streams left at this process's own public URL (given,
+    and not shared by ``--workers`` siblings) are known to be its earlier run's.
+    """
     try:
         async with unit_of_work(database, hub) as session:
-            ended = await service.end_earlier_runs(session, process)
+            ended = await service.end_earlier_runs(session, process, same_url=same_url)
     except SQLAlchemyError as exc:  # the database is down at start: /healthz says so; try at the next start
         log.warning("streams left by an earlier run not ended: %s", exc)
         return
@@ -59,8 +64,10 @@ class Media:
 async def start(state: Any, settings: Settings, database: Database, hub: Hub) -> Media:
     """Build and start everything; ``state`` is the app's ``app.state``."""
     process = Process(settings.own_url)
-    if settings.broker_url.startswith("memory"):
-        await _end_earlier_runs(database, hub, process)
+    if settings.broker_url.startswith("memory"):  # the only process there is
+        await _end_earlier_runs(database, hub, process, same_url=False)
+    elif settings.public_url and settings.serve_workers == 1:  # the only process at this address
+        await _end_earlier_runs(database, hub, process, same_url=True)
     relay = Relay(
         settings.recordings_dir,
         StreamBridge(database, hub, process),

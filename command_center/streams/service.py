@@ -340,15 +340,17 @@ async def stop(
     return row
 
 
-async def end_earlier_runs(session: AsyncSession, here: Process) -> list[str]:
-    """End the streams left live by processes that are gone; return their ids.
+async def end_earlier_runs(session: AsyncSession, here: Process, *, same_url: bool) -> list[str]:
+    """End the streams left live by processes that are gone (only those at ``here.url`` if ``same_url``).
 
-    Called at start when this is the only process (the memory broker cannot be shared): a server killed
-    mid-stream (kill -9, out of memory, power cut) left rows that nothing else would end, which the video
-    wall listed as live for ever and whose viewers were redirected to this very server, again and again.
+    Called at start (``runtime.start`` decides which are known dead): a server killed mid-stream (kill -9,
+    out of memory, power cut) left rows that nothing else would end, which the video wall listed as live
+    for ever and whose viewers were redirected to the dead process (a loop when that was this very URL).
     A publisher that comes back reopens its stream (``publish`` clears ``ended_at``); a cascade resumes.
     """
     query = select(StreamRecord).where(StreamRecord.ended_at.is_(None), StreamRecord.owner != here.id)
+    if same_url:
+        query = query.where(StreamRecord.owner_url == here.url)
     rows = list((await session.execute(query)).scalars())
     now = utcnow()
     for row in rows:

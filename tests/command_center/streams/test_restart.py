@@ -16,6 +16,7 @@ from command_center.db import Database, utcnow
 from command_center.settings import Settings
 from command_center.streams.models import StreamRecord
 from tests.conftest import TEST_AUDIT_KEY, bearer, token_for
+from tests.services import REDIS_URL, redis_available, require
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -52,3 +53,37 @@ async def test_streams_left_by_a_killed_server_end_when_it_starts_again(settings
         async with app.state.db.session() as session:
             actions = (await session.execute(select(AuditEntry.action, AuditEntry.target))).all()
         assert ("stream.orphan_ended", "stream:left-live") in actions
+
+
+@pytest.mark.parametrize(("workers", "ended"), [(1, ["at-my-url"]), (2, [])])
+async def test_over_redis_only_streams_at_its_own_address_are_ended(
+    settings: Settings, workers: int, ended: list[str]
+) -> None:
+    """Other processes live on over Redis: only this address's earlier run is known dead, unless
+    ``serve --workers`` siblings answer at the same address (their streams are alive)."""
+    require("redis", redis_available())
+    here = "http://10.0.0.5:8000"
+    database = Database(settings.database_url, audit_key=TEST_AUDIT_KEY)
+    async with database.session() as session:
+        for stream_id, url in (("at-my-url", here), ("at-another", "http://10.0.0.6:8000")):
+            session.add(
+                StreamRecord(
+                    id=stream_id,
+                    officer_name="field1",
+                    department="section",
+                    started_at=utcnow(),
+                    segments=[],
+                    codecs={"video": "H264"},
+                    owner=f"process at {url}",
+                    owner_url=url,
+                )
+            )
+    await database.dispose()
+    over_redis = settings.model_copy(
+        update={"broker_url": REDIS_URL, "public_url": here, "serve_workers": workers}
+    )
+    app = create_app(over_redis)
+    async with app.router.lifespan_context(app):
+        async with app.state.db.session() as session:
+            rows = (await session.execute(select(StreamRecord.id, StreamRecord.ended_at))).all()
+    assert sorted(stream_id for stream_id, end in rows if end is not None) == ended
