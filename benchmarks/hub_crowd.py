@@ -13,7 +13,12 @@ Measures:
   the connections over the workers;
 - storm: every client subscribed to one channel drops at once, 10 messages are published, all reconnect
   at once with ``since`` (``parallel`` connects in flight per client process); the time from the order to
-  reconnect until every client holds the last message, and how many were told ``recovered: true``.
+  reconnect until every client holds the last message, and how many were told ``recovered: true``; and
+  the CPU seconds the server's workers and the client processes used meanwhile (the rest of the machine's
+  ``cpu_seconds_available`` went to Redis, the kernel and idle time): the clients share the two cores.
+
+The client processes run on uvloop, as the server does: the load generator's own cost is not what is
+measured, and on the default loop it took 13.6 of the storm's 31.9 CPU-seconds (RESULTS.md).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import uvloop
 from hub_fanout import (  # beside this file
     StormClients,
     progress,
@@ -42,6 +48,15 @@ def workers_of(pid: int) -> list[int]:
     """The server's worker processes (uvicorn's children, less multiprocessing's resource tracker)."""
     children = [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     return [c for c in children if b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of processes so far (``/proc/PID/stat``), in seconds."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def sockets_of(pid: int) -> int:
@@ -186,10 +201,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await clients.read_all()
         await asyncio.sleep(1.0)
         final = await publish_missed(port, channel, 10)
+        who = {"server_workers": workers, "client_processes": [p.pid for p in clients.procs]}
+        cpu_before = {name: cpu_seconds(pids) for name, pids in who.items()}
         started = time.perf_counter()
         clients.tell(f"reconnect {final}")
         reports = await clients.read_all()
         elapsed = time.perf_counter() - started
+        cpu_used = {name: cpu_seconds(pids) - cpu_before[name] for name, pids in who.items()}
         results["storm"] = {
             "clients": args.clients,
             "missed_messages": 10,
@@ -200,6 +218,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "caught_up": sum(r["caught_up"] for r in reports),
             "retried_after_1013": sum(r["retried_after_1013"] for r in reports),
             "closed_not_retried": [r["closed_not_retried"] for r in reports],
+            # Where the machine's cores went during the storm (Redis and the rest: the remainder).
+            "cpu_seconds": {name: round(seconds, 2) for name, seconds in cpu_used.items()},
+            "cpu_seconds_available": round(elapsed * (os.cpu_count() or 1), 2),
         }
     finally:
         await clients.stop()
@@ -223,7 +244,7 @@ def main() -> None:
     raise_open_files()
     if args.client:
         first, count, port, channel = args.client
-        asyncio.run(client_process(int(first), int(count), int(port), channel))
+        uvloop.run(client_process(int(first), int(count), int(port), channel))
         return
     print(json.dumps(asyncio.run(run(args))))
 
