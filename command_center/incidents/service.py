@@ -55,17 +55,20 @@ def can_see(principal: Principal, incident: Incident) -> bool:
     return scope is None or bool(scope & set(incident.departments))
 
 
-async def get(session: AsyncSession, incident_id: int) -> Incident:
-    incident = await session.get(Incident, incident_id)
+async def get(session: AsyncSession, incident_id: int, *, for_update: bool = False) -> Incident:
+    """The incident; ``for_update`` locks its row until commit (PostgreSQL; SQLite writers queue anyway)."""
+    incident = await session.get(Incident, incident_id, with_for_update=True if for_update else None)
     if incident is None:
         raise NotFound(f"incident {incident_id} does not exist", field="incident_id")
     return incident
 
 
-async def get_visible(session: AsyncSession, principal: Principal, incident_id: int) -> Incident:
+async def get_visible(
+    session: AsyncSession, principal: Principal, incident_id: int, *, for_update: bool = False
+) -> Incident:
     """The incident if this user may read it; outside its departments it "does not exist" (404, audited)."""
     require(principal, Permission.incident_read)
-    incident = await get(session, incident_id)
+    incident = await get(session, incident_id, for_update=for_update)
     if not can_see(principal, incident):
         raise NotVisible(f"incident {incident_id} does not exist", field="incident_id")
     return incident
@@ -82,9 +85,14 @@ def in_scope(principal: Principal) -> Any:
 
 
 async def get_for_action(session: AsyncSession, principal: Principal, incident_id: int) -> Incident:
-    """Load an incident someone wants to change: permission, department scope, and not closed."""
+    """Load an incident someone wants to change: permission, department scope, and not closed.
+
+    Its row stays locked until the change commits: two screens acting at once (the commander skipping to
+    de-escalation while the duty officer clicks "next stage") decide one after the other, each on the
+    stage the other left, instead of both on the stage they read and the later write winning.
+    """
     require(principal, Permission.incident_write)
-    incident = await get_visible(session, principal, incident_id)
+    incident = await get_visible(session, principal, incident_id, for_update=True)
     if incident.closed_at is not None:
         raise Conflict(f"incident {incident_id} is closed", params={"rule": "incident.closed"})
     return incident

@@ -186,20 +186,23 @@ async def get_visible(session: AsyncSession, principal: Principal, order_id: int
 async def mark(
     session: AsyncSession, *, principal: Principal, order_id: int, step: Step, note: str = ""
 ) -> OrderReceipt:
-    """Move the caller's own receipt to ``step``; repeating delivered or read is harmless.
+    """Move the caller's own receipt to ``step``; repeating a step is harmless and changes nothing.
 
-    Acknowledging twice is a conflict: it is the step the drill scores (``order.acknowledge``).
+    An acknowledgement is recorded once (it is the step the drill scores, ``order.acknowledge``): a retry
+    whose first answer was lost, or a double tap, gets the receipt as it stands, so the officer's page
+    shows "acknowledged" instead of an error. The receipt's row is locked until commit, so two at once
+    decide one after the other (PostgreSQL; SQLite writers queue anyway).
     """
     require(principal, Permission.order_receive)
     order = await get(session, order_id)
-    receipt = next((r for r in await receipts(session, order_id) if r.user_id == principal.id), None)
+    mine = select(OrderReceipt).where(OrderReceipt.order_id == order_id, OrderReceipt.user_id == principal.id)
+    locked = mine.with_for_update().execution_options(populate_existing=True)
+    receipt = (await session.execute(locked)).scalar_one_or_none()
     if receipt is None:
         raise Forbidden(f"order {order_id} was not sent to you")
     if order.cancelled_at is not None:
         raise Conflict(f"order {order_id} was cancelled", field="order_id")
     if receipt.acknowledged_at is not None:
-        if step == "acknowledged":
-            raise Conflict(f"order {order_id} is already acknowledged")
         return receipt
     if getattr(receipt, f"{step}_at") is not None:
         return receipt

@@ -153,22 +153,26 @@ async def build(
     return task
 
 
-async def get(session: AsyncSession, task_id: int) -> Task:
-    task = await session.get(Task, task_id)
+async def get(session: AsyncSession, task_id: int, *, for_update: bool = False) -> Task:
+    """The task; ``for_update`` locks its row until commit (PostgreSQL; SQLite writers queue anyway)."""
+    task = await session.get(Task, task_id, with_for_update=True if for_update else None)
     if task is None:
         raise NotFound(f"task {task_id} does not exist", field="task_id")
     return task
 
 
-async def get_visible(session: AsyncSession, principal: Principal, task_id: int) -> tuple[Task, TaskForce]:
-    task = await get(session, task_id)
+async def get_visible(
+    session: AsyncSession, principal: Principal, task_id: int, *, for_update: bool = False
+) -> tuple[Task, TaskForce]:
+    task = await get(session, task_id, for_update=for_update)
     return task, await taskforces.get_visible(session, principal, task.taskforce_id)
 
 
 async def _for_owner(session: AsyncSession, principal: Principal, task_id: int) -> tuple[Task, TaskForce]:
     """The owner department's people, or the lead department's (the section steps in), act on a task."""
     require(principal, Permission.task_work)
-    task, taskforce = await get_visible(session, principal, task_id)
+    # Locked: a double tap, or the liaison and the section at once, decide on the state the other left.
+    task, taskforce = await get_visible(session, principal, task_id, for_update=True)
     if principal.department not in {task.owner_department, taskforce.lead_department}:
         raise Forbidden(
             f"department '{principal.department}' does not own task {task_id} "
