@@ -65,6 +65,7 @@ Authenticate = Callable[[str], Awaitable[Principal]]
 #: ``(principal, channel, op, count)``: one audit row standing for ``count`` denials on one connection.
 OnDenied = Callable[[Principal, str, str, int], Awaitable[None]]
 PublishHook = Callable[[Principal, str, Message], Awaitable[None]]
+GoneHook = Callable[[Principal], Awaitable[None]]
 
 
 class Hub:
@@ -101,6 +102,9 @@ class Hub:
         #: Called after a client's publish is stored (never for a repeated client id): the app's
         #: server-side reactions to client messages, such as WebRTC signaling on ``user:{id}``.
         self.publish_hooks: list[PublishHook] = []
+        #: Called when a user's last connection to this process closes: what a person holds only while
+        #: connected (a push-to-talk floor) is given back, after the user's requests still being handled.
+        self.gone_hooks: list[GoneHook] = []
         self._hook_tasks: set[asyncio.Future[None]] = set()
         #: The last client request's hooks per channel, so the next request's hooks run after them.
         self._hook_tails: dict[str, asyncio.Future[None]] = {}
@@ -398,6 +402,13 @@ class Hub:
             self._hook_tails[tail_of] = task
             task.add_done_callback(lambda done: self._forget_tail(tail_of, done))
 
+    def _user_gone(self, principal: Principal) -> None:
+        if not self.gone_hooks:
+            return
+        own = f"user:{principal.id}"  # after the hooks of the user's last requests (a release just sent)
+        hooks = [hook(principal) for hook in self.gone_hooks]
+        self._spawn_hook(*hooks, after=self._hook_tails.get(own), tail_of=own)
+
     def _forget_tail(self, channel: str, done: asyncio.Future[None]) -> None:
         if self._hook_tails.get(channel) is done:
             del self._hook_tails[channel]
@@ -478,6 +489,7 @@ class Hub:
                 mine.discard(connection)
                 if not mine:
                     del self._by_user[connection.principal.id]
+                    self._user_gone(connection.principal)
             await self.seats.give_back(connection.principal.id, connection.id)
         for channel in list(connection.subscriptions):
             await self.unsubscribe(connection, channel)

@@ -142,20 +142,38 @@ async def request(
     return await _deny(session, principal, group.name, group.drill, ref, "busy")
 
 
-async def release(session: AsyncSession, principal: Principal, name: object, *, now: datetime) -> bool:
-    """Give the floor back; False (and nothing announced) when this user does not hold it."""
+async def release(
+    session: AsyncSession, principal: Principal, name: object, *, now: datetime, reason: str = "released"
+) -> bool:
+    """Give the floor back; False (and nothing announced) when this user does not hold it.
+
+    The holder may always give its floor back, also once it is no longer a member (its department was
+    taken off the task force while it talked): otherwise the talkgroup stayed blocked until the time-out.
+    """
+    floor = await session.get(PttFloor, name, populate_existing=True) if isinstance(name, str) else None
+    if floor is None or floor.holder_id != principal.id:
+        return False
     try:
         group = await member_of(session, principal, name)
     except NotAMember:
-        return False
-    floor = await session.get(PttFloor, group.name, populate_existing=True)
-    if floor is None or floor.holder_id != principal.id:
-        return False
+        group = Talkgroup(floor.talkgroup, floor.drill, floor.channel)
     holder, at, stream = _holder(floor), floor.granted_at, floor.stream_id
     if not await _swap(session, floor, holder=None, at=None, spurts=floor.spurts, stream_id=None):
         return False
-    await _released(session, group, holder, at, now, reason="released", by=principal, stream_id=stream)
+    await _released(session, group, holder, at, now, reason=reason, by=principal, stream_id=stream)
     return True
+
+
+async def release_all(
+    session: AsyncSession, principal: Principal, *, now: datetime, reason: str
+) -> list[str]:
+    """Give back every floor ``principal`` holds (its last connection closed); the talkgroups released."""
+    held = select(PttFloor.talkgroup).where(PttFloor.holder_id == principal.id)
+    released = []
+    for name in (await session.execute(held)).scalars().all():
+        if await release(session, principal, name, now=now, reason=reason):
+            released.append(name)
+    return released
 
 
 async def take_back_expired(

@@ -61,6 +61,11 @@ async def install(
             else:
                 await floor.release(session, principal, data.get("talkgroup"), now=clock())
 
+    async def on_gone(principal: Principal) -> None:
+        # The talker's phone lost its connection mid-spurt: the others may talk now, not after the time-out.
+        async with database.session() as session:
+            await floor.release_all(session, principal, now=clock(), reason="disconnected")
+
     async def sweep() -> None:
         async with database.session() as session:
             taken = await floor.take_back_expired(session, now=clock(), max_hold=max_hold)
@@ -69,4 +74,5 @@ async def install(
 
     await cut.install(hub, here, relay)
     hub.publish_hooks.append(on_client_publish)
+    hub.gone_hooks.append(on_gone)
     return Periodic("ptt floor time-out", sweep, interval=min(1.0, max_hold / 4))

@@ -162,3 +162,51 @@ async def test_taken_back_floors_end_the_spurt_stream(app, live_server, client) 
             finally:
                 await spurt.close()
         await boss.publish(f"user:{idc}", _ptt("ptt.release", group, "boss-done"))
+
+
+@pytest.mark.slow
+async def test_a_holder_whose_connection_drops_frees_the_floor(live_server, client) -> None:  # type: ignore[no-untyped-def]
+    """Found in review: the talkgroup stayed blocked for the 60 s time-out after the talker dropped off."""
+    ws = live_server.replace("http", "ws") + "/ws"
+    duty, field1, field2 = [await token_for(client, n) for n in ("duty", "field1", "field2")]
+    body = {"title": "东门聚集", "category": "collective_petition", "departments": []}
+    created = await client.post("/api/incidents", json=body, headers={"Authorization": f"Bearer {duty}"})
+    group = f"incident:{created.json()['id']}"
+    id1, id2 = await _me(client, field1), await _me(client, field2)
+    async with HubClient([ws], field2) as two:
+        await two.subscribe(f"user:{id2}")
+        await two.subscribe(group)
+        async with HubClient([ws], field1) as one:
+            await one.subscribe(f"user:{id1}")
+            await one.publish(f"user:{id1}", _ptt("ptt.request", group, "a"))
+            await _next_of(one, f"user:{id1}", "ptt.granted")
+        # field1's only connection is gone (the phone lost its network mid-spurt).
+        released = await _next_of(two, group, "ptt.released")
+        assert released["speaker"]["id"] == id1 and released["reason"] == "disconnected"
+        await two.publish(f"user:{id2}", _ptt("ptt.request", group, "b"))
+        assert (await _next_of(two, f"user:{id2}", "ptt.granted"))["request"] == "b"
+
+
+@pytest.mark.slow
+async def test_a_member_taken_off_the_task_force_can_give_its_floor_back(live_server, client, login) -> None:  # type: ignore[no-untyped-def]
+    """Found in review: its release was refused (no longer a member), so the floor waited for the time-out."""
+    ws = live_server.replace("http", "ws") + "/ws"
+    commander = await login("commander")
+    police, fire = await token_for(client, "police"), await token_for(client, "fire")
+    members = {"name": "东门专班", "purpose": "处置", "members": ["police", "fire_rescue"]}
+    taskforce = (await client.post("/api/taskforces", json=members, headers=commander)).json()["id"]
+    group = f"taskforce:{taskforce}"
+    police_id, fire_id = await _me(client, police), await _me(client, fire)
+    async with HubClient([ws], police) as talker, HubClient([ws], fire) as other:
+        await talker.subscribe(f"user:{police_id}")
+        await other.subscribe(f"user:{fire_id}")
+        await other.subscribe(group)
+        await talker.publish(f"user:{police_id}", _ptt("ptt.request", group, "a"))
+        await _next_of(talker, f"user:{police_id}", "ptt.granted")
+        removed = await client.delete(f"/api/taskforces/{taskforce}/members/police", headers=commander)
+        assert removed.status_code == 200, removed.text
+        await talker.publish(f"user:{police_id}", _ptt("ptt.release", group, "b"))
+        released = await _next_of(other, group, "ptt.released")
+        assert released["speaker"]["id"] == police_id and released["reason"] == "released"
+        await other.publish(f"user:{fire_id}", _ptt("ptt.request", group, "c"))
+        assert (await _next_of(other, f"user:{fire_id}", "ptt.granted"))["request"] == "c"
