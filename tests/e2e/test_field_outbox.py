@@ -120,3 +120,26 @@ def test_sign_out_asks_before_dropping_queued_reports(open_page: Any, server: An
     assert "1" in messages[0] and "退出" in messages[0]
     assert page.evaluate(QUEUE) == []
     assert _written_reports(server, incident["id"]) == []
+
+
+def test_a_queued_report_the_server_refuses_is_shown_not_dropped(open_page: Any, server: Any) -> None:
+    """Found in review: a report queued offline for an incident closed before it went was dropped unseen."""
+    incident = server.create_incident(title="离线期间结案")
+    page = open_page("field1", "/static/field.html", viewport=PHONE)
+    _queue_written_report(page, incident["id"], "结案后才发出的诉求")
+    with server.client("commander") as http:
+        closed = http.post(f"/api/incidents/{incident['id']}/close", json={"note": "已化解"})
+        assert closed.status_code == 200, closed.text
+    page.evaluate(FLUSH)
+    page.wait_for_selector("#outbox-refused:not([hidden])")
+    assert page.is_hidden("#outbox") and page.evaluate(QUEUE) == []
+    text = page.inner_text("#outbox-refused")
+    assert f"书面报告（事件 #{incident['id']}）" in text and "结案后才发出的诉求" in text, text
+    assert "请电话报告指挥中心" in text, text
+    page.evaluate("window.scrollTo(0, 0)")
+    shoot(page, "field-outbox-refused-390x844")
+    page.reload()  # still there after a reload: it is kept until read
+    page.wait_for_selector("#outbox-refused:not([hidden])")
+    page.click("#outbox-refused-dismiss")
+    page.wait_for_selector("#outbox-refused", state="hidden")
+    assert _written_reports(server, incident["id"]) == []

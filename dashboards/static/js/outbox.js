@@ -1,5 +1,7 @@
 // Field reports survive a flaky network: a POST that cannot reach the server is kept in localStorage and
-// sent, in order, when the network is back.
+// sent, in order, when the network is back. One the server refuses when it finally arrives (the incident
+// was closed meanwhile, say) is not dropped unseen: it moves to a "refused" list, with the server's reason,
+// which the page shows until the officer has read it (the report's content is in it, to pass on by phone).
 //
 // Each queued item belongs to the user who queued it and carries the Idempotency-Key of its first attempt:
 // a phone shared by two officers never sends one officer's report with the other's token, and a report
@@ -7,7 +9,9 @@
 import { api, currentUser, newKey } from "./api.js";
 
 const KEY = "cc.outbox";
+const REFUSED = "cc.outbox.refused";
 const listeners = new Set();
+const refusedListeners = new Set();
 
 const read = () => JSON.parse(localStorage.getItem(KEY) || "[]");
 const me = () => currentUser()?.id ?? null;
@@ -22,9 +26,25 @@ const write = (items) => {
 export const pendingCount = () => mine(read()).length;
 export const onOutboxChange = (listener) => listeners.add(listener);
 
-// 401: the token ran out while offline; keep the item for when this user signs in again.
+const readRefused = () => JSON.parse(localStorage.getItem(REFUSED) || "[]");
+const writeRefused = (items) => {
+  localStorage.setItem(REFUSED, JSON.stringify(items));
+  const list = mine(items);
+  for (const l of refusedListeners) l(list);
+};
+/** The signed-in user's queued requests the server refused: {path, body, at, reason, status}. */
+export const refused = () => mine(readRefused());
+export const onRefused = (listener) => refusedListeners.add(listener);
+/** The officer has read them: forget the signed-in user's refused items. */
+export function dismissRefused() {
+  const user = me();
+  writeRefused(readRefused().filter((item) => item.user !== user));
+}
+
+// 401: the token ran out while offline; keep the item for when this user signs in again. 409
+// idempotency_in_progress: the first attempt is still being handled; it may yet fail, so ask again later.
 const keep = (exc) => exc.network || exc.status >= 500 || exc.status === 408 || exc.status === 429
-  || exc.status === 401;
+  || exc.status === 401 || (exc.status === 409 && exc.params?.rule === "idempotency_in_progress");
 
 /** POST now; if the network fails, queue it. Resolves to {sent: true, result} or {sent: false}. */
 export async function send(path, body) {
@@ -55,7 +75,7 @@ export async function flush() {
         await api.post(first.path, first.body, { key: first.key });
       } catch (exc) {
         if (keep(exc)) break; // try again later, keep the order
-        console.warn("dropping a queued request the server refused", first, exc);
+        writeRefused([...readRefused(), { ...first, reason: exc.message, status: exc.status }]);
       }
       write(read().filter((item) => item.key !== first.key));
     }
@@ -64,9 +84,10 @@ export async function flush() {
   }
 }
 
-/** Drop every item the given user queued (on sign-out, after asking). */
+/** Drop every item the given user queued (on sign-out, after asking), and its refused ones. */
 export function dropFor(user) {
   write(read().filter((item) => item.user !== user));
+  writeRefused(readRefused().filter((item) => item.user !== user));
 }
 
 /** Before signing out: if this user has queued items, ask; true means go ahead (and they are dropped). */

@@ -4,7 +4,7 @@ import { api, optional } from "../api.js";
 import { countdown } from "../countdown.js";
 import { $, fill, formData, h, toast } from "../dom.js";
 import { onLangChange, t } from "../i18n.js";
-import { onOutboxChange, pendingCount, send, startOutbox } from "../outbox.js";
+import { dismissRefused, onOutboxChange, onRefused, pendingCount, refused, send, startOutbox } from "../outbox.js";
 import { drillBadge, markDrill, showDrillInject, boardChannel, startPage } from "../shell.js";
 import { watchDrills } from "../drillnotice.js";
 import { fmt } from "../time.js";
@@ -140,6 +140,28 @@ async function run({ user, hub }) {
   const showOutbox = (n) => { $("#outbox").hidden = n === 0; $("#outbox").textContent = t("field.outbox", { n }); };
   onOutboxChange(showOutbox);
   showOutbox(pendingCount());
+  // Queued reports the server refused when they finally arrived: shown, with what they said, until read.
+  const refusedLabel = (item) => {
+    const [, incident, what] = item.path.match(/^\/api\/incidents\/(\d+)\/(reports|zones)$/) || [];
+    const kind = what === "zones" ? "zones" : item.body?.kind === "phone" ? "phone" : "written";
+    return incident ? t(`field.refused.${kind}`, { id: incident }) : item.path;
+  };
+  const refusedContent = (item) => ["headcount", "demands", "dynamics", "note"]
+    .filter((k) => item.body?.[k]).map((k) => `${t(`field.refused.field.${k}`)}: ${item.body[k]}`).join("；");
+  const showRefused = (items) => {
+    const box = $("#outbox-refused");
+    box.hidden = items.length === 0;
+    fill(box,
+      h("strong", {}, t("field.refused.title", { n: items.length })),
+      h("ul", { class: "plain" }, ...items.map((item) => h("li", {},
+        h("span", {}, `${refusedLabel(item)} · ${fmt(new Date(item.at), "time")}`),
+        refusedContent(item) ? h("div", { class: "muted" }, refusedContent(item)) : "",
+        h("div", { class: "reason" }, t("field.refused.reason", { reason: item.reason }))))),
+      h("button", { type: "button", id: "outbox-refused-dismiss", onclick: () => dismissRefused() },
+        t("field.refused.dismiss")));
+  };
+  onRefused(showRefused);
+  showRefused(refused());
   startOutbox();
 
   // -- orders: delivered when they reach the phone, read when shown, acknowledged by a tap ---------------
