@@ -27,7 +27,7 @@ from command_center.db import utcnow
 from command_center.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from command_center.events import emit
 from command_center.incidents import service as incidents
-from command_center.taskforces.models import TaskForce, TaskForceIncident, TaskForceMember
+from command_center.taskforces.models import Task, TaskForce, TaskForceIncident, TaskForceMember
 from command_center.taskforces.schemas import TaskForceCreate
 
 #: "1 + N": the section leads every joint task force (DOMAIN.md).
@@ -218,7 +218,12 @@ async def add_members(
 async def remove_member(
     session: AsyncSession, *, principal: Principal, taskforce_id: int, code: str
 ) -> TaskForce:
-    """Remove a member department; the lead stays. Linked incidents keep it (they never narrow)."""
+    """Remove a member department; the lead stays. Linked incidents keep it (they never narrow).
+
+    Not while it owns unfinished tasks here: it could no longer act on them, and their deadlines would
+    still fall due and alarm its board and the command room about work no one can do. The lead department
+    completes them (it may act on any task) or the department finishes them first.
+    """
     taskforce = await get_open_for_manage(session, principal, taskforce_id)
     if code == taskforce.lead_department:
         raise Conflict(f"the lead department '{code}' cannot leave its task force", field="department")
@@ -226,6 +231,24 @@ async def remove_member(
     if row is None:
         raise NotFound(
             f"department '{code}' is not a member of task force {taskforce_id}", field="department"
+        )
+    unfinished = select(Task.id, Task.title).where(
+        Task.taskforce_id == taskforce_id,
+        Task.owner_department == code,
+        Task.status.in_(("open", "acknowledged")),
+    )
+    owned = (await session.execute(unfinished.order_by(Task.id))).all()
+    if owned:
+        listed = "; ".join(f"#{task_id} {title}" for task_id, title in owned)
+        raise Conflict(
+            f"department '{code}' still owns {len(owned)} unfinished task(s) in task force {taskforce_id}: "
+            f"{listed}. Complete them first (the lead department '{taskforce.lead_department}' may)",
+            field="department",
+            params={
+                "rule": "taskforce.member_owns_tasks",
+                "department": code,
+                "tasks": [f"#{task_id} {title}" for task_id, title in owned],
+            },
         )
     await session.delete(row)
     await session.flush()

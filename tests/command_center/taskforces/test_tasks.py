@@ -158,3 +158,28 @@ async def test_bad_task_input_writes_nothing(client, login, app) -> None:  # typ
     assert police.status_code == 403
     assert await count() == before
     assert (await client.post("/api/tasks/99999/acknowledge", headers=commander)).status_code == 404
+
+
+async def test_a_department_with_unfinished_tasks_stays_until_they_are_done(client, login, app) -> None:  # type: ignore[no-untyped-def]
+    """Found in review: taken off the task force, the department could no longer act on its open task, whose
+    deadline still fell due and alarmed its board and the command room."""
+    commander = await login("commander")
+    tf = (await create_taskforce(client, commander))["id"]
+    task = await _task(client, commander, tf)
+    refused = await client.delete(f"/api/taskforces/{tf}/members/police", headers=commander)
+    assert refused.status_code == 409, refused.text
+    body = refused.json()
+    assert body["params"]["rule"] == "taskforce.member_owns_tasks"
+    assert body["params"]["department"] == "police" and body["params"]["tasks"] == [
+        f"#{task['id']} {task['title']}"
+    ]
+    members = (await client.get(f"/api/taskforces/{tf}", headers=commander)).json()["members"]
+    assert "police" in [m["department"] if isinstance(m, dict) else m for m in members]
+    # The lead department finishes it (it may act on any task), and then police can leave.
+    assert (await client.post(f"/api/tasks/{task['id']}/acknowledge", headers=commander)).status_code == 200
+    note = {"note": "警力调整，由专班牵头部门接手"}
+    assert (
+        await client.post(f"/api/tasks/{task['id']}/complete", json=note, headers=commander)
+    ).status_code == 200
+    removed = await client.delete(f"/api/taskforces/{tf}/members/police", headers=commander)
+    assert removed.status_code == 200, removed.text
