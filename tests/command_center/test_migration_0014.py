@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
 
 from command_center.db import Database
 from command_center.migrate import alembic_config, upgrade
-from tests.postgres_reuse import execute_admin, url_of
-from tests.services import postgres_available, require
 
 BEFORE = "0006"
 REVISION = "0014"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'move.db'}"
-        return
-    require("postgresql", postgres_available())
-    name = f"cc_move_{uuid.uuid4().hex[:10]}"
-    asyncio.run(execute_admin(f'CREATE DATABASE "{name}"'))
-    yield url_of(name)
-    asyncio.run(execute_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 INCIDENT = (
@@ -56,8 +38,8 @@ async def _rows(database: Database, sql: str) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in (await connection.execute(sa.text(sql))).all()]
 
 
-async def test_department_lists_move_into_tables_and_back(empty_url: str) -> None:
-    database = Database(empty_url)
+async def test_department_lists_move_into_tables_and_back(empty_database_url: str) -> None:
+    database = Database(empty_database_url)
     try:
         await upgrade(database, BEFORE)
         at = datetime(2026, 3, 1, 8, tzinfo=UTC)

@@ -1,11 +1,7 @@
 """Migrations build the schema the models describe, on SQLite and PostgreSQL, up and down."""
 
-import asyncio
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -13,20 +9,6 @@ from alembic.runtime.migration import MigrationContext
 from command_center.db import Database
 from command_center.migrate import alembic_config, current_revision, head_revision, upgrade
 from command_center.models import Base
-from tests.postgres_reuse import execute_admin, url_of
-from tests.services import postgres_available, require
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
-        return
-    require("postgresql", postgres_available())
-    name = f"cc_empty_{uuid.uuid4().hex[:10]}"
-    asyncio.run(execute_admin(f'CREATE DATABASE "{name}"'))
-    yield url_of(name)
-    asyncio.run(execute_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def test_upgrade_builds_the_models_schema(empty_database_url: str) -> None:

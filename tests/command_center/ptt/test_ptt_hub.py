@@ -34,14 +34,20 @@ async def _me(client, token: str) -> int:  # type: ignore[no-untyped-def]
     return int(response.json()["id"])
 
 
+async def _incident_with(client: Any, *names: str) -> tuple[int, list[tuple[str, int]]]:
+    """An incident the duty officer opened (talkgroup ``incident:{id}``); each named user's token and id."""
+    duty = await token_for(client, "duty")
+    body = {"title": "东门聚集", "category": "collective_petition", "departments": []}
+    created = await client.post("/api/incidents", json=body, headers={"Authorization": f"Bearer {duty}"})
+    tokens = [await token_for(client, name) for name in names]
+    return int(created.json()["id"]), [(token, await _me(client, token)) for token in tokens]
+
+
 @pytest.mark.slow
 async def test_request_grant_announce_release_over_the_hub(live_server, client) -> None:  # type: ignore[no-untyped-def]
     ws = live_server.replace("http", "ws") + "/ws"
-    duty, field1, field2 = [await token_for(client, n) for n in ("duty", "field1", "field2")]
-    body = {"title": "东门聚集", "category": "collective_petition", "departments": []}
-    created = await client.post("/api/incidents", json=body, headers={"Authorization": f"Bearer {duty}"})
-    group = f"incident:{created.json()['id']}"
-    id1, id2 = await _me(client, field1), await _me(client, field2)
+    incident_id, [(field1, id1), (field2, id2)] = await _incident_with(client, "field1", "field2")
+    group = f"incident:{incident_id}"
     async with HubClient([ws], field1) as one, HubClient([ws], field2) as two:
         await one.subscribe(f"user:{id1}")
         await two.subscribe(f"user:{id2}")
@@ -70,12 +76,10 @@ async def test_request_grant_announce_release_over_the_hub(live_server, client) 
 @pytest.mark.slow
 async def test_the_holder_attaches_its_spurt_and_members_hear_it(live_server, client) -> None:  # type: ignore[no-untyped-def]
     ws = live_server.replace("http", "ws") + "/ws"
-    duty, field1, field2 = [await token_for(client, n) for n in ("duty", "field1", "field2")]
-    body = {"title": "东门聚集", "category": "collective_petition", "departments": []}
-    created = await client.post("/api/incidents", json=body, headers={"Authorization": f"Bearer {duty}"})
-    incident_id = created.json()["id"]
+    incident_id, [(field1, id1), (field2, id2), (duty, _)] = await _incident_with(
+        client, "field1", "field2", "duty"
+    )
     group = f"incident:{incident_id}"
-    id1, id2 = await _me(client, field1), await _me(client, field2)
     spurt = Publisher(rest_signal(live_server, field1, incident_id), lambda: [AudioStreamTrack()])
     listeners: list[Viewer] = []
     async with HubClient([ws], field1) as one, HubClient([ws], field2) as two:
@@ -123,12 +127,10 @@ async def test_taken_back_floors_end_the_spurt_stream(app, live_server, client) 
     now = [datetime(2026, 11, 30, 8, 0, tzinfo=UTC)]
     app.state.clock = lambda: now[0]
     ws = live_server.replace("http", "ws") + "/ws"
-    duty, field1, commander = [await token_for(client, n) for n in ("duty", "field1", "commander")]
-    body = {"title": "东门聚集", "category": "collective_petition", "departments": []}
-    created = await client.post("/api/incidents", json=body, headers={"Authorization": f"Bearer {duty}"})
-    incident_id = created.json()["id"]
+    incident_id, [(field1, id1), (commander, idc), (duty, _)] = await _incident_with(
+        client, "field1", "commander", "duty"
+    )
     group = f"incident:{incident_id}"
-    id1, idc = await _me(client, field1), await _me(client, commander)
     async with HubClient([ws], field1) as one, HubClient([ws], commander) as boss:
         await one.subscribe(f"user:{id1}")
         await boss.subscribe(f"user:{idc}")
@@ -168,11 +170,8 @@ async def test_taken_back_floors_end_the_spurt_stream(app, live_server, client) 
 async def test_a_holder_whose_connection_drops_frees_the_floor(live_server, client) -> None:  # type: ignore[no-untyped-def]
     """Found in review: the talkgroup stayed blocked for the 60 s time-out after the talker dropped off."""
     ws = live_server.replace("http", "ws") + "/ws"
-    duty, field1, field2 = [await token_for(client, n) for n in ("duty", "field1", "field2")]
-    body = {"title": "东门聚集", "category": "collective_petition", "departments": []}
-    created = await client.post("/api/incidents", json=body, headers={"Authorization": f"Bearer {duty}"})
-    group = f"incident:{created.json()['id']}"
-    id1, id2 = await _me(client, field1), await _me(client, field2)
+    incident_id, [(field1, id1), (field2, id2)] = await _incident_with(client, "field1", "field2")
+    group = f"incident:{incident_id}"
     async with HubClient([ws], field2) as two:
         await two.subscribe(f"user:{id2}")
         await two.subscribe(group)
