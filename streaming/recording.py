@@ -141,40 +141,117 @@ class SegmentRecorder:
         """Finish the current segment and return every manifest entry of this recorder."""
         if not self._closed:
             self._closed = True
-            await asyncio.to_thread(self._queue.put, None)
-            await asyncio.to_thread(self._thread.join)
+            await asyncio.to_thread(self._stop_worker)
         return list(self.entries)
+
+    def _stop_worker(self) -> None:
+        # Never wait on a full queue that no thread drains: stopping a stream (and the server) must end.
+        while self._thread.is_alive():
+            try:
+                self._queue.put(None, timeout=0.5)
+                break
+            except queue.Full:
+                continue
+        self._thread.join()
 
     # -- worker thread ---------------------------------------------------------------------------------
 
     def _run(self) -> None:
+        """Write what is queued. No error may end this thread (a full disk, a file that cannot be opened):
+        the frames would pile up unseen and ``aclose`` would wait for ever; the segment is closed instead,
+        and frames wait for the next segment."""
         writer: _SegmentWriter | None = None
-        index = len(read_manifest(self.directory))
+        index = self._adopt_leftovers()
         while True:
             item = self._queue.get()
             if item is None:
                 break
             new_segment, frame = item
-            try:
-                if new_segment:
-                    if writer is not None:
-                        self._finish(writer)
-                    index += 1
-                    name = f"{self.stream_id}-{index:04d}.mkv"
-                    audio = self.with_audio or self._audio_seen
-                    writer = _SegmentWriter(self.directory / name, index, frame, audio)
+            if new_segment:
                 if writer is not None:
-                    writer.write(frame)
+                    self._finish_or_log(writer)
+                    writer = None
+                index = self._free_index(index + 1)
+                path = self.directory / f"{self.stream_id}-{index:04d}.mkv"
+                try:
+                    writer = _SegmentWriter(path, index, frame, self.with_audio or self._audio_seen)
+                except (av.FFmpegError, OSError, ValueError):
+                    logger.exception(
+                        "recording %s: cannot open %s; waiting for the next segment", self.stream_id, path
+                    )
+            if writer is None:
+                self.dropped_frames += 1
+                continue
+            try:
+                writer.write(frame)
             except (av.FFmpegError, OSError, ValueError):
                 logger.exception("recording %s: cannot write frame; closing segment", self.stream_id)
-                if writer is not None:
-                    self._finish(writer)
+                self.dropped_frames += 1
+                self._finish_or_log(writer)
                 writer = None
         if writer is not None:
+            self._finish_or_log(writer)
+
+    def _free_index(self, index: int) -> int:
+        """The first segment number from ``index`` whose file does not exist: a file is never overwritten."""
+        while (self.directory / f"{self.stream_id}-{index:04d}.mkv").exists():
+            index += 1
+        return index
+
+    def _adopt_leftovers(self) -> int:
+        """Hash and list the segments a crashed process left unlisted; return the highest segment number.
+
+        A process killed mid-segment leaves a file that is in no manifest: it is the footage up to the crash.
+        It goes into the manifest as ``incomplete`` with its hash (and so into the audit log), and the new
+        segments are numbered after it.
+        """
+        listed = {entry["file"] for entry in read_manifest(self.directory)}
+        highest = len(listed)
+        for path in sorted(self.directory.glob(f"{self.stream_id}-*.mkv")):
+            number = path.stem.rpartition("-")[2]
+            if not number.isdigit():
+                continue
+            highest = max(highest, int(number))
+            if path.name in listed:
+                continue
+            try:
+                modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
+                self._record(
+                    {
+                        "segment": int(number),
+                        "file": path.name,
+                        "sha256": sha256_file(path),
+                        "bytes": path.stat().st_size,
+                        "codec": "",
+                        "video_frames": None,
+                        "audio_frames": None,
+                        "started_at": None,
+                        "ended_at": modified,
+                        "incomplete": True,
+                    }
+                )
+                logger.warning(
+                    "recording %s: %s was left by a crash; listed as incomplete", self.stream_id, path
+                )
+            except OSError:
+                logger.exception("recording %s: cannot list the left-over %s", self.stream_id, path)
+        return highest
+
+    def _finish_or_log(self, writer: _SegmentWriter) -> None:
+        try:
             self._finish(writer)
+        except (av.FFmpegError, OSError, ValueError):
+            logger.exception(
+                "recording %s: cannot close %s; the next start lists it as incomplete",
+                self.stream_id,
+                writer.path,
+            )
 
     def _finish(self, writer: _SegmentWriter) -> None:
-        entry = writer.close()
+        self._record(writer.close())
+
+    def _record(self, entry: dict[str, Any]) -> None:
+        """Add a finished segment to the manifest and tell the stream (which audits its hash)."""
         entry["stream_id"] = self.stream_id
         entry["dropped_frames"] = self.dropped_frames
         self.entries.append(entry)
