@@ -136,6 +136,15 @@ class Handlers:
         if state is None or state.expires_at is None:
             peer.reply(request, response(request, 403, to_tag=new_tag()))  # makes the device register again
             return
+        if state.peer is not None and (state.peer.addr, state.peer.transport) != (peer.addr, peer.transport):
+            # A MESSAGE is not authenticated: only the address the device registered from (with its
+            # password) speaks for it. From anywhere else it could move the officer on the map, keep a
+            # dead device online, or take its calls; a device that really moved registers again (403).
+            peer.reply(request, response(request, 403, to_tag=new_tag()))
+            gateway.emit(
+                "refused_message", device_id, {"address": _address(peer), "why": "not its address"}, raw
+            )
+            return
         try:
             body = manscdp.parse(request.body)
         except manscdp.ManscdpError as exc:
@@ -146,7 +155,7 @@ class Handlers:
         now = gateway.clock()
         if body.cmd_type == "Keepalive":
             state.last_keepalive = now
-            state.peer = peer if state.peer is None or state.peer.transport == peer.transport else state.peer
+            state.peer = state.peer or peer
             if not state.online and state.expires_at > now:
                 state.online, state.offline_reason = True, None
                 gateway.emit("online", device_id, {"after": "keepalive"})

@@ -125,3 +125,22 @@ async def test_a_retransmitted_register_is_answered_once(relay: Relay, clock: Cl
         second = await sim._transact(request)  # same branch: a UDP retransmission
         assert first.raw == second.raw
         await asyncio.sleep(0)
+
+
+async def test_a_message_from_another_address_is_refused(relay: Relay, clock: Clock):
+    """Found in review: a MESSAGE naming a registered device, from another host or port and without its
+    password, re-pointed the device (its calls went to the sender) and moved the officer on the map."""
+    async with running_gateway(relay, clock) as (gateway, events), device(gateway) as real:
+        await events.wait("registered")
+        before = gateway.snapshot(DEVICE)["address"]
+        async with device(gateway, register=False) as impostor:  # the same device id, another port
+            assert impostor.local != real.local
+            assert (await impostor.keepalive()).status == 403
+            assert (await impostor.send_position(39.9, 116.4)).status == 403
+            await events.wait("refused_message")
+        after = gateway.snapshot(DEVICE)
+        assert after["address"] == before
+        assert after["position"] is None or after["position"]["lat"] != 39.9, "the spoofed position was taken"
+        seen = len(events.of("position"))
+        assert (await real.send_position(30.7, 104.1)).status == 200  # the device itself still may
+        assert (await events.wait("position", seen + 1)).data["lat"] == 30.7
