@@ -38,7 +38,7 @@ async def _end_earlier_runs(database: Database, hub: Hub, process: Process, *, s
     try:
         async with unit_of_work(database, hub) as session:
             ended = await service.end_earlier_runs(session, process, same_url=same_url)
-    except SQLAlchemyError as exc:  # the database is down at start: /healthz says so; try at the next start
+    except (SQLAlchemyError, OSError) as exc:  # the database is down at start: /healthz says so
         log.warning("streams left by an earlier run not ended: %s", exc)
         return
     if ended:
