@@ -28,6 +28,20 @@ from streaming.pull import Puller
 log = logging.getLogger(__name__)
 
 
+def earlier_runs(settings: Settings) -> str | None:
+    """Which streams other processes left live are known dead when this one starts.
+
+    ``"all"`` with the memory broker (this is the only process there is); ``"at this address"`` over Redis
+    when this process has a public URL of its own (one worker: no ``--workers`` sibling shares it);
+    otherwise none (other processes are alive and may hold them).
+    """
+    if settings.broker_url.startswith("memory"):
+        return "all"
+    if settings.public_url and settings.serve_workers == 1:
+        return "at this address"
+    return None
+
+
 async def _end_earlier_runs(database: Database, hub: Hub, process: Process, *, same_url: bool) -> None:
     """Streams an earlier run left live died with it (``service.end_earlier_runs``).
 
@@ -64,10 +78,9 @@ class Media:
 async def start(state: Any, settings: Settings, database: Database, hub: Hub) -> Media:
     """Build and start everything; ``state`` is the app's ``app.state``."""
     process = Process(settings.own_url)
-    if settings.broker_url.startswith("memory"):  # the only process there is
-        await _end_earlier_runs(database, hub, process, same_url=False)
-    elif settings.public_url and settings.serve_workers == 1:  # the only process at this address
-        await _end_earlier_runs(database, hub, process, same_url=True)
+    known_dead = earlier_runs(settings)
+    if known_dead is not None:
+        await _end_earlier_runs(database, hub, process, same_url=known_dead == "at this address")
     relay = Relay(
         settings.recordings_dir,
         StreamBridge(database, hub, process),

@@ -14,9 +14,11 @@ from command_center.app import create_app
 from command_center.audit.models import AuditEntry
 from command_center.db import Database, utcnow
 from command_center.settings import Settings
+from command_center.streams import service
 from command_center.streams.models import StreamRecord
+from command_center.streams.placement import Process
+from command_center.streams.runtime import earlier_runs
 from tests.conftest import TEST_AUDIT_KEY, bearer, token_for
-from tests.services import REDIS_URL, redis_available, require
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -55,35 +57,48 @@ async def test_streams_left_by_a_killed_server_end_when_it_starts_again(settings
         assert ("stream.orphan_ended", "stream:left-live") in actions
 
 
-@pytest.mark.parametrize(("workers", "ended"), [(1, ["at-my-url"]), (2, [])])
-async def test_over_redis_only_streams_at_its_own_address_are_ended(
-    settings: Settings, workers: int, ended: list[str]
+@pytest.mark.parametrize(
+    ("broker", "public_url", "workers", "known_dead"),
+    [
+        ("memory://", None, 1, "all"),
+        ("redis://127.0.0.1:6379/0", "http://10.0.0.5:8000", 1, "at this address"),
+        ("redis://127.0.0.1:6379/0", "http://10.0.0.5:8000", 2, None),  # siblings share the address
+        ("redis://127.0.0.1:6379/0", None, 1, None),  # host:port may be every process's
+    ],
+)
+def test_which_streams_are_known_dead_at_start(
+    settings: Settings, broker: str, public_url: str | None, workers: int, known_dead: str | None
 ) -> None:
-    """Other processes live on over Redis: only this address's earlier run is known dead, unless
-    ``serve --workers`` siblings answer at the same address (their streams are alive)."""
-    require("redis", redis_available())
+    """Over Redis other processes live on: only this address's earlier run is known dead, and only when
+    no ``serve --workers`` sibling answers at the same address."""
+    started = settings.model_copy(
+        update={"broker_url": broker, "public_url": public_url, "serve_workers": workers}
+    )
+    assert earlier_runs(started) == known_dead
+
+
+async def test_only_the_streams_at_its_own_address_are_ended(settings: Settings) -> None:
     here = "http://10.0.0.5:8000"
     database = Database(settings.database_url, audit_key=TEST_AUDIT_KEY)
-    async with database.session() as session:
-        for stream_id, url in (("at-my-url", here), ("at-another", "http://10.0.0.6:8000")):
-            session.add(
-                StreamRecord(
-                    id=stream_id,
-                    officer_name="field1",
-                    department="section",
-                    started_at=utcnow(),
-                    segments=[],
-                    codecs={"video": "H264"},
-                    owner=f"process at {url}",
-                    owner_url=url,
+    try:
+        async with database.session() as session:
+            for stream_id, url in (("at-my-url", here), ("at-another", "http://10.0.0.6:8000")):
+                session.add(
+                    StreamRecord(
+                        id=stream_id,
+                        officer_name="field1",
+                        department="section",
+                        started_at=utcnow(),
+                        segments=[],
+                        codecs={"video": "H264"},
+                        owner=f"process at {url}",
+                        owner_url=url,
+                    )
                 )
-            )
-    await database.dispose()
-    over_redis = settings.model_copy(
-        update={"broker_url": REDIS_URL, "public_url": here, "serve_workers": workers}
-    )
-    app = create_app(over_redis)
-    async with app.router.lifespan_context(app):
-        async with app.state.db.session() as session:
+        async with database.session() as session:
+            assert await service.end_earlier_runs(session, Process(here), same_url=True) == ["at-my-url"]
+        async with database.session() as session:
             rows = (await session.execute(select(StreamRecord.id, StreamRecord.ended_at))).all()
-    assert sorted(stream_id for stream_id, end in rows if end is not None) == ended
+        assert sorted(stream_id for stream_id, end in rows if end is not None) == ["at-my-url"]
+    finally:
+        await database.dispose()
