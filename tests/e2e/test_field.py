@@ -20,6 +20,8 @@ def test_field_page_files_reports_on_a_phone(open_page, server):
     page.fill("#written-form textarea[name=demands]", "拖欠工资")
     page.fill("#written-form textarea[name=dynamics]", "人群聚集在东门，情绪稳定")
     page.click("#written-form button[type=submit]")
+    # Found in a page walk: the phone kept counting the written report down until a reload.
+    page.wait_for_selector("#field-deadlines .countdown[data-kind=written_report][data-status=met]")
     page.click("#zone-form button[type=submit]")
     with server.client("commander") as http:
         detail = http.get(f"/api/incidents/{incident['id']}").json()

@@ -107,6 +107,7 @@ async function run({ user, hub }) {
       const { sent } = await send(path, body);
       toast(sent ? t("field.sent") : t("field.queued"), sent ? "ok" : "info");
       form?.reset();
+      if (sent) loadIncidents().catch(() => {}); // its report clock shows "done" at once
       return { sent, queued: !sent };
     } catch (exc) { toast(exc.message, "error"); return { sent: false, queued: false }; }
   }
@@ -118,7 +119,6 @@ async function run({ user, hub }) {
     if (sent || queued) {
       phoneSent.add(id);
       $("#phone-report").classList.add("done");
-      if (sent) loadIncidents().catch(() => {});
     } else {
       $("#phone-report").disabled = false;
     }
