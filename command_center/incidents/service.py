@@ -312,6 +312,7 @@ def _check_collective_headcount(data: IncidentCreate, settings: Settings) -> Non
         f"given (rule: collective_min_headcount = {minimum}). Correct the headcount, or re-categorise as "
         "skip_level_petition, disruptive_petition or extreme_behaviour",
         field="headcount",
+        params={"rule": "collective_min_headcount", "minimum": minimum, "headcount": data.headcount},
     )
 
 

@@ -75,6 +75,8 @@ async def test_a_collective_petition_below_five_is_refused_naming_the_rule(clien
     body = refused.json()
     assert body["field"] == "headcount"
     assert "collective_min_headcount" in body["detail"] and "re-categorise" in body["detail"]
+    # The pages say it in the user's language (found in a page walk: "填写有误：人数" and nothing more).
+    assert body["params"] == {"rule": "collective_min_headcount", "minimum": 5, "headcount": 2}
     # Re-categorised, the same report is accepted; five people are a collective petition.
     await _create(client, duty, headcount=2, category="disruptive_petition")
     await _create(client, duty, headcount=5)
