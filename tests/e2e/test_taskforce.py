@@ -69,3 +69,36 @@ def test_first_receiver_hands_a_matter_over(open_page, server):
         "() => [...document.querySelectorAll('#matters li')].some(li => "
         "li.textContent.includes('东门周边交通疏导') && !li.querySelector('.badge'))"
     )
+
+
+def test_the_commander_sets_up_a_task_force_and_changes_its_members(open_page, server):
+    """Found in a page walk: no page could open a task force or change its members (API only)."""
+    page = open_page("commander", "/static/taskforce.html")
+    page.click("#taskforce-new summary")
+    page.fill("#taskforce-form input[name=name]", "西门信访专班")
+    page.fill("#taskforce-form textarea[name=purpose]", "联合处置西门聚集")
+    page.check("#taskforce-departments input[value=police]")
+    page.check("#taskforce-departments input[value=fire_rescue]")
+    page.click("#taskforce-form button[type=submit]")
+    page.wait_for_selector("#tf-name:has-text('西门信访专班')")
+    page.wait_for_selector("#members li[data-department=fire_rescue]")
+    assert page.locator("#members li[data-department=section] button").count() == 0  # the lead stays
+    page.select_option("#member-add", "housing")
+    page.click("#member-form button[type=submit]")
+    page.wait_for_selector("#members li[data-department=housing]")
+    shoot(page, "taskforce-members-1920x1080")
+    # A task for police: police cannot be taken off until it is done, and the page says why, in Chinese.
+    page.fill("#task-form input[name=title]", "西门外围警戒")
+    page.select_option("#task-owner", "police")
+    page.fill("#task-form input[name=due_at]", "2030-01-01T12:00")
+    page.click("#task-form button[type=submit]")
+    page.wait_for_selector("#tasks li:has-text('西门外围警戒')")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click("#members li[data-department=police] button")
+    page.wait_for_selector(".toast:has-text('未完成的任务')")
+    assert page.locator("#members li[data-department=police]").count() == 1
+    page.click("#members li[data-department=fire_rescue] button")
+    page.wait_for_selector("#members li[data-department=fire_rescue]", state="detached")
+    with server.client("commander") as http:
+        mine = next(tf for tf in http.get("/api/taskforces").json() if tf["name"] == "西门信访专班")
+    assert sorted(m["department"] for m in mine["members"]) == ["housing", "police", "section"]

@@ -5,7 +5,7 @@ import { countdown } from "../countdown.js";
 import { $, fill, formData, h, params, refill, toast } from "../dom.js";
 import { onLangChange, t } from "../i18n.js";
 import { can } from "../nav.js";
-import { deptName, joinNames, drillBadge, loadDepartments, markDrill, boardChannel, startPage } from "../shell.js";
+import { deptName, joinNames, drillBadge, loadDepartments, loadPeople, markDrill, boardChannel, personName, startPage } from "../shell.js";
 import { fmt, officeInputToIso } from "../time.js";
 import { watchDrills } from "../drillnotice.js";
 import { pttPanel } from "../ptt.js";
@@ -14,7 +14,8 @@ const page = await startPage("taskforce");
 if (page) await run(page);
 
 async function run({ user, hub }) {
-  await loadDepartments();
+  const departments = await loadDepartments();
+  await loadPeople();
   let list = await api.get("/api/taskforces");
   let current = null;
   let messages = [];
@@ -23,6 +24,8 @@ async function run({ user, hub }) {
   let online = [];
   let unsubscribe = null;
   const manager = can.commandIncidents(user.role) || user.role === "duty_officer";
+  // Who sets task forces up and changes their members ("1 + N": the section leads, N departments join).
+  const organiser = can.manageTaskforces(user.role);
 
   function renderList() {
     fill($("#taskforces"), list.length ? list.map((tf) => markDrill(h("li", { class: tf.id === current?.id ? "selected" : null, dataset: { id: tf.id } },
@@ -70,10 +73,23 @@ async function run({ user, hub }) {
 
   function renderMembers() {
     const here = new Set(online.map((u) => u.department));
+    const changeable = organiser && !current.closed_at;
     fill($("#members"), current.members.map((m) => h("li", { dataset: { department: m.department } },
       h("span", {}, h("span", { class: `presence-dot${here.has(m.department) ? " on" : ""}` }), deptName(m.department),
         m.role === "lead" ? h("span", { class: "badge" }, t("taskforce.lead")) : null),
-      h("span", { class: "muted" }, joinNames(online.filter((u) => u.department === m.department).map((u) => u.name))))));
+      h("span", { class: "muted" }, joinNames(online.filter((u) => u.department === m.department).map((u) => personName(u.name)))),
+      changeable && m.role !== "lead" ? h("button", { type: "button", class: "small", dataset: { remove: m.department },
+        onclick: () => removeMember(m.department) }, t("taskforce.remove_member")) : null)));
+    const joined = new Set(current.members.map((m) => m.department));
+    const others = departments.filter((d) => !joined.has(d.code));
+    $("#member-form").hidden = !changeable || others.length === 0;
+    fill($("#member-add"), others.map((d) => h("option", { value: d.code }, deptName(d.code))));
+  }
+
+  async function removeMember(code) {
+    if (!confirm(t("taskforce.remove_confirm", { dept: deptName(code) }))) return;
+    try { await api.del(`/api/taskforces/${current.id}/members/${encodeURIComponent(code)}`); await loadAll(); }
+    catch (exc) { toast(exc.message, "error"); }
   }
 
   function renderMessages() {
@@ -81,7 +97,7 @@ async function run({ user, hub }) {
     const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
     const sorted = [...messages].sort((a, b) => a.id - b.id);
     fill(box, sorted.map((m) => markDrill(h("div", { class: "message", dataset: { id: m.id } },
-      h("div", { class: "who" }, drillBadge(m), `${m.author_name} · ${deptName(m.author_department)} · ${fmt(m.at, "short")}`),
+      h("div", { class: "who" }, drillBadge(m), `${personName(m.author_name)} · ${deptName(m.author_department)} · ${fmt(m.at, "short")}`),
       h("div", {}, m.text ?? m.body)), m)));
     if (atBottom || sorted.length < 30) box.scrollTop = box.scrollHeight;
   }
@@ -177,6 +193,31 @@ async function run({ user, hub }) {
     data.due_at = officeInputToIso(data.due_at); // entered in office time, whatever the browser's zone
     try { await api.post(`/api/taskforces/${current.id}/tasks`, data); event.target.reset(); await loadAll(); }
     catch (exc) { toast(exc.message, "error"); }
+  });
+
+  $("#member-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await api.post(`/api/taskforces/${current.id}/members`, { departments: [formData(event.target).department] });
+      await loadAll();
+    } catch (exc) { toast(exc.message, "error"); }
+  });
+
+  // A new task force: the section leads; the departments ticked are the N.
+  $("#taskforce-new").hidden = !organiser;
+  fill($("#taskforce-departments"), departments.filter((d) => d.code !== "section").map((d) =>
+    h("label", { class: "check" }, h("input", { type: "checkbox", name: "members", value: d.code }), deptName(d.code))));
+  $("#taskforce-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const members = [...form.querySelectorAll("input[name=members]:checked")].map((box) => box.value);
+    try {
+      const created = await api.post("/api/taskforces", { name: form.name.value, purpose: form.purpose.value, members });
+      form.reset();
+      $("#taskforce-new").open = false;
+      list = await api.get("/api/taskforces");
+      await select(created.id);
+    } catch (exc) { toast(exc.message, "error"); }
   });
 
   $("#matter-form").addEventListener("submit", async (event) => {
