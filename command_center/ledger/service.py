@@ -153,8 +153,14 @@ async def _check_department(session: AsyncSession, code: str, field: str) -> Non
         raise NotFound(f"unknown department '{code}'", field=field)
 
 
-async def _start_clock(session: AsyncSession, item: LedgerItem, colour: Colour, now: datetime) -> None:
-    """Cancel the running warning clock and, for a colour, start a fresh one from ``now``."""
+async def _start_clock(
+    session: AsyncSession, item: LedgerItem, colour: Colour, now: datetime, *, by: datetime | None = None
+) -> None:
+    """Cancel the running warning clock and, for a colour, start a fresh one from ``now``.
+
+    ``by`` caps the new clock: a colour raised on an item whose clock runs out sooner keeps that sooner
+    time (a higher risk never buys more time).
+    """
     await deadlines.cancel(session, subject=subject(item.id), kind="warning", at=now)
     item.colour = colour.value
     item.warning_since = now if colour != Colour.none else None
@@ -165,7 +171,7 @@ async def _start_clock(session: AsyncSession, item: LedgerItem, colour: Colour, 
         subject=subject(item.id),
         kind="warning",
         starts_at=now,
-        due_at=now + COLOUR_CLOCK[colour],
+        due_at=min(now + COLOUR_CLOCK[colour], by) if by is not None else now + COLOUR_CLOCK[colour],
         warn_before=warn_before(colour),
         channels=[CHANNEL],
         label=f"{COLOUR_NAMES[colour][0]} {COLOUR_NAMES[colour][1]}: {item.title}"[:200],
@@ -268,9 +274,14 @@ async def set_warning(
             field="reason",
             params={"rule": "ledger.lower_needs_reason", "from": previous.value, "to": data.colour.value},
         )
-    await _start_clock(session, item, data.colour, now)
-    if now <= item.due_at:
-        # A fresh colour clock puts the item on time again, unless its own deadline has already passed.
+    running = await deadlines.open_deadlines(session, subject(item.id), "warning")
+    # Raised: the higher colour's clock, but never later than the clock that was running, and a miss
+    # stays a miss (found in review: raising an overdue yellow item to orange erased it and gave it more
+    # time than yellow had left). Lowered, with its recorded reason: a fresh clock, on time again unless
+    # the item's own deadline has passed.
+    by = min((d.due_at for d in running), default=None) if not lowering else None
+    await _start_clock(session, item, data.colour, now, by=by)
+    if lowering and now <= item.due_at:
         item.overdue_at = None
     action = "ledger.warning_lowered" if lowering else "ledger.warning_raised"
     detail = {"from": previous.value, "to": data.colour.value, "reason": data.reason}

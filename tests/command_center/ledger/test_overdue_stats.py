@@ -58,3 +58,20 @@ async def test_a_fresh_colour_clock_before_the_deadline_is_on_time_in_both(
     assert raised.json()["overdue"] is False
     assert item["id"] not in await overdue_in_items(client, duty)
     assert await overdue_in_stats(client, duty) == len(await overdue_in_items(client, duty))
+
+
+async def test_raising_the_colour_never_buys_time_nor_erases_a_miss(
+    client: Any, login: Any, app: Any
+) -> None:
+    """Found in review: raising an overdue yellow item to orange cleared the miss and started a fresh 3 days,
+    later than the yellow clock it replaced. Higher risk keeps the sooner time and the miss."""
+    duty = await login("duty")
+    body = item_body(colour="yellow") | {"due_at": (utcnow() + timedelta(days=30)).isoformat()}
+    item = (await client.post("/api/ledger", json=body, headers=duty)).json()
+    yellow_due = item["warning_due_at"]
+    await sweep_at(app, utcnow() + timedelta(days=8))  # the yellow 7-day clock ran out
+    assert (await client.get(f"/api/ledger/{item['id']}", headers=duty)).json()["overdue"] is True
+    raised = await client.post(f"/api/ledger/{item['id']}/warning", json={"colour": "orange"}, headers=duty)
+    assert raised.status_code == 200, raised.text
+    assert raised.json()["overdue"] is True
+    assert raised.json()["warning_due_at"] <= yellow_due
