@@ -340,11 +340,31 @@ async def change_status(
         )
     now = utcnow()
     if target == ItemStatus.closed:
-        has_evidence = (
+        # Reopened, it closes on evidence added since: the reopening said what the old evidence lacked
+        # (found in review: it closed again at once on the very evidence the verifier had sent back).
+        reopen = (
             await session.execute(
-                select(RectificationEvidence.id).where(RectificationEvidence.item_id == item.id).limit(1)
+                select(RectificationHistory.at, RectificationHistory.note)
+                .where(
+                    RectificationHistory.item_id == item.id,
+                    RectificationHistory.from_status.in_([s.value for s in DONE]),
+                    RectificationHistory.to_status == ItemStatus.in_progress.value,
+                )
+                .order_by(RectificationHistory.at.desc())
+                .limit(1)
             )
         ).first()
+        evidence = select(RectificationEvidence.id).where(RectificationEvidence.item_id == item.id)
+        if reopen is not None:
+            evidence = evidence.where(RectificationEvidence.added_at >= reopen.at)
+        has_evidence = (await session.execute(evidence.limit(1))).first()
+        if has_evidence is None and reopen is not None:
+            raise ValidationFailed(
+                f"rectification item {item_id} was reopened ('{reopen.note}'); add evidence of what it "
+                f"said was missing with POST /api/reviews/items/{item_id}/evidence before closing it again",
+                field="evidence",
+                params={"rule": "item.close_needs_new_evidence", "note": reopen.note},
+            )
         if has_evidence is None:
             raise ValidationFailed(
                 f"rectification item {item_id} cannot be closed without evidence: add at least one "

@@ -46,6 +46,29 @@ async def test_an_item_without_a_leader_cannot_be_closed_or_verified(
     assert (await client.post(url, json={"status": "verified"}, headers=organizer)).status_code == 200
 
 
+async def test_a_reopened_item_closes_only_on_evidence_added_since(
+    client: Any, login: Any, opened: tuple[int, int]
+) -> None:
+    """Found in review: sent back for want of evidence, an item closed again at once on the same evidence."""
+    _, review_id = opened
+    evaluator, organizer = await login("evaluator"), await login("organizer")
+    review = (await client.get(f"/api/reviews/{review_id}", headers=evaluator)).json()
+    item = next(i for i in review["items"] if i["check_id"] == "police_ack")
+    base = f"/api/reviews/items/{item['id']}"
+    close = {"status": "closed"}
+    await client.post(f"{base}/evidence", json=EVIDENCE, headers=evaluator)
+    await client.patch(base, json={"leader": "刘局长"}, headers=evaluator)
+    assert (await client.post(f"{base}/status", json=close, headers=evaluator)).status_code == 200
+    back = {"status": "in_progress", "note": "佐证材料不足"}
+    assert (await client.post(f"{base}/status", json=back, headers=organizer)).status_code == 200
+    again = await client.post(f"{base}/status", json=close, headers=evaluator)
+    assert again.status_code == 422, again.text
+    assert again.json()["params"] == {"rule": "item.close_needs_new_evidence", "note": "佐证材料不足"}
+    more = {"description": "补充：整改会议纪要", "reference": "区信访〔2026〕15号"}
+    assert (await client.post(f"{base}/evidence", json=more, headers=evaluator)).status_code == 201
+    assert (await client.post(f"{base}/status", json=close, headers=evaluator)).status_code == 200
+
+
 async def test_a_finding_deadline_comes_back_in_utc(client: Any, login: Any, opened: tuple[int, int]) -> None:
     _, review_id = opened
     evaluator = await login("evaluator")
