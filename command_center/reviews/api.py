@@ -152,7 +152,7 @@ async def upload_evidence(
     description: Annotated[str, Form(min_length=1, max_length=4000)],
 ) -> dict[str, Any]:
     """Upload a file as evidence (multipart): stored by SHA-256, its hash in the item and the audit log."""
-    await items.get_readable(session, principal, item_id)  # refuse before storing anything
+    await items.evidence_target(session, principal, item_id)  # refuse before storing anything
     stored = await evidence.store(
         settings.evidence_dir,
         file,

@@ -274,6 +274,19 @@ async def view_one(
     return (await views(session, [item], {review.id: review.drill_id}, now))[0]
 
 
+async def evidence_target(session: AsyncSession, principal: Principal, item_id: int) -> RectificationItem:
+    """The item ``principal`` may add evidence to (asked before an upload is stored, so a refusal leaves
+    no file behind), or the reason it may not."""
+    require(principal, Permission.review_write)
+    item = await get(session, item_id)
+    if item.status == ItemStatus.verified:
+        raise Conflict(
+            f"rectification item {item_id} is verified; its evidence is final",
+            params={"rule": "item.verified_final"},
+        )
+    return item
+
+
 async def add_evidence(
     session: AsyncSession,
     *,
@@ -283,13 +296,7 @@ async def add_evidence(
     file: EvidenceFile | None = None,
 ) -> RectificationItem:
     """Record evidence: a reference (URL, document number) or an uploaded file stored by its SHA-256."""
-    require(principal, Permission.review_write)
-    item = await get(session, item_id)
-    if item.status == ItemStatus.verified:
-        raise Conflict(
-            f"rectification item {item_id} is verified; its evidence is final",
-            params={"rule": "item.verified_final"},
-        )
+    item = await evidence_target(session, principal, item_id)
     now = utcnow()
     session.add(
         RectificationEvidence(

@@ -80,6 +80,12 @@ async def test_refusals_store_nothing(
         url, headers=police, files={"file": ("c.txt", b"abc")}, data={"description": "x"}
     )
     assert denied.status_code == 403
+    # Found in review: one who may read the review but not write it (the duty officer) was refused only
+    # after the file had been stored.
+    read_only = await client.post(
+        url, headers=await login("duty"), files={"file": ("e.txt", b"abcd")}, data={"description": "x"}
+    )
+    assert read_only.status_code == 403
     missing = await client.post(url, headers=evaluator, files={"file": ("d.txt", b"abc")})
     assert missing.status_code == 422 and missing.json()["field"] == "description"
     stored = (
