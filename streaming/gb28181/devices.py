@@ -46,6 +46,8 @@ class DeviceState:
     firmware: str = ""
     position: tuple[float, float] | None = None
     position_at: float | None = None
+    #: When the MobilePosition subscription was last sent (``clock()``): the sweep renews it before it lapses.
+    position_subscribed_at: float | None = None
     catalog_total: int | None = None
 
     def default_channel(self) -> str:

@@ -30,6 +30,9 @@ from streaming.relay import Relay
 
 logger = logging.getLogger(__name__)
 
+#: How long a MobilePosition subscription lasts (its ``Expires``); renewed at 80 % by the sweep.
+POSITION_SUBSCRIPTION_SECONDS = 3600
+
 
 @dataclass(slots=True)
 class GatewayConfig:
@@ -167,7 +170,19 @@ class Gateway:
             for key in [k for k in self.plays if k[0] == state.device_id]:
                 self.spawn(self.stop_play(*key, reason="device offline"))
         self._check_plays()
+        self._renew_position_subscriptions()
         return [state.device_id for state, _ in gone]
+
+    def _renew_position_subscriptions(self) -> None:
+        """Subscribe again at 80 % of the hour: the first subscription alone lapsed after an hour, and a body
+        cam that stayed registered stopped reaching the map (found in review)."""
+        if self.config.position_interval <= 0:
+            return
+        due = self.clock() - 0.8 * POSITION_SUBSCRIPTION_SECONDS
+        for state in self.registry.devices.values():
+            subscribed = state.position_subscribed_at
+            if state.online and state.peer is not None and subscribed is not None and subscribed <= due:
+                self.subscribe_position(state.device_id)
 
     async def _sweeper(self) -> None:
         while True:
@@ -254,6 +269,10 @@ class Gateway:
         self.spawn(self._quiet(self.send_request(device_id, message)))
 
     def subscribe_position(self, device_id: str) -> None:
+        """Ask for the device's positions every ``position_interval`` s for the next hour (``Expires``)."""
+        state = self.registry.devices.get(device_id)
+        if state is not None:
+            state.position_subscribed_at = self.clock()
         body = manscdp.build(
             "Query", "MobilePosition", next(self._sn), device_id, Interval=self.config.position_interval
         )
@@ -263,7 +282,7 @@ class Gateway:
             device_id,
             body=body,
             content_type="Application/MANSCDP+xml",
-            extra=[("Event", "presence"), ("Expires", "3600")],
+            extra=[("Event", "presence"), ("Expires", str(POSITION_SUBSCRIPTION_SECONDS))],
         )
         self.spawn(self._quiet(self.send_request(device_id, message)))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -144,3 +145,26 @@ async def test_a_message_from_another_address_is_refused(relay: Relay, clock: Cl
         seen = len(events.of("position"))
         assert (await real.send_position(30.7, 104.1)).status == 200  # the device itself still may
         assert (await events.wait("position", seen + 1)).data["lat"] == 30.7
+
+
+async def test_the_position_subscription_is_renewed_before_it_lapses(relay: Relay, clock: Clock):
+    """Found in review: SUBSCRIBE MobilePosition (Expires 3600) went out once, after the first REGISTER; a
+    body cam that stayed registered stopped sending positions after an hour."""
+    async with running_gateway(relay, clock) as (gateway, events), device(gateway) as sim:
+        await events.wait("registered")
+
+        def subscribes() -> list[Any]:
+            return [m for m in sim.received if m.method == "SUBSCRIBE"]
+
+        async with asyncio.timeout(10):
+            while not subscribes():
+                await asyncio.sleep(0.01)
+        for _ in range(50):  # 50 minutes, a keepalive a minute (the clock is moved by hand)
+            clock.advance(60)
+            assert (await sim.keepalive()).status == 200
+            gateway.sweep()
+        async with asyncio.timeout(10):
+            while len(subscribes()) < 2:
+                await asyncio.sleep(0.01)
+        assert [m.headers.get("expires") for m in subscribes()] == ["3600", "3600"]
+        assert gateway.snapshot(DEVICE)["online"]
