@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from command_center.audit import service as audit
 from command_center.db import Database
 from command_center.events import Publisher, jsonable, unit_of_work
@@ -34,7 +36,12 @@ class StreamBridge:
             if row is None:  # the API has not committed the row yet; the next event will find it
                 return
             if self._here is not None and not self._here.holds(row):
-                return  # another process took the stream over (its publisher came back there)
+                # Another process took the stream over (its publisher came back there): its state is that
+                # process's to tell. A segment this process finished is still evidence and is recorded
+                # (found in review: the last segment before a takeover never reached the audit log).
+                if event.type == "recording_segment_closed":
+                    await _record_segment(session, row, event)
+                return
             info = event.info
             row.codecs = dict(info.codecs)
             if info.position is not None:
@@ -51,12 +58,17 @@ class StreamBridge:
                 row.connected = False
                 row.ended_at = row.ended_at or event.at
             elif kind == "recording_segment_closed":
-                row.segments = [*(row.segments or []), jsonable(event.data)]
-                await audit.record(
-                    session,
-                    action="recording.segment",
-                    target=f"stream:{row.id}",
-                    detail={"segment": event.data, "incident_id": row.incident_id},
-                )
+                await _record_segment(session, row, event)
             if kind != "started":  # the API announced the start in the publishing transaction
                 await announce(session, row, f"stream.{kind}")
+
+
+async def _record_segment(session: AsyncSession, row: StreamRecord, event: StreamEvent) -> None:
+    """A finished segment: listed on the stream and its SHA-256 in the audit log (the chain of custody)."""
+    row.segments = [*(row.segments or []), jsonable(event.data)]
+    await audit.record(
+        session,
+        action="recording.segment",
+        target=f"stream:{row.id}",
+        detail={"segment": event.data, "incident_id": row.incident_id},
+    )

@@ -15,9 +15,11 @@ from command_center.audit.models import AuditEntry
 from command_center.db import Database, utcnow
 from command_center.settings import Settings
 from command_center.streams import service
+from command_center.streams.bridge import StreamBridge
 from command_center.streams.models import StreamRecord
 from command_center.streams.placement import Process
 from command_center.streams.runtime import earlier_runs
+from streaming import StreamEvent, StreamInfo
 from tests.conftest import TEST_AUDIT_KEY, bearer, token_for
 
 pytestmark = pytest.mark.timeout(60)
@@ -100,5 +102,40 @@ async def test_only_the_streams_at_its_own_address_are_ended(settings: Settings)
         async with database.session() as session:
             rows = (await session.execute(select(StreamRecord.id, StreamRecord.ended_at))).all()
         assert sorted(stream_id for stream_id, end in rows if end is not None) == ["at-my-url"]
+    finally:
+        await database.dispose()
+
+
+async def test_a_segment_finished_after_a_takeover_is_still_recorded(settings: Settings) -> None:
+    """Found in review: once the publisher came back on another process, the old process's last segment
+    never reached the audit log nor the stream's list (its events were dropped as not its own)."""
+    database = Database(settings.database_url, audit_key=TEST_AUDIT_KEY)
+    try:
+        async with database.session() as session:
+            session.add(
+                StreamRecord(
+                    id="taken-over",
+                    officer_name="field1",
+                    department="section",
+                    started_at=utcnow(),
+                    segments=[],
+                    codecs={"video": "H264"},
+                    owner="the process the publisher came back to",
+                    owner_url="http://10.0.0.6:8000",
+                )
+            )
+        here = Process("http://10.0.0.5:8000")
+        info = StreamInfo(
+            id="taken-over", started_at=utcnow(), live=False, connected=False, codecs={}, viewers=0,
+            health=None, position=None, recording=True,
+        )  # fmt: skip
+        segment = {"segment": 3, "file": "taken-over-0003.mkv", "sha256": "ab" * 32, "bytes": 1024}
+        closed = StreamEvent("recording_segment_closed", "taken-over", utcnow(), info, segment)
+        await StreamBridge(database, None, here).on_stream_event(closed)
+        async with database.session() as session:
+            row = await session.get(StreamRecord, "taken-over")
+            assert row is not None and [s["file"] for s in row.segments] == ["taken-over-0003.mkv"]
+            audited = (await session.execute(select(AuditEntry.action, AuditEntry.target))).all()
+        assert ("recording.segment", "stream:taken-over") in audited
     finally:
         await database.dispose()
