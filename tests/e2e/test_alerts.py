@@ -57,7 +57,7 @@ def test_drill_start_and_end_ring_everywhere(open_page, server):
     page = open_page("police", "/static/taskforce.html")
     _ready(page)
     drill = schedule_drill(server, time_scale=60, delay=2)
-    page.locator(".alert-drill", has_text="演练已开始").wait_for(timeout=30000)
+    page.locator(".alert-drill", has_text="演练已开始，请按实战要求处置").wait_for(timeout=30000)
     wait_drill(server, drill["id"], {"running"}, timeout=10)
     with server.client("organizer") as http:
         http.post(f"/api/drills/{drill['id']}/stop", json={"reason": "告警测试结束"}).raise_for_status()

@@ -78,7 +78,8 @@ function box() {
 /** Show a banner and ring; `kind` is incident | missed | drill. */
 export function alertBanner(kind, text, { href = null, drill = false } = {}) {
   const banner = h("div", { class: `alert alert-${kind}${drill ? " is-drill" : ""}`, dataset: { kind } },
-    h("strong", { class: "alert-label" }, t(`alert.${kind}`)),
+    // A drill notice says "drill" once, with the badge every drill item carries (not label, badge and text).
+    kind !== "drill" ? h("strong", { class: "alert-label" }, t(`alert.${kind}`)) : null,
     drill ? h("span", { class: "badge badge-drill" }, t("drill.badge")) : null,
     href ? h("a", { href, class: "alert-text" }, text) : h("span", { class: "alert-text" }, text),
     h("button", { type: "button", class: "ghost alert-close", "aria-label": t("video.close"), onclick: () => banner.remove() }, "×"));

@@ -31,7 +31,8 @@ function formatter(kind) {
       date: { year: "numeric", month: "2-digit", day: "2-digit" },
       short: { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" },
     }[kind];
-    formatters.set(key, new Intl.DateTimeFormat(lang() === "en" ? "en-GB" : "zh-CN", {
+    // English as year-month-day (en-CA): "01/12" read as 12 January as often as 1 December (page walk).
+    formatters.set(key, new Intl.DateTimeFormat(lang() === "en" ? "en-CA" : "zh-CN", {
       ...options, timeZone: zone, hour12: false,
     }));
   }

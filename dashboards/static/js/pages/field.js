@@ -46,7 +46,7 @@ async function run({ user, hub }) {
     const chosen = open(prefer) ? prefer : open(incidentId()) ? incidentId() : ownIncident();
     fill($("#incident-select"), h("option", { value: "" }, t("field.no_incident")),
       incidents.map((i) => h("option", { value: i.id, selected: i.id === chosen },
-        `${i.drill ? `[${t("drill.badge")}] ` : ""}#${i.id} ${i.title}`)));
+        `${i.drill && !/^[【\[]演练/.test(i.title) ? `[${t("drill.badge")}] ` : ""}#${i.id} ${i.title}`)));
     onIncidentChange();
   }
   function onIncidentChange() {

@@ -252,7 +252,14 @@ async function run({ user, hub }) {
   onLangChange(() => { if (incident) render(); loadMedia(); });
   incidentMap = await createMap($("#incident-map")).catch((exc) => { console.warn("map", exc); return null; });
   await load();
-  if (incident) incidentMap?.fit();
+  if (!incident) {
+    // Not there, or not this user's to see: the message alone, not controls that could only fail (found
+    // in a page walk: a liaison saw talk and export buttons, and the console filled with refusals).
+    for (const part of document.querySelectorAll("main > *")) part.hidden = part.id !== "summary";
+    document.body.dataset.ready = "true";
+    return;
+  }
+  incidentMap?.fit();
   loadMedia().catch(() => {});
   loadRecipients().catch(() => {});
   loadTaskforces().catch(() => {});
