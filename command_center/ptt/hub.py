@@ -41,11 +41,17 @@ async def install(
     channel and stops.
     """
 
+    # Who asked for a floor through this process: only they can hold one when their last connection here
+    # closes, so a reconnect storm of thousands costs no database work for the many who never talk.
+    talkers: set[int] = set()
+
     async def on_client_publish(principal: Principal, channel: str, message: Message) -> None:
         data = message.data
         kind = data.get("type")
         if kind not in REQUESTS or channel != f"user:{principal.id}":
             return
+        if kind == "ptt.request":
+            talkers.add(principal.id)
         async with database.session() as session:
             if kind == "ptt.request":
                 decision = await floor.request(
@@ -63,6 +69,9 @@ async def install(
 
     async def on_gone(principal: Principal) -> None:
         # The talker's phone lost its connection mid-spurt: the others may talk now, not after the time-out.
+        if principal.id not in talkers:
+            return
+        talkers.discard(principal.id)
         async with database.session() as session:
             await floor.release_all(session, principal, now=clock(), reason="disconnected")
 
