@@ -23,6 +23,9 @@ def test_organizer_schedules_a_double_blind_drill(open_page, server):
     assert re.search(r"[0-9a-f]{64}", item.inner_text())
     assert "双盲" in item.inner_text()  # the scenario stays sealed until the start
     assert "演练" in item.locator(".badge-drill").inner_text()
+    item.locator("a").first.click()
+    # Not started: cancelled, not "stopped for a real-world event" (found in a page walk).
+    page.wait_for_selector("#stop-drill:has-text('取消演练')")
     shoot(page, "drill-console-1920x1080")
 
     evaluator = open_page("evaluator", "/static/drill.html")

@@ -98,11 +98,15 @@ async function run({ user, hub }) {
           h("td", {}, c.elapsed != null ? `${c.elapsed.toFixed(1)} ${t("unit.min")}` : "—"),
           h("td", {}, c.score != null ? (c.score * 100).toFixed(0) : "—"), // out of 100, like the overall
           h("td", {}, c.rating ? h("span", { class: `rating rating-${c.rating}` }, c.rating) : "—")))))) : null,
-      manager && active ? h("button", { type: "button", class: "danger big", id: "stop-drill", onclick: stop }, t("drill.stop")) : null);
+      // Not started yet, it is cancelled, not stopped for a real-world event (a page walk read it so).
+      manager && active ? h("button", { type: "button", class: "danger big", id: "stop-drill", onclick: () => stop(status) },
+        t(status === "scheduled" ? "drill.cancel" : "drill.stop")) : null);
   }
 
-  async function stop() {
-    const reason = prompt(t("drill.stop_confirm"), t("drill.stop_reason_default"));
+  async function stop(status) {
+    const scheduled = status === "scheduled";
+    const reason = prompt(t(scheduled ? "drill.cancel_confirm" : "drill.stop_confirm"),
+      t(scheduled ? "drill.cancel_reason_default" : "drill.stop_reason_default"));
     if (!reason) return;
     try {
       await api.post(`/api/drills/${selected}/stop`, { reason });
