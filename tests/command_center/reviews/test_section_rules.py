@@ -26,13 +26,18 @@ async def _user_id(app: Any, name: str) -> int:
         return int((await session.execute(select(User.id).where(User.name == name))).scalar_one())
 
 
+async def _police_item(client: Any, headers: dict[str, str], review_id: int) -> dict[str, Any]:
+    """The rectification item the drill's end drafted for the police's check."""
+    review = (await client.get(f"/api/reviews/{review_id}", headers=headers)).json()
+    return next(i for i in review["items"] if i["check_id"] == "police_ack")  # type: ignore[no-any-return]
+
+
 async def test_an_item_without_a_leader_cannot_be_closed_or_verified(
     client: Any, login: Any, opened: tuple[int, int]
 ) -> None:
     _, review_id = opened
     evaluator, organizer = await login("evaluator"), await login("organizer")
-    review = (await client.get(f"/api/reviews/{review_id}", headers=evaluator)).json()
-    item = next(i for i in review["items"] if i["check_id"] == "police_ack")
+    item = await _police_item(client, evaluator, review_id)
     assert item["leader"] == ""  # drafted by the drill's end: nobody named yet
     await client.post(f"/api/reviews/items/{item['id']}/evidence", json=EVIDENCE, headers=evaluator)
     url = f"/api/reviews/items/{item['id']}/status"
@@ -52,8 +57,7 @@ async def test_a_reopened_item_closes_only_on_evidence_added_since(
     """Found in review: sent back for want of evidence, an item closed again at once on the same evidence."""
     _, review_id = opened
     evaluator, organizer = await login("evaluator"), await login("organizer")
-    review = (await client.get(f"/api/reviews/{review_id}", headers=evaluator)).json()
-    item = next(i for i in review["items"] if i["check_id"] == "police_ack")
+    item = await _police_item(client, evaluator, review_id)
     base = f"/api/reviews/items/{item['id']}"
     close = {"status": "closed"}
     await client.post(f"{base}/evidence", json=EVIDENCE, headers=evaluator)

@@ -25,21 +25,24 @@ from tests.conftest import TEST_AUDIT_KEY, bearer, token_for
 pytestmark = pytest.mark.timeout(60)
 
 
+def _left_live(stream_id: str, owner: str, owner_url: str) -> StreamRecord:
+    """A live stream's row as the process ``owner`` at ``owner_url`` left it."""
+    return StreamRecord(
+        id=stream_id,
+        officer_name="field1",
+        department="section",
+        started_at=utcnow(),
+        segments=[],
+        codecs={"video": "H264"},
+        owner=owner,
+        owner_url=owner_url,
+    )
+
+
 async def test_streams_left_by_a_killed_server_end_when_it_starts_again(settings: Settings) -> None:
     database = Database(settings.database_url, audit_key=TEST_AUDIT_KEY)
     async with database.session() as session:  # what the killed process left behind
-        session.add(
-            StreamRecord(
-                id="left-live",
-                officer_name="field1",
-                department="section",
-                started_at=utcnow(),
-                segments=[],
-                codecs={"video": "H264"},
-                owner="the-killed-process",
-                owner_url=settings.own_url,
-            )
-        )
+        session.add(_left_live("left-live", "the-killed-process", settings.own_url))
     await database.dispose()
     app = create_app(settings)
     async with app.router.lifespan_context(app):
@@ -85,18 +88,7 @@ async def test_only_the_streams_at_its_own_address_are_ended(settings: Settings)
     try:
         async with database.session() as session:
             for stream_id, url in (("at-my-url", here), ("at-another", "http://10.0.0.6:8000")):
-                session.add(
-                    StreamRecord(
-                        id=stream_id,
-                        officer_name="field1",
-                        department="section",
-                        started_at=utcnow(),
-                        segments=[],
-                        codecs={"video": "H264"},
-                        owner=f"process at {url}",
-                        owner_url=url,
-                    )
-                )
+                session.add(_left_live(stream_id, f"process at {url}", url))
         async with database.session() as session:
             assert await service.end_earlier_runs(session, Process(here), same_url=True) == ["at-my-url"]
         async with database.session() as session:
@@ -113,16 +105,7 @@ async def test_a_segment_finished_after_a_takeover_is_still_recorded(settings: S
     try:
         async with database.session() as session:
             session.add(
-                StreamRecord(
-                    id="taken-over",
-                    officer_name="field1",
-                    department="section",
-                    started_at=utcnow(),
-                    segments=[],
-                    codecs={"video": "H264"},
-                    owner="the process the publisher came back to",
-                    owner_url="http://10.0.0.6:8000",
-                )
+                _left_live("taken-over", "the process the publisher came back to", "http://10.0.0.6:8000")
             )
         here = Process("http://10.0.0.5:8000")
         info = StreamInfo(
