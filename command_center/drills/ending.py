@@ -56,7 +56,7 @@ async def end(session: AsyncSession, drill: Drill, scenario: Scenario | None, *,
         await session.execute(
             select(Task).where(
                 or_(Task.taskforce_id.in_(taskforce_ids), Task.incident_id.in_(incident_ids)),
-                Task.status.in_(("open", "acknowledged")),
+                Task.status.in_(Task.UNFINISHED),
             )
         )
     ).scalars()

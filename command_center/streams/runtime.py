@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -28,7 +28,11 @@ from streaming.pull import Puller
 log = logging.getLogger(__name__)
 
 
-def earlier_runs(settings: Settings) -> str | None:
+#: Which streams an earlier run left are known dead at start (``earlier_runs``).
+KnownDead = Literal["all", "at this address"]
+
+
+def earlier_runs(settings: Settings) -> KnownDead | None:
     """Which streams other processes left live are known dead when this one starts.
 
     ``"all"`` with the memory broker (this is the only process there is); ``"at this address"`` over Redis

@@ -88,6 +88,9 @@ class Task(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     completed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     completion_note: Mapped[str] = mapped_column(Text, default="")
+
+    #: Statuses of a task still to be done (a drill's end cancels these; a department owning one stays).
+    UNFINISHED = ("open", "acknowledged")
     overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 

@@ -235,20 +235,16 @@ async def remove_member(
     unfinished = select(Task.id, Task.title).where(
         Task.taskforce_id == taskforce_id,
         Task.owner_department == code,
-        Task.status.in_(("open", "acknowledged")),
+        Task.status.in_(Task.UNFINISHED),
     )
-    owned = (await session.execute(unfinished.order_by(Task.id))).all()
+    owned = [f"#{task_id} {title}" for task_id, title in await session.execute(unfinished.order_by(Task.id))]
     if owned:
-        listed = "; ".join(f"#{task_id} {title}" for task_id, title in owned)
         raise Conflict(
             f"department '{code}' still owns {len(owned)} unfinished task(s) in task force {taskforce_id}: "
-            f"{listed}. Complete them first (the lead department '{taskforce.lead_department}' may)",
+            f"{'; '.join(owned)}. Complete them first (the lead department "
+            f"'{taskforce.lead_department}' may)",
             field="department",
-            params={
-                "rule": "taskforce.member_owns_tasks",
-                "department": code,
-                "tasks": [f"#{task_id} {title}" for task_id, title in owned],
-            },
+            params={"rule": "taskforce.member_owns_tasks", "department": code, "tasks": owned},
         )
     await session.delete(row)
     await session.flush()

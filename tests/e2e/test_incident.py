@@ -60,6 +60,7 @@ def test_liaison_cannot_open_another_departments_incident(open_page, server):
     page.wait_for_selector("body[data-ready=true]", state="attached")
     # The message alone: no talk button, no export (found in a page walk), and nothing asked of the server.
     assert page.locator("#ptt-slot").is_hidden() and page.locator("#export-csv").is_hidden()
+    shoot(page, "incident-not-visible-1920x1080")
 
 
 def test_commander_issues_an_order_and_assembles_the_soft_group(open_page, server):

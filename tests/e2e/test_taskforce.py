@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import shoot
+from tests.e2e.conftest import PHONE, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -102,3 +102,7 @@ def test_the_commander_sets_up_a_task_force_and_changes_its_members(open_page, s
     with server.client("commander") as http:
         mine = next(tf for tf in http.get("/api/taskforces").json() if tf["name"] == "西门信访专班")
     assert sorted(m["department"] for m in mine["members"]) == ["housing", "police", "section"]
+    phone = open_page("commander", f"/static/taskforce.html?id={mine['id']}", viewport=PHONE)
+    phone.wait_for_selector("#members li[data-department=housing] button")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shoot(phone, "taskforce-members-390x844", full_page=True)

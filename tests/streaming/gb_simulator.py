@@ -102,6 +102,7 @@ class DeviceSimulator:
         self._writer: asyncio.StreamWriter | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.received: list[Message] = []
+        self._arrived = asyncio.Event()  # set on every message received (``requests`` waits on it)
         self.invites: list[Message] = []
         self.byes = asyncio.Event()
         self.bye_count = 0
@@ -249,9 +250,18 @@ class DeviceSimulator:
 
     # -- requests we receive --------------------------------------------------------------------------
 
+    async def requests(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Message]:
+        """The requests of ``method`` received so far, once there are at least ``count`` of them."""
+        async with asyncio.timeout(timeout):
+            while len(found := [m for m in self.received if m.method == method]) < count:
+                self._arrived.clear()
+                await self._arrived.wait()
+        return found
+
     def _received(self, raw: bytes) -> None:
         message = _parse(raw)
         self.received.append(message)
+        self._arrived.set()
         if message.status:
             branch = re.search(r"branch=([^;\s]+)", message.headers.get("via", ""))
             future = self._waiting.get(branch.group(1) if branch else "")

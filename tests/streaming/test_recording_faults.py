@@ -67,7 +67,7 @@ async def test_a_crash_s_left_over_segment_is_kept_hashed_and_listed(tmp_path: P
         ("sid-0002.mkv", False),
     ]
     assert entries[0]["sha256"] == before and read_manifest(tmp_path) == entries
-    await asyncio.sleep(0)  # the closing calls reach the loop: the stream audits both hashes
+    # Both reached the stream (which audits their hashes): queued on the loop before the worker ended.
     assert [e["file"] for e in closed] == ["sid-0001.mkv", "sid-0002.mkv"]
 
 

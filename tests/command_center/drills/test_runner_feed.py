@@ -79,7 +79,7 @@ async def _running_drill(database: Database, now: datetime, **values: Any) -> tu
 
 
 def _track(runner: DrillRunner, drill_id: int, live: RecordingLive) -> asyncio.Task[None]:
-    engine = asyncio.create_task(asyncio.sleep(3600))  # the drill's engine task, alive
+    engine = asyncio.create_task(asyncio.Event().wait())  # the drill's engine task, alive until cancelled
     runner.running[drill_id] = _Running(live=live, task=engine)  # type: ignore[arg-type]
     return engine
 
