@@ -48,6 +48,12 @@ from tests.conftest import TEST_SECRET
 INCIDENT = {"category": "collective_petition", "headcount": 5}  # collective_min_headcount
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (``/proc/<pid>/stat``), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -175,14 +181,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await subscribers.open(server, await server.token("commander"), args.subscribers)
         writers = [await server.token("duty") for _ in range(args.writers)]
         # Steady: Redis up.
+        assert server.proc is not None
+        cpu_before = cpu_seconds(server.proc.pid)
         sent, posts = await phase(server, writers, "steady", args.steady, args.rate)
         async with asyncio.timeout(30):
             while not subscribers.holding(list(sent)):
                 await asyncio.sleep(0.05)
+        server_cpu = cpu_seconds(server.proc.pid) - cpu_before
         latencies = [
             times[0] - sent[t] for seen in subscribers.seen for t, times in seen.items() if t in sent
         ]
-        steady = {"writes": len(sent), "write_to_subscriber": summary(latencies), "post": summary(posts)}
+        steady = {
+            "writes": len(sent),
+            "write_to_subscriber": summary(latencies),
+            "post": summary(posts),
+            # Everything the server did for a write: the request, the relay, the fan-out to the subscribers.
+            "server_cpu_ms_per_write": round(1000 * server_cpu / len(sent), 2),
+        }
         # Outage: Redis killed; writes go on; Redis back; everything must arrive once, in time.
         redis.kill()
         sent_down, posts_down = await phase(server, writers, "outage", args.outage, args.rate)

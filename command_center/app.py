@@ -20,7 +20,7 @@ from command_center.audit import service as audit
 from command_center.audit.api import router as audit_router
 from command_center.audit.checkpointer import Checkpointer
 from command_center.audit_rules import build_audit_visibility
-from command_center.auth import service as auth_service
+from command_center.auth import tokens
 from command_center.auth.api import router as auth_router
 from command_center.auth.roles import Principal, Role
 from command_center.bodylimit import BodyLimitMiddleware
@@ -217,10 +217,9 @@ async def _is_admin(request: Request) -> bool:
     if scheme.lower() != "bearer" or not token:
         return False
     try:
-        async with request.app.state.db.read_session() as session:
-            principal = await auth_service.principal_for_token(
-                session, token.strip(), settings=request.app.state.settings
-            )
+        principal = await tokens.authenticate(
+            request.app.state.db, token.strip(), settings=request.app.state.settings
+        )
     except (CommandCenterError, SQLAlchemyError, OSError):
         return False
     return principal.role is Role.admin
@@ -230,8 +229,7 @@ def build_hub(settings: Settings, database: Database) -> Hub:
     """The hub with token authentication, audited denials and the domain's channel rules."""
 
     async def authenticate(token: str) -> Principal:
-        async with database.read_session() as session:
-            return await auth_service.principal_for_token(session, token, settings=settings)
+        return await tokens.authenticate(database, token, settings=settings)
 
     async def on_denied(principal: Principal, channel: str, op: str, count: int = 1) -> None:
         try:
@@ -254,6 +252,7 @@ def build_hub(settings: Settings, database: Database) -> Hub:
         history_bytes=settings.hub_history_bytes,
     )
     hub = Hub(settings=settings, broker=broker, authenticate=authenticate, on_denied=on_denied)
+    hub.revoked_hooks.append(tokens.cache_for(database).forget_user)
     register_domain_channels(hub.policy, database)
     return hub
 

@@ -103,6 +103,13 @@ class Database:
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             connect_args["timeout"] = 30
+            if database and database != ":memory:":
+                # One writer connection, handed over in FIFO order the moment it is returned. With several,
+                # a transaction blocked at BEGIN IMMEDIATE waits in SQLite's busy handler, which sleeps and
+                # retries (1, 2, 5, 10, 15, 20, 25 ms ...): the fourth of four concurrent writes noticed the
+                # lock was free up to 25 ms late (RESULTS.md, "Session of 2026-12-01"). Waiting for the
+                # connection costs nothing and wakes at once; SQLite's lock still guards other processes.
+                kwargs.update(pool_size=1, max_overflow=0, pool_timeout=30)
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, echo=echo, connect_args=connect_args, **kwargs)

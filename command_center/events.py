@@ -93,15 +93,15 @@ def _before_commit(session: Session) -> None:
     if pending:
         messages = list(pending)
         pending.clear()
-        write_rows(session, messages)
-        session.info[_WROTE] = True
+        session.info[_WROTE] = write_rows(session, messages)
 
 
 def _after_commit(session: Session) -> None:
-    if session.info.pop(_WROTE, False):
+    rows = session.info.pop(_WROTE, None)
+    if rows:
         wake = session.info.get(WAKE)
         if wake is not None:
-            wake()
+            wake(rows)
 
 
 def _after_rollback(session: Session) -> None:

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     secret_key: str = PLACEHOLDER_SECRET
     development: bool = False
     token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+    # How long a process may answer a bearer token from memory (``auth/tokens.py``): the bound on how late
+    # another process notices a revocation when the broker cannot tell it (DESIGN.md section 4: 1 s).
+    token_cache_seconds: float = Field(default=1.0, ge=0, le=1.0)
 
     # Hub limits (DESIGN.md section 4).
     ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024)

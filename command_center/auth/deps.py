@@ -14,7 +14,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from command_center.auth import service as auth_service
+from command_center.auth import tokens
 from command_center.auth.permissions import Permission, require
 from command_center.auth.roles import Principal
 from command_center.db import Database, utcnow
@@ -68,12 +68,9 @@ async def get_current_principal(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated("sign in first: send 'Authorization: Bearer <token>'")
-    # A session of its own: authentication must not share (or be rolled back with) the request's work.
-    # A read session: on SQLite it does not queue for the write lock ahead of the request's own work.
-    async with request.app.state.db.read_session() as session:
-        principal = await auth_service.principal_for_token(
-            session, credentials.credentials, settings=settings
-        )
+    # Not in the request's session: authentication must not share (or be rolled back with) its work, and
+    # on SQLite it must not queue for the write lock ahead of it (``tokens.authenticate`` reads apart).
+    principal = await tokens.authenticate(request.app.state.db, credentials.credentials, settings=settings)
     request.state.principal = principal
     return principal
 

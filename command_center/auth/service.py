@@ -46,7 +46,8 @@ def to_principal(user: User, token_id: str = "", expires_at: datetime | None = N
     )
 
 
-def _token_hash(settings: Settings, token: str) -> str:
+def token_hash(settings: Settings, token: str) -> str:
+    """The keyed hash the database keeps of a token (and ``tokens.PrincipalCache`` is keyed by)."""
     return hmac.new(settings.secret_key.encode(), token.encode(), hashlib.sha256).hexdigest()
 
 
@@ -167,7 +168,7 @@ async def issue_token(session: AsyncSession, user: User, *, settings: Settings) 
     session.add(
         AccessToken(
             id=token_id,
-            token_hash=_token_hash(settings, token),
+            token_hash=token_hash(settings, token),
             user_id=user.id,
             created_at=now,
             expires_at=now + timedelta(seconds=settings.token_ttl_seconds),
@@ -183,7 +184,7 @@ async def principal_for_token(session: AsyncSession, token: str, *, settings: Se
         raise NotAuthenticated("missing or malformed bearer token")
     row = (
         await session.execute(
-            select(AccessToken).where(AccessToken.token_hash == _token_hash(settings, token))
+            select(AccessToken).where(AccessToken.token_hash == token_hash(settings, token))
         )
     ).scalar_one_or_none()
     if row is None:

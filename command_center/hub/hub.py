@@ -105,6 +105,9 @@ class Hub:
         #: Called when a user's last connection to this process closes: what a person holds only while
         #: connected (a push-to-talk floor) is given back, after the user's requests still being handled.
         self.gone_hooks: list[GoneHook] = []
+        #: Called with the user id of every revocation this process hears of (its own and the others'):
+        #: what the app remembers of the user's tokens is forgotten (``auth/tokens.py``).
+        self.revoked_hooks: list[Callable[[int], None]] = []
         self._hook_tasks: set[asyncio.Future[None]] = set()
         #: The last client request's hooks per channel, so the next request's hooks run after them.
         self._hook_tails: dict[str, asyncio.Future[None]] = {}
@@ -196,6 +199,8 @@ class Hub:
         if data.get("type") == REVOKED:
             user_id, token = data.get("id"), data.get("token")
             if isinstance(user_id, int):
+                for hook in self.revoked_hooks:
+                    hook(user_id)
                 self.revoke_user(user_id, token if isinstance(token, str) else None)
 
     def _hold_for_recheck(self, channel: str, subscribers: set[Connection]) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from command_center.auth import service as auth_service
+from command_center.auth import tokens
 from command_center.db import utcnow
 from command_center.errors import CommandCenterError
 from command_center.idempotency import service
@@ -130,10 +130,7 @@ async def _user_id(scope: Scope, state: Any) -> int | None:
     if scheme.lower() != "bearer" or not token:
         return None
     try:
-        async with state.db.read_session() as session:
-            principal = await auth_service.principal_for_token(
-                session, token.strip(), settings=state.settings
-            )
+        principal = await tokens.authenticate(state.db, token.strip(), settings=state.settings)
     except CommandCenterError:
         return None
     return principal.id

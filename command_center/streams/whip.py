@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from command_center.auth import service as auth_service
+from command_center.auth import tokens
 from command_center.auth.deps import SessionDep
 from command_center.auth.roles import Principal
 from command_center.errors import BadRequest, CommandCenterError, NotAuthenticated, NotFound, TooLarge
@@ -84,8 +84,8 @@ async def caller(
     """``Authorization: Bearer`` or, after a redirect between processes, the ``ticket`` it carries."""
     settings = request.app.state.settings
     if credentials is not None and credentials.scheme.lower() == "bearer":
-        principal = await auth_service.principal_for_token(
-            session, credentials.credentials, settings=settings
+        principal = await tokens.authenticate(
+            request.app.state.db, credentials.credentials, settings=settings
         )
     elif ticket is not None:
         principal = await principal_for_ticket(session, settings, ticket, request.url.path)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
@@ -73,15 +74,21 @@ async def test_sign_out_on_one_process_closes_the_socket_on_the_other(servers: l
     token = await a.token("police")
     ws = await b.socket(token)
     await _subscribe(ws, "board:police")
-    response, _ = await a.post("/api/auth/revoke", token)
-    assert response.status_code == 204
-    try:
-        async with asyncio.timeout(1.0):  # DESIGN.md section 3: within 1 s, everywhere
-            while True:
-                await ws.recv()
-    except ConnectionClosed:
-        pass
-    assert ws.close_code == 4401
+    async with httpx.AsyncClient(base_url=b.http, timeout=30) as http:
+        me = await http.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200  # process b now remembers whose token it is (auth/tokens.py)
+        response, _ = await a.post("/api/auth/revoke", token)
+        assert response.status_code == 204
+        try:
+            async with asyncio.timeout(1.0):  # DESIGN.md section 3: within 1 s, everywhere
+                while True:
+                    await ws.recv()
+        except ConnectionClosed:
+            pass
+        assert ws.close_code == 4401
+        # The message that closed the socket also made b forget the token: its REST refuses it too.
+        me = await http.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 401, me.text
 
 
 async def test_writes_during_a_redis_outage_are_fast_and_delivered_once_in_order(
