@@ -50,6 +50,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from video_relay import _pct, call  # noqa: E402
 
+from streaming import ice_configuration  # noqa: E402
+
 RATE = 48000
 SAMPLES = 960  # 20 ms
 BURST_EVERY = 25  # frames: 500 ms
@@ -90,7 +92,7 @@ class ToneTrack(MediaStreamTrack):
 
 class Listener:
     def __init__(self, decode: bool) -> None:
-        self.pc = RTCPeerConnection()
+        self.pc = RTCPeerConnection(ice_configuration())
         self.pc.addTransceiver("audio", direction="recvonly")
         self.decode = decode
         self.heard: list[float] = []
@@ -146,7 +148,7 @@ async def media(args: argparse.Namespace) -> dict[str, Any]:
     )
     assert relay.stdout is not None
     port = int((await asyncio.wait_for(relay.stdout.readline(), 30)).decode())
-    publisher = RTCPeerConnection()
+    publisher = RTCPeerConnection(ice_configuration())
     tone = ToneTrack()
     publisher.addTrack(tone)
     listeners: list[Listener] = []

@@ -38,7 +38,9 @@ from typing import Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
-from viewer_pool import ViewerPool, call, serve_control
+from viewer_pool import ViewerPool, call, relay_source, serve_control
+
+from streaming import ice_configuration
 
 # -- relay process -----------------------------------------------------------------------------------------
 
@@ -55,7 +57,7 @@ class StockRelay:
         self.pcs: list[RTCPeerConnection] = []
 
     async def publish(self, sdp: str) -> dict[str, Any]:
-        pc = RTCPeerConnection()
+        pc = RTCPeerConnection(ice_configuration())
         self.pcs.append(pc)
 
         @pc.on("track")
@@ -71,7 +73,7 @@ class StockRelay:
         return {"id": "stock", "sdp": pc.localDescription.sdp}
 
     async def view(self, sdp: str) -> dict[str, Any]:
-        pc = RTCPeerConnection()
+        pc = RTCPeerConnection(ice_configuration())
         self.pcs.append(pc)
         assert self.source is not None
         pc.addTrack(self.media_relay.subscribe(self.source, buffered=False))
@@ -158,7 +160,7 @@ async def bench_mode(mode: str, levels: list[int], args: argparse.Namespace) -> 
     port = int(port_text)
     publisher_process, stream_id = await _spawn("--role", "publisher", "--port", port_text)
     window, batch = args.window, args.batch
-    pool = ViewerPool(port, stream_id, args.viewer_processes, args.decoded, light=args.light)
+    pool = ViewerPool(relay_source(port, stream_id), args.viewer_processes, args.decoded, light=args.light)
     results = []
     try:
         await pool.start()

@@ -1,6 +1,7 @@
 """Benchmark viewers spread over several processes, so no one process's event loop is the bottleneck.
 
     python benchmarks/viewer_pool.py --relay-port P --stream S   # one viewer process, as ViewerPool runs it
+    python benchmarks/viewer_pool.py --whep URL --token T         # the same, playing over WHEP (whip_bench)
 
 Each process hosts many aiortc viewers and answers JSON-lines commands over a TCP control socket (the
 same protocol as the benchmark relay: ``video_relay.call``). A few viewers decode every frame and read the
@@ -21,11 +22,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtp import RtpPacket
 
-from streaming import read_stamp
+from streaming import ice_configuration, read_stamp
 from streaming.aiortc_internals import tap_encoded_frames
 
 
@@ -41,6 +43,41 @@ async def call(port: int, message: dict[str, Any]) -> dict[str, Any]:
     return dict(reply)
 
 
+#: How a viewer's offer reaches the relay: SDP offer in, SDP answer out.
+Signal = Callable[[str], Awaitable[str]]
+
+
+def relay_signal(port: int, stream_id: str) -> Signal:
+    """The benchmark relay's control socket (``video_relay.py``, the relay alone)."""
+
+    async def signal(offer: str) -> str:
+        return str((await call(port, {"op": "view", "id": stream_id, "sdp": offer}))["sdp"])
+
+    return signal
+
+
+class WhepSignal:
+    """WHEP, as a video wall plays: POST the offer as ``application/sdp``, following a 307 to the owner."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url
+        self.token = token
+        self.redirected = 0
+        self._http = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=20))
+
+    async def __call__(self, offer: str) -> str:
+        response = await self._http.post(
+            self.url,
+            content=offer,
+            headers={"Content-Type": "application/sdp", "Authorization": f"Bearer {self.token}"},
+            follow_redirects=True,
+        )
+        if response.status_code != 201:
+            raise RuntimeError(f"WHEP {response.status_code}: {response.text[:200]}")
+        self.redirected += bool(response.history)
+        return response.text
+
+
 class BenchViewer:
     """One viewer: decodes and reads stamps (``decode``), or counts encoded frames without decoding.
 
@@ -53,7 +90,7 @@ class BenchViewer:
 
     def __init__(self, decode: bool, light: bool = False) -> None:
         self.decode = decode
-        self.pc = RTCPeerConnection()
+        self.pc = RTCPeerConnection(ice_configuration())
         transceiver = self.pc.addTransceiver("video", direction="recvonly")
         self.frames = 0
         self.joined_at = 0.0
@@ -100,11 +137,11 @@ class BenchViewer:
                 if stamp is not None and self.measuring:
                     self.latencies_ms.append(now_ms - stamp.epoch_ms)
 
-    async def join(self, port: int, stream_id: str) -> None:
+    async def join(self, signal: Signal) -> None:
         self.joined_at = time.monotonic()
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        reply = await call(port, {"op": "view", "id": stream_id, "sdp": self.pc.localDescription.sdp})
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
+        answer = await signal(self.pc.localDescription.sdp)
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
 
     async def wait_first_frame(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -121,9 +158,8 @@ class BenchViewer:
 
 
 class _ViewerProcess:
-    def __init__(self, relay_port: int, stream_id: str, light: bool) -> None:
-        self.relay_port = relay_port
-        self.stream_id = stream_id
+    def __init__(self, signal: Signal, light: bool) -> None:
+        self.signal = signal
         self.light = light
         self.viewers: list[BenchViewer] = []
         self._marked: tuple[list[int], float, float] = ([], 0.0, 0.0)
@@ -157,12 +193,13 @@ class _ViewerProcess:
         self.viewers.extend(new)
         for start in range(0, len(new), batch):
             group = new[start : start + batch]
-            await asyncio.gather(*(v.join(self.relay_port, self.stream_id) for v in group))
+            await asyncio.gather(*(v.join(self.signal) for v in group))
             await asyncio.gather(*(v.wait_first_frame(10) for v in group))
         return {
             "ttff": [v.first_frame_at - v.joined_at for v in new if v.first_frame_at is not None],
             "connect": [v.connected_at - v.joined_at for v in new if v.connected_at is not None],
             "never": sum(v.first_frame_at is None for v in new),
+            "redirected": getattr(self.signal, "redirected", 0),
         }
 
     async def _probe(self, count: int) -> list[tuple[float, float]]:
@@ -171,7 +208,7 @@ class _ViewerProcess:
         for _ in range(count):
             viewer = BenchViewer(decode=True)
             try:
-                await viewer.join(self.relay_port, self.stream_id)
+                await viewer.join(self.signal)
                 await viewer.wait_first_frame(5)
                 if viewer.first_frame_at is not None:
                     connected = (viewer.connected_at or viewer.first_frame_at) - viewer.joined_at
@@ -205,12 +242,11 @@ async def serve_control(answer: Callable[[dict[str, Any]], Awaitable[dict[str, A
 class ViewerPool:
     """Viewer processes; viewers join round-robin, one in each of the first ``decoded`` processes decodes."""
 
-    def __init__(
-        self, relay_port: int, stream_id: str, processes: int, decoded: int, *, light: bool = True
-    ) -> None:
+    def __init__(self, source: list[str], processes: int, decoded: int, *, light: bool = True) -> None:
+        """The viewer processes take ``source``, the arguments naming the stream: ``relay_source`` (the
+        benchmark relay) or ``whep_source`` (the platform)."""
         self._light = light
-        self._relay_port = relay_port
-        self._stream_id = stream_id
+        self._source = source
         self._count = processes
         self._decoded = decoded
         self._processes: list[asyncio.subprocess.Process] = []
@@ -223,10 +259,7 @@ class ViewerPool:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 __file__,
-                "--relay-port",
-                str(self._relay_port),
-                "--stream",
-                self._stream_id,
+                *self._source,
                 *(["--light"] if self._light else []),
                 stdout=asyncio.subprocess.PIPE,
             )
@@ -263,6 +296,7 @@ class ViewerPool:
             "ttff": [t for r in replies for t in r["ttff"]],
             "connect": [t for r in replies for t in r["connect"]],
             "never": sum(r["never"] for r in replies),
+            "redirected": sum(r["redirected"] for r in replies),  # so far, in all processes
         }
 
     async def mark(self) -> None:
@@ -287,15 +321,34 @@ class ViewerPool:
                 await process.wait()
 
 
+def relay_source(port: int, stream_id: str) -> list[str]:
+    return ["--relay-port", str(port), "--stream", stream_id]
+
+
+def whep_source(url: str, token: str) -> list[str]:
+    return ["--whep", url, "--token", token]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--relay-port", type=int, required=True)
-    parser.add_argument("--stream", required=True)
+    parser.add_argument("--relay-port", type=int, help="the benchmark relay's control port")
+    parser.add_argument("--stream", help="the stream id at the benchmark relay")
+    parser.add_argument("--whep", help="a WHEP endpoint URL (instead of the benchmark relay)")
+    parser.add_argument("--token", help="the bearer token for --whep")
     parser.add_argument(
         "--light", action="store_true", help="counting viewers skip aiortc's receive pipeline"
     )
     args = parser.parse_args()
-    asyncio.run(serve_control(_ViewerProcess(args.relay_port, args.stream, args.light).handle))
+
+    async def serve() -> None:
+        # Made inside the loop: the WHEP client's connection pool belongs to it.
+        if args.whep:
+            signal: Signal = WhepSignal(args.whep, args.token)
+        else:
+            signal = relay_signal(args.relay_port, args.stream)
+        await serve_control(_ViewerProcess(signal, args.light).handle)
+
+    asyncio.run(serve())
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 
 ``command-center serve`` processes (one on SQLite, or two on PostgreSQL + Redis for the cross-process
 path), a publisher (``command-center stream publish``: WHIP, pixel-stamped 640x480 at 30 fps) or a pulled
-RTSP camera (GStreamer's RTSP server, H.264, ``POST /api/streams/pull``), and viewers in this process that
-play with WHEP. With ``--cross-process`` every viewer posts to the second process and is redirected (307)
-to the one holding the stream. The relay's CPU is the owning process's, read from /proc.
+RTSP camera (GStreamer's RTSP server, H.264, ``POST /api/streams/pull``), and viewers that play with WHEP,
+spread over ``--viewer-processes`` processes (``viewer_pool.py``). With ``--cross-process`` every viewer
+posts to the second process and is redirected (307) to the one holding the stream. The relay's CPU is the
+owning process's, read from /proc.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from aiortc import RTCSessionDescription
-from viewer_pool import BenchViewer
+from viewer_pool import ViewerPool, whep_source
 
 from command_center.demo import DEMO_PASSWORD
 
@@ -50,29 +50,6 @@ def _pct(values: list[float], q: float) -> float | None:
         return None
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
-
-
-class WhepViewer(BenchViewer):
-    """A benchmark viewer that plays over WHEP (HTTP POST of the offer, following a 307 to the owner)."""
-
-    def __init__(self, decode: bool) -> None:
-        super().__init__(decode)
-        self.measuring = True
-        self.redirected = False
-
-    async def join_whep(self, http: httpx.AsyncClient, url: str, token: str) -> None:
-        self.joined_at = time.monotonic()
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        response = await http.post(
-            url,
-            content=self.pc.localDescription.sdp,
-            headers={"Content-Type": "application/sdp", "Authorization": f"Bearer {token}"},
-            follow_redirects=True,
-        )
-        if response.status_code != 201:
-            raise RuntimeError(f"WHEP {response.status_code}: {response.text[:200]}")
-        self.redirected = bool(response.history)
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=response.text, type="answer"))
 
 
 class Platform:
@@ -227,14 +204,16 @@ async def bench_whip(
     window: float,
     decoded: int,
     batch: int,
+    viewer_processes: int,
+    light: bool,
     postgres: str,
     redis: str,
 ) -> dict[str, Any]:
     platform = Platform(cross_process, postgres, redis, f"rtsp://127.0.0.1:{_port()}/cam")
-    viewers: list[WhepViewer] = []
+    pool: ViewerPool | None = None
     helpers: list[Any] = []
     results = []
-    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=50)) as http:
+    async with httpx.AsyncClient(timeout=60) as http:
         try:
             await platform.start()
             stream_id, helpers = await _start_source(platform, http, source)
@@ -242,33 +221,28 @@ async def bench_whip(
             entry = platform.urls[-1]  # with --cross-process, the process NOT holding the stream
             whep = f"{entry}/api/whep/{stream_id}"
             owner_pid = platform.processes[0].pid
+            # The viewers play over WHEP from processes of their own, as walls in other rooms would: one
+            # process with 300 aiortc peers was itself the bottleneck (RESULTS.md, "Session of 2026-12-01").
+            # Only the synthetic source carries stamps in its pixels to decode.
+            pool = ViewerPool(
+                whep_source(whep, token),
+                viewer_processes,
+                decoded if source == "synthetic" else 0,
+                light=light,
+            )
+            await pool.start()
             await asyncio.sleep(1.0)
+            redirected_before = 0
             for level in levels:
-                new: list[WhepViewer] = []
-                while len(viewers) < level:
-                    decode = source == "synthetic" and (
-                        len(viewers) == 0 or level - len(viewers) <= decoded - 1
-                    )
-                    viewer = WhepViewer(decode)
-                    viewers.append(viewer)
-                    new.append(viewer)
-                for start in range(0, len(new), batch):
-                    group = new[start : start + batch]
-                    await asyncio.gather(*(v.join_whep(http, whep, token) for v in group))
-                    deadline = time.monotonic() + 10
-                    while time.monotonic() < deadline and any(v.first_frame_at is None for v in group):
-                        await asyncio.sleep(0.02)
+                joined = await pool.grow(level, batch)
                 await asyncio.sleep(1.0 + level / 25)
-                for viewer in viewers:
-                    viewer.latencies_ms.clear()
-                counts = [v.frames for v in viewers]
                 cpu_before, wall_before = _cpu_seconds(owner_pid), time.monotonic()
+                await pool.mark()
                 await asyncio.sleep(window)
+                seen = await pool.report()
                 wall = time.monotonic() - wall_before
                 relay_cores = (_cpu_seconds(owner_pid) - cpu_before) / wall
-                fps = [(v.frames - c) / wall for v, c in zip(viewers, counts, strict=True)]
-                latencies = [ms for v in viewers if v.decode for ms in v.latencies_ms]
-                ttff = [v.first_frame_at - v.joined_at for v in new if v.first_frame_at is not None]
+                fps, latencies, ttff = seen["fps"], seen["latencies_ms"], joined["ttff"]
                 results.append(
                     {
                         "viewers": level,
@@ -286,14 +260,21 @@ async def bench_whip(
                             "p50": _pct(ttff, 0.5),
                             "p95": _pct(ttff, 0.95),
                             "max": _pct(ttff, 1.0),
-                            "never": len(new) - len(ttff),
+                            "never": joined["never"],
                         },
-                        "redirected_307": sum(v.redirected for v in new),
+                        "time_to_connected_s": {
+                            "p50": _pct(joined["connect"], 0.5),
+                            "p95": _pct(joined["connect"], 0.95),
+                            "max": _pct(joined["connect"], 1.0),
+                        },
+                        "redirected_307": joined["redirected"] - redirected_before,
                         "relay_process_cpu_cores": round(relay_cores, 3),
                         "relay_process_cpu_cores_per_viewer": round(relay_cores / level, 4),
+                        "viewer_processes_cpu_cores": round(seen["cpu_cores"], 3),
                         "machine_load_1m": round(os.getloadavg()[0], 2),
                     }
                 )
+                redirected_before = joined["redirected"]
             health = (
                 await http.get(
                     f"{platform.urls[0]}/api/streams/{stream_id}",
@@ -301,7 +282,8 @@ async def bench_whip(
                 )
             ).json()
         finally:
-            await asyncio.gather(*(v.close() for v in viewers), return_exceptions=True)
+            if pool is not None:
+                await pool.stop()
             for helper in helpers:
                 if helper.returncode is None:
                     helper.terminate()
@@ -316,6 +298,10 @@ async def bench_whip(
         if source == "rtsp"
         else "WHIP publisher (CLI), VP8 stamped",
         "cross_process_307": cross_process,
+        "viewer_processes": viewer_processes,
+        "counting_viewers": "light (RTP marker bits after SRTP)"
+        if light
+        else "aiortc's whole receive pipeline",
         "levels": results,
         "stream_health": health.get("health"),
         "stream_codecs": health.get("codecs"),
@@ -332,6 +318,8 @@ def run(args: Any) -> None:
             window=args.window,
             decoded=args.decoded,
             batch=args.batch,
+            viewer_processes=args.viewer_processes,
+            light=args.light,
             postgres=args.postgres_url,
             redis=args.redis_url,
         )

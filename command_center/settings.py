@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     secret_key: str = PLACEHOLDER_SECRET
     development: bool = False
     token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+    # The deployment's STUN server for the server's own WebRTC peers (the relay, cascades, drill video,
+    # `stream publish`), e.g. "stun:stun.section.local:3478". Empty: host candidates only, as on the
+    # section's own network; nothing ever contacts a public STUN server (``streaming.ice_configuration``).
+    webrtc_stun_server: str = Field(default="", pattern=r"^(stun:[^\s]+)?$")
     # How long a process may answer a bearer token from memory (``auth/tokens.py``): the bound on how late
     # another process notices a revocation when the broker cannot tell it (DESIGN.md section 4: 1 s).
     token_cache_seconds: float = Field(default=1.0, ge=0, le=1.0)

@@ -14,6 +14,7 @@ from streaming.errors import (
 )
 from streaming.events import EventType, Health, Position, StreamEvent, StreamEvents, StreamInfo
 from streaming.frames import EncodedFrame, is_keyframe
+from streaming.negotiation import ice_configuration
 from streaming.publisher import Publisher
 from streaming.recording import read_manifest, sha256_file, verify_manifest
 from streaming.relay import PublishResult, Relay, Signal, ViewResult
@@ -47,6 +48,7 @@ __all__ = [
     "UnknownStream",
     "ViewResult",
     "WhipClient",
+    "ice_configuration",
     "is_keyframe",
     "open_source",
     "read_manifest",

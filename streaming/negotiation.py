@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.exceptions import InvalidStateError, OperationError
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 from aiortc.sdp import SessionDescription
 
 from streaming.errors import BadSdp, CodecMismatch
 from streaming.frames import FORWARDABLE
+
+
+def ice_configuration(stun_server: str = "") -> RTCConfiguration:
+    """ICE for our own peers: host candidates only, unless a STUN server of the deployment is named.
+
+    aiortc's default is Google's public STUN server: every connection looked up ``stun.l.google.com`` and
+    sent it a request. On the section's network, cut off from the internet, the lookup waited for the
+    resolver's 5 s timeout now and then (a viewer's offer answered 5 s late, RESULTS.md), and where the
+    internet is reachable it tells an outside party when and from where the command room streams.
+    """
+    return RTCConfiguration(iceServers=[RTCIceServer(urls=stun_server)] if stun_server else [])
 
 
 def parse_offer(sdp: str) -> dict[str, list[str]]:

@@ -16,11 +16,11 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from streaming.errors import SignalingError, StreamingError, UnknownStream
-from streaming.negotiation import capabilities
+from streaming.negotiation import capabilities, ice_configuration
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +45,10 @@ class Publisher:
         retry_delay: float = 1.0,
         max_retry_delay: float = 15.0,
         media_timeout: float = 6.0,
+        configuration: RTCConfiguration | None = None,
     ) -> None:
         self._signal = signal
+        self._configuration = configuration or ice_configuration()
         self._make_tracks = make_tracks
         self._incident_id = incident_id
         self._video_codec = video_codec
@@ -67,7 +69,7 @@ class Publisher:
     async def connect(self) -> str:
         """Open one connection (a new stream, or the same stream after a drop); return the stream id."""
         await self._close_pc()
-        pc = RTCPeerConnection()
+        pc = RTCPeerConnection(self._configuration)
         for track in self._make_tracks():
             sender = pc.addTrack(track)
             if track.kind == "video" and self._video_codec:

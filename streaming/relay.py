@@ -33,6 +33,7 @@ from streaming.negotiation import (
     capabilities,
     check_viewer_codecs,
     forwardable,
+    ice_configuration,
     parse_offer,
 )
 from streaming.recording import SegmentRecorder, read_manifest
@@ -83,7 +84,7 @@ class Relay:
         self._segment_seconds = segment_seconds
         self._reconnect_grace = reconnect_grace
         self._keyframe_interval = keyframe_interval
-        self._configuration = configuration
+        self._configuration = configuration or ice_configuration()
         #: Capacity of this process; beyond it ``publish`` and ``view`` raise ``RelayFull``.
         self.max_streams = max_streams
         self.max_viewers = max_viewers
@@ -231,6 +232,11 @@ class Relay:
         )
 
     # -- viewing -----------------------------------------------------------------------------------------
+
+    @property
+    def configuration(self) -> RTCConfiguration:
+        """The ICE configuration of every peer connection this relay makes."""
+        return self._configuration
 
     async def view(self, stream_id: str, offer_sdp: str) -> str:
         """Answer a viewer's offer; the viewer gets exactly the publisher's codecs (no transcoding)."""

@@ -15,7 +15,15 @@ from typing import Any
 
 import httpx
 
-from streaming import Publisher, SignalingError, StreamingError, UnknownStream, WhipClient, open_source
+from streaming import (
+    Publisher,
+    SignalingError,
+    StreamingError,
+    UnknownStream,
+    WhipClient,
+    ice_configuration,
+    open_source,
+)
 
 CODECS = {"vp8": "video/VP8", "h264": "video/H264"}
 
@@ -113,6 +121,7 @@ async def publish(
             lambda: open_source(args.source)[0],
             incident_id=args.incident,
             video_codec=CODECS.get(args.codec or ""),
+            configuration=ice_configuration(args.stun),
         )
         stream_id = await publisher.connect()
         print(f"publishing stream {stream_id} from {args.source} to {args.server}", flush=True)

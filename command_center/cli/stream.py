@@ -28,6 +28,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     publish.add_argument("--incident", default=None, help="incident id to attach the stream to")
     publish.add_argument("--duration", type=float, default=None, help="stop after SECONDS (default: never)")
     publish.add_argument("--codec", choices=CODEC_CHOICES, default=None, help="video codec to offer")
+    publish.add_argument(
+        "--stun",
+        default="",
+        help="a STUN server for this device's ICE, e.g. stun:stun.section.local:3478 (default: none)",
+    )
     publish.set_defaults(func=run_publish)
 
 

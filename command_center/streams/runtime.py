@@ -22,7 +22,7 @@ from command_center.streams import forwarding, pulls, service, signaling
 from command_center.streams.bridge import StreamBridge
 from command_center.streams.cascades import Cascades, Sources
 from command_center.streams.placement import Process
-from streaming import Relay
+from streaming import Relay, ice_configuration
 from streaming.pull import Puller
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,7 @@ async def start(state: Any, settings: Settings, database: Database, hub: Hub) ->
         max_streams=settings.relay_max_streams,
         max_viewers=settings.relay_max_viewers,
         retry_after=settings.relay_retry_after_seconds,
+        configuration=ice_configuration(settings.webrtc_stun_server),
     )
     puller = Puller(relay, on_new_stream=pulls.continuation(database, hub))
     cascades = Cascades(relay, settings)

@@ -41,7 +41,12 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value", "needle"),
-    [("timezone", "Mars/Olympus", "CC_TIMEZONE"), ("port", 0, "port"), ("secret_key", "short", "16")],
+    [
+        ("timezone", "Mars/Olympus", "CC_TIMEZONE"),
+        ("port", 0, "port"),
+        ("secret_key", "short", "16"),
+        ("webrtc_stun_server", "http://stun.example.org", "webrtc_stun_server"),
+    ],
 )
 def test_bad_values_name_the_setting(field: str, value: object, needle: str) -> None:
     with pytest.raises(ValidationError) as caught:

@@ -10,7 +10,7 @@ from typing import Any
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from streaming import Relay, StreamEvent, read_stamp
+from streaming import Relay, StreamEvent, ice_configuration, read_stamp
 
 
 class Recorder:
@@ -40,7 +40,7 @@ class Viewer:
     """A WebRTC client watching one stream; decodes video (aiortc's stock receiver) and reads stamps."""
 
     def __init__(self, codecs: list[str] | None = None, audio: bool = False) -> None:
-        self.pc = RTCPeerConnection()
+        self.pc = RTCPeerConnection(ice_configuration())
         video = self.pc.addTransceiver("video", direction="recvonly")
         if codecs:
             caps = RTCRtpSender.getCapabilities("video").codecs

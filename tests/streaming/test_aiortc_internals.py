@@ -10,7 +10,7 @@ from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, clock
 from aiortc.rtp import RTCP_PSFB_PLI, RtcpPsfbPacket, RtpPacket
 from streaming_helpers import Viewer, relay_signal
 
-from streaming import Publisher, Relay, StreamingError, SyntheticVideoTrack
+from streaming import Publisher, Relay, StreamingError, SyntheticVideoTrack, ice_configuration
 from streaming.aiortc_internals import (
     _EagerJitterBuffer,
     _extensions,
@@ -24,7 +24,7 @@ from streaming.track import ForwardingTrack
 
 
 async def _connected_pair() -> tuple[RTCPeerConnection, RTCPeerConnection, list[tuple[str, int, bytes, int]]]:
-    sender_pc, receiver_pc = RTCPeerConnection(), RTCPeerConnection()
+    sender_pc, receiver_pc = RTCPeerConnection(ice_configuration()), RTCPeerConnection(ice_configuration())
     sender_pc.addTrack(SyntheticVideoTrack(320, 240))
     frames: list[tuple[str, int, bytes, int]] = []
     await sender_pc.setLocalDescription(await sender_pc.createOffer())
@@ -74,7 +74,7 @@ async def test_picture_loss_reaches_the_senders_hook():
 
 
 async def test_hook_is_what_aiortc_calls_on_pli():
-    pc = RTCPeerConnection()
+    pc = RTCPeerConnection(ice_configuration())
     sender = pc.addTransceiver("video").sender
     calls = []
     on_keyframe_request(sender, lambda: calls.append(1))
@@ -85,7 +85,7 @@ async def test_hook_is_what_aiortc_calls_on_pli():
 
 
 async def test_tapping_a_started_receiver_is_refused():
-    pc = RTCPeerConnection()
+    pc = RTCPeerConnection(ice_configuration())
     receiver = pc.addTransceiver("video").receiver
     assert isinstance(receiver, RTCRtpReceiver)
     receiver._RTCRtpReceiver__started = True
@@ -181,7 +181,7 @@ async def test_direct_path_extensions_are_the_senders_negotiated_ones() -> None:
     abs_send_time = RTCRtpHeaderExtensionParameters(
         id=3, uri="http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
     )
-    pc = RTCPeerConnection()
+    pc = RTCPeerConnection(ice_configuration())
     try:
         sender: Any = pc.addTransceiver("audio", direction="sendonly").sender
         sender._RTCRtpSender__mid = "0"

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from streaming import Publisher, Relay, SignalingError
+from streaming import Publisher, Relay, SignalingError, ice_configuration
 
 
 @pytest.fixture
@@ -57,11 +57,11 @@ async def test_ingest_from_a_plain_aiortc_peer_that_views_another_relay(
     relay: Relay, superior: Relay, publisher: Publisher, viewers
 ):
     """The other direction of wiring: a separate peer watches relay A and publishes what it gets to B."""
-    watch = RTCPeerConnection()
+    watch = RTCPeerConnection(ice_configuration())
     watch.addTransceiver("video", direction="recvonly")
     received: asyncio.Future = asyncio.get_running_loop().create_future()
     watch.on("track", lambda track: received.done() or received.set_result(track))
-    forward = RTCPeerConnection()
+    forward = RTCPeerConnection(ice_configuration())
     try:
         await watch.setLocalDescription(await watch.createOffer())
         answer = await relay.view(publisher.stream_id, watch.localDescription.sdp)

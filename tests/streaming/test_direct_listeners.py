@@ -19,7 +19,7 @@ from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamT
 from aiortc.rtp import RtcpSrPacket, RtpPacket
 from streaming_helpers import relay_signal
 
-from streaming import Publisher, Relay
+from streaming import Publisher, Relay, ice_configuration
 
 TIMEOUT = 30.0  # a failure guard only: every wait below ends on an event
 
@@ -37,7 +37,7 @@ class PacketListener:
     """A recvonly audio peer that records the RTP packets and RTCP sender reports its receiver accepts."""
 
     def __init__(self) -> None:
-        self.pc = RTCPeerConnection()
+        self.pc = RTCPeerConnection(ice_configuration())
         self.transceiver = self.pc.addTransceiver("audio", direction="recvonly")
         self.packets: list[RtpPacket] = []
         #: (sender report, RTP packets accepted before it)

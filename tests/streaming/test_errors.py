@@ -5,11 +5,19 @@ from __future__ import annotations
 import pytest
 from aiortc import RTCPeerConnection
 
-from streaming import BadSdp, CodecMismatch, Publisher, Relay, StreamingError, UnknownStream
+from streaming import (
+    BadSdp,
+    CodecMismatch,
+    Publisher,
+    Relay,
+    StreamingError,
+    UnknownStream,
+    ice_configuration,
+)
 
 
 async def _offer(*kinds: str) -> str:
-    pc = RTCPeerConnection()
+    pc = RTCPeerConnection(ice_configuration())
     for kind in kinds:
         pc.addTransceiver(kind, direction="sendonly")
     if not kinds:
@@ -51,7 +59,7 @@ async def test_viewer_offer_that_is_garbage(relay: Relay, publisher: Publisher):
 
 
 async def test_audio_only_viewer_of_a_video_only_stream(relay: Relay, publisher: Publisher):
-    pc = RTCPeerConnection()
+    pc = RTCPeerConnection(ice_configuration())
     pc.addTransceiver("audio", direction="recvonly")
     await pc.setLocalDescription(await pc.createOffer())
     try:

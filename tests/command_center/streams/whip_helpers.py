@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
-from streaming import Publisher, SyntheticVideoTrack, WhipClient
+from streaming import Publisher, SyntheticVideoTrack, WhipClient, ice_configuration
 from tests.streaming.streaming_helpers import Viewer
 
 
@@ -40,7 +40,7 @@ async def whep_viewer(
 
 async def offer_with(kind: str, mime: str) -> str:
     """An SDP offer carrying one ``kind`` section with only ``mime`` (e.g. audio/PCMU)."""
-    pc = RTCPeerConnection()
+    pc = RTCPeerConnection(ice_configuration())
     transceiver = pc.addTransceiver(kind, direction="sendonly" if kind == "audio" else "recvonly")
     transceiver.setCodecPreferences(
         [c for c in RTCRtpSender.getCapabilities(kind).codecs if c.mimeType == mime]
