@@ -30,6 +30,8 @@ def test_field_page_uses_whip_and_the_wall_uses_whep(open_page, server):
         timeout=20000,
     )
     assert wall.evaluate(SDP_POSTS, f"/api/whep/{stream_id}") >= 1
+    deletes: list[str] = []
+    wall.on("request", lambda r: deletes.append(r.url) if r.method == "DELETE" else None)
     field.click("#live-toggle")  # stop: DELETE on the WHIP session ends the stream
     with server.client("commander") as http:
         for _ in range(100):
@@ -37,3 +39,8 @@ def test_field_page_uses_whip_and_the_wall_uses_whep(open_page, server):
                 break
             field.wait_for_timeout(100)
         assert http.get(f"/api/streams/{stream_id}").json()["ended_at"] is not None
+    # The wall drops the ended stream's tile; the server ended its WHEP session with the stream, so the
+    # wall sends no DELETE (it did, and every ended stream left a red 404 in the console).
+    wall.locator(f".tile[data-id='{stream_id}']").wait_for(state="detached", timeout=15000)
+    wall.evaluate("1")  # a round trip: requests the page made before it have been reported
+    assert [u for u in deletes if "/api/whep/" in u] == []

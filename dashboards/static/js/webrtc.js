@@ -153,7 +153,8 @@ export class Publisher {
 }
 
 /** Open a receive-only connection to a live stream over WHEP; resolves to {pc, media, close}. The server
- * audits the view; close() ends the WHEP session and the connection. */
+ * audits the view; close() ends the WHEP session and the connection. close({ ended: true }) when the
+ * stream has ended: the server ended its sessions with it, and a DELETE would only be answered 404. */
 export async function viewStream(streamId, onTrack) {
   const pc = new RTCPeerConnection();
   pc.addTransceiver("video", { direction: "recvonly" });
@@ -170,6 +171,6 @@ export async function viewStream(streamId, onTrack) {
     throw exc;
   }
   await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
-  const close = () => { pc.close(); endSession(answer.location); };
+  const close = ({ ended = false } = {}) => { pc.close(); if (!ended) endSession(answer.location); };
   return { pc, media, session: answer.location, close };
 }

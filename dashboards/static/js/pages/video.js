@@ -74,7 +74,8 @@ async function run({ user, hub }) {
     available = streams !== null;
     const live = new Map((streams || []).filter(hasVideo).map((s) => [String(s.id), s]));
     for (const [id, tile] of tiles) {
-      if (!live.has(id)) { (tile.close || (() => tile.pc?.close()))(); tile.talk?.close(); tile.gone = true; tile.el.remove(); tiles.delete(id); }
+      // Gone from the live list: the stream ended, and its WHEP sessions with it (no DELETE to send).
+      if (!live.has(id)) { (tile.close || (() => tile.pc?.close()))({ ended: true }); tile.talk?.close(); tile.gone = true; tile.el.remove(); tiles.delete(id); }
     }
     for (const [id, info] of live) {
       let tile = tiles.get(id);
