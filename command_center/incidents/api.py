@@ -32,8 +32,8 @@ router = APIRouter(prefix="/api/incidents", tags=["incidents"])
 async def create_incident(
     body: IncidentCreate, principal: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    incident = await service.create(session, principal=principal, data=body, settings=settings)
-    return await service.view(session, incident)
+    _, created = await service.create_with_view(session, principal=principal, data=body, settings=settings)
+    return created
 
 
 @router.get("", response_model=list[IncidentRead])
