@@ -41,4 +41,5 @@ def resolve(settings: Settings, url: str, *, schemes: tuple[str, ...], field: st
         f"{field} is not on the media allow-list; an administrator lists the centres and cameras the "
         "platform may contact in CC_MEDIA_ALLOWED_TARGETS",
         field=field,
+        params={"rule": "media.allow_list"},
     )

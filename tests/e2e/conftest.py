@@ -52,6 +52,8 @@ class Server:
     url: str
     database_url: str
     folder: Path
+    #: The one camera platform the server may pull from: ``rtsp://127.0.0.1:{camera_port}/``.
+    camera_port: int = 0
 
     def token(self, name: str) -> str:
         response = httpx.post(
@@ -113,10 +115,11 @@ async def _create_drill_incident(database_url: str, title: str) -> int:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("e2e-server")
-    port = _free_port()
+    port, camera_port = _free_port(), _free_port()
     database_url = f"sqlite+aiosqlite:///{folder / 'cc.db'}"
     env = {
         **os.environ,
+        "CC_MEDIA_ALLOWED_TARGETS": f'["rtsp://127.0.0.1:{camera_port}/"]',
         "CC_DATABASE_URL": database_url,
         "CC_RECORDINGS_DIR": str(folder / "recordings"),
         "CC_DEADLINE_SWEEP_SECONDS": "1",
@@ -143,7 +146,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             process.kill()
             pytest.fail(f"demo server did not start: {(folder / 'server.log').read_text()[-3000:]}")
         time.sleep(0.2)
-    yield Server(url=url, database_url=database_url, folder=folder)
+    yield Server(url=url, database_url=database_url, folder=folder, camera_port=camera_port)
     process.terminate()
     try:
         process.wait(10)

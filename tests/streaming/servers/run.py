@@ -6,8 +6,8 @@ import asyncio
 import shutil
 import socket
 import subprocess
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from tests.services import require
@@ -40,17 +40,14 @@ async def _wait_line(process: asyncio.subprocess.Process, wanted: str, timeout: 
         raise AssertionError(f"media server said {line!r}, wanted {wanted!r}")
 
 
-@asynccontextmanager
-async def rtsp_server(port: int | None = None, codec: str = "h264", fps: int = 30) -> AsyncIterator[str]:
-    """GStreamer's RTSP server on 127.0.0.1; yields ``rtsp://127.0.0.1:PORT/cam``."""
+def _rtsp_command(port: int, codec: str, fps: int) -> list[str]:
     require(
         "GStreamer RTSP server",
         rtsp_available(),
         "apt-get install gir1.2-gst-rtsp-server-1.0 python3-gi "
         "gstreamer1.0-plugins-ugly gstreamer1.0-plugins-good",
     )
-    port = port or free_port()
-    process = await asyncio.create_subprocess_exec(
+    return [
         SYSTEM_PYTHON,
         str(HERE / "rtsp_server.py"),
         "--port",
@@ -59,7 +56,15 @@ async def rtsp_server(port: int | None = None, codec: str = "h264", fps: int = 3
         codec,
         "--fps",
         str(fps),
-        stdout=asyncio.subprocess.PIPE,
+    ]
+
+
+@asynccontextmanager
+async def rtsp_server(port: int | None = None, codec: str = "h264", fps: int = 30) -> AsyncIterator[str]:
+    """GStreamer's RTSP server on 127.0.0.1; yields ``rtsp://127.0.0.1:PORT/cam``."""
+    port = port or free_port()
+    process = await asyncio.create_subprocess_exec(
+        *_rtsp_command(port, codec, fps), stdout=asyncio.subprocess.PIPE
     )
     try:
         await _wait_line(process, "ready")
@@ -68,6 +73,21 @@ async def rtsp_server(port: int | None = None, codec: str = "h264", fps: int = 3
         if process.returncode is None:
             process.terminate()
             await process.wait()
+
+
+@contextmanager
+def rtsp_server_blocking(port: int, codec: str = "h264", fps: int = 30) -> Iterator[str]:
+    """``rtsp_server`` for synchronous tests (the browser tests drive Playwright's sync API)."""
+    process = subprocess.Popen(_rtsp_command(port, codec, fps), stdout=subprocess.PIPE)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().decode().strip()  # the server prints "ready" once it listens
+        if line != "ready":
+            raise AssertionError(f"media server said {line!r}, wanted 'ready'")
+        yield f"rtsp://127.0.0.1:{port}/cam"
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 NGINX_CONF = """

@@ -9,6 +9,8 @@ import { drillBadge, loadPeople, markDrill, boardChannel, personName, startPage 
 import { fmt } from "../time.js";
 import { viewStream } from "../webrtc.js";
 import { Talk, talkButton } from "../ptt.js";
+import { can } from "../nav.js";
+import { cameraForm, isPulled, stopButton } from "../cameras.js";
 
 const page = await startPage("video");
 if (page) await run(page);
@@ -40,7 +42,8 @@ async function run({ user, hub }) {
     const pos = info.position;
     return [
       h("div", { class: "top" }, streamState(info) === "live" ? h("span", { class: "live-dot" }, t("video.live")) : streamBadge(info), drillBadge(info),
-        h("button", { type: "button", class: "close", onclick: (e) => { e.stopPropagation(); enlarge(null); } }, t("video.close"))),
+        h("button", { type: "button", class: "close", onclick: (e) => { e.stopPropagation(); enlarge(null); } }, t("video.close")),
+        isPulled(info) && can.commandIncidents(user.role) ? stopButton(info, officerName(info), load) : null),
       h("div", { class: "overlay" },
         h("strong", { class: "officer" }, officerName(info)),
         info.incident_id ? h("a", { href: `/static/incident.html?id=${info.incident_id}`, class: "incident-title", onclick: (e) => e.stopPropagation() },
@@ -112,6 +115,10 @@ async function run({ user, hub }) {
   document.addEventListener("keydown", (e) => { if (e.key === "Escape") enlarge(null); });
   onLangChange(() => load().catch(() => {}));
   await loadTitles().catch(() => {});
+  if (can.commandIncidents(user.role)) {
+    const open = () => [...titles].map(([id, title]) => ({ id, title }));
+    $("#wall-side").prepend(cameraForm({ incidents: open, onChange: () => load() }));
+  }
   wallMap = await createMap($("#wall-map"), { onStream: (id) => enlarge(String(id)) }).catch((exc) => { console.warn("map", exc); return null; });
   await load();
   const wanted = params().get("stream");

@@ -1,0 +1,60 @@
+"""A commander brings a camera of another platform onto the wall from the page, and takes it off again.
+
+Before, RTSP/RTMP pull existed only as ``POST /api/streams/pull``: no page reached it (found walking
+the wall).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import PHONE, shoot
+from tests.streaming.servers.run import rtsp_server_blocking
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_commander_pulls_a_camera_onto_the_wall_and_stops_it(open_page, server):
+    wall = open_page("commander", "/static/video.html")
+    panel = wall.locator(".camera-panel")
+    panel.locator("summary").click()
+    form = panel.locator("form")
+    # Not on the administrator's allow-list: refused with the reason, in Chinese, nothing added.
+    form.locator("input[name=url]").fill("rtsp://10.9.9.9:554/elsewhere")
+    form.locator("button[type=submit]").click()
+    status = panel.locator(".camera-status.error")
+    status.wait_for()
+    assert "允许接入的名单" in status.inner_text()
+    with rtsp_server_blocking(server.camera_port) as url:
+        form.locator("input[name=url]").fill(url)
+        form.locator("input[name=officer]").fill("东门广场摄像头")
+        form.locator("button[type=submit]").click()
+        tile = wall.locator(".tile", has_text="东门广场摄像头")
+        tile.wait_for(timeout=20000)
+        stream_id = tile.get_attribute("data-id")
+        wall.wait_for_function(
+            "(id) => { const v = document.querySelector(`.tile[data-id='${id}'] video`);"
+            " return v && v.videoWidth > 0 && v.currentTime > 0; }",
+            arg=stream_id,
+            timeout=20000,
+        )
+        assert panel.locator(".camera-status").inner_text() == ""
+        shoot(wall, "video-wall-pulled-camera-1920x1080")
+        with server.client("commander") as http:
+            row = http.get(f"/api/streams/{stream_id}").json()
+        assert row["codecs"] == {"video": "video/H264"} and row["source"] == url
+        wall.once("dialog", lambda dialog: dialog.accept())
+        tile.locator(".stop-pull").click()
+        tile.wait_for(state="detached", timeout=15000)
+        with server.client("commander") as http:
+            assert http.get(f"/api/streams/{stream_id}").json()["ended_at"] is not None
+
+
+def test_only_commanders_see_the_camera_panel(open_page):
+    liaison = open_page("police", "/static/video.html")
+    liaison.wait_for_selector("body[data-ready=true]", state="attached")
+    assert liaison.locator(".camera-panel").count() == 0
+    phone = open_page("commander", "/static/video.html", viewport=PHONE)
+    phone.locator(".camera-panel summary").click()
+    assert phone.locator(".camera-panel input[name=url]").is_visible()
+    shoot(phone, "video-wall-camera-panel-390x844")
