@@ -21,7 +21,10 @@ A commit in this process also hands the relay the rows it wrote (``wake(rows)``)
 ids the relay has published with no gap, nothing committed can sit between them, so the relay publishes
 them as they are instead of reading them back: the read was 2.3 ms of the event loop per write, a fifth of
 it (RESULTS.md, "Session of 2026-11-30"). Any gap (another process's commit, a rolled-back sequence value,
-a failed publish) and the relay reads the table as before; the table stays the one source of truth.
+a failed publish) and the relay reads the table as before; the table stays the one source of truth. With
+several processes on PostgreSQL a handed row may already have been published (and marked) by another
+process's relay in its turn; publishing it again, even after later rows, is the crash case above: the
+broker answers the repeated ``outbox:{id}`` as a duplicate, and subscribers see each message once, in order.
 
 On SQLite, publishing and marking are apart: the relay reads rows without the write lock and publishes them
 at once, remembering the last id it published; it marks what it published once ``mark_seconds`` have passed

@@ -21,7 +21,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, event
-from sqlalchemy.orm import Mapper, Session, object_session
+from sqlalchemy.orm import Mapper, Session, SessionTransaction, object_session
 
 from command_center.auth import service
 from command_center.auth.models import AccessToken, User
@@ -61,12 +61,18 @@ class PrincipalCache:
             return None
         return principal
 
-    def put(self, token_hash: str, principal: Principal, generation: int) -> None:
+    def begin(self) -> tuple[int, float]:
+        """Before a lookup: what ``put`` needs to tell whether the answer is still good, and its age."""
+        return self.generation, self.clock()
+
+    def put(self, token_hash: str, principal: Principal, began: tuple[int, float]) -> None:
+        """Keep ``principal``, aged from when its lookup began (a slow read must not outlive the bound)."""
+        generation, looked_up = began
         if generation != self.generation:
             return  # a revocation committed while this was read: the answer may be stale
         if len(self._entries) >= _MOST_ENTRIES:
             del self._entries[next(iter(self._entries))]
-        self._entries[token_hash] = (principal, self.clock())
+        self._entries[token_hash] = (principal, looked_up)
 
     def forget_user(self, user_id: int) -> None:
         self.generation += 1
@@ -90,10 +96,10 @@ async def authenticate(database: Database, token: str, *, settings: Settings) ->
     principal = cache.get(key, settings.token_cache_seconds)
     if principal is not None:
         return principal
-    generation = cache.generation
+    began = cache.begin()
     async with database.read_session() as session:
         principal = await service.principal_for_token(session, token, settings=settings)
-    cache.put(key, principal, generation)
+    cache.put(key, principal, began)
     return principal
 
 
@@ -125,7 +131,9 @@ def _after_commit(session: Session) -> None:
             cache.forget_user(user_id)
 
 
-def _after_rollback(session: Session, _previous: Any) -> None:
+def _after_rollback(session: Session, previous: SessionTransaction) -> None:
+    if previous.nested:
+        return  # a savepoint: what the transaction revoked before it still commits (found in review)
     session.info.pop(_CHANGED, None)
     session.info.pop(_CACHE, None)
 

@@ -77,8 +77,9 @@ async function run({ user, hub }) {
     available = streams !== null;
     const live = new Map((streams || []).filter(hasVideo).map((s) => [String(s.id), s]));
     for (const [id, tile] of tiles) {
-      // Gone from the live list: the stream ended, and its WHEP sessions with it (no DELETE to send).
-      if (!live.has(id)) { (tile.close || (() => tile.pc?.close()))({ ended: true }); tile.talk?.close(); tile.gone = true; tile.el.remove(); tiles.delete(id); }
+      // Gone from the live list: the stream ended, and its WHEP sessions with it (no DELETE to send). Without
+      // a list (refused or not there) nothing is known to have ended: end the sessions we hold.
+      if (!live.has(id)) { (tile.close || (() => tile.pc?.close()))({ ended: available }); tile.talk?.close(); tile.gone = true; tile.el.remove(); tiles.delete(id); }
     }
     for (const [id, info] of live) {
       let tile = tiles.get(id);
