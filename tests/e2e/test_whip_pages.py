@@ -42,5 +42,6 @@ def test_field_page_uses_whip_and_the_wall_uses_whep(open_page, server):
     # The wall drops the ended stream's tile; the server ended its WHEP session with the stream, so the
     # wall sends no DELETE (it did, and every ended stream left a red 404 in the console).
     wall.locator(f".tile[data-id='{stream_id}']").wait_for(state="detached", timeout=15000)
+    assert "的直播已结束" in wall.locator("#toasts").inner_text()  # said, not a silent disappearance
     wall.evaluate("1")  # a round trip: requests the page made before it have been reported
     assert [u for u in deletes if "/api/whep/" in u] == []

@@ -3,7 +3,7 @@
 import { optional } from "../api.js";
 import { createMap } from "../map.js";
 import { streamBadge, streamState } from "../streamstate.js";
-import { $, fill, h, params } from "../dom.js";
+import { $, fill, h, params, toast } from "../dom.js";
 import { onLangChange, t } from "../i18n.js";
 import { drillBadge, loadPeople, markDrill, boardChannel, personName, startPage } from "../shell.js";
 import { fmt } from "../time.js";
@@ -79,7 +79,11 @@ async function run({ user, hub }) {
     for (const [id, tile] of tiles) {
       // Gone from the live list: the stream ended, and its WHEP sessions with it (no DELETE to send). Without
       // a list (refused or not there) nothing is known to have ended: end the sessions we hold.
-      if (!live.has(id)) { (tile.close || (() => tile.pc?.close()))({ ended: available }); tile.talk?.close(); tile.gone = true; tile.el.remove(); tiles.delete(id); }
+      if (!live.has(id)) {
+        (tile.close || (() => tile.pc?.close()))({ ended: available });
+        tile.talk?.close(); tile.gone = true; tile.el.remove(); tiles.delete(id);
+        if (available) toast(t("video.ended", { name: officerName(tile.info) })); // not a silent disappearance
+      }
     }
     for (const [id, info] of live) {
       let tile = tiles.get(id);
