@@ -22,6 +22,12 @@ def test_field_page_files_reports_on_a_phone(open_page, server):
     page.click("#written-form button[type=submit]")
     # Found in a page walk: the phone kept counting the written report down until a reload.
     page.wait_for_selector("#field-deadlines .countdown[data-kind=written_report][data-status=met]")
+    # Found in a page walk: a toast lay over the form's submit button and swallowed the officer's taps.
+    page.wait_for_selector("#toasts .toast")
+    assert page.evaluate(
+        "() => { const r = document.querySelector('#toasts .toast').getBoundingClientRect();"
+        " return !document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2)?.closest('#toasts'); }"
+    ), "a tap on a toast reaches what it covers"
     page.click("#zone-form button[type=submit]")
     with server.client("commander") as http:
         detail = http.get(f"/api/incidents/{incident['id']}").json()
