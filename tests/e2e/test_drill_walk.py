@@ -98,10 +98,17 @@ def test_a_drill_walked_by_organizer_field_officer_liaison_and_commander(open_pa
     shoot(incident, "drill-walk-incident-1920x1080")
 
     # A real-world stop from the console: everyone is told, nothing of the drill stays actionable.
+    meetings = console.locator("#plan-meetings li[data-review]").count()
     console.once("dialog", lambda dialog: dialog.accept("真实警情，立即终止"))
     console.click("#stop-drill")
     console.wait_for_selector(f"{row}[data-status=stopped]", timeout=10000)
     console.wait_for_selector("#stop-drill", state="detached")
+    # Its review meeting joins the drill plan without a reload (the plan stayed stale before).
+    console.wait_for_function(
+        "(n) => document.querySelectorAll('#plan-meetings li[data-review]').length > n",
+        arg=meetings,
+        timeout=10000,
+    )
     shoot(console, "drill-walk-console-stopped-1920x1080")
     for page in (phone, liaison, board):
         page.wait_for_selector("#drill-banner[data-phase=ended]", timeout=15000)

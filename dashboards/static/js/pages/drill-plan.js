@@ -29,8 +29,9 @@ function meeting(r) {
     r.escalated_at ? h("p", { class: "plan-warning" }, t("plan.meeting_escalated", { at: fmt(r.escalated_at, "short") })) : null);
 }
 
-/** Show the plan in `container` and keep it current on language switches and `refresh()` calls. */
-export function mountPlan(container) {
+/** Show the plan in `container`; resolves to `refresh`, which the console calls when a drill or a review
+ * changes (a finished drill holds its quarter and opens a review meeting), and a language switch calls. */
+export async function mountPlan(container) {
   async function refresh() {
     const plan = await optional("/api/drill-plan", null);
     container.hidden = !plan;
@@ -46,5 +47,6 @@ export function mountPlan(container) {
         plan.reviews.length ? plan.reviews.map(meeting) : h("li", { class: "empty" }, t("plan.no_meetings"))));
   }
   onLangChange(refresh);
-  return refresh();
+  await refresh();
+  return refresh;
 }

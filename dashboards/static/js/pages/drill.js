@@ -131,10 +131,15 @@ async function run({ user, hub }) {
   });
 
   onLangChange(() => { loadScenarios(); loadDrills(); loadScore(); });
-  await Promise.all([loadScenarios(), loadDrills(), mountPlan($("#plan-panel"))]);
+  const [, , refreshPlan] = await Promise.all([loadScenarios(), loadDrills(), mountPlan($("#plan-panel"))]);
   const wanted = Number(params().get("id")) || drills.find((d) => d.status === "running")?.id || drills.at(-1)?.id;
   if (wanted) await select(wanted);
-  hub.subscribe(boardChannel(user), { onMessage: (data) => { if (data.type?.startsWith("drill.")) loadDrills().then(loadScore); } });
+  hub.subscribe(boardChannel(user), { onMessage: (data) => {
+    if (data.type?.startsWith("drill.")) loadDrills().then(loadScore);
+    // The plan was read once: a drill that ends holds its quarter and opens a review meeting (found in a
+    // page walk: the plan stayed stale until a reload).
+    if (data.type?.startsWith("drill.") || data.type?.startsWith("review.")) refreshPlan().catch(() => {});
+  } });
   // The hub carries every change; this slow refresh only covers a hub that is down or reconnecting.
   setInterval(() => { if (hub.status !== "online" && drills.some(isActive)) loadDrills().then(loadScore); }, 5000);
   setInterval(() => { if (drills.find((d) => d.id === selected)?.status === "running") loadScore(); }, 5000);
