@@ -221,7 +221,11 @@ async def acknowledge(session: AsyncSession, *, principal: Principal, task_id: i
 async def complete(session: AsyncSession, *, principal: Principal, task_id: int, note: str) -> Task:
     task, taskforce = await _for_owner(session, principal, task_id)
     if task.status == "open":
-        raise Conflict(f"task {task_id} must be acknowledged before it is completed", field="status")
+        raise Conflict(
+            f"task {task_id} must be acknowledged before it is completed",
+            field="status",
+            params={"rule": "task.acknowledge_first"},
+        )
     if task.status in ("done", "cancelled"):
         raise Conflict(f"task {task_id} is already {task.status}", field="status")
     now = utcnow()

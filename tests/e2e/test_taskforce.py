@@ -106,3 +106,34 @@ def test_the_commander_sets_up_a_task_force_and_changes_its_members(open_page, s
     phone.wait_for_selector("#members li[data-department=housing] button")
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shoot(phone, "taskforce-members-390x844", full_page=True)
+
+
+def test_the_owning_department_completes_its_task_with_a_note(open_page, server):
+    """The completion prompt names the task (it said only 备注); the note shows on the task."""
+    with server.client("commander") as http:
+        taskforce = http.post(
+            "/api/taskforces", json={"name": "南门专班", "purpose": "南门", "members": ["police"]}
+        ).json()
+        task = http.post(
+            f"/api/taskforces/{taskforce['id']}/tasks",
+            json={"title": "南门外围警戒", "owner_department": "police", "due_at": "2030-01-01T04:00:00Z"},
+        )
+        assert task.status_code == 201, task.text
+    police = open_page("police", f"/static/taskforce.html?id={taskforce['id']}")
+    item = police.locator("#tasks li", has_text="南门外围警戒")
+    asked: list[str] = []
+
+    def answer(dialog):  # type: ignore[no-untyped-def]
+        asked.append(dialog.message)
+        dialog.accept("警戒线已拉设，交通已疏导")
+
+    # Found writing this test: 完成 was offered on a task not yet acknowledged, and the server's refusal
+    # read 操作与当前状态冲突. Receipt comes first, then completion, one button at a time.
+    assert item.locator(".task-actions button").all_inner_texts() == ["签收"]
+    item.locator(".task-actions button.primary").click()
+    police.locator("#tasks li[data-status=acknowledged]", has_text="南门外围警戒").wait_for()
+    assert item.locator(".task-actions button").all_inner_texts() == ["完成"]
+    police.once("dialog", answer)
+    item.locator(".task-actions button.primary").click()
+    police.locator("#tasks li[data-status=done]", has_text="警戒线已拉设").wait_for()
+    assert asked == ["完成“南门外围警戒”：请写明完成情况（必填）"]

@@ -35,6 +35,7 @@ async def test_lifecycle_acknowledge_then_complete(client, login, app, published
 
     early = await client.post(f"/api/tasks/{task['id']}/complete", json={"note": "done"}, headers=police)
     assert early.status_code == 409 and "acknowledged before" in early.json()["detail"]
+    assert early.json()["params"] == {"rule": "task.acknowledge_first"}  # the page says: 请先签收任务
     ack = await client.post(f"/api/tasks/{task['id']}/acknowledge", headers=police)
     assert ack.status_code == 200
     assert ack.json()["status"] == "acknowledged" and ack.json()["acknowledged_by"] == "police"

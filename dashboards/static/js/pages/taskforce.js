@@ -113,8 +113,10 @@ async function run({ user, hub }) {
             : countdown({ kind: "task", due_at: task.due_at, status: task.overdue ? "missed" : undefined }, { label: false })),
         task.completion_note ? h("div", { class: "muted" }, task.completion_note) : null,
         mine && (task.status === "open" || task.status === "acknowledged") && !current.closed_at ? h("div", { class: "task-actions" },
-          task.status === "open" ? h("button", { type: "button", onclick: () => act(`/api/tasks/${task.id}/acknowledge`) }, t("taskforce.ack")) : null,
-          h("button", { type: "button", class: "primary", onclick: () => complete(task) }, t("taskforce.complete"))) : null), task);
+          // Receipt first, then completion (the server refuses the other order): one step shown at a time.
+          task.status === "open"
+            ? h("button", { type: "button", class: "primary", onclick: () => act(`/api/tasks/${task.id}/acknowledge`) }, t("taskforce.ack"))
+            : h("button", { type: "button", class: "primary", onclick: () => complete(task) }, t("taskforce.complete"))) : null), task);
     }) : h("li", { class: "empty" }, t("board.none")));
     const form = $("#task-form");
     form.hidden = !manager;
@@ -153,11 +155,11 @@ async function run({ user, hub }) {
     try { await api.post(path, body); await loadAll(); } catch (exc) { toast(exc.message, "error"); }
   }
   function complete(task) {
-    const note = prompt(t("incident.note"));
+    const note = prompt(t("taskforce.complete_note", { title: task.title }));
     if (note) act(`/api/tasks/${task.id}/complete`, { note });
   }
   function refuse(matter) {
-    const reason = prompt(t("incident.reason"));
+    const reason = prompt(t("taskforce.refuse_reason", { title: matter.title || "" }));
     if (reason) act(`/api/matters/${matter.id}/refuse`, { reason });
   }
 
