@@ -94,7 +94,7 @@ async def seed_incidents(
     for demo in INCIDENTS:
         if existing & set(demo.title):
             continue
-        incident = await incidents.create(
+        incident, _ = await incidents.create(
             session,
             principal=officer,
             data=IncidentCreate(

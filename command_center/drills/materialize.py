@@ -98,7 +98,7 @@ async def materialize(
             demands=(details.demands.zh_cn if details and details.demands else "")[:4000],
             departments=await _known_departments(session, list(scenario.departments)),
         )
-        incident = await incidents.create(
+        incident, _ = await incidents.create(
             session,
             principal=control,
             data=data,

@@ -32,7 +32,7 @@ router = APIRouter(prefix="/api/incidents", tags=["incidents"])
 async def create_incident(
     body: IncidentCreate, principal: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    _, created = await service.create_with_view(session, principal=principal, data=body, settings=settings)
+    _, created = await service.create(session, principal=principal, data=body, settings=settings)
     return created
 
 

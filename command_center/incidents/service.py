@@ -220,31 +220,9 @@ async def create(
     drill_id: int | None = None,
     time_scale: float = 1.0,
     now: datetime | None = None,
-) -> Incident:
-    """``create_with_view`` for callers that need the incident alone."""
-    incident, _ = await create_with_view(
-        session,
-        principal=principal,
-        data=data,
-        settings=settings,
-        drill_id=drill_id,
-        time_scale=time_scale,
-        now=now,
-    )
-    return incident
-
-
-async def create_with_view(
-    session: AsyncSession,
-    *,
-    principal: Principal,
-    data: IncidentCreate,
-    settings: Settings,
-    drill_id: int | None = None,
-    time_scale: float = 1.0,
-    now: datetime | None = None,
 ) -> tuple[Incident, dict[str, Any]]:
-    """Open an incident at the information-report stage and start its two report clocks.
+    """Open an incident at the information-report stage and start its two report clocks; return it and
+    its view (what the hub announced, and what the POST answers).
 
     A drill run at compressed time (``time_scale`` 60: an hour in a minute) compresses the clocks alike.
     """

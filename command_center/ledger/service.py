@@ -310,7 +310,7 @@ async def escalate(
 ) -> tuple[LedgerItem, Any]:
     """Turn the item into an incident that keeps the link both ways; the item's clocks stop."""
     item = await _get_open(session, principal, item_id)
-    incident = await incidents.create(
+    incident, _ = await incidents.create(
         session,
         principal=principal,
         data=IncidentCreate(

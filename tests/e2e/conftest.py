@@ -100,7 +100,7 @@ async def _create_drill_incident(database_url: str, title: str) -> int:
     try:
         async with database.session() as session:
             engine = Principal(id=1, name="admin", role=Role.admin, department="section")
-            incident = await service.create(
+            incident, _ = await service.create(
                 session,
                 principal=engine,
                 data=IncidentCreate(title=title, category="collective_petition", headcount=12),

@@ -36,7 +36,7 @@ class Recorder:
 
 async def _open_incident(database: Database, settings: Settings) -> int:
     async with unit_of_work(database, None) as session:
-        incident = await incidents.create(
+        incident, _ = await incidents.create(
             session,
             principal=DUTY,
             settings=settings,

@@ -249,7 +249,7 @@ async def test_drill_incidents_are_excluded_from_statistics(app, client, login, 
 
     organizer = Principal(id=1, name="organizer", role=Role.admin, department="section")
     async with app.state.db.session() as session:
-        drill = await incidents.create(
+        drill, _ = await incidents.create(
             session, principal=organizer, data=IncidentCreate(**GATE), settings=settings, drill_id=42
         )
         assert drill.drill is True
