@@ -28,6 +28,12 @@ def test_a_commander_pulls_a_camera_onto_the_wall_and_stops_it(open_page, server
     with rtsp_server_blocking(server.camera_port) as url:
         form.locator("input[name=url]").fill(url)
         form.locator("input[name=officer]").fill("东门广场摄像头")
+        incident = server.create_incident(title="东门广场聚集")
+        form.locator("select[name=incident_id]").focus()  # the list is read as the select is entered
+        form.locator("select[name=incident_id]").select_option(str(incident["id"]))
+        form.locator("input[name=url]").focus()
+        form.locator("select[name=incident_id]").focus()  # entering it again keeps the choice
+        assert form.locator("select[name=incident_id]").input_value() == str(incident["id"])
         form.locator("button[type=submit]").click()
         tile = wall.locator(".tile", has_text="东门广场摄像头")
         tile.wait_for(timeout=20000)
@@ -43,6 +49,7 @@ def test_a_commander_pulls_a_camera_onto_the_wall_and_stops_it(open_page, server
         with server.client("commander") as http:
             row = http.get(f"/api/streams/{stream_id}").json()
         assert row["codecs"] == {"video": "video/H264"} and row["source"] == url
+        assert row["incident_id"] == incident["id"]
         wall.once("dialog", lambda dialog: dialog.accept())
         tile.locator(".stop-pull").click()
         tile.wait_for(state="detached", timeout=15000)

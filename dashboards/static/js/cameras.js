@@ -15,9 +15,13 @@ export function cameraForm({ incidents, onChange }) {
   const name = h("input", { name: "officer", maxlength: 200, placeholder: t("video.cameras.name") });
   const incident = h("select", { name: "incident_id" });
   const submit = h("button", { type: "submit", class: "primary" }, t("video.cameras.add"));
-  const fillIncidents = () => incident.replaceChildren(
-    h("option", { value: "" }, t("video.cameras.none")),
-    ...incidents().map((i) => h("option", { value: String(i.id) }, i.title)));
+  const fillIncidents = () => { // the open incidents as they are now, keeping what was chosen
+    const chosen = incident.value;
+    incident.replaceChildren(
+      h("option", { value: "" }, t("video.cameras.none")),
+      ...incidents().map((i) => h("option", { value: String(i.id) }, i.title)));
+    incident.value = chosen;
+  };
   const form = h("form", { class: "stack camera-form", onsubmit: async (event) => {
     event.preventDefault();
     const body = { url: url.value.trim() };
