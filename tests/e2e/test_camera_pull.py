@@ -65,3 +65,8 @@ def test_only_commanders_see_the_camera_panel(open_page):
     phone.locator(".camera-panel summary").click()
     assert phone.locator(".camera-panel input[name=url]").is_visible()
     shoot(phone, "video-wall-camera-panel-390x844")
+    phone.click("#lang-switch")  # English on request: the panel follows
+    phone.wait_for_function("document.documentElement.lang === 'en'")
+    assert phone.locator(".camera-panel summary").inner_text() == "Add a camera"
+    assert phone.locator(".camera-panel button[type=submit]").inner_text() == "Add"
+    assert phone.locator(".camera-panel input[name=url]").is_visible()  # the labels kept their inputs

@@ -12,9 +12,11 @@ export const isPulled = (info) => /^(rtsp|rtmp):\/\//.test(info.source || "");
 export function cameraForm({ incidents, onChange }) {
   const status = h("p", { class: "camera-status muted", role: "status" });
   const url = h("input", { name: "url", required: true, maxlength: 500, pattern: "(rtsp|rtmp)://.+", placeholder: "rtsp://192.168.1.20:554/stream1", autocomplete: "off" });
-  const name = h("input", { name: "officer", maxlength: 200, placeholder: t("video.cameras.name") });
+  const name = h("input", { name: "officer", maxlength: 200, placeholder: t("video.cameras.name"), "data-i18n-placeholder": "video.cameras.name" });
   const incident = h("select", { name: "incident_id" });
-  const submit = h("button", { type: "submit", class: "primary" }, t("video.cameras.add"));
+  const submit = h("button", { type: "submit", class: "primary", "data-i18n": "video.cameras.add" }, t("video.cameras.add"));
+  // Texts carry data-i18n, so a language switch (applyI18n) re-words the panel without rebuilding it.
+  const text = (key) => h("span", { "data-i18n": key }, t(key));
   const fillIncidents = () => { // the open incidents as they are now, keeping what was chosen
     const chosen = incident.value;
     incident.replaceChildren(
@@ -43,14 +45,14 @@ export function cameraForm({ incidents, onChange }) {
       submit.disabled = false;
     }
   } },
-  h("label", {}, t("video.cameras.url"), url),
-  h("label", {}, t("video.cameras.name"), name),
-  h("label", { onfocusin: fillIncidents }, t("video.cameras.incident"), incident),
+  h("label", {}, text("video.cameras.url"), url),
+  h("label", {}, text("video.cameras.name"), name),
+  h("label", { onfocusin: fillIncidents }, text("video.cameras.incident"), incident),
   submit, status);
   fillIncidents();
   return h("details", { class: "panel camera-panel" },
-    h("summary", {}, t("video.cameras.title")),
-    h("p", { class: "muted hint" }, t("video.cameras.hint")),
+    h("summary", {}, text("video.cameras.title")),
+    h("p", { class: "muted hint", "data-i18n": "video.cameras.hint" }, t("video.cameras.hint")),
     form);
 }
 
