@@ -84,6 +84,13 @@ def test_the_commander_sets_up_a_task_force_and_changes_its_members(open_page, s
     page.wait_for_selector("#members li[data-department=fire_rescue]")
     assert page.locator("#members li[data-department=section] button").count() == 0  # the lead stays
     page.select_option("#member-add", "housing")
+    # Someone joins the task force meanwhile: the member list re-renders with their presence, and the
+    # department being chosen stays chosen (found in CI: it reset, and another department was added).
+    tf_id = page.evaluate("new URLSearchParams(location.search).get('id')")
+    police = open_page("police", f"/static/taskforce.html?id={tf_id}")
+    police.wait_for_selector("body[data-hub=online]", state="attached")
+    page.wait_for_selector("#members li[data-department=police] .presence-dot.on")
+    assert page.locator("#member-add").input_value() == "housing"
     page.click("#member-form button[type=submit]")
     page.wait_for_selector("#members li[data-department=housing]")
     shoot(page, "taskforce-members-1920x1080")
