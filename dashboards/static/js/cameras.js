@@ -2,7 +2,7 @@
 // (POST /api/streams/pull, allow-listed by the administrator) and stops it (DELETE /api/streams/{id}).
 // Pulled streams are recorded and forwarded like body-cam streams, without transcoding.
 import { api } from "./api.js";
-import { h, toast } from "./dom.js";
+import { fill, h, toast } from "./dom.js";
 import { t } from "./i18n.js";
 
 /** Whether a stream was pulled from a camera platform rather than published by a person or a device. */
@@ -17,13 +17,9 @@ export function cameraForm({ incidents, onChange }) {
   const submit = h("button", { type: "submit", class: "primary", "data-i18n": "video.cameras.add" }, t("video.cameras.add"));
   // Texts carry data-i18n, so a language switch (applyI18n) re-words the panel without rebuilding it.
   const text = (key) => h("span", { "data-i18n": key }, t(key));
-  const fillIncidents = () => { // the open incidents as they are now, keeping what was chosen
-    const chosen = incident.value;
-    incident.replaceChildren(
-      h("option", { value: "" }, t("video.cameras.none")),
-      ...incidents().map((i) => h("option", { value: String(i.id) }, i.title)));
-    incident.value = chosen;
-  };
+  const fillIncidents = () => fill(incident, // the open incidents as they are now (fill keeps the choice)
+    h("option", { value: "" }, t("video.cameras.none")),
+    ...incidents().map((i) => h("option", { value: String(i.id) }, i.title)));
   const form = h("form", { class: "stack camera-form", onsubmit: async (event) => {
     event.preventDefault();
     const body = { url: url.value.trim() };

@@ -23,10 +23,14 @@ function append(el, children) {
   }
 }
 
-/** Replace an element's children. */
+/** Replace an element's children. A <select> keeps the option chosen in it while that is still offered:
+ * lists are refilled on live updates while someone is choosing (found: a task force's "add a department"
+ * fell back to the first department between the choice and the click, and that one was added). */
 export function fill(el, ...children) {
+  const chosen = el instanceof HTMLSelectElement ? el.value : "";
   el.replaceChildren();
   append(el, children);
+  if (chosen && [...el.options].some((option) => option.value === chosen)) el.value = chosen;
   return el;
 }
 

