@@ -98,7 +98,7 @@ async def authenticate(database: Database, token: str, *, settings: Settings) ->
         return principal
     began = cache.begin()
     async with database.read_session() as session:
-        principal = await service.principal_for_token(session, token, settings=settings)
+        principal = await service.principal_for_token_hash(session, key)
     cache.put(key, principal, began)
     return principal
 
