@@ -12,7 +12,9 @@ queues) in the same run, for the ratio.
 
 Measures, per configuration (1 channel x 1,000, 1 channel x 5,000, 100 channels x 10):
 - publish-to-receive latency p50/p99 of single broadcasts sent one after another (each broadcast waits
-  until every subscriber has the previous one), for the hub and for the bare server;
+  until every subscriber has the previous one), for the hub and for the bare server, their rounds
+  interleaved (``compare``: both servers meet the same machine) and each server on a CPU of its own
+  apart from the clients (``Placement``; ``--no-pin`` to let the kernel place them);
 - deliveries per second during a burst (messages published back to back, pipelined);
 and, for the hub: server RSS per idle authenticated connection, and the time for a storm of clients to
 reconnect with ``since`` and receive everything they missed.
@@ -73,6 +75,46 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> 
     raise RuntimeError("server did not start")
 
 
+class Placement:
+    """Which CPUs the servers and the clients run on: apart, or wherever the kernel puts them.
+
+    Why: this machine has two cores for a server process and the client process (plus Redis). Left to
+    itself, Linux often wakes the client on the server's core (a socket write wakes its reader "sync",
+    as if the writer were about to sleep), and a broadcast then alternates with the client's reads on one
+    core while the other idles: 265-370 forced context switches and 4-8 ms in the run queue per
+    1,000-subscriber broadcast, for a few dozen broadcasts, then gone. It hits whichever server is measured
+    when it happens, and decides a p99 of 40 broadcasts alone (RESULTS.md, 2026-12-01 04:30). Subscribers
+    are never on the server's machine in use, so by default each server (the hub and the bare baseline
+    alike) has the last CPU to itself and the clients the others; ``--no-pin`` measures as before. Redis
+    is not pinned.
+    """
+
+    def __init__(self) -> None:
+        self.cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        self.pinned = False
+        self.servers = self.clients = set(self.cpus)
+
+    def pin_apart(self) -> None:
+        """Servers started from now on get the last CPU; this process (the clients) the others."""
+        if len(self.cpus) < 2:
+            return
+        self.pinned = True
+        self.servers, self.clients = {self.cpus[-1]}, set(self.cpus[:-1])
+        os.sched_setaffinity(0, self.clients)
+
+    def server(self, pid: int) -> None:
+        if self.pinned:
+            os.sched_setaffinity(pid, self.servers)
+
+    def describe(self) -> dict[str, Any]:
+        servers, clients = sorted(self.servers), sorted(self.clients)
+        return {"pinned": self.pinned, "server_cpus": servers, "client_cpus": clients}
+
+
+#: Where ``start_hub`` and ``start_bare`` put their servers (``main`` pins them apart unless ``--no-pin``).
+PLACEMENT = Placement()
+
+
 def start_hub(
     broker: str, profile: str | None = None, extra_args: list[str] | None = None
 ) -> tuple[subprocess.Popen[bytes], int]:
@@ -98,6 +140,7 @@ def start_hub(
         cwd=REPO,
         env=env,
     )
+    PLACEMENT.server(proc.pid)
     wait_port(port, proc)
     time.sleep(0.3)
     return proc, port
@@ -106,6 +149,7 @@ def start_hub(
 def start_bare() -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, __file__, "--bare-server", str(port)], cwd=REPO)
+    PLACEMENT.server(proc.pid)
     wait_port(port, proc)
     return proc, port
 
@@ -213,6 +257,15 @@ class Fanout:
         self.done: asyncio.Event | None = None
         self.subscribed = 0
         self.ready: asyncio.Event | None = None
+        self.subscribers: list[RawClient] = []
+        self.publisher: RawClient | None = None
+        self.acks = 0
+        self.sent = 0
+        self.broadcasts = 0
+
+    @property
+    def total(self) -> int:
+        return len(self.names) * self.per_channel
 
     def on_text(self, client: RawClient, payload: bytes) -> None:
         if payload.startswith(b'{"op":"message"'):
@@ -225,11 +278,15 @@ class Fanout:
                 self.done.set()
         elif payload.startswith(b'{"op":"subscribed"'):
             self.subscribed += 1
-            if self.subscribed >= len(self.names) * self.per_channel and self.ready is not None:
+            if self.subscribed >= self.total and self.ready is not None:
                 self.ready.set()
 
-    async def run(self, broadcasts: int, burst: int) -> dict[str, Any]:
-        total = len(self.names) * self.per_channel
+    def _on_publisher_text(self, client: RawClient, payload: bytes) -> None:
+        if payload.startswith(b'{"op":"ack"'):
+            self.acks += 1
+
+    async def open(self) -> None:
+        """Connect and subscribe every subscriber, then the publisher."""
         self.ready = asyncio.Event()
 
         def first(i: int) -> list[dict[str, Any]]:
@@ -238,79 +295,103 @@ class Fanout:
                 {"op": "subscribe", "channel": self.names[i % len(self.names)]},
             ]
 
-        subscribers = await open_clients(self.port, total, self.on_text, first)
+        self.subscribers = await open_clients(self.port, self.total, self.on_text, first)
         await asyncio.wait_for(self.ready.wait(), 60)
-        acks = []
-        publisher = (
-            await open_clients(
-                self.port,
-                1,
-                lambda c, p: acks.append(1) if p.startswith(b'{"op":"ack"') else None,
-                lambda i: [{"op": "auth", "token": "bench-0"}],
+        publishers = await open_clients(
+            self.port, 1, self._on_publisher_text, lambda i: [{"op": "auth", "token": "bench-0"}]
+        )
+        self.publisher = publishers[0]
+
+    def _publish(self, channel: str) -> None:
+        assert self.publisher is not None
+        self.sent += 1
+        n = self.sent
+        data = {"type": "bench", "id": n, "drill": False, "t": time.time()}
+        self.publisher.send_json({"op": "publish", "channel": channel, "id": f"b{n}", "data": data})
+
+    async def _wait(self, what: str, timeout: float) -> None:
+        assert self.done is not None
+        try:
+            await asyncio.wait_for(self.done.wait(), timeout)
+        except TimeoutError:
+            closed = sum(1 for c in self.subscribers if c.closed.done())
+            code = self.publisher.close_code if self.publisher else None
+            progress(
+                f"{what} stalled: {self.received}/{self.expect} received, {closed} subscribers closed, "
+                f"publisher code={code} acks={self.acks}"
             )
-        )[0]
-        await asyncio.sleep(0.3)
-        n = 0
+            raise
 
-        def publish(channel: str) -> None:
-            nonlocal n
-            n += 1
-            data = {"type": "bench", "id": n, "drill": False, "t": time.time()}
-            publisher.send_json({"op": "publish", "channel": channel, "id": f"b{n}", "data": data})
-
-        # Latency: one broadcast at a time (each channel gets one message per round).
+    async def broadcast(self) -> None:
+        """One round: one message on every channel; return once every subscriber has its message."""
         self.record = True
-        cpu_before = cpu_seconds(self.pid)
-        for round_ in range(broadcasts):
-            self.done = asyncio.Event()
-            self.expect = self.received + total
-            for name in self.names:
-                publish(name)
-            try:
-                await asyncio.wait_for(self.done.wait(), 30)
-            except TimeoutError:
-                closed = sum(1 for c in subscribers if c.closed.done())
-                progress(f"round {round_} stalled: {self.received}/{self.expect}, {closed} closed")
-                raise
-            await asyncio.sleep(0.02 if round_ % 2 else 0.005)
-        self.record = False
-        latency_cpu = cpu_seconds(self.pid) - cpu_before
-        latencies = self.latencies
-        # Throughput: ``burst`` messages per channel, back to back.
         self.done = asyncio.Event()
-        self.expect = self.received + burst * total
+        self.expect = self.received + self.total
+        for name in self.names:
+            self._publish(name)
+        await self._wait(f"broadcast {self.broadcasts}", 30)
+        self.broadcasts += 1
+        self.record = False
+
+    async def burst(self, burst: int) -> dict[str, Any]:
+        """``burst`` messages per channel, back to back: deliveries per second and server CPU."""
+        self.done = asyncio.Event()
+        self.expect = self.received + burst * self.total
         started = time.perf_counter()
         cpu_before = cpu_seconds(self.pid)
         for i in range(burst):
             for name in self.names:
-                publish(name)
+                self._publish(name)
             if i % 10 == 9:
                 await asyncio.sleep(0)
-        try:
-            await asyncio.wait_for(self.done.wait(), 120)
-        except TimeoutError:
-            closed = sum(1 for c in subscribers if c.closed.done())
-            progress(
-                f"burst stalled: {self.received}/{self.expect} received, {closed} subscribers closed, "
-                f"publisher code={publisher.close_code} acks={len(acks)}"
-            )
-            raise
+        await self._wait("burst", 120)
         elapsed = time.perf_counter() - started
         cpu = cpu_seconds(self.pid) - cpu_before
-        close_all([*subscribers, publisher])
-        await asyncio.sleep(0.5)
         return {
-            "subscribers": total,
+            "deliveries_per_s": round(burst * self.total / elapsed),
+            "burst_deliveries": burst * self.total,
+            "server_cpu_us_per_delivery": round(cpu / (burst * self.total) * 1e6, 2),
+            "deliveries_per_server_cpu_s": round(burst * self.total / cpu) if cpu else None,
+        }
+
+    def latency(self, cpu: float) -> dict[str, Any]:
+        latencies = self.latencies
+        return {
+            "subscribers": self.total,
             "p50_ms": round(statistics.median(latencies) * 1000, 2),
             "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
             "max_ms": round(max(latencies) * 1000, 2),
             "samples": len(latencies),
-            "server_cpu_ms_per_broadcast": round(latency_cpu / broadcasts / len(self.names) * 1000, 2),
-            "deliveries_per_s": round(burst * total / elapsed),
-            "burst_deliveries": burst * total,
-            "server_cpu_us_per_delivery": round(cpu / (burst * total) * 1e6, 2),
-            "deliveries_per_server_cpu_s": round(burst * total / cpu) if cpu else None,
+            "broadcasts": self.broadcasts,
+            "server_cpu_ms_per_broadcast": round(cpu / self.broadcasts / len(self.names) * 1000, 2),
         }
+
+    async def close(self) -> None:
+        close_all([*self.subscribers, *([self.publisher] if self.publisher else [])])
+        await asyncio.sleep(0.5)
+
+
+async def compare(hub: Fanout, bare: Fanout, broadcasts: int, burst: int) -> tuple[dict[str, Any], ...]:
+    """Latency rounds of the hub and the bare server interleaved, then each one's burst.
+
+    Why interleaved: the machine's pace drifts over seconds (other tenants, the kernel's placement), and
+    measured one after the other the two servers met different machines (RESULTS.md). Round by round,
+    each goes first every other round and both see the same pauses between rounds (5 and 20 ms, alternately).
+    """
+    await hub.open()
+    await bare.open()
+    await asyncio.sleep(0.3)
+    cpu_before = {side.pid: cpu_seconds(side.pid) for side in (hub, bare)}
+    for round_ in range(broadcasts):
+        for side in (hub, bare) if round_ % 2 == 0 else (bare, hub):
+            await side.broadcast()
+            await asyncio.sleep(0.02 if (round_ // 2) % 2 else 0.005)
+    latencies = [side.latency(cpu_seconds(side.pid) - cpu_before[side.pid]) for side in (hub, bare)]
+    results = []
+    for side, measured in zip((hub, bare), latencies, strict=True):
+        results.append({**measured, **await side.burst(burst)})
+        await side.close()
+    return tuple(results)
 
 
 async def idle_memory(pid: int, port: int, count: int) -> dict[str, Any]:
@@ -483,12 +564,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     configs = [("1000x1", 1, 1000), (f"{big}x1", 1, big), ("100x10", 100, 10)]
     if args.only:
         configs = [c for c in configs if c[0] in args.only.split(",")]
-    broadcasts = 15 if quick else 40
+    broadcasts = 30 if quick else 100
     results: dict[str, Any] = {
         "broker": args.broker,
         "quick": quick,
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
+        "placement": PLACEMENT.describe(),
         "fanout": {},
     }
     hub_proc, hub_port = start_hub(args.broker, args.profile)
@@ -506,11 +588,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 # keepalive to close the publisher (its pong waits behind them). 4,000 at most.
                 burst = min(burst, max(10, 4000 // channels))
             progress(f"{name}: hub, burst {burst}")
-            tag = f"h{name}-{time.time_ns()}"
-            hub = await Fanout(hub_proc.pid, hub_port, channels, per, tag).run(broadcasts, burst)
-            progress(f"{name}: hub {hub}; bare")
+            tag = f"{name}-{time.time_ns()}"
+            hub, bare = await compare(
+                Fanout(hub_proc.pid, hub_port, channels, per, f"h{tag}"),
+                Fanout(bare_proc.pid, bare_port, channels, per, f"b{tag}"),
+                broadcasts,
+                burst,
+            )
+            progress(f"{name}: hub {hub}; bare {bare}")
             hub["server_rss_kib"] = rss_kib(hub_proc.pid)
-            bare = await Fanout(bare_proc.pid, bare_port, channels, per, f"b{name}").run(broadcasts, burst)
             results["fanout"][name] = {
                 "hub": hub,
                 "bare_websockets": bare,
@@ -581,12 +667,19 @@ def main() -> None:
     parser.add_argument("--idle", type=int, help="idle connections to hold (default 10,000)")
     parser.add_argument("--storm", type=int, help="clients in the reconnect storm (default 5,000)")
     parser.add_argument("--profile", metavar="PATH", help="cProfile the hub server into PATH (pstats)")
+    parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="let the kernel place servers and clients (default: servers on the last CPU, clients elsewhere)",
+    )
     parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     raise_open_files()
     if args.bare_server:
         bare_server(args.bare_server)
         return
+    if not args.no_pin:
+        PLACEMENT.pin_apart()
     print(json.dumps(_run(run(args))))
 
 

@@ -56,6 +56,7 @@ class Outgoing(ABC):
         "_raw_send",
         "_sink",
         "_space",
+        "_step",
         "_writer",
         "_writes",
     )
@@ -67,6 +68,7 @@ class Outgoing(ABC):
         self._raw_send = raw_send
         self._sink = sink
         self._batch: list[bytes] | None = None  # frames of this event-loop step (``StepWriter``)
+        self._step = -2  # the step of the last write (``StepWriter.quiet_since``)
         # Idle connections are the common case (10,000 of them must stay under 30 KiB each): the queue
         # and the writer task exist only while frames wait.
         self._frames: deque[Any] | None = None  # bytes with a sink, else str
@@ -100,11 +102,16 @@ class Outgoing(ABC):
         if self._close_code is not None:
             return
         frames = self._frames
-        if frames is None:  # nothing waits for the client: written at the end of this step
+        if frames is None:  # nothing waits for the client: written now, or at the end of a busy step
             batch = self._batch
             if batch is None:
+                writes = self._writes
+                if writes.quiet_since(self._step):
+                    self._step = writes.wrote()
+                    self._write_out(data, None)
+                    return
                 self._batch = [data]
-                self._writes.add(self)
+                writes.add(self)
             elif len(batch) >= self._queue_size:
                 self._slow()
             else:
@@ -118,13 +125,19 @@ class Outgoing(ABC):
     def flush_batch(self) -> None:
         """Write this step's frames in one go; queue them if the client is behind."""
         batch, self._batch = self._batch, None
-        if not batch or self._sink is None:
+        if batch:
+            self._step = self._writes.step
+            self._write_out(batch[0] if len(batch) == 1 else b"".join(batch), batch)
+
+    def _write_out(self, data: bytes, batch: list[bytes] | None) -> None:
+        """Write ``data`` (the frames of ``batch``, or one frame); queue them if the client is behind."""
+        if self._sink is None:
             return
-        written = self._sink.write_frame(batch[0] if len(batch) == 1 else b"".join(batch))
+        written = self._sink.write_frame(data)
         if written is Written.gone:
             self.close(CLOSE_GOING_AWAY)
         elif written is Written.behind:
-            self._frames = deque(batch)
+            self._frames = deque(batch) if batch is not None else deque((data,))
             self._start_writer()
 
     def _slow(self) -> None:

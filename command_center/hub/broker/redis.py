@@ -11,11 +11,12 @@ Layout per channel ``C`` (hash-tagged so one channel's keys share a cluster slot
 - ``cc:hub:{C}:idem:<publisher>:<client id>`` the offset a client id got, for ``history_seconds``;
 - ``cc:hub:{C}:presence`` a hash of connection -> user with an expiry each process refreshes.
 
-Publishing is one Lua script (``_PUBLISH``): read-or-create the epoch, check the idempotency key, ``INCR``
-the offset, build the frame, ``XADD`` it and ``PUBLISH`` it on ``cc:hub:live:C``. Being one script, the
-offset order, the stream order and the pub/sub order are the same, and no two processes can interleave.
-The publishes of one event-loop step go to Redis as one pipeline of that script, one pipeline in flight at a
-time (``batch.StepBatcher``), so a burst costs one round trip instead of one per message, in the same order.
+Publishing is one Lua script (``_PUBLISH``): for each message, read-or-create the epoch, check the
+idempotency key, ``INCR`` the offset, build the frame, ``XADD`` it and ``PUBLISH`` it on ``cc:hub:live:C``.
+Being one script, the offset order, the stream order and the pub/sub order are the same, and no two
+processes can interleave. The publishes of one event-loop step go to Redis as one call of that script, one
+call in flight at a time (``batch.StepBatcher``), so a burst costs one round trip and one command instead of
+one of each per message, in the same order.
 
 Live fan-out: each process holds ONE pub/sub connection subscribed to the live channels its clients
 listen to (not one Redis connection per WebSocket). Pub/sub is lossy across a disconnection, so the process
@@ -72,33 +73,47 @@ _PREFIX = "cc:hub:"
 _RETRY_CAP = 0.25
 _LIVE = "cc:hub:live:"
 
-# KEYS: seq, log, epoch, idem.  ARGV: epoch candidate, channel, ts, data json, maxlen, ttl ms, idem ttl s,
-# live channel, now ms, use idem ("1"/"0").
+# Publishes a batch of messages, in order, as if each were its own script (a batch is what one event-loop
+# step submitted): one command for the batch rather than one per message, which was most of what a publish
+# cost the hub in redis-py (packing, a reply parsed per command) and a good part of Redis's time.
+# KEYS: per message seq, log, epoch, idem.  ARGV: epoch candidate, ts, maxlen, ttl ms, idem ttl s, live
+# channel prefix, now ms; then per message channel, data json, use idem ("1"/"0").
+# Returns per message {offset, epoch, duplicate (1/0), frame ('' for a duplicate gone from the history)}.
 _PUBLISH = """
-local epoch = redis.call('GET', KEYS[3])
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('SET', KEYS[3], epoch)
-end
-if ARGV[10] == '1' then
-  local prev = redis.call('GET', KEYS[4])
-  if prev then
-    local found = redis.call('XRANGE', KEYS[2], prev .. '-0', prev .. '-0')
-    local frame = ''
-    if found[1] then frame = found[1][2][2] end
-    return {tonumber(prev), epoch, 1, frame}
+local replies = {}
+for i = 0, #KEYS / 4 - 1 do
+  local seq, log, epoch_key, idem = KEYS[4 * i + 1], KEYS[4 * i + 2], KEYS[4 * i + 3], KEYS[4 * i + 4]
+  local channel, data, use_idem = ARGV[8 + 3 * i], ARGV[9 + 3 * i], ARGV[10 + 3 * i]
+  local epoch = redis.call('GET', epoch_key)
+  if not epoch then
+    epoch = ARGV[1]
+    redis.call('SET', epoch_key, epoch)
   end
+  local reply = nil
+  if use_idem == '1' then
+    local prev = redis.call('GET', idem)
+    if prev then
+      local found = redis.call('XRANGE', log, prev .. '-0', prev .. '-0')
+      local frame = ''
+      if found[1] then frame = found[1][2][2] end
+      reply = {tonumber(prev), epoch, 1, frame}
+    end
+  end
+  if not reply then
+    local offset = redis.call('INCR', seq)
+    local frame = '{"op":"message","channel":"' .. channel .. '","offset":' .. offset .. ',"epoch":"' ..
+      epoch .. '","ts":"' .. ARGV[2] .. '","data":' .. data .. '}'
+    redis.call('XADD', log, 'MAXLEN', '~', ARGV[3], offset .. '-0', 'f', frame, 'm', ARGV[7])
+    redis.call('PEXPIRE', log, ARGV[4])
+    if use_idem == '1' then
+      redis.call('SET', idem, offset, 'EX', ARGV[5])
+    end
+    redis.call('PUBLISH', ARGV[6] .. channel, offset .. ' ' .. epoch .. ' ' .. frame)
+    reply = {offset, epoch, 0, frame}
+  end
+  replies[i + 1] = reply
 end
-local offset = redis.call('INCR', KEYS[1])
-local frame = '{"op":"message","channel":"' .. ARGV[2] .. '","offset":' .. offset .. ',"epoch":"' .. epoch ..
-  '","ts":"' .. ARGV[3] .. '","data":' .. ARGV[4] .. '}'
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], offset .. '-0', 'f', frame, 'm', ARGV[9])
-redis.call('PEXPIRE', KEYS[2], ARGV[6])
-if ARGV[10] == '1' then
-  redis.call('SET', KEYS[4], offset, 'EX', ARGV[7])
-end
-redis.call('PUBLISH', ARGV[8], offset .. ' ' .. epoch .. ' ' .. frame)
-return {offset, epoch, 0, frame}
+return replies
 """
 
 # KEYS: seq, epoch.  ARGV: epoch candidate.
@@ -150,7 +165,7 @@ class RedisBroker:
         self._redis: Redis = Redis.from_pool(pool)  # closes the pool with the client
         self._publish_script = self._redis.register_script(_PUBLISH)
         self._position_script = self._redis.register_script(_POSITION)
-        #: Publishes of one event-loop step leave in one pipeline, one pipeline at a time (``batch.py``).
+        #: Publishes of one event-loop step leave in one script call, one call at a time (``batch.py``).
         self._publishes: StepBatcher[PublishItem, PublishResult] = StepBatcher(self._publish_batch)
         #: So do the other commands of a subscribe (position, history, presence): a reconnect storm's
         #: thousands of subscribes cost a few round trips instead of several each.
@@ -222,27 +237,26 @@ class RedisBroker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RETRY_CAP)
 
-    def _publish_call(
-        self, channel: str, data: dict[str, Any], idempotency_key: str | None
-    ) -> tuple[list[str], list[Any]]:
-        keys = [
-            _key(channel, "seq"),
-            _key(channel, "log"),
-            _key(channel, "epoch"),
-            _key(channel, f"idem:{idempotency_key or ''}"),
-        ]
-        args = [
+    def _publish_call(self, items: Sequence[PublishItem]) -> tuple[list[str], list[Any]]:
+        """The keys and arguments of ``_PUBLISH`` for ``items``."""
+        keys: list[str] = []
+        args: list[Any] = [
             secrets.token_hex(4),
-            channel,
             utc_now_iso(),
-            dumps(data),
             self._history_size,
             int(self._history_seconds * 1000),
             int(self._history_seconds),
-            _LIVE + channel,
+            _LIVE,
             int(time.time() * 1000),
-            "1" if idempotency_key is not None else "0",
         ]
+        for channel, data, idempotency_key in items:
+            keys += (
+                _key(channel, "seq"),
+                _key(channel, "log"),
+                _key(channel, "epoch"),
+                _key(channel, f"idem:{idempotency_key or ''}"),
+            )
+            args += (channel, dumps(data), "1" if idempotency_key is not None else "0")
         return keys, args
 
     @staticmethod
@@ -272,28 +286,21 @@ class RedisBroker:
         return list(await asyncio.gather(*futures))
 
     async def _publish_batch(self, items: Sequence[PublishItem]) -> list[PublishResult]:
-        """Run the publish script for ``items`` in one pipeline (``StepBatcher``'s sender).
+        """Run the publish script once for ``items`` (``StepBatcher``'s sender).
 
-        ``EVALSHA`` straight into the pipeline: redis-py's script objects would ask ``SCRIPT EXISTS``
-        first, a second round trip per batch. A Redis that lost its scripts (restarted) answers every
-        item ``NOSCRIPT`` without running any: the script is loaded and the batch sent again.
+        ``EVALSHA`` directly: redis-py's script objects would ask ``SCRIPT EXISTS`` first, a second round
+        trip per batch. A Redis that lost its scripts (restarted) answers ``NOSCRIPT`` having run nothing:
+        the script is loaded and the batch sent again.
         """
-        calls = [self._publish_call(channel, data, key) for channel, data, key in items]
+        keys, args = self._publish_call(items)
         sha = self._publish_script.sha
 
         async def run() -> list[Any]:
-            pipe = self._redis.pipeline(transaction=False)
-            for keys, args in calls:
-                pipe.evalsha(sha, len(keys), *keys, *args)
-            replies: list[Any] = await pipe.execute(raise_on_error=False)
-            if any(isinstance(reply, NoScriptError) for reply in replies):
-                if not all(isinstance(reply, NoScriptError) for reply in replies):
-                    raise RedisError("the publish script vanished amid a batch")
+            try:
+                replies: list[Any] = await self._redis.evalsha(sha, len(keys), *keys, *args)
+            except NoScriptError:
                 await self._redis.script_load(_PUBLISH)
-                return await run()
-            for reply in replies:
-                if isinstance(reply, Exception):
-                    raise reply
+                replies = await self._redis.evalsha(sha, len(keys), *keys, *args)
             return replies
 
         replies = await self._retrying("publish", run)

@@ -79,6 +79,31 @@ async def test_redis_publishes_of_one_step_keep_order_and_survive_a_script_flush
         await broker.close()
 
 
+async def test_a_step_of_redis_publishes_is_one_command(private_redis: RedisServer) -> None:
+    """One script call for a step's publishes, not one per message (redis-py's cost per command)."""
+    broker = RedisBroker(private_redis.url)
+    channels = [f"board-one-call-{uuid.uuid4().hex[:8]}-{n}" for n in range(3)]
+
+    async def evalsha_calls() -> int:
+        stats = await broker._redis.info("commandstats")
+        return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+    try:
+        await broker.publish(channels[0], {"type": "t"})  # loads the script
+        before = await evalsha_calls()
+        key = uuid.uuid4().hex
+        results = await broker.publish_many(
+            [(channels[n % 3], {"type": "t", "n": n}, f"{key}{n}") for n in range(30)]
+            + [(channels[0], {"type": "t", "n": 0}, f"{key}0")]  # a repeat within the batch
+        )
+        assert await evalsha_calls() == before + 1
+        assert [r.message.offset for r in results[:6]] == [2, 1, 1, 3, 2, 2]
+        assert [r.message.data["n"] for r in results[:30]] == list(range(30))
+        assert (results[30].duplicate, results[30].message.frame) == (True, results[0].message.frame)
+    finally:
+        await broker.close()
+
+
 @pytest.mark.parametrize("broker", ["memory://", "redis"])
 async def test_acks_and_answers_leave_in_request_order(broker: str, redis_url: str) -> None:
     server = ServerProcess("--broker", redis_url if broker == "redis" else broker)

@@ -1,9 +1,10 @@
-"""Frames built once per message and written per event-loop step (``hub/wire.py``, issue 19).
+"""Frames built once per message, written at once or per event-loop step (``hub/wire.py``, issue 19).
 
 The broadcast profile showed the CPU going to the ASGI send path, which framed the same text again for
 every subscriber and wrote each message with its own system call. These tests hold the cheaper path to
-the same guarantees: identical bytes for every subscriber, in order, one write per connection and step,
-the bounded queue and 4408 for a client that stops reading, nothing written once the connection is gone.
+the same guarantees: identical bytes for every subscriber, in order, a quiet connection written at once
+and a busy one once per step, the bounded queue and 4408 for a client that stops reading, nothing written
+once the connection is gone.
 """
 
 from __future__ import annotations
@@ -51,10 +52,10 @@ class FakeSink:
 
 
 class FakeHub:
-    def __init__(self) -> None:
+    def __init__(self, writes: StepWriter | None = None) -> None:
         self.settings = Settings(development=True)
         self.clock = time.monotonic
-        self.writes = StepWriter()
+        self.writes = writes or StepWriter()
 
 
 def connection(hub: FakeHub, sink: FakeSink, queue: int = 8) -> Connection:
@@ -108,18 +109,37 @@ async def test_every_subscriber_gets_the_same_bytes_built_once() -> None:
     assert msg.wire == text_frame(msg.frame)
 
 
-async def test_messages_of_one_step_leave_in_one_write_in_order() -> None:
+async def test_a_quiet_connection_is_written_at_once_and_a_busy_one_once_per_step() -> None:
+    """A broadcast's first writes do not wait for the step's end; a burst leaves in one write per step."""
     hub, sink = FakeHub(), FakeSink()
     conn = connection(hub, sink)
     messages = [message(n) for n in range(1, 6)]
     for msg in messages:
         conn.deliver(msg)
-    assert sink.writes == []  # not yet: at the end of the step
+    assert sink.writes == [messages[0].wire]  # quiet: the first at once, the rest at the end of the step
     await next_step()
-    assert sink.writes == [b"".join(m.wire for m in messages)]
-    conn.deliver(message(6))
+    assert sink.writes == [messages[0].wire, b"".join(m.wire for m in messages[1:])]
+    conn.deliver(message(6))  # written in the last step: still busy, so batched
+    conn.deliver(message(7))
+    assert len(sink.writes) == 2
     await next_step()
-    assert sink.writes[1] == message(6).wire
+    assert sink.writes[2] == message(6).wire + message(7).wire
+    for _ in range(3):  # steps without frames: quiet again
+        await next_step()
+    conn.deliver(message(8))
+    assert sink.writes[3] == message(8).wire
+
+
+async def test_a_connection_written_in_the_last_step_is_still_busy() -> None:
+    hub, sink = FakeHub(), FakeSink()
+    conn, other = connection(hub, sink), connection(hub, FakeSink())
+    conn.deliver(message(1))
+    await asyncio.sleep(0)  # the next step: ``conn`` was written in the last one
+    other.deliver(message(1))  # another connection's frames keep the steps counted
+    conn.deliver(message(2))
+    assert sink.writes == [message(1).wire]
+    await next_step()
+    assert sink.writes == [message(1).wire, message(2).wire]
 
 
 async def test_a_client_behind_is_queued_in_order_then_written_when_it_reads_again() -> None:
@@ -197,19 +217,77 @@ async def test_hub_start_takes_the_startup_heap_out_of_full_collections() -> Non
         gc.unfreeze()
 
 
+async def busy(conn: Connection, sink: FakeSink) -> None:
+    """Make ``conn`` busy: written in the step that just ended, so its next frames are batched."""
+    conn.deliver(message(100))
+    await asyncio.sleep(0)
+    sink.writes.clear()
+
+
 async def test_a_long_step_flushes_as_it_goes() -> None:
     """Batching never holds frames back past ``max_wait`` (a burst handled in one step)."""
-    hub, sink = FakeHub(), FakeSink()
+    now = [0.0]
+    hub, sink = FakeHub(StepWriter(max_wait=0.005, clock=lambda: now[0])), FakeSink()
     conn = connection(hub, sink)
-    conn.deliver(message(1))
+    await busy(conn, sink)
+    conn.deliver(message(101))
+    now[0] += 0.004
     hub.writes.flush_if_late()
     assert sink.writes == []  # within max_wait: still batched
-    hub.writes.max_wait = 0.0
-    conn.deliver(message(2))
+    conn.deliver(message(102))
+    now[0] += 0.001
     hub.writes.flush_if_late()
-    assert sink.writes == [message(1).wire + message(2).wire]  # late: written before the step ends
+    assert sink.writes == [message(101).wire + message(102).wire]  # late: written before the step ends
     await next_step()
     assert len(sink.writes) == 1
+
+
+async def test_a_burst_gathers_frames_as_long_as_its_last_flush_took() -> None:
+    """Visiting 5,000 subscribers outlasts ``max_wait``: frames then gather as long as writing them took.
+
+    Otherwise every message of a burst to 5,000 subscribers was written on its own (deliveries per second
+    0.89-1.06x the bare server; 4.5-4.8x once they gather, RESULTS.md).
+    """
+    now = [0.0]
+    hub, sink = FakeHub(StepWriter(max_wait=0.005, most_wait=0.05, clock=lambda: now[0])), FakeSink()
+    conn = connection(hub, sink)
+
+    class SlowOwner:
+        def flush_batch(self) -> None:
+            now[0] += 0.03  # a flush that took 30 ms of writing
+
+    await busy(conn, sink)
+    hub.writes.add(SlowOwner())
+    conn.deliver(message(101))
+    now[0] += 0.005
+    hub.writes.flush_if_late()  # flushes both; the flush took 30 ms
+    assert sink.writes == [message(101).wire]
+    conn.deliver(message(102))
+    now[0] += 0.01
+    hub.writes.flush_if_late()
+    assert len(sink.writes) == 1  # 10 ms gathered: less than the last flush took
+    now[0] += 0.02
+    hub.writes.flush_if_late()
+    assert sink.writes[1] == message(102).wire  # 30 ms: as long as the last flush
+
+
+async def test_gathering_never_outlasts_most_wait() -> None:
+    now = [0.0]
+    hub, sink = FakeHub(StepWriter(max_wait=0.005, most_wait=0.05, clock=lambda: now[0])), FakeSink()
+    conn = connection(hub, sink)
+
+    class VerySlowOwner:
+        def flush_batch(self) -> None:
+            now[0] += 1.0
+
+    await busy(conn, sink)
+    hub.writes.add(VerySlowOwner())
+    now[0] += 0.005
+    hub.writes.flush_if_late()
+    conn.deliver(message(101))
+    now[0] += 0.05
+    hub.writes.flush_if_late()
+    assert sink.writes == [message(101).wire]
 
 
 async def test_inbox_and_flag_behave_as_asyncio_queue_and_event_for_uvicorn() -> None:
