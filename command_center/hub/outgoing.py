@@ -4,10 +4,11 @@ Outgoing frames go through ``send``, which never blocks the publisher: when noth
 socket is writable the frame is written at once (no task switch per delivery, which is what a broadcast
 to thousands of clients costs most); otherwise it joins a bounded queue drained by the writer task.
 Under the hub's uvicorn protocol (``wire.py``) a frame is written as finished WebSocket bytes, and a
-broadcast message's bytes are built once for all subscribers (``Message.wire``), all of a step's frames in
-one write (``wire.StepWriter``); elsewhere it goes through the ASGI send. When the queue is full the client
-is not keeping up: it is closed with 4408 and recovers on reconnect with ``since``. Answers and history
-replays are paced by the client's reading (``send_paced``), never dropped.
+broadcast message's bytes are built once for all subscribers (``Message.wire``), written at once to a quiet
+connection and in one write per step to a busy one (``wire.StepWriter``); elsewhere it goes through the ASGI
+send. When the queue is full the client is not keeping up: it is closed with 4408 and recovers on reconnect
+with ``since``. Answers and history replays are paced by the client's reading (``send_paced``), never
+dropped.
 """
 
 from __future__ import annotations
