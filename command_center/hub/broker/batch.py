@@ -13,7 +13,8 @@ channel get their offsets in the order it sent them, as when each waited for the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import functools
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, Generic, TypeVar
 
 from redis.asyncio import Redis
@@ -30,20 +31,35 @@ Send = Callable[[Sequence[Item]], Awaitable[Sequence[Result]]]
 class StepBatcher(Generic[Item, Result]):
     """Gather items into batches for ``send``; ``submit`` returns the item's future result."""
 
-    __slots__ = ("_flushing", "_limit", "_pending", "_send")
+    __slots__ = ("_flushing", "_limit", "_pending", "_send", "_shared")
 
     def __init__(self, send: Send[Item, Result], *, limit: int = 512) -> None:
         self._send = send
         #: Most items in one batch (a longer queue leaves in several batches, in order).
         self._limit = limit
-        self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._pending: list[tuple[Item, asyncio.Future[Result], Hashable | None]] = []
+        #: Items submitted with ``same_as`` and not sent yet, by that key (``submit``).
+        self._shared: dict[Hashable, asyncio.Future[Result]] = {}
         self._flushing: asyncio.Task[None] | None = None
 
-    def submit(self, item: Item) -> asyncio.Future[Result]:
-        """Queue ``item`` for the next batch (synchronously: submission order is sending order)."""
+    def submit(self, item: Item, same_as: Hashable | None = None) -> asyncio.Future[Result]:
+        """Queue ``item`` for the next batch (synchronously: submission order is sending order).
+
+        ``same_as``: a key under which an item still waiting to be sent answers this one too (a read
+        whose answer does not depend on who asks). Only items not sent yet are shared, so the answer is
+        never older than the submission: a reconnect storm's thousands of identical recoveries of one
+        channel cost one command per batch instead of one each.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Result] = loop.create_future()
-        self._pending.append((item, future))
+        if same_as is None:
+            self._pending.append((item, future, None))
+        else:
+            shared = self._shared.get(same_as)
+            if shared is None:  # the sent item's own future: no caller can cancel it for the others
+                shared = self._shared[same_as] = loop.create_future()
+                self._pending.append((item, shared, same_as))
+            shared.add_done_callback(functools.partial(_answer, future))
         if self._flushing is None:
             self._flushing = loop.create_task(self._flush())
         return future
@@ -52,7 +68,10 @@ class StepBatcher(Generic[Item, Result]):
         try:
             while self._pending:
                 batch, self._pending = self._pending[: self._limit], self._pending[self._limit :]
-                live = [(item, future) for item, future in batch if not future.cancelled()]
+                for _, future, same_as in batch:
+                    if same_as is not None and self._shared.get(same_as) is future:
+                        del self._shared[same_as]  # sent: later submissions get a fresh answer
+                live = [(item, future) for item, future, _ in batch if not future.cancelled()]
                 if not live:
                     continue
                 try:
@@ -74,10 +93,23 @@ class StepBatcher(Generic[Item, Result]):
 
     def _fail_pending(self, exc: Exception) -> None:
         pending, self._pending = self._pending, []
-        for _, future in pending:
+        self._shared.clear()
+        for _, future, _ in pending:
             if not future.done():
                 future.set_exception(exc)
                 future.exception()
+
+
+def _answer(future: asyncio.Future[Result], shared: asyncio.Future[Result]) -> None:
+    """Give a caller of a shared item the shared answer (its own future: it may be cancelled alone)."""
+    if future.done():
+        return
+    if shared.cancelled():
+        future.cancel()
+    elif (exc := shared.exception()) is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(shared.result())
 
 
 class CommandBatcher:
@@ -94,20 +126,27 @@ class CommandBatcher:
         self._redis = redis
         self._batcher: StepBatcher[tuple[Any, ...], Any] = StepBatcher(self._send)
 
-    async def __call__(self, *command: Any) -> Any:
-        reply = await self._batcher.submit(command)
+    async def __call__(self, *command: Any, same_as: Hashable | None = None) -> Any:
+        """Run ``command`` in this step's pipeline; ``same_as``: shared with identical reads (``submit``)."""
+        reply = await self._batcher.submit(command, same_as)
         if isinstance(reply, Exception):
             raise reply
         return reply
 
-    async def run_script(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    async def run_script(
+        self,
+        script: AsyncScript,
+        keys: Sequence[str],
+        args: Sequence[Any],
+        same_as: Hashable | None = None,
+    ) -> Any:
         """``EVALSHA`` with the step's other commands; a Redis that forgot the script (restarted) gets it."""
         command = ("EVALSHA", script.sha, len(keys), *keys, *args)
         try:
-            return await self(*command)
+            return await self(*command, same_as=same_as)
         except NoScriptError:
             await self._redis.script_load(script.script)
-            return await self(*command)
+            return await self(*command, same_as=same_as)
 
     async def _send(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
         pipe = self._redis.pipeline(transaction=False)

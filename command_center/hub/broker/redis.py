@@ -308,7 +308,10 @@ class RedisBroker:
 
     async def _position_once(self, channel: str) -> list[Any]:
         keys = (_key(channel, "seq"), _key(channel, "epoch"))
-        reply: list[Any] = await self._command.run_script(self._position_script, keys, [secrets.token_hex(4)])
+        # Every process's answer is the same whoever asks: a storm's recoveries of one channel share one.
+        reply: list[Any] = await self._command.run_script(
+            self._position_script, keys, [secrets.token_hex(4)], same_as=("position", channel)
+        )
         return reply
 
     async def position(self, channel: str) -> Position:
@@ -319,9 +322,8 @@ class RedisBroker:
         """The stored messages with offsets in (after, upto], or None if Redis no longer has all of them."""
         if upto <= after:
             return []
-        entries = await self._retrying(
-            "history", lambda: self._command("XRANGE", _key(channel, "log"), f"{after + 1}-0", f"{upto}-0")
-        )
+        command = ("XRANGE", _key(channel, "log"), f"{after + 1}-0", f"{upto}-0")
+        entries = await self._retrying("history", lambda: self._command(*command, same_as=command))
         horizon = int((time.time() - self._history_seconds) * 1000)
         messages = []
         for entry_id, fields in entries:

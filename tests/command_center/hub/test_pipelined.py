@@ -45,6 +45,52 @@ async def test_a_step_of_submissions_is_one_batch_and_batches_never_overlap() ->
     assert sent == [[0, 1, 2], [3, 4, 5]]
 
 
+async def test_identical_reads_not_sent_yet_share_one_item_and_each_caller_its_own_answer() -> None:
+    sent: list[list[str]] = []
+    release = asyncio.Event()
+
+    async def send(items: Sequence[str]) -> list[str]:
+        sent.append(list(items))
+        await release.wait()
+        return [item.upper() for item in items]
+
+    batcher: StepBatcher[str, str] = StepBatcher(send)
+    first = [batcher.submit("pos-a", same_as="a") for _ in range(3)] + [batcher.submit("pos-b", same_as="b")]
+    first[0].cancel()  # one caller gives up: the others still get their answer
+    await asyncio.sleep(0)  # the batch leaves
+    later = batcher.submit("pos-a", same_as="a")  # asked after the read was sent: a read of its own
+    release.set()
+    assert await asyncio.gather(*first[1:], later) == ["POS-A", "POS-A", "POS-B", "POS-A"]
+    assert sent == [["pos-a", "pos-b"], ["pos-a"]]
+
+
+async def test_redis_recoveries_of_one_channel_in_one_step_cost_one_read_each(
+    private_redis: RedisServer,
+) -> None:
+    """A reconnect storm: every client recovers the same channel from the same offset at about once."""
+    broker = RedisBroker(private_redis.url)
+    channel = f"board-storm-{uuid.uuid4().hex[:8]}"
+
+    async def calls() -> dict[str, int]:
+        stats = await broker._redis.info("commandstats")
+        return {c: int(stats.get(f"cmdstat_{c}", {}).get("calls", 0)) for c in ("evalsha", "xrange")}
+
+    try:
+        await broker.publish(channel, {"type": "t", "n": 0})
+        start = await broker.position(channel)
+        for n in range(1, 11):
+            await broker.publish(channel, {"type": "t", "n": n})
+        before = await calls()
+        recoveries = await asyncio.gather(*(broker.recover(channel, start) for _ in range(200)))
+        after = await calls()
+        assert (after["evalsha"] - before["evalsha"], after["xrange"] - before["xrange"]) == (1, 1)
+        for recovery in recoveries:
+            assert recovery.recovered is True
+            assert [m.data["n"] for m in recovery.messages] == list(range(1, 11))
+    finally:
+        await broker.close()
+
+
 async def test_a_failed_batch_fails_each_item_and_the_next_batch_goes_on() -> None:
     calls = 0
 
