@@ -489,7 +489,7 @@ class StormClients:
         )
         deadline = started + timeout
         while not self.caught_up.is_set():
-            pending = [c.closed for c in self.clients if not c.state.get("done")]
+            pending: list[asyncio.Future[Any]] = [c.closed for c in self.clients if not c.state.get("done")]
             done, _ = await asyncio.wait(
                 [asyncio.ensure_future(self.caught_up.wait()), *pending],
                 timeout=deadline - time.perf_counter(),
@@ -564,7 +564,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     configs = [("1000x1", 1, 1000), (f"{big}x1", 1, big), ("100x10", 100, 10)]
     if args.only:
         configs = [c for c in configs if c[0] in args.only.split(",")]
-    broadcasts = 30 if quick else 100
+    broadcasts = 30 if quick else 200
     results: dict[str, Any] = {
         "broker": args.broker,
         "quick": quick,
@@ -629,20 +629,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         stop(bare_proc)
     if args.only:
         return results
-    one = results["fanout"]["1000x1"]
+    fanout = results["fanout"]
+    one_channel = [f for name, f in fanout.items() if name.endswith("x1")]
+    recovery = results["reconnect_storm"]
+    # Issue 19's targets, as ratios to the bare server in this run. The 100 x 10 one is for Redis; the
+    # storm here has 5,000 clients (20,000 over several processes: ``hub_crowd.py``).
     results["targets"] = {
-        "p99_1000_within_1_5x_bare": one["p99_ratio"] <= 1.5,
-        "deliveries_per_s_at_least_40000": max(
-            f["hub"]["deliveries_per_s"] for f in results["fanout"].values()
-        )
-        >= 40_000,
-        "deliveries_per_server_cpu_s_at_least_40000": max(
-            f["hub"]["deliveries_per_server_cpu_s"] or 0 for f in results["fanout"].values()
-        )
-        >= 40_000,
-        "idle_kib_per_connection_under_30": results["idle_memory"]["kib_per_connection"] < 30,
-        "storm_recovered_under_10s": results["reconnect_storm"]["seconds_to_full_recovery"] < 10
-        and results["reconnect_storm"]["recovered_false"] == 0,
+        "p99_one_channel_at_most_1_15x_bare": all(f["p99_ratio"] <= 1.15 for f in one_channel),
+        "deliveries_one_channel_at_least_0_9x_bare": all(f["deliveries_ratio"] >= 0.9 for f in one_channel),
+        **(
+            {"p99_100x10_at_most_1_5x_bare": fanout["100x10"]["p99_ratio"] <= 1.5}
+            if args.broker.startswith("redis")
+            else {}
+        ),
+        "idle_kib_per_connection_at_most_20": results["idle_memory"]["kib_per_connection"] <= 20,
+        "storm_recovered_under_10s": recovery["seconds_to_full_recovery"] < 10
+        and recovery["recovered_false"] == 0,
     }
     return results
 
