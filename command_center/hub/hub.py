@@ -99,9 +99,10 @@ class Hub:
         self._subscribers: dict[str, set[Connection]] = {}
         self._ready: dict[str, asyncio.Future[None]] = {}
         self._started = False
-        #: Called after a client's publish is stored (never for a repeated client id): the app's
-        #: server-side reactions to client messages, such as WebRTC signaling on ``user:{id}``.
-        self.publish_hooks: list[PublishHook] = []
+        #: ``(channel prefix, hook)``: called after a client's publish on a channel with that prefix is
+        #: stored (never for a repeated client id): the app's server-side reactions to client messages,
+        #: such as WebRTC signaling on ``user:{id}`` (``add_publish_hook``).
+        self.publish_hooks: list[tuple[str, PublishHook]] = []
         #: Called when a user's last connection to this process closes: what a person holds only while
         #: connected (a push-to-talk floor) is given back, after the user's requests still being handled.
         self.gone_hooks: list[GoneHook] = []
@@ -177,6 +178,15 @@ class Hub:
             channel, data, key = keyed[0]
             return [(await self.broker.publish(channel, data, idempotency_key=key)).message]
         return [result.message for result in await self.broker.publish_many(keyed)]
+
+    def add_publish_hook(self, hook: PublishHook, *, channels: str) -> None:
+        """Call ``hook`` after each client publish stored on a channel starting with ``channels``.
+
+        Why the prefix: the hooks serve a few channels (a user's own ``user:{id}``), and a task started for
+        every publish on every other channel cost each task force and incident message a task and a parse
+        of its frame for nothing.
+        """
+        self.publish_hooks.append((channels, hook))
 
     # -- trust that follows the user ----------------------------------------------------------------------
 
@@ -366,8 +376,13 @@ class Hub:
                 return
             result = done.result()
             if not result.duplicate:
-                hooks = [hook(principal, channel, result.message) for hook in self.publish_hooks]
-                self._spawn_hook(*hooks, after=self._hook_tails.get(channel), tail_of=channel)
+                hooks = [
+                    hook(principal, channel, result.message)
+                    for prefix, hook in self.publish_hooks
+                    if channel.startswith(prefix)
+                ]
+                if hooks:
+                    self._spawn_hook(*hooks, after=self._hook_tails.get(channel), tail_of=channel)
             message.set_result(result.message)
 
         stored.add_done_callback(on_stored)

@@ -82,6 +82,6 @@ async def install(
                 await cut.order(session, stream_id, here)
 
     await cut.install(hub, here, relay)
-    hub.publish_hooks.append(on_client_publish)
+    hub.add_publish_hook(on_client_publish, channels="user:")
     hub.gone_hooks.append(on_gone)
     return Periodic("ptt floor time-out", sweep, interval=min(1.0, max_hold / 4))

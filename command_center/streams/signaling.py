@@ -82,7 +82,7 @@ def install(hub: Hub, database: Database, relay: Callable[[], Relay], here: Proc
             {"type": "webrtc.answer", "id": stream_id, "request": request, "drill": False, "sdp": sdp},
         )
 
-    hub.publish_hooks.append(on_client_publish)
+    hub.add_publish_hook(on_client_publish, channels="user:")
 
 
 def _error(request: Any, code: str, detail: str) -> dict[str, Any]:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 
 from command_center.auth.roles import Principal, Role
 from command_center.hub import ChannelPolicy, Hub, Verdict, create_broker
+from command_center.hub.connection import Connection
+from command_center.hub.protocol import Message
 from command_center.settings import Settings
 
 ADMIN = Principal(1, "alice", Role.admin, "section")
@@ -76,5 +81,41 @@ async def test_server_side_publish() -> None:
         with pytest.raises(ValueError, match="malformed"):
             await hub.publish("Board!", {"type": "x"})
         assert await hub.broker.ping() is True
+    finally:
+        await hub.close()
+
+
+async def test_publish_hooks_run_only_on_their_channels() -> None:
+    """A task force or incident message starts no hook task (each one did, for hooks serving ``user:``)."""
+    hub = Hub(
+        settings=Settings(development=True),
+        broker=create_broker("memory://"),
+        authenticate=_authenticate,
+        client_types=None,
+    )
+
+    async def anyone(principal: Principal, arg: str | None, action: str) -> bool:
+        return True
+
+    hub.policy.register("taskforce", anyone)
+    seen: list[tuple[str, int]] = []
+
+    async def hook(principal: Principal, channel: str, message: Message) -> None:
+        seen.append((channel, message.offset))
+
+    hub.add_publish_hook(hook, channels="user:")
+    await hub.start()
+    try:
+
+        async def no_send(message: dict[str, Any]) -> None:
+            raise AssertionError("nothing is sent to this connection here")
+
+        connection = Connection(hub, LIAISON, no_send, 8, 50.0)
+        await (await hub.client_publish(connection, "taskforce:1", "a", {"type": "note"}))
+        assert not hub._hook_tasks
+        await (await hub.client_publish(connection, "user:3", "b", {"type": "webrtc.view"}))
+        assert len(hub._hook_tasks) == 1
+        await asyncio.gather(*hub._hook_tasks)
+        assert seen == [("user:3", 1)]
     finally:
         await hub.close()
