@@ -114,7 +114,8 @@ class Hub:
         self._hook_tails: dict[str, asyncio.Future[None]] = {}
         #: Server-side listeners by channel (``listen``): process-to-process requests through the broker.
         self._listeners: dict[str, list[Callable[[Message], None]]] = {}
-        #: Frames for subscribers go out once per event-loop step and connection (``wire.StepWriter``).
+        #: When frames for subscribers go out: at once to a quiet connection, once per event-loop step to a
+        #: busy one (``wire.StepWriter``); made again by ``start`` for the loop it runs on.
         self.writes = StepWriter()
 
     async def start(self) -> None:
@@ -123,6 +124,7 @@ class Hub:
         # full collections of 95-230 ms were the hub's p99 in the fan-out benchmark (RESULTS.md).
         # Collections of the young generations then run 20x less often (cycles wait a little longer to be
         # freed), and the full ones, which a wave of connections triggers, rarely land amid a broadcast.
+        self.writes = StepWriter()  # a stopped loop may have left its end-of-step callback unrun
         gc.collect()
         gc.freeze()
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])

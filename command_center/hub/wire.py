@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -31,6 +32,8 @@ from typing import Any, Protocol
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
+
+log = logging.getLogger(__name__)
 
 #: The ASGI scope extension under which the protocol offers ``write_frame``.
 EXTENSION = "command_center.shared_frames"
@@ -156,7 +159,10 @@ class StepWriter:
             return
         started = self.clock()
         for owner in pending:
-            owner.flush_batch()
+            try:
+                owner.flush_batch()
+            except Exception:  # one bad connection never strands the others' frames
+                log.exception("hub: writing a step's frames failed")
         self._last_flush = self.clock() - started
 
 

@@ -13,6 +13,7 @@ channel get their offsets in the order it sent them, as when each waited for the
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, Generic, TypeVar
@@ -107,9 +108,21 @@ def _answer(future: asyncio.Future[Result], shared: asyncio.Future[Result]) -> N
     if shared.cancelled():
         future.cancel()
     elif (exc := shared.exception()) is not None:
-        future.set_exception(exc)
+        future.set_exception(_own_copy(exc))
     else:
         future.set_result(shared.result())
+
+
+def _own_copy(exc: BaseException) -> BaseException:
+    """A copy of ``exc`` for one of the callers sharing it.
+
+    Raising one exception object in a thousand tasks (a reconnect storm's shared reads after Redis
+    restarted) appends every task's frames to its one traceback and keeps them all alive.
+    """
+    try:
+        return copy.copy(exc).with_traceback(None)
+    except Exception:  # an exception type that cannot be copied: shared as it is
+        return exc
 
 
 class CommandBatcher:
@@ -130,7 +143,7 @@ class CommandBatcher:
         """Run ``command`` in this step's pipeline; ``same_as``: shared with identical reads (``submit``)."""
         reply = await self._batcher.submit(command, same_as)
         if isinstance(reply, Exception):
-            raise reply
+            raise reply if same_as is None else _own_copy(reply)
         return reply
 
     async def run_script(

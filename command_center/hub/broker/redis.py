@@ -1,6 +1,7 @@
 """The Redis broker (``redis://``): several server processes share channels, history and presence.
 
-Layout per channel ``C`` (hash-tagged so one channel's keys share a cluster slot):
+Layout per channel ``C`` (hash-tagged so one channel's keys share a slot; the hub needs one Redis, not a
+Redis Cluster, since one publish script call touches the keys of every channel in its batch):
 
 - ``cc:hub:{C}:seq`` the last offset; ``cc:hub:{C}:epoch`` the epoch, created once with a set-if-absent so
   every process agrees on it;

@@ -64,6 +64,20 @@ async def test_identical_reads_not_sent_yet_share_one_item_and_each_caller_its_o
     assert sent == [["pos-a", "pos-b"], ["pos-a"]]
 
 
+async def test_callers_of_a_shared_read_that_failed_each_get_their_own_exception() -> None:
+    """One exception object raised in a thousand tasks would carry all their frames in one traceback."""
+
+    async def send(items: Sequence[str]) -> list[str]:
+        raise BrokerUnavailable("down")
+
+    batcher: StepBatcher[str, str] = StepBatcher(send)
+    futures = [batcher.submit("pos-a", same_as="a") for _ in range(3)]
+    await asyncio.wait(futures)
+    errors = [future.exception() for future in futures]
+    assert all(isinstance(e, BrokerUnavailable) and str(e) == "down" for e in errors)
+    assert len({id(e) for e in errors}) == 3
+
+
 async def test_redis_recoveries_of_one_channel_in_one_step_cost_one_read_each(
     private_redis: RedisServer,
 ) -> None:

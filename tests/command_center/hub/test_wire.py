@@ -135,8 +135,8 @@ async def test_a_connection_written_in_the_last_step_is_still_busy() -> None:
     conn, other = connection(hub, sink), connection(hub, FakeSink())
     conn.deliver(message(1))
     await asyncio.sleep(0)  # the next step: ``conn`` was written in the last one
-    other.deliver(message(1))  # another connection's frames keep the steps counted
-    conn.deliver(message(2))
+    other.deliver(message(1))
+    conn.deliver(message(2))  # written in the step before: batched, although ``other`` was written at once
     assert sink.writes == [message(1).wire]
     await next_step()
     assert sink.writes == [message(1).wire, message(2).wire]
@@ -225,7 +225,7 @@ async def busy(conn: Connection, sink: FakeSink) -> None:
 
 
 async def test_a_long_step_flushes_as_it_goes() -> None:
-    """Batching never holds frames back past ``max_wait`` (a burst handled in one step)."""
+    """A long step flushes as it goes once frames waited ``max_wait`` (after a quick last flush)."""
     now = [0.0]
     hub, sink = FakeHub(StepWriter(max_wait=0.005, clock=lambda: now[0])), FakeSink()
     conn = connection(hub, sink)
@@ -269,6 +269,21 @@ async def test_a_burst_gathers_frames_as_long_as_its_last_flush_took() -> None:
     now[0] += 0.02
     hub.writes.flush_if_late()
     assert sink.writes[1] == message(102).wire  # 30 ms: as long as the last flush
+
+
+async def test_one_connection_failing_to_write_does_not_strand_the_others() -> None:
+    hub, sink = FakeHub(), FakeSink()
+    conn = connection(hub, sink)
+
+    class Broken:
+        def flush_batch(self) -> None:
+            raise RuntimeError("broken")
+
+    await busy(conn, sink)
+    hub.writes.add(Broken())
+    conn.deliver(message(101))
+    await next_step()
+    assert sink.writes == [message(101).wire]
 
 
 async def test_gathering_never_outlasts_most_wait() -> None:
