@@ -156,9 +156,10 @@ class RedisSeats:
         now_ms = int(self.clock() * 1000)
         lease_ms = int(self.lease_seconds * 1000)
         args = [now_ms, self._lapse_ms(), member, limit, 2 * lease_ms]
-        take = self._command.run_script(self._take, [f"{_PREFIX}{user_id}"], args)
         try:
-            taken = await asyncio.wait_for(take, _REDIS_TIMEOUT)
+            # asyncio.timeout, not wait_for: no extra task per connection (a storm takes thousands).
+            async with asyncio.timeout(_REDIS_TIMEOUT):
+                taken = await self._command.run_script(self._take, [f"{_PREFIX}{user_id}"], args)
         except (RedisError, OSError, TimeoutError) as exc:
             self._failed(exc)
         else:
@@ -177,7 +178,8 @@ class RedisSeats:
             self._held.discard((user_id, member))
         # Outside the lock: with Redis slow, closing connections must not queue behind one another.
         try:
-            await asyncio.wait_for(self._command("ZREM", f"{_PREFIX}{user_id}", member), _REDIS_TIMEOUT)
+            async with asyncio.timeout(_REDIS_TIMEOUT):
+                await self._command("ZREM", f"{_PREFIX}{user_id}", member)
         except (RedisError, OSError, TimeoutError) as exc:  # not renewed any more: it lapses
             log.debug("hub: giving back seat %s failed (%s); it lapses", member, exc)
 
