@@ -43,6 +43,35 @@ def test_tiles_show_titles_unmute_one_by_one_and_signal_lost(open_page, server):
         assert other.locator(".signal-lost").inner_text() == "signal lost"
         wall.click("#lang-switch")
         wall.set_viewport_size(PHONE)
+        # One tile per row on a phone, the page scrolling (two side by side were too narrow to watch).
+        wall.wait_for_function(
+            "document.querySelector('#tiles').style.gridTemplateColumns.startsWith('repeat(1,')"
+        )
+        first, second = (wall.locator(f".tile[data-id='{i}']").bounding_box() for i in (live, lost))
+        assert first and second and first["x"] == second["x"] and second["y"] >= first["y"] + first["height"]
+        assert wall.evaluate("(b => b.scrollHeight <= b.clientHeight + 1)(document.querySelector('#tiles'))")
         shoot(wall, "video-wall-tiles-390x844")
     finally:
         end(server, live, lost)
+
+
+def test_a_view_that_cannot_start_says_so_and_is_tried_again(open_page, server):
+    """A tile whose view failed stayed black, its error wiped by the next refresh, until a reload."""
+    stream = add_officer(server, "field1", age_seconds=2, lat=30.66, lon=104.06)  # listed, no relay session
+    try:
+        wall = open_page("commander", "/static/video.html")
+        tile = wall.locator(f".tile[data-id='{stream}']")
+        error = tile.locator(".view-error")
+        error.wait_for()
+        assert error.inner_text().startswith("无法播放")
+        wall.evaluate(f"document.querySelector(\".tile[data-id='{stream}'] .overlay\").dataset.old = '1'")
+        whep = f"/api/whep/{stream}"
+        with wall.expect_request(lambda r: r.method == "POST" and whep in r.url, timeout=10_000):
+            pass  # tried again on its own
+        wall.wait_for_function(  # the list's refresh re-rendered the tile...
+            f"!document.querySelector(\".tile[data-id='{stream}'] .overlay[data-old]\")", timeout=15_000
+        )
+        assert error.count() == 1  # ...and the tile still says why it is black
+        shoot(wall, "video-wall-view-failed-1920x1080")
+    finally:
+        end(server, stream)

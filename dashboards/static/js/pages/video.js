@@ -20,6 +20,7 @@ async function run({ user, hub }) {
   const titles = new Map(); // incident id -> title, so a tile names the incident rather than "#7"
   let available = true;
   let wallMap = null;
+  const phone = window.matchMedia("(max-width: 900px)"); // as the layout's own breakpoint (video.css)
   await loadPeople();
 
   const officerName = (s) => (typeof s.officer === "object" && s.officer ? s.officer.display_name || s.officer.name : personName(s.officer)) || s.id;
@@ -38,7 +39,8 @@ async function run({ user, hub }) {
   }
   const healthBad = (health) => health && typeof health === "object" && ((health.fps ?? 30) < 10 || (health.loss_fraction ?? 0) > 0.05);
 
-  function overlay(info) {
+  function overlay(tile) {
+    const info = tile.info;
     const pos = info.position;
     return [
       h("div", { class: "top" }, streamState(info) === "live" ? h("span", { class: "live-dot" }, t("video.live")) : streamBadge(info), drillBadge(info),
@@ -51,7 +53,8 @@ async function run({ user, hub }) {
         h("span", { class: "position" }, `${t("video.position")}: ${pos ? `${Number(pos.lat).toFixed(5)}, ${Number(pos.lon).toFixed(5)}` : "—"}`),
         h("span", { class: `health${healthBad(info.health) ? " health-bad" : ""}` }, `${t("video.health")}: ${healthText(info.health)}`),
         streamState(info) === "lost" ? h("span", { class: "health-bad signal-lost" }, t("video.state.lost")) : null,
-        h("span", { class: "muted" }, `${t("video.started")} ${fmt(info.started_at, "time")}`)),
+        h("span", { class: "muted" }, `${t("video.started")} ${fmt(info.started_at, "time")}`),
+        tile.error ? h("span", { class: "error view-error" }, t("video.view_failed", { reason: tile.error })) : null),
     ];
   }
 
@@ -59,16 +62,25 @@ async function run({ user, hub }) {
     for (const [key, tile] of tiles) tile.el.classList.toggle("enlarged", key === id);
   }
 
-  async function connect(tile) {
+  // A view that could not start (the relay restarting, the stream not ready yet) is tried again while the
+  // tile stays: a wall runs unattended, and a tile must not stay black until someone reloads the page.
+  async function connect(tile, delay = 2000) {
+    tile.retry = null;
     try {
       const { pc, close } = await viewStream(tile.info.id, (media) => { tile.video.srcObject = media; });
+      if (tile.gone) { close(); return; }
       tile.pc = pc;
       tile.close = close; // ends the WHEP session too
+      if (tile.error) { tile.error = null; tile.el.querySelector(".view-error")?.remove(); }
       pc.onconnectionstatechange = () => {
         if (pc.connectionState === "failed" && tiles.get(tile.info.id) === tile) { close(); setTimeout(() => connect(tile), 2000); }
       };
     } catch (exc) {
-      tile.el.querySelector(".overlay").append(h("span", { class: "error" }, exc.message));
+      if (tile.gone) return;
+      tile.error = exc.message;
+      tile.el.querySelector(".view-error")?.remove();
+      tile.el.querySelector(".overlay")?.append(h("span", { class: "error view-error" }, t("video.view_failed", { reason: tile.error })));
+      tile.retry = setTimeout(() => connect(tile, Math.min(delay * 2, 30000)), delay);
     }
   }
 
@@ -81,6 +93,7 @@ async function run({ user, hub }) {
       // a list (refused or not there) nothing is known to have ended: end the sessions we hold.
       if (!live.has(id)) {
         (tile.close || (() => tile.pc?.close()))({ ended: available });
+        clearTimeout(tile.retry);
         tile.talk?.close(); tile.gone = true; tile.el.remove(); tiles.delete(id);
         if (available) toast(t("video.ended", { name: officerName(tile.info) })); // not a silent disappearance
       }
@@ -97,7 +110,7 @@ async function run({ user, hub }) {
       }
       tile.info = info;
       markDrill(tile.el, info);
-      tile.el.replaceChildren(tile.video, ...overlay(info), audioBar(tile, { user, hub }));
+      tile.el.replaceChildren(tile.video, ...overlay(tile), audioBar(tile, { user, hub }));
     }
     render();
     wallMap?.setOfficers(streams || []);
@@ -109,14 +122,18 @@ async function run({ user, hub }) {
     if (!tiles.size) { fill(box, h("p", { class: "empty" }, available ? t("video.no_streams") : t("board.not_available"))); return; }
     box.querySelector(".empty")?.remove();
     // Fill the wall: 1 stream full screen, 2-4 in a 2x2 grid, up to 16 in 4x4; beyond that rows scroll.
-    const cols = Math.ceil(Math.sqrt(tiles.size));
+    // A phone shows one tile per row and scrolls: side by side, two tiles were too narrow to watch.
+    const narrow = phone.matches;
+    const cols = narrow ? 1 : Math.ceil(Math.sqrt(tiles.size));
     const rows = Math.ceil(tiles.size / cols);
+    const scrolls = narrow || tiles.size > 16;
     box.style.gridTemplateColumns = `repeat(${cols}, minmax(0, 1fr))`;
-    box.style.gridTemplateRows = tiles.size <= 16 ? `repeat(${rows}, minmax(0, 1fr))` : "";
-    box.style.gridAutoRows = tiles.size <= 16 ? "" : "330px";
+    box.style.gridTemplateRows = scrolls ? "" : `repeat(${rows}, minmax(0, 1fr))`;
+    box.style.gridAutoRows = scrolls ? (narrow ? "240px" : "330px") : "";
     for (const tile of tiles.values()) if (tile.el.parentNode !== box) box.append(tile.el);
   }
 
+  phone.addEventListener("change", render);
   document.addEventListener("keydown", (e) => { if (e.key === "Escape") enlarge(null); });
   onLangChange(() => load().catch(() => {}));
   await loadTitles().catch(() => {});
