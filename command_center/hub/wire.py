@@ -69,10 +69,10 @@ class StepWriter:
     A subscriber that was written nothing in this event-loop step or the one before gets its frame at once,
     as a bare server would write it: the first subscribers of a broadcast need not wait for the hub to visit
     the thousandth (measured: the first of 1,000 subscribers had a broadcast 1.9 ms after it was sent when
-    every write waited for the end of the step, 0.6 ms written at once; RESULTS.md). A
-    subscriber written in this step or the last is in a burst (a publisher's pipelined frames, a read of
-    many pub/sub messages from Redis): its frames wait for the end of the step and leave in one socket
-    write, since the system call per write is what a broadcast costs most once frames are built once.
+    every write waited for the end of the step, 0.6 ms written at once; RESULTS.md). A subscriber written
+    in this step or the last is in a burst (a publisher's pipelined frames, a read of many pub/sub messages
+    from Redis): its frames wait for the end of the step and leave in one socket write, since the system
+    call per write is what a broadcast costs most once frames are built once.
 
     ``step`` counts the loop's steps while frames move, and two quiet steps more, so that a connection
     written in the last busy step is seen as quiet again afterwards.
