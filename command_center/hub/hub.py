@@ -119,12 +119,12 @@ class Hub:
         self.writes = StepWriter()
 
     async def start(self) -> None:
+        self.writes = StepWriter()  # a stopped loop may have left its end-of-step callback unrun
         # What is alive now (modules, the app, settings) lives as long as the process: move it out of the
         # collector's sight, or every full collection walks it again while broadcasts wait. Measured:
         # full collections of 95-230 ms were the hub's p99 in the fan-out benchmark (RESULTS.md).
         # Collections of the young generations then run 20x less often (cycles wait a little longer to be
         # freed), and the full ones, which a wave of connections triggers, rarely land amid a broadcast.
-        self.writes = StepWriter()  # a stopped loop may have left its end-of-step callback unrun
         gc.collect()
         gc.freeze()
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
