@@ -33,15 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import uvloop
-from hub_fanout import (  # beside this file
-    StormClients,
-    progress,
-    publish_missed,
-    raise_open_files,
-    rss_kib,
-    start_hub,
-    stop,
-)
+from hub_fanout import StormClients, publish_missed  # beside this file
+from hubservers import progress, raise_open_files, rss_kib, start_hub, stop
 
 
 def workers_of(pid: int) -> list[int]:

@@ -54,7 +54,7 @@ async function run({ user, hub }) {
         h("span", { class: `health${healthBad(info.health) ? " health-bad" : ""}` }, `${t("video.health")}: ${healthText(info.health)}`),
         streamState(info) === "lost" ? h("span", { class: "health-bad signal-lost" }, t("video.state.lost")) : null,
         h("span", { class: "muted" }, `${t("video.started")} ${fmt(info.started_at, "time")}`),
-        tile.error ? h("span", { class: "error view-error" }, t("video.view_failed", { reason: tile.error })) : null),
+        viewError(tile)),
     ];
   }
 
@@ -64,6 +64,16 @@ async function run({ user, hub }) {
 
   // A view that could not start (the relay restarting, the stream not ready yet) is tried again while the
   // tile stays: a wall runs unattended, and a tile must not stay black until someone reloads the page.
+  const viewError = (tile) => tile.error ? h("span", { class: "error view-error" }, t("video.view_failed", { reason: tile.error })) : null;
+  function showViewError(tile, message) {
+    tile.error = message;
+    tile.el.querySelector(".view-error")?.remove();
+    if (message) tile.el.querySelector(".overlay")?.append(viewError(tile));
+  }
+  function retryLater(tile, delay) {
+    tile.retry = setTimeout(() => connect(tile, Math.min(delay * 2, 30000)), delay);
+  }
+
   async function connect(tile, delay = 2000) {
     tile.retry = null;
     try {
@@ -71,16 +81,14 @@ async function run({ user, hub }) {
       if (tile.gone) { close(); return; }
       tile.pc = pc;
       tile.close = close; // ends the WHEP session too
-      if (tile.error) { tile.error = null; tile.el.querySelector(".view-error")?.remove(); }
+      if (tile.error) showViewError(tile, null);
       pc.onconnectionstatechange = () => {
-        if (pc.connectionState === "failed" && tiles.get(tile.info.id) === tile) { close(); setTimeout(() => connect(tile), 2000); }
+        if (pc.connectionState === "failed" && !tile.gone) { close(); retryLater(tile, 2000); }
       };
     } catch (exc) {
       if (tile.gone) return;
-      tile.error = exc.message;
-      tile.el.querySelector(".view-error")?.remove();
-      tile.el.querySelector(".overlay")?.append(h("span", { class: "error view-error" }, t("video.view_failed", { reason: tile.error })));
-      tile.retry = setTimeout(() => connect(tile, Math.min(delay * 2, 30000)), delay);
+      showViewError(tile, exc.message);
+      retryLater(tile, delay);
     }
   }
 
