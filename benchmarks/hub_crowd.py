@@ -213,18 +213,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.sleep(1.0)
         final = await publish_missed(port, channel, 10)
         who = {"server_workers": workers, "client_processes": [p.pid for p in clients.procs]}
-        cpu_before = {name: cpu_seconds(pids) for name, pids in who.items()}
-        redis_before = redis_cpu_seconds(args.broker)
+
+        def cpu_now() -> dict[str, tuple[float, float]]:
+            """User and kernel CPU seconds so far of each process group and of Redis."""
+            readings = {name: cpu_seconds(pids) for name, pids in who.items()}
+            readings["redis"] = redis_cpu_seconds(args.broker)
+            return readings
+
+        cpu_before = cpu_now()
         started = time.perf_counter()
         clients.tell(f"reconnect {final}")
         reports = await clients.read_all()
         elapsed = time.perf_counter() - started
-        redis_after = redis_cpu_seconds(args.broker)
+        cpu_after = cpu_now()
         cpu_used = {
-            name: [now - then for now, then in zip(cpu_seconds(pids), cpu_before[name], strict=True)]
-            for name, pids in who.items()
+            name: [now - then for now, then in zip(cpu_after[name], cpu_before[name], strict=True)]
+            for name in cpu_after
         }
-        cpu_used["redis"] = [now - then for now, then in zip(redis_after, redis_before, strict=True)]
         results["storm"] = {
             "clients": args.clients,
             "missed_messages": 10,
