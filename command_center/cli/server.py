@@ -128,6 +128,9 @@ def run_serve(args: argparse.Namespace) -> int:
 def _start_uvicorn(settings: Settings, *, workers: int) -> None:
     import uvicorn
 
+    from command_center.hub.upgrade import HTTP_PROTOCOL
+    from command_center.hub.wire import PROTOCOL as WS_PROTOCOL
+
     # Workers re-read the settings from the environment, so pass what the command line overrode.
     os.environ["CC_HOST"] = settings.host
     os.environ["CC_PORT"] = str(settings.port)
@@ -147,6 +150,8 @@ def _start_uvicorn(settings: Settings, *, workers: int) -> None:
         # once and sends the same text to everyone, so it stays off.
         ws_per_message_deflate=False,
         # The hub writes each broadcast message's frame bytes, built once, to every subscriber.
-        ws="command_center.hub.wire:HubWebSocketProtocol",
+        ws=WS_PROTOCOL,
+        # ... and takes its upgrades over as parsed once by the HTTP protocol (hub/upgrade.py).
+        http=HTTP_PROTOCOL,
         proxy_headers=True,
     )

@@ -13,6 +13,10 @@ the connection queues, bounded, and closes with 4408 as before). Serve the app w
 ``uvicorn.run(..., ws=PROTOCOL, ws_per_message_deflate=False)``; under any other server (or with
 compression on) the extension is absent and connections use the ASGI send, unchanged.
 
+Handshakes: under ``upgrade.HubHttpProtocol`` (uvicorn's ``http`` setting) an upgrade to a direct path
+is handed over as parsed once (``take_over``) and its 101 written from a template when the endpoint
+accepts, instead of ``websockets`` parsing the request again and building a response object.
+
 Idle connections: the protocol also serves the paths an app lists with ``serve_directly`` (the hub's
 ``/ws``) straight from their endpoint, past the HTTP middleware chain, whose dozen coroutine frames would
 otherwise stay alive as long as each connection (about 5 KB each); every middleware of the app passes
@@ -28,10 +32,13 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any, Protocol
 
+from uvicorn.protocols.utils import ClientDisconnected, get_client_addr, get_path_with_query_string
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
+from websockets.server import ServerProtocol
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +48,9 @@ EXTENSION = "command_center.shared_frames"
 PROTOCOL = "command_center.hub.wire:HubWebSocketProtocol"
 #: The ``app.state`` attribute holding the paths served directly (``serve_directly``).
 DIRECT_ROUTES = "direct_websockets"
+_SWITCHING = (
+    b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: "
+)
 
 
 class Written(enum.Enum):
@@ -183,14 +193,13 @@ def serve_directly(app: Any, path: str, endpoint: Any) -> None:
     setattr(app.state, DIRECT_ROUTES, routes)
 
 
-def _direct_endpoint(app: Any, scope: Any) -> tuple[Any, Any] | None:
-    """The app that lists direct routes under uvicorn's wrappers, and the endpoint for ``scope``'s path."""
+def direct_endpoint(app: Any, path: str, root_path: str = "") -> tuple[Any, Any] | None:
+    """The app listing direct routes under uvicorn's wrappers, and its endpoint for ``path`` (if any)."""
     for _ in range(8):  # uvicorn's wrappers (proxy headers, message logger) each keep the next in .app
         state = getattr(app, "state", None)
         if state is not None and not callable(state):
             routes: dict[str, Any] = getattr(state, DIRECT_ROUTES, None) or {}
-            path = scope["path"][len(scope.get("root_path", "")) :]
-            endpoint = routes.get(path)
+            endpoint = routes.get(path[len(root_path) :])
             return (app, endpoint) if endpoint is not None else None
         app = getattr(app, "app", None)
         if app is None:
@@ -280,20 +289,106 @@ class HubWebSocketProtocol(WebSocketsSansIOProtocol):
         writable = Flag()
         writable.set()
         self.writable = writable  # type: ignore[assignment]
+        #: ``Sec-WebSocket-Accept`` of an upgrade taken over from the HTTP protocol (``take_over``).
+        self._accept_key: bytes | None = None
+
+    def take_over(self, http: Any, upgrade: Any, app: Any, endpoint: Any) -> None:
+        """Serve an upgrade that ``upgrade.HubHttpProtocol`` parsed and checked, on a direct route.
+
+        What ``connection_made`` and ``handle_connect`` do, from the request as parsed once: the
+        ``websockets`` protocol starts open (there is no request left for it to parse), and the 101 is
+        written by ``send`` when the endpoint accepts.
+        """
+        self.connections.add(self)
+        self.transport = http.transport
+        self.server, self.client = http.server, http.client
+        self.scheme = "wss" if http.scheme == "https" else "ws"
+        self.conn = ServerProtocol(
+            state=State.OPEN, max_size=self.config.ws_max_size, logger=self.conn.logger
+        )
+        self.handshake_initiated = True
+        self._accept_key = upgrade.accept.encode("ascii")
+        scope: dict[str, Any] = {
+            "type": "websocket",
+            "asgi": {"version": self.asgi_version, "spec_version": "2.4"},
+            "http_version": "1.1",
+            "scheme": self.scheme,
+            "server": self.server,
+            "client": self.client,
+            "root_path": self.root_path,
+            "path": upgrade.path,
+            "raw_path": upgrade.raw_path,
+            "query_string": upgrade.query_string,
+            "headers": http.headers,
+            "subprotocols": [],
+            "state": http.scope["state"],
+            "extensions": {EXTENSION: self},
+            "app": app,
+        }
+        self.scope = scope  # type: ignore[assignment]
+        self.app = endpoint
+        self.queue.put_nowait({"type": "websocket.connect"})
+        task = self.loop.create_task(self.run_asgi())
+        task.add_done_callback(self.on_task_complete)
+        self.tasks.add(task)
+
+    async def _answer_upgrade(self, message: Any) -> None:
+        """The endpoint's first message to an upgrade taken over: the 101, or a 403 if it refuses."""
+        await self.writable.wait()
+        if self.disconnected:
+            raise ClientDisconnected()
+        kind = message["type"]
+        if kind == "websocket.accept":
+            if self.logger.isEnabledFor(logging.INFO):  # uvicorn's line, without its cost when not shown
+                self.logger.info(
+                    '%s - "WebSocket %s" [accepted]',
+                    get_client_addr(self.scope),
+                    get_path_with_query_string(self.scope),
+                )
+            if self.transport.is_closing():
+                return
+            assert self._accept_key is not None
+            lines = [_SWITCHING, self._accept_key, b"\r\n"]
+            for name, value in [*self.default_headers, *message.get("headers", ())]:
+                lines += [name.lower(), b": ", value, b"\r\n"]
+            if message.get("subprotocol"):
+                lines += [b"sec-websocket-protocol: ", message["subprotocol"].encode("latin-1"), b"\r\n"]
+            lines.append(b"\r\n")
+            self.handshake_complete = True
+            self.transport.write(b"".join(lines))
+            self.start_keepalive()
+        elif kind == "websocket.close":  # refused before accepting: 403, as uvicorn answers
+            self.queue.put_nowait({"type": "websocket.disconnect", "code": 1006})
+            self.logger.info(
+                '%s - "WebSocket %s" 403', get_client_addr(self.scope), get_path_with_query_string(self.scope)
+            )
+            self.conn.send_response(self.conn.reject(HTTPStatus.FORBIDDEN, ""))
+            self.close_sent = self.handshake_complete = True
+            self.transport.write(b"".join(self.conn.data_to_send()))
+            self.transport.close()
+        else:
+            raise RuntimeError(
+                f"Expected ASGI message 'websocket.accept' or 'websocket.close' but got {kind!r}."
+            )
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)  # builds the scope and creates the task that will call ``self.app``
-        direct = _direct_endpoint(self.app, self.scope)
+        if self.response.status_code != 101:
+            return  # refused (websockets answered it and closed): there is no scope and no app to call
+        direct = direct_endpoint(self.app, self.scope["path"], self.scope.get("root_path", ""))
         if direct is not None:
             app, endpoint = direct
             self.scope["app"] = app  # type: ignore[typeddict-unknown-key]
             self.app = endpoint
         # Compressed connections need frames of their own (the deflate context is per connection).
-        if self.response.status_code == 101 and not self.config.ws_per_message_deflate:
+        if not self.config.ws_per_message_deflate:
             extensions: dict[str, Any] = self.scope["extensions"]
             extensions[EXTENSION] = self
 
     async def send(self, message: Any) -> None:
+        if self._accept_key is not None and not self.handshake_complete:
+            await self._answer_upgrade(message)
+            return
         await super().send(message)
         if message["type"] == "websocket.accept" and self.handshake_complete:
             # The handshake's request and response (headers and all, about 3.5 KB) are not read again:
@@ -302,7 +397,12 @@ class HubWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def write_frame(self, data: bytes) -> Written:
         """Write a finished frame now, unless the client is behind or the connection is closing."""
-        if self.disconnected or self.close_sent or self.conn.state is not State.OPEN:
+        if (
+            self.disconnected
+            or self.close_sent
+            or not self.handshake_complete
+            or self.conn.state is not State.OPEN
+        ):
             return Written.gone
         if not self.writable.is_set():
             return Written.behind

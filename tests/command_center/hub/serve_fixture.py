@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from command_center.auth.roles import Principal, Role
 from command_center.errors import NotAuthenticated
 from command_center.hub import Hub, create_broker, router, serve_hub_directly
+from command_center.hub.upgrade import HTTP_PROTOCOL
 from command_center.hub.wire import PROTOCOL
 from command_center.settings import Settings
 
@@ -219,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
         log_level=args.log_level,
         ws_per_message_deflate=False,  # JSON frames are small, and deflate would cost CPU per subscriber
         ws=PROTOCOL,  # frames built once per message, written to every subscriber (hub/wire.py)
+        http=HTTP_PROTOCOL,  # the upgrade to /ws parsed once (hub/upgrade.py)
         backlog=8192,
         lifespan="on",
     )
