@@ -119,7 +119,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     database_url = f"sqlite+aiosqlite:///{folder / 'cc.db'}"
     env = {
         **os.environ,
-        "CC_MEDIA_ALLOWED_TARGETS": f'["rtsp://127.0.0.1:{camera_port}/"]',
+        # The camera platform, and this centre itself standing in for another centre (cascade pages).
+        "CC_MEDIA_ALLOWED_TARGETS": f'["rtsp://127.0.0.1:{camera_port}/", "http://127.0.0.1:{port}/"]',
         "CC_DATABASE_URL": database_url,
         "CC_RECORDINGS_DIR": str(folder / "recordings"),
         "CC_DEADLINE_SWEEP_SECONDS": "1",

@@ -10,7 +10,7 @@ import { fmt } from "../time.js";
 import { viewStream } from "../webrtc.js";
 import { Talk, talkButton } from "../ptt.js";
 import { can } from "../nav.js";
-import { cameraForm, isPulled, stopButton } from "../cameras.js";
+import { cameraForm, cascadeForm, isBroughtIn, stopButton } from "../cameras.js";
 
 const page = await startPage("video");
 if (page) await run(page);
@@ -45,7 +45,7 @@ async function run({ user, hub }) {
     return [
       h("div", { class: "top" }, streamState(info) === "live" ? h("span", { class: "live-dot" }, t("video.live")) : streamBadge(info), drillBadge(info),
         h("button", { type: "button", class: "close", onclick: (e) => { e.stopPropagation(); enlarge(null); } }, t("video.close")),
-        isPulled(info) && can.commandIncidents(user.role) ? stopButton(info, officerName(info), load) : null),
+        isBroughtIn(info) && can.commandIncidents(user.role) ? stopButton(info, officerName(info), load) : null),
       h("div", { class: "overlay" },
         h("strong", { class: "officer" }, officerName(info)),
         info.incident_id ? h("a", { href: `/static/incident.html?id=${info.incident_id}`, class: "incident-title", onclick: (e) => e.stopPropagation() },
@@ -147,7 +147,7 @@ async function run({ user, hub }) {
   await loadTitles().catch(() => {});
   if (can.commandIncidents(user.role)) {
     const open = () => [...titles].map(([id, title]) => ({ id, title }));
-    $("#wall-side").prepend(cameraForm({ incidents: open, onChange: () => load() }));
+    $("#wall-side").prepend(cameraForm({ incidents: open, onChange: () => load() }), cascadeForm({ onChange: () => load() }));
   }
   wallMap = await createMap($("#wall-map"), { onStream: (id) => enlarge(String(id)) }).catch((exc) => { console.warn("map", exc); return null; });
   await load();
