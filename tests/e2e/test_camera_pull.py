@@ -46,6 +46,8 @@ def test_a_commander_pulls_a_camera_onto_the_wall_and_stops_it(open_page, server
             timeout=20000,
         )
         assert panel.locator(".camera-status").inner_text() == ""
+        tile.locator(".unmute").wait_for()  # its sound can be heard, but nobody at a camera hears talk-back
+        assert tile.locator(".ptt-button").count() == 0
         shoot(wall, "video-wall-pulled-camera-1920x1080")
         with server.client("commander") as http:
             row = http.get(f"/api/streams/{stream_id}").json()
@@ -107,6 +109,8 @@ def test_a_commander_relays_another_centres_stream_onto_the_wall_and_stops_it(op
             )
             assert panel.locator(".cascade-status").inner_text() == ""
             assert form.locator("input[name=token]").input_value() == ""  # the secret does not stay on screen
+            tile.locator(".unmute").wait_for()
+            assert tile.locator(".ptt-button").count() == 0  # no talk-back into another centre's stream
             shoot(wall, "video-wall-cascade-1920x1080")
             row = http.get(f"/api/streams/{relayed_id}").json()
             assert row["source"] == f"{server.url}/streams/{source_id}"

@@ -190,7 +190,9 @@ function audioBar(tile, { user, hub }) {
   } }, t("video.unmute"));
   const bar = h("div", { class: "audio-bar", onclick: (event) => event.stopPropagation() },
     unmute, h("span", { class: "level", title: t("video.level") }, level));
-  if (commandRoom(user.role)) {
+  // Talk-back reaches the officer or device publishing the stream; a pulled camera or another centre's
+  // stream has nobody at this end to hear it, so it offers none.
+  if (commandRoom(user.role) && !isBroughtIn(tile.info)) {
     tile.talk = new Talk({ hub, user, talkgroup: `stream:${tile.info.id}`, incidentId: tile.info.incident_id, onState: (state, data) => {
       bar.dataset.talk = state;
       bar.querySelector(".ptt-button").dataset.state = state;
