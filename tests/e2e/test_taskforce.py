@@ -116,7 +116,7 @@ def test_the_commander_sets_up_a_task_force_and_changes_its_members(open_page, s
 
 
 def test_the_owning_department_completes_its_task_with_a_note(open_page, server):
-    """The completion prompt names the task (it said only 备注); the note shows on the task."""
+    """The note is asked in the task itself (it was a prompt() that stopped the page), naming the task."""
     with server.client("commander") as http:
         taskforce = http.post(
             "/api/taskforces", json={"name": "南门专班", "purpose": "南门", "members": ["police"]}
@@ -128,19 +128,63 @@ def test_the_owning_department_completes_its_task_with_a_note(open_page, server)
         assert task.status_code == 201, task.text
     police = open_page("police", f"/static/taskforce.html?id={taskforce['id']}")
     item = police.locator("#tasks li", has_text="南门外围警戒")
-    asked: list[str] = []
-
-    def answer(dialog):  # type: ignore[no-untyped-def]
-        asked.append(dialog.message)
-        dialog.accept("警戒线已拉设，交通已疏导")
-
     # Found writing this test: 完成 was offered on a task not yet acknowledged, and the server's refusal
     # read 操作与当前状态冲突. Receipt comes first, then completion, one button at a time.
     assert item.locator(".task-actions button").all_inner_texts() == ["签收"]
     item.locator(".task-actions button.primary").click()
     police.locator("#tasks li[data-status=acknowledged]", has_text="南门外围警戒").wait_for()
     assert item.locator(".task-actions button").all_inner_texts() == ["完成"]
-    police.once("dialog", answer)
     item.locator(".task-actions button.primary").click()
-    police.locator("#tasks li[data-status=done]", has_text="警戒线已拉设").wait_for()
-    assert asked == ["完成“南门外围警戒”：请写明完成情况（必填）"]
+    form = item.locator("form.complete-form")
+    assert "完成“南门外围警戒”：请写明完成情况（必填）" in form.inner_text()
+    note = form.locator("textarea[name=note]")
+    assert police.evaluate("document.activeElement.name") == "note"  # the cursor is in it
+    form.locator("button[type=submit]").click()  # empty: the browser asks for it, nothing is sent
+    assert police.evaluate("document.activeElement.name") == "note"
+    note.fill("警戒线已拉设，")
+    # A live update re-renders the list while the note is written: the note stays.
+    with server.client("commander") as http:
+        http.post(
+            f"/api/taskforces/{taskforce['id']}/tasks",
+            json={"title": "南门交通疏导", "owner_department": "police", "due_at": "2030-01-01T05:00:00Z"},
+        )
+    police.locator("#tasks li", has_text="南门交通疏导").wait_for()
+    assert note.input_value() == "警戒线已拉设，"
+    note.press("End")
+    note.type("交通已疏导")
+    shoot(police, "taskforce-complete-note-1920x1080")
+    form.locator("button[type=submit]").click()
+    police.locator("#tasks li[data-status=done]", has_text="警戒线已拉设，交通已疏导").wait_for()
+    assert item.locator("form.complete-form").count() == 0
+
+
+def test_a_department_refuses_a_handover_with_its_reason_in_the_page(open_page, server):
+    """Refusing a matter handed over asks the reason in the matter itself; cancelling leaves it pending."""
+    incident = server.create_incident(title="北门群众聚集", departments=["police"])
+    taskforce_id = server.create_taskforce("北门专班")
+    with server.client("commander") as http:
+        body = {"title": "北门拆迁补偿诉求", "incident_id": incident["id"], "taskforce_id": taskforce_id}
+        matter = http.post("/api/matters", json=body)
+        assert matter.status_code == 201, matter.text
+        matter_id = matter.json()["id"]
+        handed = http.post(
+            f"/api/matters/{matter_id}/handover", json={"to_department": "police", "reason": "涉及治安"}
+        )
+        assert handed.status_code == 200, handed.text
+    police = open_page("police", f"/static/taskforce.html?id={taskforce_id}", viewport=PHONE)
+    item = police.locator(f"#matters li[data-id='{matter_id}']")
+    item.get_by_role("button", name="拒绝").click()
+    form = item.locator("form.refuse-form")
+    assert "拒绝接收“北门拆迁补偿诉求”" in form.inner_text()
+    form.get_by_role("button", name="取消").click()
+    assert item.locator("form.refuse-form").count() == 0
+    assert item.get_by_role("button", name="拒绝").is_visible()  # still pending, nothing sent
+    item.get_by_role("button", name="拒绝").click()
+    form.locator("textarea[name=reason]").fill("属住建部门职责，请移交住建")
+    assert police.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shoot(police, "taskforce-refuse-reason-390x844")
+    form.get_by_role("button", name="确认拒绝").click()
+    item.locator("form.refuse-form").wait_for(state="detached")
+    with server.client("commander") as http:
+        row = http.get(f"/api/matters/{matter_id}").json()
+    assert row["pending_department"] is None and row["owner_department"] == "section"

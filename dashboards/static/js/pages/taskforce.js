@@ -23,6 +23,8 @@ async function run({ user, hub }) {
   let matters = [];
   let online = [];
   let unsubscribe = null;
+  const completing = new Set(); // tasks whose completion note is being written
+  const refusing = new Set(); // matters whose refusal reason is being written
   const manager = can.commandIncidents(user.role) || user.role === "duty_officer";
   // Who sets task forces up and changes their members ("1 + N": the section leads, N departments join).
   const organiser = can.manageTaskforces(user.role);
@@ -103,7 +105,8 @@ async function run({ user, hub }) {
   }
 
   function renderTasks() {
-    fill($("#tasks"), tasks.length ? tasks.map((task) => {
+    // refill: a completion note being written survives the live updates that re-render the list.
+    refill($("#tasks"), tasks.length ? tasks.map((task) => {
       const mine = task.owner_department === user.department || user.role === "admin";
       return markDrill(h("li", { dataset: { id: task.id, status: task.status } },
         h("div", { class: "row" }, drillBadge(task), h("strong", {}, task.title),
@@ -116,7 +119,13 @@ async function run({ user, hub }) {
           // Receipt first, then completion (the server refuses the other order): one step shown at a time.
           task.status === "open"
             ? h("button", { type: "button", class: "primary", onclick: () => act(`/api/tasks/${task.id}/acknowledge`) }, t("taskforce.ack"))
-            : h("button", { type: "button", class: "primary", onclick: () => complete(task) }, t("taskforce.complete"))) : null), task);
+            : completing.has(task.id) ? null
+              : h("button", { type: "button", class: "primary", onclick: () => openForm(completing, task.id, renderTasks, "#tasks") }, t("taskforce.complete"))) : null,
+        completing.has(task.id) && task.status === "acknowledged" ? writtenForm({
+          kind: "complete-form", name: "note", maxlength: 4000, label: t("taskforce.complete_note", { title: task.title }),
+          submit: t("taskforce.complete_confirm"),
+          send: (note) => act(`/api/tasks/${task.id}/complete`, { note }),
+          close: () => { completing.delete(task.id); renderTasks(); } }) : null), task);
     }) : h("li", { class: "empty" }, t("board.none")));
     const form = $("#task-form");
     form.hidden = !manager;
@@ -132,7 +141,12 @@ async function run({ user, hub }) {
         m.pending_reason,
         m.pending_department === user.department ? [
           h("button", { type: "button", class: "primary", onclick: () => act(`/api/matters/${m.id}/accept`, {}) }, t("taskforce.accept")),
-          h("button", { type: "button", onclick: () => refuse(m) }, t("taskforce.refuse"))] : null) : null,
+          refusing.has(m.id) ? null : h("button", { type: "button", onclick: () => openForm(refusing, m.id, renderMatters, "#matters") }, t("taskforce.refuse"))] : null) : null,
+      refusing.has(m.id) && m.pending_department === user.department ? writtenForm({
+        kind: "refuse-form", name: "reason", maxlength: 1000, label: t("taskforce.refuse_reason", { title: m.title || "" }),
+        submit: t("taskforce.refuse_confirm"),
+        send: (reason) => act(`/api/matters/${m.id}/refuse`, { reason }),
+        close: () => { refusing.delete(m.id); renderMatters(); } }) : null,
       !m.pending_department && m.owner_department === user.department ? handoverForm(m) : null))
       : h("li", { class: "empty" }, t("board.none")));
   }
@@ -151,16 +165,34 @@ async function run({ user, hub }) {
     return form;
   }
 
+  /** POST, then reload; whether it went through (a refusal is shown as a toast). */
   async function act(path, body) {
-    try { await api.post(path, body); await loadAll(); } catch (exc) { toast(exc.message, "error"); }
+    try { await api.post(path, body); await loadAll(); return true; } catch (exc) { toast(exc.message, "error"); return false; }
   }
-  function complete(task) {
-    const note = prompt(t("taskforce.complete_note", { title: task.title }));
-    if (note) act(`/api/tasks/${task.id}/complete`, { note });
+  // Completing a task and refusing a matter need a written text: asked in the item itself, not in a
+  // prompt(), which stopped the page (live updates, the hub) while open and dropped an empty answer silently.
+  function writtenForm({ kind, name, maxlength, label, submit, send, close }) {
+    const text = h("textarea", { name, required: true, maxlength, rows: 2 });
+    const form = h("form", { class: `stack ${kind}` },
+      h("label", {}, h("span", {}, label), text),
+      h("div", { class: "row" },
+        h("button", { type: "submit", class: "primary" }, submit),
+        h("button", { type: "button", onclick: close }, t("incident.cancel"))));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const value = form.elements[name].value.trim();
+      if (!value) { form.elements[name].focus(); return; }
+      for (const button of form.querySelectorAll("button")) button.disabled = true;
+      if (await send(value)) close();
+      else for (const button of form.querySelectorAll("button")) button.disabled = false;
+    });
+    return form;
   }
-  function refuse(matter) {
-    const reason = prompt(t("taskforce.refuse_reason", { title: matter.title || "" }));
-    if (reason) act(`/api/matters/${matter.id}/refuse`, { reason });
+  /** Open an item's written form (ids in `open`) and put the cursor in it. */
+  function openForm(open, id, render, list) {
+    open.add(id);
+    render();
+    $(`${list} [data-id="${id}"] textarea`)?.focus();
   }
 
   function onMessage(data) {
