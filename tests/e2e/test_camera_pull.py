@@ -15,6 +15,19 @@ from tests.streaming.servers.run import rtsp_server_blocking
 pytestmark = pytest.mark.browser
 
 
+def wait_playing(wall, tile, timeout: int = 20000) -> str:  # type: ignore[no-untyped-def]
+    """Wait until ``tile`` shows moving video; return its stream id."""
+    tile.wait_for(timeout=20000)
+    stream_id = str(tile.get_attribute("data-id"))
+    wall.wait_for_function(
+        "(id) => { const v = document.querySelector(`.tile[data-id='${id}'] video`);"
+        " return v && v.videoWidth > 0 && v.currentTime > 0; }",
+        arg=stream_id,
+        timeout=timeout,
+    )
+    return stream_id
+
+
 def test_a_commander_pulls_a_camera_onto_the_wall_and_stops_it(open_page, server):
     wall = open_page("commander", "/static/video.html")
     panel = wall.locator(".camera-panel")
@@ -37,14 +50,7 @@ def test_a_commander_pulls_a_camera_onto_the_wall_and_stops_it(open_page, server
         assert form.locator("select[name=incident_id]").input_value() == str(incident["id"])
         form.locator("button[type=submit]").click()
         tile = wall.locator(".tile", has_text="东门广场摄像头")
-        tile.wait_for(timeout=20000)
-        stream_id = tile.get_attribute("data-id")
-        wall.wait_for_function(
-            "(id) => { const v = document.querySelector(`.tile[data-id='${id}'] video`);"
-            " return v && v.videoWidth > 0 && v.currentTime > 0; }",
-            arg=stream_id,
-            timeout=20000,
-        )
+        stream_id = wait_playing(wall, tile)
         assert panel.locator(".camera-status").inner_text() == ""
         tile.locator(".unmute").wait_for()  # its sound can be heard, but nobody at a camera hears talk-back
         assert tile.locator(".ptt-button").count() == 0
@@ -98,15 +104,8 @@ def test_a_commander_relays_another_centres_stream_onto_the_wall_and_stops_it(op
             form.locator("input[name=token]").fill(server.token("commander"))
             form.locator("button[type=submit]").click()
             tile = wall.locator(".tile", has_text="上级/下级中心")
-            tile.wait_for(timeout=20000)
-            relayed_id = tile.get_attribute("data-id")
+            relayed_id = wait_playing(wall, tile, timeout=30000)
             assert relayed_id != source_id
-            wall.wait_for_function(
-                "(id) => { const v = document.querySelector(`.tile[data-id='${id}'] video`);"
-                " return v && v.videoWidth > 0 && v.currentTime > 0; }",
-                arg=relayed_id,
-                timeout=30000,
-            )
             assert panel.locator(".cascade-status").inner_text() == ""
             assert form.locator("input[name=token]").input_value() == ""  # the secret does not stay on screen
             tile.locator(".unmute").wait_for()
