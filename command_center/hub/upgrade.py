@@ -72,11 +72,12 @@ def checked_upgrade(
             if name in values and name in _ONE_EACH:
                 return None  # websockets refuses a second key or version (and reads two Upgrades as two)
             values[name] = value
-            text = value.decode("latin-1")
             if name == b"connection":
-                connection.extend(parse_connection(text))
+                connection.extend(parse_connection(value.decode("latin-1")))
             elif name == b"sec-websocket-extensions":
-                parse_extension(text)  # offers are declined (no compression), but must parse
+                parse_extension(
+                    value.decode("latin-1")
+                )  # offers are declined (no compression), but must parse
             elif name in (b"sec-websocket-protocol", b"transfer-encoding"):
                 return None  # a subprotocol to negotiate, or a body websockets refuses
             elif name == b"content-length" and value != b"0":

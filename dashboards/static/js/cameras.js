@@ -41,7 +41,7 @@ function submitTo(path, body, { status, submit, adding, added, onChange }) {
 
 /** The "add a camera" form; `incidents()` lists the open incidents to link to, `onChange` reloads the wall. */
 export function cameraForm({ incidents, onChange }) {
-  const status = h("p", { class: "camera-status muted", role: "status" });
+  const status = h("p", { class: "intake-status camera-status muted", role: "status" });
   const url = h("input", { name: "url", required: true, maxlength: 500, pattern: "(rtsp|rtmp)://.+", placeholder: "rtsp://192.168.1.20:554/stream1", autocomplete: "off" });
   const name = h("input", { name: "officer", maxlength: 200, placeholder: t("video.cameras.name"), "data-i18n-placeholder": "video.cameras.name" });
   const incident = h("select", { name: "incident_id" });
@@ -62,7 +62,7 @@ export function cameraForm({ incidents, onChange }) {
   h("label", { onfocusin: fillIncidents }, label("video.cameras.incident"), incident),
   submit, status);
   fillIncidents();
-  return h("details", { class: "panel camera-panel" },
+  return h("details", { class: "panel intake-panel camera-panel" },
     h("summary", {}, label("video.cameras.title")),
     h("p", { class: "muted hint", "data-i18n": "video.cameras.hint" }, t("video.cameras.hint")),
     form);
@@ -70,7 +70,7 @@ export function cameraForm({ incidents, onChange }) {
 
 /** The "relay another centre's stream" form: the centre's address, its stream id and a token valid there. */
 export function cascadeForm({ onChange }) {
-  const status = h("p", { class: "cascade-status muted", role: "status" });
+  const status = h("p", { class: "intake-status cascade-status muted", role: "status" });
   const source = h("input", { name: "source", type: "url", required: true, maxlength: 500, pattern: "https?://.+", placeholder: "https://zhihui.example.gov.cn", autocomplete: "off" });
   const stream = h("input", { name: "stream_id", required: true, maxlength: 64, pattern: "[A-Za-z0-9_\\-]+", autocomplete: "off" });
   // The token is the other centre's secret: never shown, never remembered by the browser.
@@ -83,7 +83,7 @@ export function cascadeForm({ onChange }) {
   h("label", {}, label("video.cascade.stream"), stream),
   h("label", {}, label("video.cascade.token"), token),
   submit, status);
-  return h("details", { class: "panel cascade-panel" },
+  return h("details", { class: "panel intake-panel cascade-panel" },
     h("summary", {}, label("video.cascade.title")),
     h("p", { class: "muted hint", "data-i18n": "video.cascade.hint" }, t("video.cascade.hint")),
     form);

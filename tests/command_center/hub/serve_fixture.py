@@ -77,7 +77,34 @@ def _stop_profile(profile: Any) -> None:
         profile.dump_stats(os.environ["CC_HUB_PROFILE"])
 
 
+def _log_full_collections() -> None:
+    """``CC_HUB_GC_DEBUG=1``: log every collection of the oldest generation (tail latency) to stderr.
+
+    Installed by ``build_app``, so it runs in each worker of ``--workers N`` and not only in the parent
+    (it once ran in the parent alone, and a storm's full collections in the workers went unseen).
+    """
+    import gc
+    import time
+
+    started: list[float] = []
+
+    def timing(phase: str, info: dict[str, int]) -> None:
+        if info["generation"] == 2:
+            if phase == "start":
+                started[:] = [time.perf_counter()]
+            elif started:
+                ms = (time.perf_counter() - started[0]) * 1000
+                print(
+                    f"gc gen2 {ms:.1f} ms, {len(gc.get_objects())} objects (pid {os.getpid()})",
+                    file=sys.stderr,
+                )
+
+    gc.callbacks.append(timing)
+
+
 def build_app(settings: Settings) -> FastAPI:
+    if os.environ.get("CC_HUB_GC_DEBUG"):
+        _log_full_collections()
     denials: list[dict[str, Any]] = []
 
     async def on_denied(principal: Principal, channel: str, op: str, count: int = 1) -> None:
@@ -187,21 +214,6 @@ def main(argv: list[str] | None = None) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     except (ImportError, ValueError, OSError):
         pass
-    if os.environ.get("CC_HUB_GC_DEBUG"):  # log every collection of the oldest generation (tail latency)
-        import gc
-        import time
-
-        started: list[float] = []
-
-        def timing(phase: str, info: dict[str, int]) -> None:
-            if info["generation"] == 2:
-                if phase == "start":
-                    started[:] = [time.perf_counter()]
-                elif started:
-                    ms = (time.perf_counter() - started[0]) * 1000
-                    print(f"gc gen2 {ms:.1f} ms, {len(gc.get_objects())} objects", file=sys.stderr)
-
-        gc.callbacks.append(timing)
     if os.environ.get("CC_HUB_DEBUG"):
         import logging
 
