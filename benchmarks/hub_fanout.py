@@ -279,7 +279,7 @@ class StormClients:
 
     async def subscribe(self, timeout: float = 300) -> None:
         self.clients = await open_clients(
-            self.port, self.count, self.on_text, lambda i: self._frames(i, False)
+            self.port, self.count, self.on_text, lambda i: self._frames(i, False), first=self.first
         )
         await asyncio.wait_for(self.ready.wait(), timeout)
 
@@ -297,7 +297,12 @@ class StormClients:
         self.final = final
         started = time.perf_counter()
         self.clients = await open_clients(
-            self.port, self.count, self.on_text, lambda i: self._frames(i, True), parallel=512
+            self.port,
+            self.count,
+            self.on_text,
+            lambda i: self._frames(i, True),
+            parallel=512,
+            first=self.first,
         )
         deadline = started + timeout
         while not self.caught_up.is_set():
@@ -322,7 +327,7 @@ class StormClients:
                     self.retried += 1
                     i = client.state["i"]
                     again = await open_clients(
-                        self.port, 1, self.on_text, lambda _, i=i: self._frames(i, True)
+                        self.port, 1, self.on_text, lambda _, i=i: self._frames(i, True), first=self.first + i
                     )
                     again[0].state["i"] = i  # before any answer arrives: nothing awaited since the open
                     self.clients[index] = again[0]

@@ -112,10 +112,42 @@ class RawClient(asyncio.Protocol):
             self.transport.abort()
 
 
+#: ``IP_BIND_ADDRESS_NO_PORT`` (Linux): bind the address now, choose the port at connect time.
+_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
+
+
+def source_address(number: int) -> str:
+    """Client ``number``'s own loopback address (127.1.0.1 on), as each phone has an address of its own.
+
+    Why: from one address, 20,000 connections to one port hold most of Linux's ephemeral port range
+    (32768-60999), and every further connect searched it for a free port: in a 20,000-client reconnect
+    storm the clients' ``__inet_hash_connect`` and ``__inet_check_established`` took 27 % of both cores
+    (perf, RESULTS.md 2026-12-02), a cost of the load generator sitting on one address, not of the server.
+    """
+    return f"127.{1 + number // 62500 % 250}.{number // 250 % 250}.{1 + number % 250}"
+
+
+async def connect_from(address: str, port: int) -> socket.socket:
+    """A non-blocking TCP socket from ``address`` connected to 127.0.0.1:``port``."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_IP, _BIND_ADDRESS_NO_PORT, 1)
+        sock.bind((address, 0))
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 async def open_clients(
-    port: int, count: int, on_text: Any, first_frames: Any, parallel: int = 256
+    port: int, count: int, on_text: Any, first_frames: Any, parallel: int = 256, first: int = 0
 ) -> list[RawClient]:
-    """Open ``count`` connections, send each its first frames (``first_frames(i)``), return them."""
+    """Open ``count`` connections, send each its first frames (``first_frames(i)``), return them.
+
+    Connection ``i`` comes from ``source_address(first + i)``.
+    """
     loop = asyncio.get_running_loop()
     gate = asyncio.Semaphore(parallel)
     clients: list[RawClient | None] = [None] * count
@@ -124,8 +156,9 @@ async def open_clients(
         async with gate:
             for attempt in range(5):
                 try:
+                    sock = await connect_from(source_address(first + i), port)
                     _, client = await loop.create_connection(
-                        lambda: RawClient("127.0.0.1", port, on_text), "127.0.0.1", port
+                        lambda: RawClient("127.0.0.1", port, on_text), sock=sock
                     )
                     await asyncio.wait_for(client.opened, 20)
                     break

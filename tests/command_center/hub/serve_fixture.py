@@ -77,34 +77,46 @@ def _stop_profile(profile: Any) -> None:
         profile.dump_stats(os.environ["CC_HUB_PROFILE"])
 
 
-def _log_full_collections() -> None:
-    """``CC_HUB_GC_DEBUG=1``: log every collection of the oldest generation (tail latency) to stderr.
+def _time_collections() -> Any:
+    """``CC_HUB_GC_DEBUG=1``: time the collector in this worker; return what prints the totals at shutdown.
 
+    Each full collection is logged as it ends (tail latency), and the shutdown line gives the count and
+    milliseconds of each generation's collections, the share of a benchmark's CPU the collector took.
     Installed by ``build_app``, so it runs in each worker of ``--workers N`` and not only in the parent
     (it once ran in the parent alone, and a storm's full collections in the workers went unseen).
     """
+    if not os.environ.get("CC_HUB_GC_DEBUG"):
+        return lambda: None
     import gc
     import time
 
-    started: list[float] = []
+    started: list[float] = [0.0]
+    counts, milliseconds = [0, 0, 0], [0.0, 0.0, 0.0]
 
     def timing(phase: str, info: dict[str, int]) -> None:
-        if info["generation"] == 2:
-            if phase == "start":
-                started[:] = [time.perf_counter()]
-            elif started:
-                ms = (time.perf_counter() - started[0]) * 1000
-                print(
-                    f"gc gen2 {ms:.1f} ms, {len(gc.get_objects())} objects (pid {os.getpid()})",
-                    file=sys.stderr,
-                )
+        generation = info["generation"]
+        if phase == "start":
+            started[0] = time.perf_counter()
+            return
+        ms = (time.perf_counter() - started[0]) * 1000
+        counts[generation] += 1
+        milliseconds[generation] += ms
+        if generation == 2:
+            print(
+                f"gc gen2 {ms:.1f} ms, {info['collected']} collected (pid {os.getpid()})",
+                file=sys.stderr,
+            )
+
+    def report() -> None:
+        totals = ", ".join(f"gen{g} {counts[g]} x {milliseconds[g]:.0f} ms" for g in range(3))
+        print(f"gc totals (pid {os.getpid()}): {totals}", file=sys.stderr, flush=True)
 
     gc.callbacks.append(timing)
+    return report
 
 
 def build_app(settings: Settings) -> FastAPI:
-    if os.environ.get("CC_HUB_GC_DEBUG"):
-        _log_full_collections()
+    report_collections = _time_collections()
     denials: list[dict[str, Any]] = []
 
     async def on_denied(principal: Principal, channel: str, op: str, count: int = 1) -> None:
@@ -132,6 +144,7 @@ def build_app(settings: Settings) -> FastAPI:
         profile = _start_profile()
         yield
         _stop_profile(profile)
+        report_collections()
         await hub.close()
 
     app = FastAPI(lifespan=lifespan)
