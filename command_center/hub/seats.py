@@ -5,8 +5,10 @@ otherwise, DESIGN.md section 4). A count kept in each process alone would let N 
 the cap, so with the Redis broker the seats live in Redis:
 
 - ``cc:hub:seats:{user id}`` a sorted set of ``<process>:<connection id>`` scored by the time (ms) the
-  seat lapses unless renewed. Taking a seat is one Lua script (drop lapsed seats, count, add if below the
-  cap), so two processes cannot both take the last one.
+  seat lapses unless renewed. Taking a seat is atomic in a Lua script (drop lapsed seats, count, add if
+  below the cap), so two processes cannot both take the last one. The takes, give-backs and renewals of
+  an event-loop step go to Redis as one call of that script, in the order they were asked for: a reconnect
+  storm's thousands of seats cost a few calls instead of a command each (RESULTS.md, 2026-12-02).
 - Each process renews its own seats every third of ``ws_connection_lease_seconds``. A process killed with
   ``kill -9`` renews nothing, so its seats lapse within one lease (three renewal periods) and never lock a
   user out for good. A live process whose seats lapsed (it stalled for a whole lease, or Redis lost them)
@@ -29,36 +31,55 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.asyncio.connection import BlockingConnectionPool
 from redis.exceptions import RedisError
 
 from command_center.hub.broker.base import Broker
-from command_center.hub.broker.batch import CommandBatcher
+from command_center.hub.broker.batch import StepBatcher, evalsha
 
 log = logging.getLogger(__name__)
 
 _PREFIX = "cc:hub:seats:"
-#: Redis connections for seats: one batch of takes and give-backs in flight, a renewal, a script load.
+#: Redis connections for seats: one batch in flight, the shutdown's give-backs, a script load.
 _POOL_SIZE = 4
 #: How long a seat command may wait for Redis before the hub admits on its own count.
 _REDIS_TIMEOUT = 1.0
 
-# KEYS: seats.  ARGV: now ms, lapse ms, member, limit, key ttl ms.
-_TAKE = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZSCORE', KEYS[1], ARGV[3]) then
-  return 1
+#: A seat operation: ``(kind, user id, member, limit)``; kind ``t`` takes (1 if taken, 0 if the user
+#: holds ``limit`` already), ``r`` renews (puts back a lapsed seat), ``g`` gives back.
+SeatOp = tuple[str, int, str, int]
+
+# KEYS: the seats of each operation's user.  ARGV: now ms, lapse ms, key ttl ms, then for each operation
+# its kind, member and limit. One result per operation, in order; each is what it would be alone.
+_SEATS = """
+local now, lapse, ttl = ARGV[1], ARGV[2], ARGV[3]
+local results = {}
+for i, key in ipairs(KEYS) do
+  local kind, member, limit = ARGV[3 * i + 1], ARGV[3 * i + 2], ARGV[3 * i + 3]
+  local result = 1
+  if kind == 't' then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+    if not redis.call('ZSCORE', key, member) then
+      if redis.call('ZCARD', key) >= tonumber(limit) then
+        result = 0
+      else
+        redis.call('ZADD', key, lapse, member)
+        redis.call('PEXPIRE', key, ttl)
+      end
+    end
+  elseif kind == 'r' then
+    redis.call('ZADD', key, lapse, member)
+    redis.call('PEXPIRE', key, ttl)
+  else
+    redis.call('ZREM', key, member)
+  end
+  results[i] = result
 end
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then
-  return 0
-end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return 1
+return results
 """
 
 
@@ -103,21 +124,21 @@ class RedisSeats:
         clock: Callable[[], float] = time.time,
         process: str | None = None,
     ) -> None:
-        # A small pool that makes a command wait for a connection: the seats of a step go in one pipeline
-        # (``CommandBatcher``), so a reconnect storm needs no more. redis-py's default pool instead opened a
-        # connection per concurrent seat and raised "Too many connections" past 100, which made the hub
-        # admit on its own count during every storm and log the outage and the recovery each time.
+        # A small pool that makes a command wait for a connection: the seats of a step go in one script
+        # call, so a reconnect storm needs no more. redis-py's default pool instead opened a connection per
+        # concurrent seat and raised "Too many connections" past 100, which made the hub admit on its own
+        # count during every storm and log the outage and the recovery each time. No per-read socket
+        # timeout: each batch is timed as a whole (``_send``), not each of its replies.
         pool = BlockingConnectionPool.from_url(
             url,
             max_connections=_POOL_SIZE,
             timeout=_REDIS_TIMEOUT,
             decode_responses=True,
             socket_connect_timeout=_REDIS_TIMEOUT,
-            socket_timeout=_REDIS_TIMEOUT,
         )
         self._redis: Redis = Redis.from_pool(pool)  # closes the pool with the client
-        self._command = CommandBatcher(self._redis)
-        self._take = self._redis.register_script(_TAKE)
+        self._script = self._redis.register_script(_SEATS)
+        self._batch: StepBatcher[SeatOp, int] = StepBatcher(self._send)
         self.lease_seconds = lease_seconds
         self.clock = clock
         self.process = process or uuid.uuid4().hex[:12]
@@ -131,8 +152,17 @@ class RedisSeats:
     def _member(self, connection_id: str) -> str:
         return f"{self.process}:{connection_id}"
 
-    def _lapse_ms(self) -> int:
-        return int((self.clock() + self.lease_seconds) * 1000)
+    async def _send(self, ops: Sequence[SeatOp]) -> list[int]:
+        """One script call for a batch of operations (``StepBatcher``'s sender), timed as a whole."""
+        now_ms = int(self.clock() * 1000)
+        lapse_ms = now_ms + int(self.lease_seconds * 1000)
+        keys = [f"{_PREFIX}{user_id}" for _, user_id, _, _ in ops]
+        args: list[Any] = [now_ms, lapse_ms, int(2 * self.lease_seconds * 1000)]
+        for kind, _, member, limit in ops:
+            args += (kind, member, limit)
+        async with asyncio.timeout(_REDIS_TIMEOUT):
+            results: list[int] = await evalsha(self._redis, self._script, keys, args)
+        return results
 
     async def start(self) -> None:
         self._renewer = asyncio.create_task(self._renew_forever(), name="hub-seats-renewer")
@@ -145,21 +175,22 @@ class RedisSeats:
         held, self._held = list(self._held), set()
         with contextlib.suppress(RedisError, OSError, TimeoutError):
             if held:
-                pipe = self._redis.pipeline(transaction=False)
-                for user_id, member in held:
-                    pipe.zrem(f"{_PREFIX}{user_id}", member)
-                await asyncio.wait_for(pipe.execute(), _REDIS_TIMEOUT)
+                await asyncio.wait_for(
+                    self._batch_all([("g", user_id, member, 0) for user_id, member in held]),
+                    _REDIS_TIMEOUT,
+                )
         await self._redis.aclose()
+
+    async def _batch_all(self, ops: list[SeatOp]) -> list[int]:
+        """Submit ``ops`` in order (in as many batches as they need) and wait for all of them."""
+        return list(await asyncio.gather(*[self._batch.submit(op) for op in ops]))
 
     async def take(self, user_id: int, connection_id: str, limit: int) -> bool:
         member = self._member(connection_id)
-        now_ms = int(self.clock() * 1000)
-        lease_ms = int(self.lease_seconds * 1000)
-        args = [now_ms, self._lapse_ms(), member, limit, 2 * lease_ms]
         try:
             # asyncio.timeout, not wait_for: no extra task per connection (a storm takes thousands).
             async with asyncio.timeout(_REDIS_TIMEOUT):
-                taken = await self._command.run_script(self._take, [f"{_PREFIX}{user_id}"], args)
+                taken = await self._batch.submit(("t", user_id, member, limit))
         except (RedisError, OSError, TimeoutError) as exc:
             self._failed(exc)
         else:
@@ -179,7 +210,7 @@ class RedisSeats:
         # Outside the lock: with Redis slow, closing connections must not queue behind one another.
         try:
             async with asyncio.timeout(_REDIS_TIMEOUT):
-                await self._command("ZREM", f"{_PREFIX}{user_id}", member)
+                await self._batch.submit(("g", user_id, member, 0))
         except (RedisError, OSError, TimeoutError) as exc:  # not renewed any more: it lapses
             log.debug("hub: giving back seat %s failed (%s); it lapses", member, exc)
 
@@ -188,14 +219,11 @@ class RedisSeats:
         async with self._lock:
             if not self._held:
                 return
-            lapse = self._lapse_ms()
-            ttl_ms = int(2 * self.lease_seconds * 1000)
-            pipe = self._redis.pipeline(transaction=False)
-            for user_id, member in self._held:
-                pipe.zadd(f"{_PREFIX}{user_id}", {member: lapse})
-                pipe.pexpire(f"{_PREFIX}{user_id}", ttl_ms)
             try:
-                await asyncio.wait_for(pipe.execute(), _REDIS_TIMEOUT * 2)
+                await asyncio.wait_for(
+                    self._batch_all([("r", user_id, member, 0) for user_id, member in self._held]),
+                    _REDIS_TIMEOUT * 2,
+                )
             except (RedisError, OSError, TimeoutError) as exc:
                 self._failed(exc)
             else:

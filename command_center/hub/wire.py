@@ -35,12 +35,17 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, Protocol
 
+from uvicorn.config import Config
 from uvicorn.protocols.utils import ClientDisconnected, get_client_addr, get_path_with_query_string
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from uvicorn.server import ServerState
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 log = logging.getLogger(__name__)
+#: The logger uvicorn's WebSocket protocols log to (its access lines, and ``websockets``' own).
+_UVICORN_ERROR = logging.getLogger("uvicorn.error")
 
 #: The ASGI scope extension under which the protocol offers ``write_frame``.
 EXTENSION = "command_center.shared_frames"
@@ -283,14 +288,78 @@ class Flag:
 class HubWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's WebSocket protocol, offering ``write_frame`` to the app for frames built once."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        """uvicorn's state of a connection, without the three objects uvicorn's own ``__init__`` makes and
+        this class would throw away: an ``asyncio.Queue`` and ``Event`` (here ``Inbox`` and ``Flag``) and a
+        ``websockets`` ``ServerProtocol``, made once it is known which one is needed (``connection_made``:
+        one that parses the request, ``take_over``: one already open). In a 20,000-client storm the
+        discarded ones cost the workers about 3 % of their CPU (RESULTS.md, 2026-12-02).
+
+        ``tests/command_center/hub/test_wire.py`` holds the attributes set here to uvicorn's, so that a
+        uvicorn release adding one fails a test instead of a connection.
+        """
+        if not config.loaded:
+            config.load()
+        self.config = config
+        self.app = config.loaded_app
+        self.loop = _loop or asyncio.get_event_loop()
+        self.logger = _UVICORN_ERROR
+        self.root_path = config.root_path
+        self.asgi_version = config.asgi_version
+        self.app_state = app_state
+        self.connections = server_state.connections
+        self.tasks = server_state.tasks
+        self.default_headers = server_state.default_headers
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.server: tuple[str, int | None] | None = None
+        self.client: tuple[str, int] | None = None
+        self.scheme = None  # type: ignore[assignment]
         self.queue = Inbox()  # type: ignore[assignment]
+        self.handshake_initiated = False
+        self.handshake_complete = False
+        self.close_sent = False
+        self.disconnected = False
+        self.close_timer = None
+        self.close_timeout = 10.0
+        self.initial_response = None
+        self.conn = None  # type: ignore[assignment]
+        self.read_paused = False
         writable = Flag()
         writable.set()
         self.writable = writable  # type: ignore[assignment]
+        self.ping_interval = config.ws_ping_interval
+        self.ping_timeout = config.ws_ping_timeout
+        self.ping_timer = None
+        self.pong_timer = None
+        self.pending_ping_payload = None
+        self.ping_sent_at = 0.0
+        self.last_ping_rtt = 0.0
+        self.frames = []
+        self.curr_msg_data_type = "bytes"
         #: ``Sec-WebSocket-Accept`` of an upgrade taken over from the HTTP protocol (``take_over``).
         self._accept_key: bytes | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """The standard way: a ``ServerProtocol`` to parse the request, as uvicorn makes it."""
+        extensions = []
+        if self.config.ws_per_message_deflate:
+            extensions = [
+                ServerPerMessageDeflateFactory(
+                    server_max_window_bits=12,
+                    client_max_window_bits=12,
+                    compress_settings={"memLevel": 5},
+                )
+            ]
+        self.conn = ServerProtocol(
+            extensions=extensions, max_size=self.config.ws_max_size, logger=_UVICORN_ERROR
+        )
+        super().connection_made(transport)
 
     def take_over(self, http: Any, upgrade: Any, app: Any, endpoint: Any) -> None:
         """Serve an upgrade that ``upgrade.HubHttpProtocol`` parsed and checked, on a direct route.
@@ -303,9 +372,7 @@ class HubWebSocketProtocol(WebSocketsSansIOProtocol):
         self.transport = http.transport
         self.server, self.client = http.server, http.client
         self.scheme = "wss" if http.scheme == "https" else "ws"
-        self.conn = ServerProtocol(
-            state=State.OPEN, max_size=self.config.ws_max_size, logger=self.conn.logger
-        )
+        self.conn = ServerProtocol(state=State.OPEN, max_size=self.config.ws_max_size, logger=_UVICORN_ERROR)
         self.handshake_initiated = True
         self._accept_key = upgrade.accept.encode("ascii")
         scope: dict[str, Any] = {

@@ -125,6 +125,19 @@ def _own_copy(exc: BaseException) -> BaseException:
         return exc
 
 
+async def evalsha(redis: Redis, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    """Run a registered script with ``EVALSHA`` directly.
+
+    redis-py's script objects ask ``SCRIPT EXISTS`` first, a second round trip per call. A Redis that lost
+    its scripts (restarted) answers ``NOSCRIPT`` having run nothing: it gets the script and the call again.
+    """
+    try:
+        return await redis.evalsha(script.sha, len(keys), *keys, *args)
+    except NoScriptError:
+        await redis.script_load(script.script)
+        return await redis.evalsha(script.sha, len(keys), *keys, *args)
+
+
 class CommandBatcher:
     """Redis commands of one event-loop step in one pipeline; each caller gets its own reply or error.
 

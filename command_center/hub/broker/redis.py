@@ -10,7 +10,9 @@ Redis Cluster, since one publish script call touches the keys of every channel i
   ``MAXLEN ~ history_size`` and expires ``history_seconds`` after the last publish; entries older than
   ``history_seconds`` are ignored on read, so the window is "the last N messages or T seconds";
 - ``cc:hub:{C}:idem:<publisher>:<client id>`` the offset a client id got, for ``history_seconds``;
-- ``cc:hub:{C}:presence`` a hash of connection -> user with an expiry each process refreshes.
+- ``cc:hub:{C}:presence`` a hash of connection -> user with an expiry each process refreshes. A process's
+  joins, leaves and refreshes go out in order, those of one batch as one ``HSET`` and one ``HDEL`` per
+  channel (``_write_presence``): a storm's thousands of joins cost a few commands, not one each.
 
 Publishing is one Lua script (``_PUBLISH``): for each message, read-or-create the epoch, check the
 idempotency key, ``INCR`` the offset, build the frame, ``XADD`` it and ``PUBLISH`` it on ``cc:hub:live:C``.
@@ -50,7 +52,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.connection import BlockingConnectionPool
 from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from command_center.hub.broker.base import (
@@ -63,7 +65,7 @@ from command_center.hub.broker.base import (
     recovery_from_history,
     unique_users,
 )
-from command_center.hub.broker.batch import CommandBatcher, StepBatcher
+from command_center.hub.broker.batch import CommandBatcher, StepBatcher, evalsha
 from command_center.hub.protocol import Message, Position, dumps, utc_now_iso
 
 log = logging.getLogger(__name__)
@@ -131,6 +133,10 @@ return {offset, epoch}
 
 #: Redis connections per process for commands (the live fan-out has its own pub/sub connection).
 _POOL_SIZE = 64
+#: Most presence writes in one batch (one pipeline of an ``HSET`` and an ``HDEL`` per channel).
+_PRESENCE_BATCH = 2048
+#: ``(presence hash key, member, value)``; a value of None deletes the member.
+PresenceWrite = tuple[str, str, str | None]
 
 
 def _key(channel: str, part: str) -> str:
@@ -171,6 +177,10 @@ class RedisBroker:
         #: So do the other commands of a subscribe (position, history, presence): a reconnect storm's
         #: thousands of subscribes cost a few round trips instead of several each.
         self._command = CommandBatcher(self._redis)
+        #: Presence writes, ``(hash key, member, value or None to delete)``, in order (``_write_presence``).
+        self._presence_writes: StepBatcher[PresenceWrite, None] = StepBatcher(
+            self._write_presence, limit=_PRESENCE_BATCH
+        )
         self._process = uuid.uuid4().hex[:12]
         self._control = f"{_PREFIX}ctl:{self._process}"
         self._deliver: Deliver | None = None
@@ -287,24 +297,11 @@ class RedisBroker:
         return list(await asyncio.gather(*futures))
 
     async def _publish_batch(self, items: Sequence[PublishItem]) -> list[PublishResult]:
-        """Run the publish script once for ``items`` (``StepBatcher``'s sender).
-
-        ``EVALSHA`` directly: redis-py's script objects would ask ``SCRIPT EXISTS`` first, a second round
-        trip per batch. A Redis that lost its scripts (restarted) answers ``NOSCRIPT`` having run nothing:
-        the script is loaded and the batch sent again.
-        """
+        """Run the publish script once for ``items`` (``StepBatcher``'s sender)."""
         keys, args = self._publish_call(items)
-        sha = self._publish_script.sha
-
-        async def run() -> list[Any]:
-            try:
-                replies: list[Any] = await self._redis.evalsha(sha, len(keys), *keys, *args)
-            except NoScriptError:
-                await self._redis.script_load(_PUBLISH)
-                replies = await self._redis.evalsha(sha, len(keys), *keys, *args)
-            return replies
-
-        replies = await self._retrying("publish", run)
+        replies = await self._retrying(
+            "publish", lambda: evalsha(self._redis, self._publish_script, keys, args)
+        )
         return [self._publish_result(c, d, r) for (c, d, _), r in zip(items, replies, strict=True)]
 
     async def _position_once(self, channel: str) -> list[Any]:
@@ -527,18 +524,42 @@ class RedisBroker:
     def _presence_value(self, user_json: str) -> str:
         return f'{{"x":{int((time.time() + self._presence_ttl) * 1000)},"u":{user_json}}}'
 
+    async def _write_presence(self, writes: Sequence[PresenceWrite]) -> list[None]:
+        """A batch of presence writes (``StepBatcher``'s sender): per channel one ``HSET`` of the members
+        joining or refreshed and one ``HDEL`` of those leaving, in one pipeline.
+
+        The last write of a member in the batch is the one sent, which is what the writes would leave
+        behind one by one: writes to different members never depend on each other.
+        """
+        final: dict[str, dict[str, str | None]] = {}
+        for key, member, value in writes:
+            final.setdefault(key, {})[member] = value
+        pipe = self._redis.pipeline(transaction=False)
+        for key, members in final.items():
+            joined = [
+                part for member, value in members.items() if value is not None for part in (member, value)
+            ]
+            if joined:
+                pipe.execute_command("HSET", key, *joined)
+            left = [member for member, value in members.items() if value is None]
+            if left:
+                pipe.execute_command("HDEL", key, *left)
+        await pipe.execute()
+        return [None] * len(writes)
+
     async def presence_join(self, channel: str, member: str, user: dict[str, Any]) -> None:
         user_json = dumps(user)
         member = f"{self._process}:{member}"
         self._presence[(channel, member)] = user_json
+        value = self._presence_value(user_json)
         with contextlib.suppress(RedisError, OSError):
-            await self._command("HSET", _key(channel, "presence"), member, self._presence_value(user_json))
+            await self._presence_writes.submit((_key(channel, "presence"), member, value))
 
     async def presence_leave(self, channel: str, member: str) -> None:
         member = f"{self._process}:{member}"
         self._presence.pop((channel, member), None)
         with contextlib.suppress(RedisError, OSError):
-            await self._command("HDEL", _key(channel, "presence"), member)
+            await self._presence_writes.submit((_key(channel, "presence"), member, None))
 
     async def presence(self, channel: str) -> list[dict[str, Any]]:
         key = _key(channel, "presence")
@@ -562,10 +583,12 @@ class RedisBroker:
             await asyncio.sleep(self._presence_ttl / 3)
             if not self._presence:
                 continue
+            # Through the same batches as joins and leaves, so a refresh never overtakes a later leave.
+            refreshed = [
+                self._presence_writes.submit((_key(channel, "presence"), member, self._presence_value(user)))
+                for (channel, member), user in self._presence.items()
+            ]
             try:
-                pipe = self._redis.pipeline(transaction=False)
-                for (channel, member), user_json in list(self._presence.items()):
-                    pipe.hset(_key(channel, "presence"), member, self._presence_value(user_json))
-                await pipe.execute()
+                await asyncio.gather(*refreshed)
             except (RedisError, OSError) as exc:
                 log.warning("hub: presence heartbeat failed: %s", exc)

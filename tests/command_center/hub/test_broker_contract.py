@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -203,3 +204,44 @@ async def test_a_crowd_joining_at_once_is_all_present(backend: tuple[Broker, Sin
         *(broker.presence_join(channel, f"c{i}", {"id": i, "name": f"u{i}"}) for i in range(300))
     )
     assert sorted(user["id"] for user in await broker.presence(channel)) == list(range(300))
+
+
+async def test_joins_and_leaves_of_one_step_end_as_they_would_one_by_one(
+    backend: tuple[Broker, Sink],
+) -> None:
+    """Over Redis a step's presence writes go out as one HSET and one HDEL per channel (a storm's joins
+    cost a few commands, issue 19); what they leave behind is what they would leave one at a time."""
+    broker, _ = backend
+    first, second = channel_name(), channel_name()
+    sent: list[tuple[str, str]] = []
+    redis = getattr(broker, "_redis", None)
+    if redis is not None:  # record the commands of every pipeline the broker sends
+        pipeline = redis.pipeline
+
+        def recording(*args: Any, **kwargs: Any) -> Any:
+            pipe = pipeline(*args, **kwargs)
+            execute_command = pipe.execute_command
+
+            def record(*command: Any, **options: Any) -> Any:
+                sent.append((command[0], command[1]))
+                return execute_command(*command, **options)
+
+            pipe.execute_command = record
+            return pipe
+
+        redis.pipeline = recording
+    await asyncio.gather(
+        *(
+            broker.presence_join(channel, f"c{i}", {"id": i})
+            for i in range(300)
+            for channel in (first, second)
+        ),
+        broker.presence_leave(first, "c7"),  # after its join, in the same step: gone
+        broker.presence_join(first, "c7", {"id": 7000}),  # and back as someone else: the last one counts
+        broker.presence_leave(second, "c8"),
+    )
+    assert sorted(u["id"] for u in await broker.presence(first)) == sorted([*range(7), *range(8, 300), 7000])
+    assert sorted(u["id"] for u in await broker.presence(second)) == [i for i in range(300) if i != 8]
+    if redis is not None:
+        key = "cc:hub:{%s}:presence"
+        assert sorted(sent) == sorted([("HSET", key % first), ("HSET", key % second), ("HDEL", key % second)])

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -121,6 +122,32 @@ async def test_a_storm_of_takes_is_counted_in_redis_not_admitted_blind(
         await asyncio.gather(*(a.give_back(user, "c1") for user in users))
         assert all(await asyncio.gather(*(b.take(user, "c2", 1) for user in users)))
     assert not [r.getMessage() for r in caplog.records], "the storm was taken for a Redis outage"
+
+
+async def test_the_seats_of_one_step_go_in_one_call_each_as_if_alone(
+    redis_url: str, processes: tuple[RedisSeats, RedisSeats]
+) -> None:
+    """Takes, renewals and give-backs asked for in one event-loop step share one script call, in order:
+    two takes of a user's last seat in one batch admit exactly one, as two calls in a row would."""
+    a, b = processes
+    users = [_user() for _ in range(300)]
+    calls: list[int] = []
+    send = a._send
+
+    async def counted(ops: Any) -> list[int]:
+        calls.append(len(ops))
+        return await send(ops)
+
+    a._batch._send = counted  # type: ignore[method-assign]
+    taken = await asyncio.gather(*(a.take(user, f"c{n}", 1) for user in users for n in (1, 2)))
+    assert taken == [True, False] * len(users), "a user's second connection in the same batch was admitted"
+    assert calls == [512, 88], f"600 takes went to Redis in {len(calls)} calls: {calls}"
+    await a.renew()  # the 300 seats taken, in one call
+    assert calls[2:] == [300]
+    await asyncio.gather(*(a.give_back(user, "c1") for user in users[:100]))
+    assert calls[3:] == [100]
+    again = await asyncio.gather(*(b.take(user, "c9", 1) for user in users))
+    assert again == [True] * 100 + [False] * 200
 
 
 async def test_a_redis_that_forgot_the_script_gets_it_again(

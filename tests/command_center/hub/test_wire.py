@@ -198,6 +198,33 @@ def test_the_protocol_offers_itself_only_without_compression() -> None:
     assert EXTENSION == "command_center.shared_frames"
 
 
+async def test_the_protocol_sets_every_attribute_uvicorns_own_sets() -> None:
+    """``HubWebSocketProtocol.__init__`` repeats uvicorn's (to skip three objects it would discard): a
+    uvicorn release that adds an attribute must fail here, not in a connection."""
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    from uvicorn.server import ServerState
+
+    for deflate in (False, True):
+        config = uvicorn.Config(app=None, ws=PROTOCOL, ws_per_message_deflate=deflate)  # type: ignore[arg-type]
+        config.load()
+        theirs = WebSocketsSansIOProtocol(config, ServerState(), {})
+        ours = HubWebSocketProtocol(config, ServerState(), {})
+        assert set(vars(ours)) - {"_accept_key"} == set(vars(theirs))
+        assert isinstance(ours.queue, Inbox) and isinstance(ours.writable, Flag) and ours.writable.is_set()
+        assert ours.conn is None  # made by connection_made (standard way) or take_over
+
+        class Transport(asyncio.Transport):
+            def get_extra_info(self, name: str, default: Any = None) -> Any:
+                return ("127.0.0.1", 8000) if name in ("sockname", "peername") else default
+
+        ours.connection_made(Transport())
+        # The standard way's parser, as uvicorn's: waiting for the request, compression as configured.
+        assert ours.conn.state is theirs.conn.state
+        assert ours.conn.max_message_size == theirs.conn.max_message_size == config.ws_max_size
+        assert len(ours.conn.available_extensions) == len(theirs.conn.available_extensions) == int(deflate)
+        ours.connections.discard(ours)
+
+
 async def test_hub_start_takes_the_startup_heap_out_of_full_collections() -> None:
     """Full collections walking the startup heap were the broadcast p99 tail (RESULTS.md, issue 19)."""
     import gc
