@@ -53,10 +53,20 @@ def test_running_drill_marks_its_incident_and_real_world_stop_ends_it(open_page,
     page = open_page("organizer", f"/static/drill.html?id={running['id']}")
     page.wait_for_selector("#stop-drill")
     shoot(page, "drill-running-1920x1080")
-    page.once("dialog", lambda dialog: dialog.accept("真实警情，立即终止"))
+    # The reason is written in the panel (a prompt() froze the live page while open).
     page.click("#stop-drill")
+    reason = page.locator("#stop-form textarea[name=reason]")
+    assert reason.input_value() == "发生真实事件"
+    reason.fill("")
+    page.click("#stop-confirm")  # an empty reason is not sent: the form stays, the drill runs on
+    assert page.locator("#stop-form").count() == 1
+    assert wait_drill(server, drill["id"], {"running"}, timeout=1)["status"] == "running"
+    reason.fill("真实警情，立即终止")
+    shoot(page, "drill-stop-reason-1920x1080")
+    page.click("#stop-confirm")
     page.wait_for_selector(f"#drills li[data-id='{running['id']}'][data-status=stopped]", timeout=5000)
-    page.wait_for_selector("#stop-drill", state="detached")
+    page.wait_for_selector("#stop-form", state="detached")
+    assert page.locator("#stop-drill").count() == 0
     assert wait_drill(server, drill["id"], {"stopped"}, timeout=5)["stop_reason"] == "真实警情，立即终止"
 
 

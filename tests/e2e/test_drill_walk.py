@@ -99,10 +99,11 @@ def test_a_drill_walked_by_organizer_field_officer_liaison_and_commander(open_pa
 
     # A real-world stop from the console: everyone is told, nothing of the drill stays actionable.
     meetings = console.locator("#plan-meetings li[data-review]").count()
-    console.once("dialog", lambda dialog: dialog.accept("真实警情，立即终止"))
     console.click("#stop-drill")
+    console.fill("#stop-form textarea[name=reason]", "真实警情，立即终止")
+    console.click("#stop-confirm")
     console.wait_for_selector(f"{row}[data-status=stopped]", timeout=10000)
-    console.wait_for_selector("#stop-drill", state="detached")
+    console.wait_for_selector("#stop-form", state="detached")
     # Its review meeting joins the drill plan without a reload (the plan stayed stale before).
     console.wait_for_function(
         "(n) => document.querySelectorAll('#plan-meetings li[data-review]').length > n",

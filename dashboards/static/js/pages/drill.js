@@ -2,7 +2,7 @@
 // shown before the start), the live score, and the real-world stop. Channels: board, drill:{id} of every
 // drill not yet over, so the status (scheduled, running, finished, stopped) is live without a reload.
 import { api, optional } from "../api.js";
-import { $, fill, formData, h, params, toast } from "../dom.js";
+import { $, fill, formData, h, params, refill, toast } from "../dom.js";
 import { lang, onLangChange, t, tn } from "../i18n.js";
 import { can } from "../nav.js";
 import { drillBadge, boardChannel, startPage } from "../shell.js";
@@ -18,6 +18,7 @@ async function run({ user, hub }) {
   let drills = [];
   let selected = null;
   let score = null;
+  let stopping = null; // the drill whose stop (or cancel) reason is being written
   const title = (o) => (lang() === "en" ? o.title_en || o.en : o.title_zh || o["zh-CN"]) || o.key;
 
   async function loadScenarios() {
@@ -84,7 +85,7 @@ async function run({ user, hub }) {
     const s = score?.score;
     const active = isActive(drill);
     const status = drill?.status || score?.status;
-    fill($("#score"),
+    refill($("#score"),
       h("div", { class: "row" }, h("span", { class: "score-big", id: "overall" }, s?.overall != null ? s.overall.toFixed(1) : "—"),
         s?.rating ? h("span", { class: `rating rating-${s.rating}` }, s.rating) : null,
         s?.capped ? h("span", { class: "badge" }, t("drill.capped")) : null,
@@ -99,21 +100,41 @@ async function run({ user, hub }) {
           h("td", {}, c.score != null ? (c.score * 100).toFixed(0) : "—"), // out of 100, like the overall
           h("td", {}, c.rating ? h("span", { class: `rating rating-${c.rating}` }, c.rating) : "—")))))) : null,
       // Not started yet, it is cancelled, not stopped for a real-world event (a page walk read it so).
-      manager && active ? h("button", { type: "button", class: "danger big", id: "stop-drill", onclick: () => stop(status) },
-        t(status === "scheduled" ? "drill.cancel" : "drill.stop")) : null);
+      manager && active && stopping === selected ? stopForm(status) : null,
+      manager && active && stopping !== selected ? h("button", { type: "button", class: "danger big", id: "stop-drill",
+        onclick: () => { stopping = selected; loadScore().then(() => $("#stop-form textarea")?.focus()); } },
+      t(status === "scheduled" ? "drill.cancel" : "drill.stop")) : null);
   }
 
-  async function stop(status) {
+  // The reason is asked in the panel, not in a prompt(), which froze the page (the live score, the hub)
+  // while open and dropped an emptied answer without a word. The panel is re-rendered by live updates;
+  // refill keeps what is typed.
+  function stopForm(status) {
     const scheduled = status === "scheduled";
-    const reason = prompt(t(scheduled ? "drill.cancel_confirm" : "drill.stop_confirm"),
-      t(scheduled ? "drill.cancel_reason_default" : "drill.stop_reason_default"));
-    if (!reason) return;
-    try {
-      await api.post(`/api/drills/${selected}/stop`, { reason });
-      toast(t("drill.stopped"), "ok");
-      await loadDrills();
-      await loadScore();
-    } catch (exc) { toast(exc.message, "error"); }
+    const form = h("form", { class: "stack stop-drill", id: "stop-form" },
+      h("label", {}, h("span", {}, t(scheduled ? "drill.cancel_confirm" : "drill.stop_confirm")),
+        h("textarea", { name: "reason", required: true, maxlength: 500, rows: 2 },
+          t(scheduled ? "drill.cancel_reason_default" : "drill.stop_reason_default"))),
+      h("div", { class: "row" },
+        h("button", { type: "submit", class: "danger", id: "stop-confirm" }, t(scheduled ? "drill.cancel" : "drill.stop")),
+        h("button", { type: "button", onclick: () => { stopping = null; loadScore(); } }, t("drill.stop_back"))));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const reason = form.elements.reason.value.trim();
+      if (!reason) { form.elements.reason.focus(); return; }
+      for (const button of form.querySelectorAll("button")) button.disabled = true;
+      try {
+        await api.post(`/api/drills/${selected}/stop`, { reason });
+        stopping = null;
+        toast(t("drill.stopped"), "ok");
+        await loadDrills();
+        await loadScore();
+      } catch (exc) {
+        toast(exc.message, "error");
+        for (const button of form.querySelectorAll("button")) button.disabled = false;
+      }
+    });
+    return form;
   }
 
   $("#schedule-form").addEventListener("submit", async (event) => {
