@@ -54,7 +54,17 @@ def test_incident_map_offline_view_with_zones_and_nothing_external(open_page, se
     page.wait_for_selector("#incident-map[data-ready=true][data-base=offline]")
     for kind in ("cordon", "buffer", "dialogue"):
         page.wait_for_selector(f"#incident-map path.map-zone-{kind}", state="attached")
-    assert page.locator(f"#incident-map [data-incident='{incident['id']}']").count() == 1
+    marker = page.locator(f"#incident-map [data-incident='{incident['id']}']")
+    assert marker.count() == 1
+    # The marker is on top of its zones: the point under its centre is the marker, not the cordon.
+    page.locator("#incident-map").scroll_into_view_if_needed()
+    box = marker.bounding_box()
+    assert box is not None
+    on_top = page.evaluate(
+        "([x, y]) => document.elementFromPoint(x, y)?.dataset.incident",
+        [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
+    )
+    assert on_top == str(incident["id"]), "a zone covers its incident's marker"
     assert page.locator("#incident-map .leaflet-control-scale-line").count() == 1
     assert "°N" in page.evaluate(
         "[...document.querySelectorAll('#incident-map canvas')].length ? 'ok °N' : ''"
@@ -73,7 +83,7 @@ def test_officers_grey_when_stale_and_gone_after_ten_minutes(open_page, server):
         page.wait_for_selector(f"#board-map [data-stream='{fresh}'][data-stale=false]", state="attached")
         page.wait_for_selector(f"#board-map [data-stream='{stale}'][data-stale=true]", state="attached")
         assert page.locator(f"#board-map [data-stream='{gone}']").count() == 0
-        labels = page.inner_text("#board-map")
+        labels = page.locator("#board-map").text_content() or ""  # shown or, where crowded, on hover
         assert "张警员" in labels and "赵警员" in labels and "秒前" in labels
         shoot(page, "board-map-officers-1920x1080")
         # A live stream on the map: click the officer to watch.
@@ -144,3 +154,44 @@ def test_map_on_a_phone(open_page, server):
     page.wait_for_selector("#board-map[data-ready=true]")
     page.locator("#board-map").scroll_into_view_if_needed()
     shoot(page, "board-map-390x844")
+
+
+def test_crowded_labels_move_aside_or_wait_for_a_hover(open_page, server):
+    """Labels of markers close together were drawn over one another (a page walk of the board): each takes
+    a free side of its marker, the most urgent first, and one with no free side shows on hover."""
+    spot = {"lat": 30.6421, "lon": 104.0012}  # away from the other tests' incidents
+    titles = [f"重叠标注{n}：同一路口聚集" for n in range(4)]
+    made = [server.create_incident(title=title, location=spot) for title in titles]
+    board = open_page("commander", "/static/board.html")
+    board.wait_for_selector("#board-map[data-ready=true]")
+    # Markers at one point overlap at every zoom: the board's own view (fitted to every open incident) will
+    # do, once its zoom animation has ended.
+    board.wait_for_function(
+        "(n) => document.querySelectorAll('#board-map .map-label').length >= n"
+        " && !document.querySelector('#board-map .leaflet-zoom-anim')",
+        arg=4,
+    )
+    boxes = board.evaluate(
+        """(titles) => [...document.querySelectorAll('#board-map .map-label')]
+            .filter((el) => titles.some((t) => el.textContent.includes(t)))
+            .map((el) => ({ text: el.textContent, crowded: el.classList.contains('crowded'),
+                            box: el.getBoundingClientRect().toJSON() }))""",
+        titles,
+    )
+    assert len(boxes) == 4
+    shown = [b for b in boxes if not b["crowded"]]
+    assert len(shown) >= 2, "no label moved aside: only one of four markers at one spot was readable"
+    for i, a in enumerate(shown):  # no two labels shown cover each other
+        for b in shown[i + 1 :]:
+            x = a["box"]["left"] < b["box"]["right"] and b["box"]["left"] < a["box"]["right"]
+            y = a["box"]["top"] < b["box"]["bottom"] and b["box"]["top"] < a["box"]["bottom"]
+            assert not (x and y), f"{a['text']} covers {b['text']}"
+    if len(shown) < 4:  # the marker on top at the spot is the last placed, whose label found no side
+        assert board.locator("#board-map .map-label.crowded").first.is_hidden()
+        spot_box = board.locator(f"#board-map [data-incident='{made[0]['id']}']").bounding_box()
+        assert spot_box is not None
+        board.mouse.move(spot_box["x"] + spot_box["width"] / 2, spot_box["y"] + spot_box["height"] / 2)
+        hovered = board.locator("#board-map .map-label.hover")
+        hovered.wait_for(state="visible")
+        assert "crowded" in (hovered.get_attribute("class") or "")
+    shoot(board, "board-map-crowded-1920x1080")

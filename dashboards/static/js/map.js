@@ -14,6 +14,8 @@ const ZONE_STYLE = {
   dialogue: { color: "#2fb36d" },
 };
 const URGENCY = { missed: "#e5484d", warning: "#f5a524", pending: "#3d8bfd" };
+// Where a marker's label may sit, tried in this order after the marker's own side (declutter).
+const LABEL_SIDES = ["right", "left", "top", "bottom"];
 
 let leaflet = null;
 async function loadLeaflet(config) {
@@ -81,6 +83,9 @@ export async function createMap(el, { onStream = null, now = () => Date.now() } 
   const resize = new ResizeObserver(() => map.invalidateSize());
   resize.observe(el);
 
+  // Zones under the markers: drawn after them in the same pane, a cordon's circle took the hover and the
+  // click meant for its incident's marker.
+  map.createPane("zones").style.zIndex = "350"; // below Leaflet's overlay pane (400), above the tiles
   const incidentsLayer = L.layerGroup().addTo(map);
   const zonesLayer = L.layerGroup().addTo(map);
   const officersLayer = L.layerGroup().addTo(map);
@@ -90,24 +95,67 @@ export async function createMap(el, { onStream = null, now = () => Date.now() } 
 
   function setIncidents(list, { urgency = () => "pending" } = {}) {
     incidentsLayer.clearLayers();
-    for (const incident of list) {
+    // The most urgent first: where labels crowd, theirs are the ones shown (declutter).
+    const order = Object.keys(URGENCY);
+    const rank = (incident) => (order.indexOf(urgency(incident)) + order.length + 1) % (order.length + 1);
+    for (const incident of [...list].sort((a, b) => rank(a) - rank(b))) {
       if (!incident.location) continue;
       const marker = L.circleMarker(at(incident.location.lat, incident.location.lon), {
         radius: 9, color: "#fff", weight: 2, fillColor: URGENCY[urgency(incident)] || URGENCY.pending, fillOpacity: 0.9,
         className: `map-incident${incident.drill ? " map-drill" : ""}`,
       });
-      marker.bindTooltip(`${incident.drill ? `[${t("drill.badge")}] ` : ""}${incident.title}`, { permanent: true, direction: "right", className: "map-label" });
+      marker.labelSide = "right";
+      marker.bindTooltip(`${incident.drill ? `[${t("drill.badge")}] ` : ""}${incident.title}`, { permanent: true, direction: marker.labelSide, className: "map-label" });
       marker.on("click", () => { location.href = `/static/incident.html?id=${incident.id}`; });
       marker.addTo(incidentsLayer);
       marker.getElement()?.setAttribute("data-incident", incident.id);
+      showOnHover(marker);
+    }
+    declutter();
+  }
+
+  // Permanent labels of markers close together were drawn over one another, and none could be read (a
+  // page walk: the board's two East Gate incidents and the officers there). In order of importance
+  // (incidents by urgency, then officers) each label takes the first side of its marker where it covers
+  // no label already placed, inside the map if it can; one with no free side stays hidden until its marker
+  // is hovered. The markers themselves are always drawn.
+  function declutter() {
+    const view = el.getBoundingClientRect();
+    const placed = [];
+    const free = (box) => !placed.some((other) => box.left < other.right && other.left < box.right
+      && box.top < other.bottom && other.top < box.bottom);
+    const inside = (box) => box.left >= view.left && box.right <= view.right
+      && box.top >= view.top && box.bottom <= view.bottom;
+    for (const marker of [...incidentsLayer.getLayers(), ...officersLayer.getLayers()]) {
+      const tooltip = marker.getTooltip();
+      const label = tooltip?.getElement();
+      if (!label) continue;
+      const sides = [marker.labelSide, ...LABEL_SIDES.filter((side) => side !== marker.labelSide)];
+      const boxes = new Map();
+      for (const side of sides) {
+        if (tooltip.options.direction !== side) { tooltip.options.direction = side; tooltip.update(); }
+        boxes.set(side, label.getBoundingClientRect());
+        if (free(boxes.get(side)) && inside(boxes.get(side))) break;
+      }
+      const side = sides.find((s) => boxes.has(s) && free(boxes.get(s)) && inside(boxes.get(s)))
+        || sides.find((s) => free(boxes.get(s))) || marker.labelSide;
+      if (tooltip.options.direction !== side) { tooltip.options.direction = side; tooltip.update(); }
+      const taken = free(boxes.get(side));
+      if (taken) placed.push(boxes.get(side));
+      label.classList.toggle("crowded", !taken);
     }
   }
+  function showOnHover(marker) {
+    marker.on("mouseover", () => marker.getTooltip()?.getElement()?.classList.add("hover"));
+    marker.on("mouseout", () => marker.getTooltip()?.getElement()?.classList.remove("hover"));
+  }
+  map.on("zoomend moveend resize", declutter);
 
   function setZones(list) {
     zonesLayer.clearLayers();
     for (const incident of list) {
       for (const zone of Object.values(incident.zones || {})) {
-        const circle = L.circle(at(zone.lat, zone.lon), { radius: zone.radius_m, weight: 2, fillOpacity: 0.12,
+        const circle = L.circle(at(zone.lat, zone.lon), { pane: "zones", radius: zone.radius_m, weight: 2, fillOpacity: 0.12,
           ...(ZONE_STYLE[zone.kind] || {}), className: `map-zone map-zone-${zone.kind}` });
         circle.bindTooltip(t(`zone.${zone.kind}`), { className: "map-label" });
         circle.addTo(zonesLayer);
@@ -132,15 +180,18 @@ export async function createMap(el, { onStream = null, now = () => Date.now() } 
       });
       const name = personName(s.officer) || s.id;
       const ago = stale ? ` · ${t("map.seen_ago", { s: Math.round(age) })}` : "";
-      marker.bindTooltip(`${name}${ago}`, { permanent: true, direction: "top", className: `map-label${stale ? " stale" : ""}` });
+      marker.labelSide = "top";
+      marker.bindTooltip(`${name}${ago}`, { permanent: true, direction: marker.labelSide, className: `map-label${stale ? " stale" : ""}` });
       const watch = h("a", { href: `/static/video.html?stream=${encodeURIComponent(s.id)}`, class: "map-watch",
         onclick: (e) => { if (onStream) { e.preventDefault(); onStream(s.id); } } }, t("map.watch"));
       marker.bindPopup(h("div", {}, h("strong", {}, name), h("br"), stale ? t("map.stale") : t("map.live"), " · ", watch));
       marker.addTo(officersLayer);
+      showOnHover(marker);
       const element = marker.getElement();
       if (element) { element.dataset.stream = s.id; element.dataset.stale = String(stale); }
     }
     el.dataset.officers = String(officersLayer.getLayers().length);
+    declutter();
   }
   const timer = setInterval(drawOfficers, 5000);
 
