@@ -52,15 +52,15 @@ class StepBatcher(Generic[Item, Result]):
         channel cost one command per batch instead of one each.
         """
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Result] = loop.create_future()
         if same_as is None:
+            future: asyncio.Future[Result] = loop.create_future()
             self._pending.append((item, future, None))
         else:
             shared = self._shared.get(same_as)
             if shared is None:  # the sent item's own future: no caller can cancel it for the others
                 shared = self._shared[same_as] = loop.create_future()
                 self._pending.append((item, shared, same_as))
-            shared.add_done_callback(functools.partial(_answer, future))
+            future = follow(shared)
         if self._flushing is None:
             self._flushing = loop.create_task(self._flush())
         return future
@@ -99,6 +99,17 @@ class StepBatcher(Generic[Item, Result]):
             if not future.done():
                 future.set_exception(exc)
                 future.exception()
+
+
+def follow(shared: asyncio.Future[Result]) -> asyncio.Future[Result]:
+    """One caller's own future for a result shared with others.
+
+    Cancelling it (the caller gave up) leaves the shared one to the others; an error is raised to each
+    caller as its own copy (``_own_copy``).
+    """
+    future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+    shared.add_done_callback(functools.partial(_answer, future))
+    return future
 
 
 def _answer(future: asyncio.Future[Result], shared: asyncio.Future[Result]) -> None:

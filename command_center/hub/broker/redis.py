@@ -65,7 +65,7 @@ from command_center.hub.broker.base import (
     recovery_from_history,
     unique_users,
 )
-from command_center.hub.broker.batch import CommandBatcher, StepBatcher, evalsha
+from command_center.hub.broker.batch import CommandBatcher, StepBatcher, evalsha, follow
 from command_center.hub.protocol import Message, Position, dumps, utc_now_iso
 
 log = logging.getLogger(__name__)
@@ -177,6 +177,8 @@ class RedisBroker:
         #: So do the other commands of a subscribe (position, history, presence): a reconnect storm's
         #: thousands of subscribes cost a few round trips instead of several each.
         self._command = CommandBatcher(self._redis)
+        #: History reads under way, by (channel, after, upto, epoch): identical recoveries share one.
+        self._history_reads: dict[tuple[str, int, int, str], asyncio.Future[list[Message] | None]] = {}
         #: Presence writes, ``(hash key, member, value or None to delete)``, in order (``_write_presence``).
         self._presence_writes: StepBatcher[PresenceWrite, None] = StepBatcher(
             self._write_presence, limit=_PRESENCE_BATCH
@@ -317,11 +319,35 @@ class RedisBroker:
         return Position(int(offset), epoch)
 
     async def _history(self, channel: str, after: int, upto: int, epoch: str) -> list[Message] | None:
-        """The stored messages with offsets in (after, upto], or None if Redis no longer has all of them."""
+        """The stored messages with offsets in (after, upto], or None if Redis no longer has all of them.
+
+        Callers asking for the same range while it is being read share the read and its decoding (the
+        list is shared: read-only): a reconnect storm's thousands of recoveries of one channel get the
+        same ``Message`` objects, whose frames are then built once, not once per connection. A range
+        read moments before a caller asked is as good as one read after: entries up to ``upto`` never
+        change, and the epoch is part of what is asked.
+        """
         if upto <= after:
             return []
+        key = (channel, after, upto, epoch)
+        shared = self._history_reads.get(key)
+        if shared is None:
+            shared = self._history_reads[key] = asyncio.ensure_future(
+                self._read_history(channel, after, upto, epoch)
+            )
+
+            def forget(done: asyncio.Future[list[Message] | None]) -> None:
+                """The next caller reads afresh; an error is raised to each caller (not logged as lost)."""
+                self._history_reads.pop(key, None)
+                if not done.cancelled():
+                    done.exception()
+
+            shared.add_done_callback(forget)
+        return await follow(shared)
+
+    async def _read_history(self, channel: str, after: int, upto: int, epoch: str) -> list[Message] | None:
         command = ("XRANGE", _key(channel, "log"), f"{after + 1}-0", f"{upto}-0")
-        entries = await self._retrying("history", lambda: self._command(*command, same_as=command))
+        entries = await self._retrying("history", lambda: self._command(*command))
         horizon = int((time.time() - self._history_seconds) * 1000)
         messages = []
         for entry_id, fields in entries:

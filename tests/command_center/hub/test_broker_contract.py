@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from command_center.hub import Message, Position, create_broker
-from command_center.hub.broker.base import Broker
+from command_center.hub.broker.base import Broker, BrokerUnavailable
+from command_center.hub.broker.redis import RedisBroker
 from tests.services import REDIS_URL, redis_available, require
 
 pytestmark = pytest.mark.timeout(120)
@@ -245,3 +246,33 @@ async def test_joins_and_leaves_of_one_step_end_as_they_would_one_by_one(
     if redis is not None:
         key = "cc:hub:{%s}:presence"
         assert sorted(sent) == sorted([("HSET", key % first), ("HSET", key % second), ("HDEL", key % second)])
+
+
+async def test_identical_recoveries_at_once_share_one_read(backend: tuple[Broker, Sink]) -> None:
+    """A reconnect storm's recoveries of one channel: each gets the whole gap; over Redis they share one
+    read and the same Message objects (so each frame is built once, issue 19), and an error reaches each
+    caller as its own exception."""
+    broker, _ = backend
+    channel = channel_name()
+    epoch = (await broker.publish(channel, {"type": "t", "n": 0})).message.epoch
+    for n in range(1, 5):
+        await broker.publish(channel, {"type": "t", "n": n})
+    recoveries = await asyncio.gather(*(broker.recover(channel, Position(1, epoch)) for _ in range(200)))
+    assert all(r.recovered is True for r in recoveries)
+    assert all([m.offset for m in r.messages] == [2, 3, 4, 5] for r in recoveries)
+    if isinstance(broker, RedisBroker):
+        assert len({id(r.messages[0]) for r in recoveries}) == 1, "the same range was read and decoded again"
+
+        reads: list[int] = []
+
+        async def unavailable(*range_asked: Any) -> Any:
+            reads.append(1)
+            await asyncio.sleep(0)  # under way while the other callers ask
+            raise BrokerUnavailable("Redis unavailable during history: connection refused")
+
+        broker._read_history = unavailable  # type: ignore[method-assign]
+        errors = await asyncio.gather(
+            *(broker.recover(channel, Position(1, epoch)) for _ in range(3)), return_exceptions=True
+        )
+        assert reads == [1] and all(isinstance(e, BrokerUnavailable) for e in errors)
+        assert len({id(e) for e in errors}) == 3, "one exception object raised in every caller"
