@@ -127,8 +127,8 @@ class RedisSeats:
         # A small pool that makes a command wait for a connection: the seats of a step go in one script
         # call, so a reconnect storm needs no more. redis-py's default pool instead opened a connection per
         # concurrent seat and raised "Too many connections" past 100, which made the hub admit on its own
-        # count during every storm and log the outage and the recovery each time. No per-read socket
-        # timeout: each batch is timed as a whole (``_send``), not each of its replies.
+        # count during every storm and log the outage and the recovery each time. Each batch is timed as
+        # a whole (``_send``): redis-py's own per-read timeout differs by version (none before 8).
         pool = BlockingConnectionPool.from_url(
             url,
             max_connections=_POOL_SIZE,

@@ -157,10 +157,13 @@ class CommandBatcher:
     never more than one connection of the pool.
     """
 
-    __slots__ = ("_batcher", "_redis")
+    __slots__ = ("_batcher", "_redis", "_timeout")
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, *, timeout: float | None = None) -> None:
+        """``timeout``: seconds a batch may wait for its replies; past it, every caller in it gets a
+        ``TimeoutError`` and the next batch goes out (one batch with no answer held all the later ones)."""
         self._redis = redis
+        self._timeout = timeout
         self._batcher: StepBatcher[tuple[Any, ...], Any] = StepBatcher(self._send)
 
     async def __call__(self, *command: Any, same_as: Hashable | None = None) -> Any:
@@ -189,5 +192,6 @@ class CommandBatcher:
         pipe = self._redis.pipeline(transaction=False)
         for command in commands:
             pipe.execute_command(*command)
-        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        async with asyncio.timeout(self._timeout):
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
         return replies

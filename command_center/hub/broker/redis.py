@@ -162,6 +162,8 @@ class RedisBroker:
         self._presence_ttl = presence_ttl_seconds
         # A bounded pool that makes a command wait for a free connection: redis-py's default pool raises
         # "Too many connections" past 100, which a reconnect storm of a thousand subscribes reaches.
+        # Every command is also bounded by ``retry_seconds`` here (``_retrying``, the batches): redis-py's
+        # own per-read timeout differs by version (none before 8, 5 s since).
         pool = BlockingConnectionPool.from_url(
             url,
             max_connections=_POOL_SIZE,
@@ -176,7 +178,7 @@ class RedisBroker:
         self._publishes: StepBatcher[PublishItem, PublishResult] = StepBatcher(self._publish_batch)
         #: So do the other commands of a subscribe (position, history, presence): a reconnect storm's
         #: thousands of subscribes cost a few round trips instead of several each.
-        self._command = CommandBatcher(self._redis)
+        self._command = CommandBatcher(self._redis, timeout=retry_seconds)
         #: History reads under way, by (channel, after, upto, epoch): identical recoveries share one.
         self._history_reads: dict[tuple[str, int, int, str], asyncio.Future[list[Message] | None]] = {}
         #: Presence writes, ``(hash key, member, value or None to delete)``, in order (``_write_presence``).
@@ -225,7 +227,8 @@ class RedisBroker:
                 pipe = self._redis.pipeline(transaction=False)
                 for channel, member in self._presence:
                     pipe.hdel(_key(channel, "presence"), member)
-                await pipe.execute()
+                async with asyncio.timeout(self._retry_seconds):
+                    await pipe.execute()
         await self._drop_pubsub()
         await self._redis.aclose()
 
@@ -238,15 +241,21 @@ class RedisBroker:
     # -- publishing and history ------------------------------------------------------------------------
 
     async def _retrying(self, what: str, call: Any) -> Any:
-        """Run ``call()`` until it succeeds or ``retry_seconds`` pass; then raise ``BrokerUnavailable``."""
-        deadline = time.monotonic() + self._retry_seconds
+        """Run ``call()`` until it succeeds or ``retry_seconds`` pass; then raise ``BrokerUnavailable``.
+
+        An attempt that gets no answer ends at that deadline too: a Redis that stopped answering (a stopped
+        process, a network partition that sends no reset) otherwise held every caller for good.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._retry_seconds
         delay = 0.05
         while True:
             try:
-                return await call()
-            except (RedisError, OSError) as exc:
-                if time.monotonic() + delay > deadline:
-                    raise BrokerUnavailable(f"Redis unavailable during {what}: {exc}") from exc
+                async with asyncio.timeout_at(deadline):
+                    return await call()
+            except (RedisError, OSError) as exc:  # TimeoutError is an OSError
+                if loop.time() + delay > deadline:
+                    raise BrokerUnavailable(f"Redis unavailable during {what}: {exc!r}") from exc
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RETRY_CAP)
 
@@ -570,7 +579,8 @@ class RedisBroker:
             left = [member for member, value in members.items() if value is None]
             if left:
                 pipe.execute_command("HDEL", key, *left)
-        await pipe.execute()
+        async with asyncio.timeout(self._retry_seconds):  # a Redis that stopped answering holds no one
+            await pipe.execute()
         return [None] * len(writes)
 
     async def presence_join(self, channel: str, member: str, user: dict[str, Any]) -> None:
@@ -600,7 +610,8 @@ class RedisBroker:
                 users.append(value["u"])
         if expired:
             with contextlib.suppress(RedisError, OSError):
-                await self._redis.hdel(key, *expired)
+                async with asyncio.timeout(self._retry_seconds):
+                    await self._redis.hdel(key, *expired)
         return unique_users(users)
 
     async def _presence_heartbeat(self) -> None:

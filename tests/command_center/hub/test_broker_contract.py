@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from command_center.hub import Message, Position, create_broker
 from command_center.hub.broker.base import Broker, BrokerUnavailable
 from command_center.hub.broker.redis import RedisBroker
+from tests.command_center.hub.conftest import RedisServer
 from tests.services import REDIS_URL, redis_available, require
 
 pytestmark = pytest.mark.timeout(120)
@@ -276,3 +278,37 @@ async def test_identical_recoveries_at_once_share_one_read(backend: tuple[Broker
         )
         assert reads == [1] and all(isinstance(e, BrokerUnavailable) for e in errors)
         assert len({id(e) for e in errors}) == 3, "one exception object raised in every caller"
+
+
+async def test_a_redis_that_stops_answering_is_a_bounded_wait(private_redis: RedisServer) -> None:
+    """A Redis that stops answering without closing its connections (a stopped process, a partition that
+    sends no reset): recoveries and publishes end with BrokerUnavailable within ``retry_seconds`` (the hub
+    then closes with 1013 and clients come back) instead of holding their callers for good, presence
+    writes give up, and everything works again once Redis answers."""
+    broker = RedisBroker(private_redis.url, history_size=20, retry_seconds=1.0)
+    sink = Sink()
+    await broker.start(sink.deliver, sink.reset)
+    process = private_redis.proc
+    assert process is not None
+    try:
+        channel = channel_name()
+        epoch = (await broker.publish(channel, {"type": "t", "n": 0})).message.epoch
+        await broker.publish(channel, {"type": "t", "n": 1})
+        process.send_signal(signal.SIGSTOP)
+        try:
+            # The bound is the broker's; wait_for only turns a hang into a failure instead of a stuck test.
+            for attempt in (
+                broker.recover(channel, Position(0, epoch)),
+                broker.publish(channel, {"type": "t", "n": 2}, idempotency_key="after-the-stop"),
+            ):
+                with pytest.raises(BrokerUnavailable):
+                    await asyncio.wait_for(attempt, 30)
+            await asyncio.wait_for(broker.presence_join(channel, "c1", {"id": 1}), 30)  # gives up quietly
+        finally:
+            process.send_signal(signal.SIGCONT)
+        recovery = await asyncio.wait_for(broker.recover(channel, Position(0, epoch)), 30)
+        assert recovery.recovered is True and [m.offset for m in recovery.messages][:2] == [1, 2]
+        await broker.presence_join(channel, "c2", {"id": 2})
+        assert {u["id"] for u in await broker.presence(channel)} >= {2}
+    finally:
+        await broker.close()
