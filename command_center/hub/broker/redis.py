@@ -45,7 +45,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -227,8 +227,7 @@ class RedisBroker:
                 pipe = self._redis.pipeline(transaction=False)
                 for channel, member in self._presence:
                     pipe.hdel(_key(channel, "presence"), member)
-                async with asyncio.timeout(self._retry_seconds):
-                    await pipe.execute()
+                await self._bounded(pipe.execute())
         await self._drop_pubsub()
         await self._redis.aclose()
 
@@ -243,21 +242,26 @@ class RedisBroker:
     async def _retrying(self, what: str, call: Any) -> Any:
         """Run ``call()`` until it succeeds or ``retry_seconds`` pass; then raise ``BrokerUnavailable``.
 
-        An attempt that gets no answer ends at that deadline too: a Redis that stopped answering (a stopped
-        process, a network partition that sends no reset) otherwise held every caller for good.
+        Each attempt must be bounded (the command batches are; direct commands go through ``_bounded``):
+        a Redis that stopped answering (a stopped process, a network partition that sends no reset) would
+        otherwise hold the caller for as long as redis-py's per-read timeout, none before redis-py 8.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._retry_seconds
         delay = 0.05
         while True:
             try:
-                async with asyncio.timeout_at(deadline):
-                    return await call()
+                return await call()
             except (RedisError, OSError) as exc:  # TimeoutError is an OSError
                 if loop.time() + delay > deadline:
                     raise BrokerUnavailable(f"Redis unavailable during {what}: {exc!r}") from exc
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RETRY_CAP)
+
+    async def _bounded(self, command: Awaitable[Any]) -> Any:
+        """A direct command, given up after ``retry_seconds`` (batched commands are bounded as a batch)."""
+        async with asyncio.timeout(self._retry_seconds):
+            return await command
 
     def _publish_call(self, items: Sequence[PublishItem]) -> tuple[list[str], list[Any]]:
         """The keys and arguments of ``_PUBLISH`` for ``items``."""
@@ -311,7 +315,7 @@ class RedisBroker:
         """Run the publish script once for ``items`` (``StepBatcher``'s sender)."""
         keys, args = self._publish_call(items)
         replies = await self._retrying(
-            "publish", lambda: evalsha(self._redis, self._publish_script, keys, args)
+            "publish", lambda: self._bounded(evalsha(self._redis, self._publish_script, keys, args))
         )
         return [self._publish_result(c, d, r) for (c, d, _), r in zip(items, replies, strict=True)]
 
@@ -579,8 +583,7 @@ class RedisBroker:
             left = [member for member, value in members.items() if value is None]
             if left:
                 pipe.execute_command("HDEL", key, *left)
-        async with asyncio.timeout(self._retry_seconds):  # a Redis that stopped answering holds no one
-            await pipe.execute()
+        await self._bounded(pipe.execute())  # a Redis that stopped answering holds no one
         return [None] * len(writes)
 
     async def presence_join(self, channel: str, member: str, user: dict[str, Any]) -> None:
@@ -599,7 +602,7 @@ class RedisBroker:
 
     async def presence(self, channel: str) -> list[dict[str, Any]]:
         key = _key(channel, "presence")
-        entries = await self._retrying("presence", lambda: self._redis.hgetall(key))
+        entries = await self._retrying("presence", lambda: self._bounded(self._redis.hgetall(key)))
         now = int(time.time() * 1000)
         users, expired = [], []
         for member, raw in entries.items():
@@ -610,8 +613,7 @@ class RedisBroker:
                 users.append(value["u"])
         if expired:
             with contextlib.suppress(RedisError, OSError):
-                async with asyncio.timeout(self._retry_seconds):
-                    await self._redis.hdel(key, *expired)
+                await self._bounded(self._redis.hdel(key, *expired))
         return unique_users(users)
 
     async def _presence_heartbeat(self) -> None:
