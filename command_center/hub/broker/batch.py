@@ -24,6 +24,7 @@ from redis.exceptions import NoScriptError
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+Key = TypeVar("Key", bound=Hashable)
 
 #: Sends a batch and returns one result per item, in order; raising fails every item of the batch.
 Send = Callable[[Sequence[Item]], Awaitable[Sequence[Result]]]
@@ -110,6 +111,35 @@ def follow(shared: asyncio.Future[Result]) -> asyncio.Future[Result]:
     future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
     shared.add_done_callback(functools.partial(_answer, future))
     return future
+
+
+class InFlight(Generic[Key, Result]):
+    """Calls under way, by key: a caller asking for what is already being fetched joins that call.
+
+    For reads whose answer is the same for whoever asks and cannot be stale by the time it arrives (a
+    channel's history up to a given offset): a reconnect storm's thousands of identical recoveries share
+    one read and its decoding. Each caller gets its own future (``follow``).
+    """
+
+    __slots__ = ("_calls",)
+
+    def __init__(self) -> None:
+        self._calls: dict[Key, asyncio.Future[Result]] = {}
+
+    def join(self, key: Key, call: Callable[[], Awaitable[Result]]) -> asyncio.Future[Result]:
+        """The caller's future for ``call()`` under ``key``, started now unless one is under way."""
+        shared = self._calls.get(key)
+        if shared is None:
+            shared = self._calls[key] = asyncio.ensure_future(call())
+            shared.add_done_callback(functools.partial(self._forget, key))
+        return follow(shared)
+
+    def _forget(self, key: Key, done: asyncio.Future[Result]) -> None:
+        """The next caller calls afresh; an error reaches each caller and is not logged as lost."""
+        if self._calls.get(key) is done:
+            del self._calls[key]
+        if not done.cancelled():
+            done.exception()
 
 
 def _answer(future: asyncio.Future[Result], shared: asyncio.Future[Result]) -> None:

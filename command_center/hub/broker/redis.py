@@ -10,9 +10,8 @@ Redis Cluster, since one publish script call touches the keys of every channel i
   ``MAXLEN ~ history_size`` and expires ``history_seconds`` after the last publish; entries older than
   ``history_seconds`` are ignored on read, so the window is "the last N messages or T seconds";
 - ``cc:hub:{C}:idem:<publisher>:<client id>`` the offset a client id got, for ``history_seconds``;
-- ``cc:hub:{C}:presence`` a hash of connection -> user with an expiry each process refreshes. A process's
-  joins, leaves and refreshes go out in order, those of one batch as one ``HSET`` and one ``HDEL`` per
-  channel (``_write_presence``): a storm's thousands of joins cost a few commands, not one each.
+- ``cc:hub:{C}:presence`` a hash of connection -> user with an expiry each process refreshes
+  (``redis_presence.py``).
 
 Publishing is one Lua script (``_PUBLISH``): for each message, read-or-create the epoch, check the
 idempotency key, ``INCR`` the offset, build the frame, ``XADD`` it and ``PUBLISH`` it on ``cc:hub:live:C``.
@@ -40,12 +39,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -63,17 +61,15 @@ from command_center.hub.broker.base import (
     Recovery,
     Reset,
     recovery_from_history,
-    unique_users,
 )
-from command_center.hub.broker.batch import CommandBatcher, StepBatcher, evalsha, follow
+from command_center.hub.broker.batch import CommandBatcher, InFlight, StepBatcher, evalsha
+from command_center.hub.broker.redis_presence import RedisPresence
+from command_center.hub.broker.retry import RETRY_CAP, bounded, retrying
 from command_center.hub.protocol import Message, Position, dumps, utc_now_iso
 
 log = logging.getLogger(__name__)
 
 _PREFIX = "cc:hub:"
-#: Longest pause between attempts to reach Redis: a refused connection is cheap, and what waits (the
-#: outbox relay's backlog, subscribers' catch-up) should start within a fraction of a second of its return.
-_RETRY_CAP = 0.25
 _LIVE = "cc:hub:live:"
 
 # Publishes a batch of messages, in order, as if each were its own script (a batch is what one event-loop
@@ -133,10 +129,6 @@ return {offset, epoch}
 
 #: Redis connections per process for commands (the live fan-out has its own pub/sub connection).
 _POOL_SIZE = 64
-#: Most presence writes in one batch (one pipeline of an ``HSET`` and an ``HDEL`` per channel).
-_PRESENCE_BATCH = 2048
-#: ``(presence hash key, member, value)``; a value of None deletes the member.
-PresenceWrite = tuple[str, str, str | None]
 
 
 def _key(channel: str, part: str) -> str:
@@ -159,11 +151,9 @@ class RedisBroker:
         self._history_size = history_size
         self._history_seconds = history_seconds
         self._retry_seconds = retry_seconds
-        self._presence_ttl = presence_ttl_seconds
         # A bounded pool that makes a command wait for a free connection: redis-py's default pool raises
         # "Too many connections" past 100, which a reconnect storm of a thousand subscribes reaches.
-        # Every command is also bounded by ``retry_seconds`` here (``_retrying``, the batches): redis-py's
-        # own per-read timeout differs by version (none before 8, 5 s since).
+        # Every command is also bounded by ``retry_seconds`` (``retry.py``, the command batches).
         pool = BlockingConnectionPool.from_url(
             url,
             max_connections=_POOL_SIZE,
@@ -180,12 +170,15 @@ class RedisBroker:
         #: thousands of subscribes cost a few round trips instead of several each.
         self._command = CommandBatcher(self._redis, timeout=retry_seconds)
         #: History reads under way, by (channel, after, upto, epoch): identical recoveries share one.
-        self._history_reads: dict[tuple[str, int, int, str], asyncio.Future[list[Message] | None]] = {}
-        #: Presence writes, ``(hash key, member, value or None to delete)``, in order (``_write_presence``).
-        self._presence_writes: StepBatcher[PresenceWrite, None] = StepBatcher(
-            self._write_presence, limit=_PRESENCE_BATCH
-        )
+        self._history_reads: InFlight[tuple[str, int, int, str], list[Message] | None] = InFlight()
         self._process = uuid.uuid4().hex[:12]
+        self._presence = RedisPresence(
+            self._redis,
+            process=self._process,
+            key=lambda channel: _key(channel, "presence"),
+            ttl_seconds=presence_ttl_seconds,
+            retry_seconds=retry_seconds,
+        )
         self._control = f"{_PREFIX}ctl:{self._process}"
         self._deliver: Deliver | None = None
         self._reset: Reset | None = None
@@ -197,7 +190,6 @@ class RedisBroker:
         self._confirmed: dict[str, asyncio.Future[None]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
-        self._presence: dict[tuple[str, str], str] = {}  # (channel, member) -> user json
         # One (un)subscription of a channel at a time, so a SUBSCRIBE never overtakes an UNSUBSCRIBE.
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._closed = False
@@ -213,7 +205,7 @@ class RedisBroker:
         self._deliver = deliver
         self._reset = reset
         self._reader = asyncio.create_task(self._read_forever(), name="hub-redis-reader")
-        self._heartbeat = asyncio.create_task(self._presence_heartbeat(), name="hub-redis-presence")
+        self._heartbeat = asyncio.create_task(self._presence.refresh_forever(), name="hub-redis-presence")
 
     async def close(self) -> None:
         self._closed = True
@@ -222,12 +214,7 @@ class RedisBroker:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        with contextlib.suppress(RedisError, OSError):
-            if self._presence:
-                pipe = self._redis.pipeline(transaction=False)
-                for channel, member in self._presence:
-                    pipe.hdel(_key(channel, "presence"), member)
-                await self._bounded(pipe.execute())
+        await self._presence.clear()
         await self._drop_pubsub()
         await self._redis.aclose()
 
@@ -238,30 +225,6 @@ class RedisBroker:
             return False
 
     # -- publishing and history ------------------------------------------------------------------------
-
-    async def _retrying(self, what: str, call: Any) -> Any:
-        """Run ``call()`` until it succeeds or ``retry_seconds`` pass; then raise ``BrokerUnavailable``.
-
-        Each attempt must be bounded (the command batches are; direct commands go through ``_bounded``):
-        a Redis that stopped answering (a stopped process, a network partition that sends no reset) would
-        otherwise hold the caller for as long as redis-py's per-read timeout, none before redis-py 8.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._retry_seconds
-        delay = 0.05
-        while True:
-            try:
-                return await call()
-            except (RedisError, OSError) as exc:  # TimeoutError is an OSError
-                if loop.time() + delay > deadline:
-                    raise BrokerUnavailable(f"Redis unavailable during {what}: {exc!r}") from exc
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, _RETRY_CAP)
-
-    async def _bounded(self, command: Awaitable[Any]) -> Any:
-        """A direct command, given up after ``retry_seconds`` (batched commands are bounded as a batch)."""
-        async with asyncio.timeout(self._retry_seconds):
-            return await command
 
     def _publish_call(self, items: Sequence[PublishItem]) -> tuple[list[str], list[Any]]:
         """The keys and arguments of ``_PUBLISH`` for ``items``."""
@@ -314,8 +277,10 @@ class RedisBroker:
     async def _publish_batch(self, items: Sequence[PublishItem]) -> list[PublishResult]:
         """Run the publish script once for ``items`` (``StepBatcher``'s sender)."""
         keys, args = self._publish_call(items)
-        replies = await self._retrying(
-            "publish", lambda: self._bounded(evalsha(self._redis, self._publish_script, keys, args))
+        replies = await retrying(
+            "publish",
+            lambda: bounded(evalsha(self._redis, self._publish_script, keys, args), self._retry_seconds),
+            self._retry_seconds,
         )
         return [self._publish_result(c, d, r) for (c, d, _), r in zip(items, replies, strict=True)]
 
@@ -328,7 +293,7 @@ class RedisBroker:
         return reply
 
     async def position(self, channel: str) -> Position:
-        offset, epoch = await self._retrying("position", lambda: self._position_once(channel))
+        offset, epoch = await retrying("position", lambda: self._position_once(channel), self._retry_seconds)
         return Position(int(offset), epoch)
 
     async def _history(self, channel: str, after: int, upto: int, epoch: str) -> list[Message] | None:
@@ -342,25 +307,13 @@ class RedisBroker:
         """
         if upto <= after:
             return []
-        key = (channel, after, upto, epoch)
-        shared = self._history_reads.get(key)
-        if shared is None:
-            shared = self._history_reads[key] = asyncio.ensure_future(
-                self._read_history(channel, after, upto, epoch)
-            )
-
-            def forget(done: asyncio.Future[list[Message] | None]) -> None:
-                """The next caller reads afresh; an error is raised to each caller (not logged as lost)."""
-                self._history_reads.pop(key, None)
-                if not done.cancelled():
-                    done.exception()
-
-            shared.add_done_callback(forget)
-        return await follow(shared)
+        return await self._history_reads.join(
+            (channel, after, upto, epoch), lambda: self._read_history(channel, after, upto, epoch)
+        )
 
     async def _read_history(self, channel: str, after: int, upto: int, epoch: str) -> list[Message] | None:
         command = ("XRANGE", _key(channel, "log"), f"{after + 1}-0", f"{upto}-0")
-        entries = await self._retrying("history", lambda: self._command(*command))
+        entries = await retrying("history", lambda: self._command(*command), self._retry_seconds)
         horizon = int((time.time() - self._history_seconds) * 1000)
         messages = []
         for entry_id, fields in entries:
@@ -467,7 +420,7 @@ class RedisBroker:
                     log.warning("hub: Redis pub/sub connection lost (%s); reconnecting", exc)
                 await self._drop_pubsub()
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, _RETRY_CAP)
+                delay = min(delay * 2, RETRY_CAP)
         finally:
             await self._drop_pubsub()
             await client.aclose()
@@ -558,76 +511,13 @@ class RedisBroker:
             return
         self._deliver_all(channel, [Message(channel, offset, epoch, frame)])
 
-    # -- presence ------------------------------------------------------------------------------------
-
-    def _presence_value(self, user_json: str) -> str:
-        return f'{{"x":{int((time.time() + self._presence_ttl) * 1000)},"u":{user_json}}}'
-
-    async def _write_presence(self, writes: Sequence[PresenceWrite]) -> list[None]:
-        """A batch of presence writes (``StepBatcher``'s sender): per channel one ``HSET`` of the members
-        joining or refreshed and one ``HDEL`` of those leaving, in one pipeline.
-
-        The last write of a member in the batch is the one sent, which is what the writes would leave
-        behind one by one: writes to different members never depend on each other.
-        """
-        final: dict[str, dict[str, str | None]] = {}
-        for key, member, value in writes:
-            final.setdefault(key, {})[member] = value
-        pipe = self._redis.pipeline(transaction=False)
-        for key, members in final.items():
-            joined = [
-                part for member, value in members.items() if value is not None for part in (member, value)
-            ]
-            if joined:
-                pipe.execute_command("HSET", key, *joined)
-            left = [member for member, value in members.items() if value is None]
-            if left:
-                pipe.execute_command("HDEL", key, *left)
-        await self._bounded(pipe.execute())  # a Redis that stopped answering holds no one
-        return [None] * len(writes)
+    # -- presence (``redis_presence.py``) ---------------------------------------------------------------
 
     async def presence_join(self, channel: str, member: str, user: dict[str, Any]) -> None:
-        user_json = dumps(user)
-        member = f"{self._process}:{member}"
-        self._presence[(channel, member)] = user_json
-        value = self._presence_value(user_json)
-        with contextlib.suppress(RedisError, OSError):
-            await self._presence_writes.submit((_key(channel, "presence"), member, value))
+        await self._presence.join(channel, member, user)
 
     async def presence_leave(self, channel: str, member: str) -> None:
-        member = f"{self._process}:{member}"
-        self._presence.pop((channel, member), None)
-        with contextlib.suppress(RedisError, OSError):
-            await self._presence_writes.submit((_key(channel, "presence"), member, None))
+        await self._presence.leave(channel, member)
 
     async def presence(self, channel: str) -> list[dict[str, Any]]:
-        key = _key(channel, "presence")
-        entries = await self._retrying("presence", lambda: self._bounded(self._redis.hgetall(key)))
-        now = int(time.time() * 1000)
-        users, expired = [], []
-        for member, raw in entries.items():
-            value = json.loads(raw)
-            if value["x"] < now:
-                expired.append(member)
-            else:
-                users.append(value["u"])
-        if expired:
-            with contextlib.suppress(RedisError, OSError):
-                await self._bounded(self._redis.hdel(key, *expired))
-        return unique_users(users)
-
-    async def _presence_heartbeat(self) -> None:
-        """Refresh this process's presence entries; a killed process's entries expire on their own."""
-        while True:
-            await asyncio.sleep(self._presence_ttl / 3)
-            if not self._presence:
-                continue
-            # Through the same batches as joins and leaves, so a refresh never overtakes a later leave.
-            refreshed = [
-                self._presence_writes.submit((_key(channel, "presence"), member, self._presence_value(user)))
-                for (channel, member), user in self._presence.items()
-            ]
-            try:
-                await asyncio.gather(*refreshed)
-            except (RedisError, OSError) as exc:
-                log.warning("hub: presence heartbeat failed: %s", exc)
+        return await self._presence.users(channel)

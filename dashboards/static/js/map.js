@@ -97,7 +97,7 @@ export async function createMap(el, { onStream = null, now = () => Date.now() } 
     incidentsLayer.clearLayers();
     // The most urgent first: where labels crowd, theirs are the ones shown (declutter).
     const order = Object.keys(URGENCY);
-    const rank = (incident) => (order.indexOf(urgency(incident)) + order.length + 1) % (order.length + 1);
+    const rank = (incident) => { const i = order.indexOf(urgency(incident)); return i < 0 ? order.length : i; };
     for (const incident of [...list].sort((a, b) => rank(a) - rank(b))) {
       if (!incident.location) continue;
       const marker = L.circleMarker(at(incident.location.lat, incident.location.lon), {
